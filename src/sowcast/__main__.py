@@ -1,0 +1,5 @@
+import sys
+
+from sowcast.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,90 @@
+"""Where dask work runs: local threads by default, a ``dask.distributed`` cluster on request.
+
+Config (``cluster`` group, see ``conf/cluster/``)::
+
+    scheduler: threads          # threads | synchronous | distributed
+    address: null               # "tcp://host:8786" or "local-cluster" (with scheduler=distributed)
+    n_workers: 2                # for local-cluster
+    threads_per_worker: 1
+
+:func:`dask_session` sets the scheduler for the duration of a ``with`` block and
+:func:`compute` runs a dask collection or delayed object with a progress bar that fits
+the scheduler (dask's ``ProgressBar`` locally, ``distributed.progress`` on a cluster).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from sowcast.errors import SowcastError
+
+
+@contextlib.contextmanager
+def dask_session(cluster: Any = None) -> Iterator[Any]:
+    """Configure dask from a ``cluster`` mapping; yields the distributed Client or None."""
+    import dask
+
+    cfg = dict(cluster or {})
+    scheduler = cfg.get("scheduler", "threads")
+    address = cfg.get("address")
+    if scheduler in ("threads", "synchronous") and not address:
+        with dask.config.set(scheduler=scheduler):
+            yield None
+        return
+    if scheduler not in ("distributed", "threads", "synchronous"):
+        raise SowcastError(f"cluster.scheduler must be threads, synchronous or distributed, not {scheduler!r}")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - the ingest extra installs it
+        raise SowcastError("a dask.distributed cluster needs the 'distributed' package (pip install 'sowcast[ingest]')") from None
+    if not address or address == "local-cluster":
+        local = LocalCluster(
+            n_workers=int(cfg.get("n_workers", 2)),
+            threads_per_worker=int(cfg.get("threads_per_worker", 1)),
+            processes=bool(cfg.get("processes", True)),
+            dashboard_address=cfg.get("dashboard_address"),
+        )
+        client = Client(local)
+        try:
+            yield client
+        finally:
+            client.close()
+            local.close()
+        return
+    try:
+        client = Client(address, timeout=cfg.get("connect_timeout", "10s"))
+    except OSError as exc:
+        raise SowcastError(f"cannot reach the dask scheduler at {address}: {exc}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def compute(obj: Any, label: str = "", progress: bool = True) -> Any:
+    """Compute a dask object under the current scheduler, with a progress bar on stderr."""
+    import dask
+
+    try:
+        from distributed import get_client, progress as dist_progress
+
+        client = get_client()
+    except (ImportError, ValueError):
+        client = None
+    if label and progress:
+        print(label, file=sys.stderr, flush=True)
+    if client is not None:
+        future = client.compute(obj)
+        if progress:
+            dist_progress(future, notebook=False)
+            print(file=sys.stderr, flush=True)
+        return future.result()
+    if progress:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(out=sys.stderr, dt=0.5):
+            return dask.compute(obj)[0]
+    return dask.compute(obj)[0]
