@@ -1,0 +1,29 @@
+# The two commands of the README:
+#   make demo   set up (first time) and run the demo chain on the embedded synthetic data
+#   make test   set up (first time) and run the test suite
+# Everything installs into .venv from the package registries; torch is pinned (CPU wheel).
+PYTHON ?= python3
+VENV   ?= .venv
+PIP     = $(VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: demo test venv clean-demo
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.demo-installed: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(PIP) -e '.[edge,train]'
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(VENV)/bin/sowcast demo $(ARGS)
+
+test: $(VENV)/.dev-installed
+	$(VENV)/bin/python -m pytest $(ARGS)
+
+clean-demo:
+	rm -rf data/demo
