@@ -1,0 +1,255 @@
+"""Training windows cut from a canonical store: torch-free, fork-safe, raw zarr reads.
+
+A window at time ``t`` (index ``i`` of the store's time axis) holds
+
+* ``inputs``   ``[n_input_steps, C, lat, lon]``: states ``t - n_input_steps + 1 .. t``;
+* ``targets``  ``[n_target_steps, C, lat, lon]``: states ``t + 1 .. t + n_target_steps``;
+* ``forcings`` ``[n_input_steps + n_target_steps, F, lat, lon]``: computed forcings
+  (:mod:`sowcast.data.forcings`) at every time of the window, inputs first;
+* ``static``   ``[S, lat, lon]``: static fields (``land_sea_mask``, ``orography``...);
+* ``time``: ``t`` as int64 nanoseconds since 1970.
+
+Channels are one per (variable, level) in the order of :func:`schema.channel_names`:
+variables in the order asked (or stored), levels in stored order.
+
+Reads go through raw ``zarr`` (the fastest path measured, PITFALLS.md), one contiguous time
+slice per variable and window, and never through dask: the group is opened lazily in each
+process on first access and reopened after a fork, so DataLoader workers are safe even when
+the parent ran dask computations before forking. Only metadata, the statistics group and
+the (small) static fields are read when the source is built.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sowcast.data.forcings import FORCING_NAMES, compute_forcings
+from sowcast.data.grid import Grid
+from sowcast.data.schema import channel_names, infer_time_step, parse_time_step
+from sowcast.data.store import data_variables, open_store, read_statistics
+from sowcast.errors import SowcastError
+
+_CHANNEL_STATS = ("mean", "std", "min", "max", "diff_mean", "diff_std")
+
+
+def _timestamp(value: Any, what: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise SowcastError(f"{what} {value!r} is not a date") from None
+
+
+class WindowSource:
+    """Windows of a canonical store, indexable ``0 .. len - 1`` (see the module docstring).
+
+    ``prognostic``: time-varying variables used as inputs and targets (default: all of them,
+    stored order); ``static``: static variables (default: all, stored order);
+    ``time_range``: ``[start, end]`` (inclusive; either may be None) that *every* time of a
+    window must lie in, so that training and validation ranges never share a state.
+    """
+
+    def __init__(self, store_path: str | os.PathLike, n_input_steps: int = 2, n_target_steps: int = 1,
+                 prognostic: Sequence[str] | None = None, static: Sequence[str] | None = None,
+                 time_range: Sequence[Any] | None = None):
+        if int(n_input_steps) < 1:
+            raise SowcastError(f"n_input_steps must be at least 1, not {n_input_steps}")
+        if int(n_target_steps) < 1:
+            raise SowcastError(f"n_target_steps must be at least 1, not {n_target_steps}")
+        self.store_path = Path(store_path)
+        self.n_input_steps = int(n_input_steps)
+        self.n_target_steps = int(n_target_steps)
+
+        ds = open_store(self.store_path, chunks=None)  # lazy, no dask
+        try:
+            names = data_variables(ds)
+            for name in names:
+                if "member" in ds[name].dims:
+                    raise SowcastError(f"{self.store_path}: ensemble stores ({name!r} has a member dim) cannot be windowed")
+            timed = [n for n in names if "time" in ds[n].dims]
+            fixed = [n for n in names if "time" not in ds[n].dims]
+            self.prognostic = self._pick(prognostic, timed, fixed, "prognostic", "static")
+            self.static_names = self._pick(static, fixed, timed, "static", "time-varying")
+            if not self.prognostic:
+                raise SowcastError(f"{self.store_path} has no time-varying variable to window")
+            self.channels = channel_names(ds, self.prognostic)
+            self._var_channels = [(n, ds[n].sizes.get("level", 0)) for n in self.prognostic]
+            self.times = ds["time"].values.astype("datetime64[ns]")
+            step = ds.attrs.get("time_step")
+            self.time_step = parse_time_step(step) if step else infer_time_step(self.times, str(self.store_path))
+            self.grid = Grid(lat=ds["lat"].values.astype(np.float64), lon=ds["lon"].values.astype(np.float64))
+            levels = {n: ds[n]["level"].values for n in self.prognostic if "level" in ds[n].dims}
+            static_fields = [ds[n].values.astype(np.float32) for n in self.static_names]
+        finally:
+            ds.close()
+        shape = (len(self.static_names), *self.grid.shape)
+        self._static = np.stack(static_fields) if static_fields else np.zeros(shape, np.float32)
+        self.forcing_names: tuple[str, ...] = FORCING_NAMES
+        stats = read_statistics(self.store_path)
+        self.statistics = self._channel_statistics(stats, levels)
+        self.static_statistics = self._static_statistics(stats)
+        self._first, self._count = self._window_range(time_range)
+        self._group: Any = None
+        self._arrays: dict[str, Any] | None = None
+        self._pid: int | None = None
+
+    # -- construction helpers -------------------------------------------------------------
+    def _pick(self, wanted: Sequence[str] | None, allowed: list[str], other: list[str],
+              role: str, other_role: str) -> list[str]:
+        if wanted is None:
+            return list(allowed)
+        wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+        for name in wanted:
+            if name in other:
+                raise SowcastError(f"{name!r} in {self.store_path} is {other_role}, it cannot be a {role} variable")
+            if name not in allowed:
+                raise SowcastError(f"{self.store_path} has no {role} variable {name!r}; it has {', '.join(allowed) or 'none'}")
+        return wanted
+
+    def _channel_statistics(self, stats: Any, levels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per-channel mean, std, min, max, diff_mean, diff_std (float32 ``[C]``) from the store."""
+        present = [str(k) for k in stats["stat"].values] if "stat" in stats.coords else []
+        out: dict[str, list[float]] = {k: [] for k in _CHANNEL_STATS if k in present}
+        if "mean" not in out or "std" not in out:
+            raise SowcastError(f"{self.store_path}: statistics lack mean/std; re-run 'sowcast data ingest'")
+        for name in self.prognostic:
+            if name not in stats:
+                raise SowcastError(f"{self.store_path}: statistics lack {name!r}; re-run 'sowcast data ingest'")
+            s = stats[name]
+            if name in levels:
+                try:
+                    s = s.sel(level=levels[name])
+                except KeyError:
+                    raise SowcastError(f"{self.store_path}: statistics of {name!r} lack some stored levels") from None
+            for key in out:
+                out[key] += list(np.atleast_1d(s.sel(stat=key).values).astype(np.float64))
+        return {k: np.asarray(v, np.float32) for k, v in out.items()}
+
+    def _static_statistics(self, stats: Any) -> dict[str, np.ndarray]:
+        """Mean and std per static field (float32 ``[S]``): from the store, else from the field."""
+        out = {}
+        for key in ("mean", "std"):
+            values = []
+            for i, name in enumerate(self.static_names):
+                if name in stats and "stat" in stats[name].dims:
+                    values.append(float(stats[name].sel(stat=key)))
+                else:
+                    values.append(float(getattr(self._static[i], key)()))
+            out[key] = np.asarray(values, np.float32)
+        return out
+
+    def _window_range(self, time_range: Sequence[Any] | None) -> tuple[int, int]:
+        """Index of the first window time ``t`` and the number of windows."""
+        lo, hi = 0, len(self.times) - 1
+        label = "the store"
+        if time_range is not None:
+            if len(time_range) != 2:
+                raise SowcastError(f"time_range must be [start, end], not {list(time_range)}")
+            start, end = time_range
+            t = pd.DatetimeIndex(self.times)
+            if start is not None:
+                lo = int(t.searchsorted(_timestamp(start, "time_range start"), side="left"))
+            if end is not None:
+                hi = int(t.searchsorted(_timestamp(end, "time_range end"), side="right")) - 1
+            label = f"time_range {start}..{end}"
+        n_times = max(hi - lo + 1, 0)
+        count = n_times - (self.n_input_steps - 1) - self.n_target_steps
+        if count < 1:
+            need = self.n_input_steps + self.n_target_steps
+            raise SowcastError(f"{self.store_path}: {label} holds {n_times} time(s); one window needs {need}")
+        return lo + self.n_input_steps - 1, count
+
+    # -- process-local zarr access -------------------------------------------------------
+    def reopen(self) -> None:
+        """Open the zarr group afresh in this process (DataLoader workers call this)."""
+        import zarr
+
+        group = zarr.open_group(str(self.store_path), mode="r", use_consolidated=False)
+        self._arrays = {name: group[name] for name in self.prognostic}
+        self._group = group
+        self._pid = os.getpid()
+
+    def _zarr_arrays(self) -> dict[str, Any]:
+        if self._arrays is None or self._pid != os.getpid():
+            self.reopen()
+        assert self._arrays is not None
+        return self._arrays
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.update(_group=None, _arrays=None, _pid=None)
+        return state
+
+    # -- reading --------------------------------------------------------------------------
+    def _read_states(self, t0: int, t1: int) -> np.ndarray:
+        """States of store times ``t0 .. t1 - 1`` as float32 ``[t1 - t0, C, lat, lon]``."""
+        arrays = self._zarr_arrays()
+        out = np.empty((t1 - t0, len(self.channels), *self.grid.shape), np.float32)
+        c = 0
+        for name, n_levels in self._var_channels:
+            block = arrays[name][t0:t1]  # one contiguous slice, whole fields
+            if n_levels:
+                out[:, c:c + n_levels] = block
+                c += n_levels
+            else:
+                out[:, c] = block
+                c += 1
+        return out
+
+    def window_times(self, i: int) -> np.ndarray:
+        """The ``n_input_steps + n_target_steps`` times of window ``i`` (datetime64[ns])."""
+        t = self._index(i)
+        return self.times[t - self.n_input_steps + 1:t + self.n_target_steps + 1]
+
+    def _index(self, i: int) -> int:
+        i = int(i)
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError(f"window {i} out of range 0..{self._count - 1}")
+        return self._first + i
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+        t = self._index(i)
+        t0, t1 = t - self.n_input_steps + 1, t + self.n_target_steps + 1
+        states = self._read_states(t0, t1)
+        f = compute_forcings(self.times[t0:t1], self.grid.lat, self.grid.lon, self.time_step)
+        return {
+            "inputs": states[:self.n_input_steps],
+            "targets": states[self.n_input_steps:],
+            "forcings": np.stack([f[name] for name in self.forcing_names], axis=1),
+            "static": self._static.copy(),
+            "time": np.int64(self.times[t].astype(np.int64)),
+        }
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({str(self.store_path)!r}, windows={self._count}, "
+                f"channels={len(self.channels)}, grid={self.grid.shape}, step={self.time_step})")
+
+
+class InMemoryWindows(WindowSource):
+    """The same windows as ``source``, served from one numpy array loaded up front.
+
+    For benchmarks (real store vs memory) and small experiments: holds every state in the
+    window range, ``[T, C, lat, lon]`` float32, in memory.
+    """
+
+    def __init__(self, source: WindowSource):
+        self.__dict__.update(source.__getstate__())
+        self._lo = source._first - source.n_input_steps + 1
+        hi = source._first + source._count + source.n_target_steps
+        self._data = source._read_states(self._lo, hi)
+
+    def _read_states(self, t0: int, t1: int) -> np.ndarray:
+        return self._data[t0 - self._lo:t1 - self._lo].copy()
+
+    def reopen(self) -> None:  # nothing to open
+        return None

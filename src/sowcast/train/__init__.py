@@ -1,0 +1,1 @@
+"""Training: windowed data loading, the loop, distributed setup and checkpoints (torch)."""
