@@ -1,0 +1,605 @@
+"""Ingest: raw archives (netCDF, GRIB, zarr, fsspec URLs, station CSV) -> one canonical store.
+
+The steps, each in its own module:
+
+1. expand and open the sources lazily (:mod:`sowcast.data.sources`);
+2. per source: coordinates (:func:`normalize.normalise_coords`), canonical names
+   (:mod:`sowcast.data.variable_names`), the ``variables`` and ``level`` selections;
+3. sources with the same variables are concatenated in time (yearly files), then per
+   such group: the constant time step, units (:mod:`sowcast.data.units`), the
+   precipitation convention (ERA5 period-ending sums move to period-beginning), the
+   ``time_range``, a missing-value check (one dask pass over all groups), resampling to
+   ``time_step``, regridding to ``grid`` (:func:`sowcast.data.regrid.regrid`) and static
+   masks filled and flagged (:mod:`sowcast.data.normalize` has the conventions);
+4. the groups are merged (same grid and time step, or a clear error naming both), chunked
+   (``chunks``, default 8 time steps and whole fields), given CF attributes and written
+   with statistics by :func:`sowcast.data.store.write_store`, atomically.
+
+A station CSV goes to :func:`sowcast.data.stations.read_station_csv` and gives a point
+store (dims ``time, station``) instead. dask runs under
+:func:`sowcast.data.dask_runtime.dask_session`: threads by default, or a
+``dask.distributed`` cluster (``cluster={'scheduler': 'distributed', 'address':
+'local-cluster'}`` or a scheduler address).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sowcast.data import normalize
+from sowcast.data.schema import (
+    CANONICAL_VARIABLES, PRECIPITATION_ACCUMULATION, cf_attrs, time_step_iso,
+)
+from sowcast.data.sources import CSV, GRIB, Source, expand_sources, open_source
+from sowcast.data.store import is_remote
+from sowcast.data.units import convert_units, normalise_units
+from sowcast.data.variable_names import rename_variables
+from sowcast.errors import SowcastError
+
+OPTIONS = ("sources", "storage_options", "variables", "rename", "units", "time_step", "time_range",
+           "level", "grid", "regrid_method", "chunks", "statistics_period", "stations", "accumulation")
+_ACCUMULATION = "_sowcast_accumulation"  # private attr: the source's labelling convention
+
+
+def _plain(obj: Any) -> Any:
+    """OmegaConf nodes and other mappings/sequences -> dict/list, recursively."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(obj, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(obj, resolve=True)
+    except ImportError:  # pragma: no cover - hydra pulls omegaconf in
+        pass
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+@dataclass
+class Options:
+    """The validated ``ingest:`` config (see conf/data/demo.yaml)."""
+
+    sources: list[str]
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    variables: list[str] | None = None
+    rename: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    time_step: pd.Timedelta | None = None
+    time_range: list[Any] | None = None
+    level: list[float] | None = None
+    grid: Any = None
+    regrid_method: str = "conservative"
+    chunks: dict[str, int] = field(default_factory=lambda: {"time": 8})
+    statistics_period: tuple[str, str] | None = None
+    stations: str | None = None
+    accumulation: str = "auto"
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Options:
+        cfg = _plain(cfg) or {}
+        unknown = sorted(set(cfg) - set(OPTIONS))
+        if unknown:
+            raise SowcastError(f"unknown ingest option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
+        sources = cfg.get("sources")
+        if not sources:
+            raise SowcastError("ingest.sources is empty: give files, globs, folders or URLs")
+        if isinstance(sources, str):
+            sources = [sources]
+        variables = cfg.get("variables")
+        if isinstance(variables, str):
+            variables = [variables]
+        if variables:
+            unknown_vars = [v for v in variables if v not in CANONICAL_VARIABLES]
+            if unknown_vars:
+                raise SowcastError(
+                    f"ingest.variables names {', '.join(map(repr, unknown_vars))}, not canonical variable(s); "
+                    f"known: {', '.join(sorted(CANONICAL_VARIABLES))}"
+                )
+        step = cfg.get("time_step")
+        if step:
+            try:
+                step = pd.Timedelta(str(step))
+            except ValueError:
+                raise SowcastError(
+                    f"ingest.time_step {cfg['time_step']!r} is not a duration such as 1D or 6h") from None
+            if step <= pd.Timedelta(0):
+                raise SowcastError(f"ingest.time_step must be positive, not {cfg['time_step']!r}")
+        level = cfg.get("level")
+        if level is not None and not isinstance(level, list):
+            level = [level]
+        grid = None
+        if cfg.get("grid"):
+            from sowcast.data.grid import Grid
+
+            grid = Grid.from_config(cfg["grid"])
+        period = cfg.get("statistics_period")
+        if period is not None:
+            if len(period) != 2:
+                raise SowcastError(f"ingest.statistics_period must be [start, end], not {period!r}")
+            period = (str(period[0]), str(period[1]))
+        accumulation = str(cfg.get("accumulation") or "auto")
+        if accumulation not in ("auto", normalize.PERIOD_BEGINNING, normalize.PERIOD_ENDING):
+            raise SowcastError(
+                f"ingest.accumulation must be auto, period_beginning or period_ending, not {accumulation!r}")
+        return cls(
+            sources=[str(s) for s in sources],
+            storage_options=dict(cfg.get("storage_options") or {}),
+            variables=list(variables) if variables else None,
+            rename={str(k): str(v) for k, v in (cfg.get("rename") or {}).items()},
+            units={str(k): str(v) for k, v in (cfg.get("units") or {}).items()},
+            time_step=step or None,
+            time_range=list(cfg["time_range"]) if cfg.get("time_range") else None,
+            level=[float(x) for x in level] if level else None,
+            grid=grid,
+            regrid_method=str(cfg.get("regrid_method") or "conservative"),
+            chunks={str(k): int(v) for k, v in (cfg.get("chunks") or {"time": 8}).items()},
+            statistics_period=period,
+            stations=str(cfg["stations"]) if cfg.get("stations") else None,
+            accumulation=accumulation,
+        )
+
+
+@dataclass
+class Part:
+    """One opened source (or one hypercube of a GRIB file), normalised but for units."""
+
+    what: str
+    source: Source
+    ds: xr.Dataset
+
+
+@contextlib.contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """Turn a failure to read source bytes during a dask computation into a one-line error."""
+    try:
+        yield
+    except SowcastError:
+        raise
+    except Exception as exc:
+        module = type(exc).__module__ or ""
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, OSError) or module.startswith(("gribapi", "eccodes", "cfgrib")) or \
+                "NetCDF" in text or "HDF" in text:
+            raise SowcastError(f"reading {what} failed (corrupt or truncated file?): {text}") from None
+        raise
+
+
+# --- per source ---
+
+def _source_convention(name: str, src_name: str, da: xr.DataArray, root: Mapping[str, Any],
+                       override: str) -> str:
+    """Which end of its period a precipitation value is labelled by (see normalize doc)."""
+    if override != "auto":
+        return override
+    for attrs in (da.attrs, root):
+        conv = attrs.get("precipitation_accumulation")
+        if conv in (normalize.PERIOD_BEGINNING, normalize.PERIOD_ENDING):
+            return str(conv)
+    if "sowcast_format" in root:
+        return normalize.PERIOD_BEGINNING
+    units = normalise_units(da.attrs.get("units", "")) if da.attrs.get("units") is not None else ""
+    if da.attrs.get("GRIB_stepType") == "accum" or units in ("m", "metre", "metres", "meter", "meters") or \
+            src_name in ("tp", "total_precipitation_6hr", "total_precipitation_24hr"):
+        return normalize.PERIOD_ENDING  # ERA5 and WeatherBench 2 accumulations
+    return normalize.PERIOD_BEGINNING
+
+
+_MAX_CHUNK_BYTES = 64 * 2**20
+# Groups up to this size are read once and kept in memory (or on the dask workers) for the
+# missing-value check, the statistics and the write; larger ones are read once per pass.
+_PERSIST_BYTES = 512 * 2**20
+
+
+def _bound_chunks(ds: xr.Dataset, kind: str, time_chunk: int) -> xr.Dataset:
+    """Split source chunks along time where they are big (or GRIB, read message by message).
+
+    ``chunks={}`` gives one chunk per stored chunk: the whole variable for a GRIB file or
+    a contiguous netCDF variable. dask pushes the slicing into the read, so smaller time
+    chunks bound memory and let a reduction over one step read one step.
+    """
+    if "time" not in ds.dims:
+        return ds
+    sizes = {}
+    for da in ds.data_vars.values():
+        if "time" not in da.dims or da.chunks is None:
+            continue
+        per_step = da.dtype.itemsize * int(np.prod([da.sizes[d] for d in da.dims if d != "time"]))
+        stored = max(da.chunksizes["time"])
+        want = time_chunk if kind == GRIB else max(1, _MAX_CHUNK_BYTES // max(per_step, 1))
+        if stored > want:
+            sizes[da.name] = want
+    if not sizes:
+        return ds
+    return ds.chunk({"time": min(sizes.values())})
+
+
+def _prepare(raw: xr.Dataset, source: Source, what: str, opts: Options, available: set[str]) -> Part | None:
+    ds = normalize.normalise_coords(raw, what)
+    ds = _bound_chunks(ds, source.kind, opts.chunks.get("time", 8))
+    times = ds["time"].values if "time" in ds.dims else []
+    step = pd.Timedelta(times[1] - times[0]) if len(times) > 1 else None
+    ds, mapping = rename_variables(ds, opts.rename, what, step)
+    available.update(map(str, ds.data_vars))
+    if opts.variables is not None:
+        keep = [v for v in ds.data_vars if v in opts.variables]
+        if not keep:
+            return None
+        ds = ds[keep]
+    updated = {}
+    for name, old in mapping.items():
+        if name not in ds.data_vars:
+            continue
+        da = ds[name].copy(deep=False)
+        da.attrs = dict(da.attrs)
+        given = opts.units.get(old, opts.units.get(name))
+        if given is not None:
+            da.attrs["units"] = given
+        if CANONICAL_VARIABLES[name].kind == "accumulation":
+            da.attrs[_ACCUMULATION] = _source_convention(name, old, da, raw.attrs, opts.accumulation)
+        updated[name] = da
+    ds = ds.assign(updated)
+    ds = normalize.canonical_dims(ds, what)
+    ds = normalize.select(ds, None, opts.level, what)
+    return Part(what, source, ds)
+
+
+# --- grids ---
+
+def _grid_text(ds: xr.Dataset) -> str:
+    lat, lon = ds["lat"].values, ds["lon"].values
+    step = f", step {abs(float(lat[1] - lat[0])):g}" if len(lat) > 1 else ""
+    return f"{len(lat)} x {len(lon)} (lat {lat[0]:g}..{lat[-1]:g}, lon {lon[0]:g}..{lon[-1]:g}{step})"
+
+
+def _same_grid(a: xr.Dataset, b: xr.Dataset) -> bool:
+    return all(a.sizes[d] == b.sizes[d] and np.allclose(a[d].values, b[d].values, atol=1e-6)
+               for d in ("lat", "lon"))
+
+
+def _check_grids(items: Sequence[tuple[str, xr.Dataset]]) -> None:
+    first_what, first = items[0]
+    for what, ds in items[1:]:
+        if not _same_grid(first, ds):
+            raise SowcastError(
+                f"grids do not match: {first_what} is {_grid_text(first)} but {what} is {_grid_text(ds)}; "
+                f"set ingest.grid to regrid them to one grid"
+            )
+
+
+# --- groups of sources with the same variables ---
+
+@dataclass
+class Group:
+    what: str
+    sources: list[Source]
+    ds: xr.Dataset
+    step: pd.Timedelta | None = None
+    masked: list[str] = field(default_factory=list)
+
+
+def _group(parts: list[Part]) -> list[Group]:
+    by_vars: dict[tuple[str, ...], list[Part]] = {}
+    for p in parts:
+        by_vars.setdefault(tuple(sorted(map(str, p.ds.data_vars))), []).append(p)
+    groups = []
+    for members in by_vars.values():
+        _check_grids([(p.what, p.ds) for p in members])
+        if len(members) == 1:
+            p = members[0]
+            groups.append(Group(p.what, [p.source], p.ds))
+            continue
+        timed = [p for p in members if "time" in p.ds.dims]
+        what = f"{members[0].what} .. {members[-1].what} ({len(members)} sources)"
+        if not timed:
+            raise SowcastError(f"{what} hold the same static variables; give each once")
+        timed.sort(key=lambda p: p.ds["time"].values[0])
+        ref = timed[0].ds
+        aligned = [p.ds.assign_coords(lat=ref["lat"], lon=ref["lon"]) for p in timed]
+        try:
+            ds = xr.concat(aligned, dim="time", data_vars="minimal", coords="minimal",
+                           compat="override", join="exact", combine_attrs="drop_conflicts")
+        except ValueError as exc:
+            raise SowcastError(f"cannot join {what} in time: {str(exc).splitlines()[0]}") from None
+        groups.append(Group(what, [p.source for p in timed], ds))
+    return groups
+
+
+def _persist(ds: xr.Dataset, label: str, progress: bool) -> xr.Dataset:
+    """``ds.persist()`` with a progress bar like :func:`sowcast.data.dask_runtime.compute`'s."""
+    import sys
+
+    try:
+        from distributed import get_client, progress as dist_progress
+
+        client = get_client()
+    except (ImportError, ValueError):
+        client = None
+    if not progress:
+        return ds.persist()
+    print(label, file=sys.stderr, flush=True)
+    if client is not None:
+        out = ds.persist()
+        dist_progress(out, notebook=False)
+        print(file=sys.stderr, flush=True)
+        return out
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar(out=sys.stderr, dt=0.5):
+        return ds.persist()
+
+
+def _prepare_group(g: Group, opts: Options, progress: bool = False) -> Group:
+    """Time step, units, precipitation convention and time range of one group."""
+    ds = g.ds
+    g.step = normalize.time_step(ds, g.what)
+    converted = {}
+    for name, da in ds.data_vars.items():
+        attrs = dict(da.attrs)
+        conv = attrs.pop(_ACCUMULATION, None)
+        out = convert_units(da, str(name), attrs.get("units"), g.step, g.what)
+        out.attrs = {**attrs, "units": out.attrs["units"]}
+        if conv:
+            out.attrs[_ACCUMULATION] = conv
+        converted[name] = out
+    ds = ds.assign(converted)
+    ending = [n for n, da in ds.data_vars.items() if da.attrs.get(_ACCUMULATION) == normalize.PERIOD_ENDING]
+    ds = normalize.to_period_beginning(ds, ending)
+    ds = normalize.select(ds, opts.time_range, None, g.what)
+    if "time" in ds.dims:
+        if ds.sizes["time"] < 2:
+            raise SowcastError(f"{g.what} has {ds.sizes['time']} time step(s) left; at least 2 are needed")
+    if ds.nbytes <= _PERSIST_BYTES:
+        # Small enough to hold: read (decode) the source once, not once per pass.
+        with _reading(g.what):
+            ds = _persist(ds, f"reading {g.what}", progress)
+    g.ds = ds
+    return g
+
+
+def _check_missing(groups: list[Group], progress: bool) -> None:
+    """One dask pass over all groups: masks are fine, gaps and empty fields are errors."""
+    import dask
+
+    from sowcast.data.dask_runtime import compute
+
+    lazy: list[tuple[Group, str, dict[str, xr.DataArray]]] = []
+    for g in groups:
+        for name, da in g.ds.data_vars.items():
+            lazy.append((g, str(name), normalize.nan_summary(da)))
+    arrays = [a.data for _, _, s in lazy for a in s.values()]
+    with _reading(", ".join(g.what for g in groups)):
+        values = compute(dask.delayed(_pack)(*arrays), label="checking missing values", progress=progress) \
+            if any(dask.is_dask_collection(a) for a in arrays) else arrays
+    it = iter(values)
+    for g, name, summary in lazy:
+        loaded = {k: a.copy(data=np.asarray(next(it))) for k, a in summary.items()}
+        if normalize.check_nans(name, loaded, g.what):
+            g.masked.append(name)
+
+
+def _pack(*values: Any) -> tuple[Any, ...]:
+    return values
+
+
+def _transform_group(g: Group, opts: Options) -> Group:
+    """Resample to ``time_step`` and regrid to ``grid``."""
+    ds = g.ds
+    if opts.time_step is not None and g.step is not None and opts.time_step != g.step:
+        ds = normalize.resample(ds, opts.time_step, g.step, g.what)
+        g.step = opts.time_step
+    if opts.grid is not None:
+        from sowcast.data.regrid import regrid
+
+        ds = regrid(ds, opts.grid, opts.regrid_method)
+    g.ds = ds
+    return g
+
+
+def _fill_masks(groups: list[Group], progress: bool) -> None:
+    import dask
+
+    from sowcast.data.dask_runtime import compute
+
+    todo = [(g, name, normalize.mask_summary(g.ds[name])) for g in groups for name in g.masked]
+    if not todo:
+        return
+    arrays = [a.data for _, _, s in todo for a in s.values()]
+    with _reading(", ".join(g.what for g in groups)):
+        values = compute(dask.delayed(_pack)(*arrays), label="filling masked points", progress=progress) \
+            if any(dask.is_dask_collection(a) for a in arrays) else arrays
+    it = iter(values)
+    for g, name, summary in todo:
+        valid = summary["valid"].copy(data=np.asarray(next(it)))
+        mean = summary["mean"].copy(data=np.asarray(next(it)))
+        if bool(valid.all()):
+            continue
+        g.ds = normalize.apply_mask(g.ds, name, valid, mean)
+
+
+def _merge(groups: list[Group], opts: Options) -> xr.Dataset:
+    if len(groups) == 1:
+        return groups[0].ds
+    _check_grids([(g.what, g.ds) for g in groups])
+    timed = [g for g in groups if g.step is not None]
+    for g in timed[1:]:
+        if g.step != timed[0].step:
+            raise SowcastError(
+                f"time steps do not match: {timed[0].what} has {time_step_iso(timed[0].step)} but "
+                f"{g.what} has {time_step_iso(g.step)}; set ingest.time_step to resample them"
+            )
+    seen: dict[str, str] = {}
+    for g in groups:
+        for name in g.ds.data_vars:
+            if name in seen:
+                raise SowcastError(f"variable {name!r} comes from both {seen[name]} and {g.what}; give it once")
+            seen[str(name)] = g.what
+    for dim, unit in (("level", " hPa"), ("member", "")):
+        having = [g for g in groups if dim in g.ds.dims]
+        for g in having[1:]:
+            a, b = having[0].ds[dim].values, g.ds[dim].values
+            if len(a) != len(b) or not np.allclose(a, b):
+                raise SowcastError(
+                    f"{dim}s do not match: {having[0].what} has {', '.join(f'{x:g}' for x in a)}{unit} but "
+                    f"{g.what} has {', '.join(f'{x:g}' for x in b)}{unit}"
+                    + ("; choose common ones with ingest.level" if dim == "level" else "")
+                )
+    ref = groups[0].ds
+    datasets = [g.ds.assign_coords(lat=ref["lat"], lon=ref["lon"]) for g in groups]
+    if timed:
+        common = timed[0].ds["time"].values
+        for g in timed[1:]:
+            common = np.intersect1d(common, g.ds["time"].values)
+        if len(common) < 2:
+            raise SowcastError(
+                f"the sources do not overlap in time ({'; '.join(_span(g) for g in timed)})"
+            )
+        datasets = [d.sel(time=common) if "time" in d.dims else d for d in datasets]
+    try:
+        return xr.merge(datasets, join="exact", compat="override", combine_attrs="drop")
+    except ValueError as exc:  # coordinates that still disagree
+        raise SowcastError(f"cannot merge {', '.join(g.what for g in groups)}: {str(exc).splitlines()[0]}") from None
+
+
+def _span(g: Group) -> str:
+    t = pd.DatetimeIndex(g.ds["time"].values)
+    return f"{g.what}: {t[0]:%Y-%m-%d %H:%M}..{t[-1]:%Y-%m-%d %H:%M}"
+
+
+def _dask_chunks(ds: xr.Dataset, stored: Mapping[str, int]) -> dict[str, int]:
+    """dask chunks: whole multiples of the stored zarr chunks, up to about 64 MB per variable.
+
+    The zarr chunks (``ingest.chunks``, default 8 time steps) suit the training reader; the
+    computation runs on fewer, larger pieces (a write of whole zarr chunks stays safe).
+    """
+    chunks = {d: int(stored.get(d, 8 if d == "time" else -1)) for d in ds.dims}
+    if "time" in ds.dims and chunks["time"] > 0:
+        per_step = max(
+            (da.dtype.itemsize * int(np.prod([n if chunks.get(d, -1) < 0 else min(n, chunks[d])
+                                              for d, n in da.sizes.items() if d != "time"]))
+             for da in ds.data_vars.values() if "time" in da.dims),
+            default=1,
+        )
+        factor = max(1, _MAX_CHUNK_BYTES // max(per_step * chunks["time"], 1))
+        chunks["time"] = chunks["time"] * factor
+    return chunks
+
+
+def _finalise(ds: xr.Dataset, sources: list[Source], step: pd.Timedelta | None, opts: Options) -> xr.Dataset:
+    """float32, CF attributes, chunks and root attributes."""
+    import sowcast
+
+    out = {}
+    order = list(CANONICAL_VARIABLES)
+    names = sorted((n for n in ds.data_vars if not str(n).endswith("_valid")), key=lambda n: order.index(str(n)))
+    for name in names:
+        da = ds[name]
+        mask = f"{name}_valid"
+        attrs = cf_attrs(str(name))
+        if "ancillary_variables" in da.attrs:
+            attrs["ancillary_variables"] = da.attrs["ancillary_variables"]
+        out[name] = da.astype(np.float32).assign_attrs(attrs)
+        out[name].attrs = attrs
+        if mask in ds.data_vars:
+            out[mask] = ds[mask].astype(bool)
+    res = xr.Dataset(out, coords={c: ds[c] for c in ds.coords})
+    res = res.chunk(_dask_chunks(res, opts.chunks))
+    res.attrs = {
+        "Conventions": "CF-1.8",
+        "time_step": time_step_iso(step) if step is not None else "",
+        "precipitation_accumulation": PRECIPITATION_ACCUMULATION,
+        "source": [s.uri for s in sources],
+        "history": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ} sowcast {sowcast.__version__} ingest "
+                   f"of {len(sources)} source(s)",
+    }
+    return res
+
+
+# --- entry points ---
+
+def _ingest_stations(sources: list[Source], opts: Options, store: Path, overwrite: bool,
+                     progress: bool) -> Path:
+    from sowcast.data.stations import read_station_csv, validate_points
+    from sowcast.data.statistics import compute_statistics
+    from sowcast.data.store import write_store
+
+    if opts.grid is not None:
+        raise SowcastError("station CSVs are point data; ingest.grid does not apply to them")
+    parts = [read_station_csv(s.uri, stations=opts.stations, variables=opts.variables,
+                              time_range=tuple(opts.time_range) if opts.time_range else None)
+             for s in sources]
+    ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="station", join="outer",
+                                                     combine_attrs="drop_conflicts")
+    step = normalize.time_step(ds, "station data") if ds.sizes.get("time", 0) >= 2 else None
+    if opts.time_step is not None and step is not None and opts.time_step != step:
+        raise SowcastError(f"station data has a {time_step_iso(step)} step; resampling it to "
+                           f"{time_step_iso(opts.time_step)} is not supported")
+    validate_points(ds, "station data")
+    ds.attrs.update({"source": [s.uri for s in sources]})
+    stats = compute_statistics(ds, opts.statistics_period, progress=progress)
+    return write_store(ds, store, statistics=stats, chunks=opts.chunks, overwrite=overwrite,
+                       progress=progress, validate=False)
+
+
+def ingest(cfg_ingest: Mapping, store: str | Path, cluster: Mapping | None = None,
+           overwrite: bool = False, progress: bool = True) -> Path:
+    """Read the ``ingest:`` config's sources into the canonical store ``store``; see module doc.
+
+    Nothing appears at ``store`` unless the whole store and its statistics were written.
+    """
+    from sowcast.data.dask_runtime import dask_session
+    from sowcast.data.statistics import compute_statistics
+    from sowcast.data.store import write_store
+
+    try:
+        import dask  # noqa: F401
+    except ImportError:
+        raise SowcastError("ingest needs dask: pip install 'sowcast[ingest]'") from None
+    opts = Options.from_config(cfg_ingest)
+    if is_remote(str(store)):
+        raise SowcastError(f"canonical stores are written to a local path, not {store}")
+    store = Path(store)
+    if store.exists() and not overwrite:
+        raise SowcastError(f"{store} exists already; set overwrite=true to replace it")
+    sources = expand_sources(opts.sources, opts.storage_options)
+    csvs = [s for s in sources if s.kind == CSV]
+    with dask_session(_plain(cluster) if cluster else None):
+        if csvs:
+            if len(csvs) != len(sources):
+                raise SowcastError("station CSVs and gridded sources go to separate stores; ingest them separately")
+            return _ingest_stations(sources, opts, store, overwrite, progress)
+        parts: list[Part] = []
+        available: set[str] = set()
+        for src in sources:
+            opened = open_source(src, opts.storage_options)
+            for i, raw in enumerate(opened):
+                what = src.name if len(opened) == 1 else f"{src.name} (part {i + 1})"
+                part = _prepare(raw, src, what, opts, available)
+                if part is not None:
+                    parts.append(part)
+        missing = [v for v in (opts.variables or []) if v not in available]
+        if missing:
+            raise SowcastError(
+                f"requested variable(s) {', '.join(missing)} not found in the sources "
+                f"(found: {', '.join(sorted(available)) or 'none'})"
+            )
+        groups = [_prepare_group(g, opts, progress) for g in _group(parts)]
+        _check_missing(groups, progress)
+        groups = [_transform_group(g, opts) for g in groups]
+        _fill_masks(groups, progress)
+        ds = _merge(groups, opts)
+        steps = [g.step for g in groups if g.step is not None]
+        ds = _finalise(ds, sources, steps[0] if steps else None, opts)
+        with _reading("the sources"):
+            stats = compute_statistics(ds, opts.statistics_period, progress=progress)
+            return write_store(ds, store, statistics=stats, chunks=opts.chunks, overwrite=overwrite,
+                               progress=progress)
