@@ -17,11 +17,21 @@ from pathlib import Path
 from sowcast.errors import SowcastError
 
 
+_MANY_FILES = 256
+
+
 def _fsync_tree(path: Path) -> None:
-    """fsync every file and folder below ``path`` (and ``path`` itself)."""
+    """fsync every file and folder below ``path`` (and ``path`` itself).
+
+    A big tree (a zarr store of thousands of chunk files) is flushed by one ``sync()``
+    instead, which is far cheaper than thousands of fsyncs and as durable.
+    """
     if path.is_file():
         with open(path, "rb") as f:
             os.fsync(f.fileno())
+        return
+    if sum(len(files) for _root, _dirs, files in os.walk(path)) > _MANY_FILES:
+        os.sync()
         return
     for root, _dirs, files in os.walk(path):
         for name in files:

@@ -64,27 +64,54 @@ def dask_session(cluster: Any = None) -> Iterator[Any]:
         client.close()
 
 
+def _client() -> Any:
+    try:
+        from distributed import get_client
+
+        return get_client()
+    except (ImportError, ValueError):
+        return None
+
+
 def compute(obj: Any, label: str = "", progress: bool = True) -> Any:
     """Compute a dask object under the current scheduler, with a progress bar on stderr."""
     import dask
 
-    try:
-        from distributed import get_client, progress as dist_progress
-
-        client = get_client()
-    except (ImportError, ValueError):
-        client = None
+    client = _client()
     if label and progress:
         print(label, file=sys.stderr, flush=True)
     if client is not None:
         future = client.compute(obj)
         if progress:
+            from distributed import progress as dist_progress
+
             dist_progress(future, notebook=False)
             print(file=sys.stderr, flush=True)
         return future.result()
     if progress:
         from dask.diagnostics import ProgressBar
 
-        with ProgressBar(out=sys.stderr, dt=0.5):
+        with ProgressBar(out=sys.stderr, minimum=1.0, dt=0.1):
             return dask.compute(obj)[0]
     return dask.compute(obj)[0]
+
+
+def persist(obj: Any, label: str = "", progress: bool = True) -> Any:
+    """``obj.persist()`` (results kept in memory or on the cluster), with a progress bar."""
+    client = _client()
+    if label and progress:
+        print(label, file=sys.stderr, flush=True)
+    if client is not None:
+        out = client.persist(obj)
+        if progress:
+            from distributed import progress as dist_progress
+
+            dist_progress(out, notebook=False)
+            print(file=sys.stderr, flush=True)
+        return out
+    if progress:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(out=sys.stderr, minimum=1.0, dt=0.1):
+            return obj.persist()
+    return obj.persist()

@@ -35,6 +35,7 @@ import pandas as pd
 import xarray as xr
 
 from sowcast.data import normalize
+from sowcast.data.dask_runtime import persist
 from sowcast.data.schema import (
     CANONICAL_VARIABLES, PRECIPITATION_ACCUMULATION, cf_attrs, time_step_iso,
 )
@@ -314,30 +315,6 @@ def _group(parts: list[Part]) -> list[Group]:
     return groups
 
 
-def _persist(ds: xr.Dataset, label: str, progress: bool) -> xr.Dataset:
-    """``ds.persist()`` with a progress bar like :func:`sowcast.data.dask_runtime.compute`'s."""
-    import sys
-
-    try:
-        from distributed import get_client, progress as dist_progress
-
-        client = get_client()
-    except (ImportError, ValueError):
-        client = None
-    if not progress:
-        return ds.persist()
-    print(label, file=sys.stderr, flush=True)
-    if client is not None:
-        out = ds.persist()
-        dist_progress(out, notebook=False)
-        print(file=sys.stderr, flush=True)
-        return out
-    from dask.diagnostics import ProgressBar
-
-    with ProgressBar(out=sys.stderr, dt=0.5):
-        return ds.persist()
-
-
 def _prepare_group(g: Group, opts: Options, progress: bool = False) -> Group:
     """Time step, units, precipitation convention and time range of one group."""
     ds = g.ds
@@ -361,7 +338,7 @@ def _prepare_group(g: Group, opts: Options, progress: bool = False) -> Group:
     if ds.nbytes <= _PERSIST_BYTES:
         # Small enough to hold: read (decode) the source once, not once per pass.
         with _reading(g.what):
-            ds = _persist(ds, f"reading {g.what}", progress)
+            ds = persist(ds, f"reading {g.what}", progress)
     g.ds = ds
     return g
 
@@ -546,7 +523,10 @@ def _ingest_stations(sources: list[Source], opts: Options, store: Path, overwrit
     validate_points(ds, "station data")
     ds.attrs.update({"source": [s.uri for s in sources]})
     stats = compute_statistics(ds, opts.statistics_period, progress=progress)
-    return write_store(ds, store, statistics=stats, chunks=opts.chunks, overwrite=overwrite,
+    # Station series are read whole (products, verification): decade-long chunks, not the
+    # gridded default, which would write thousands of tiny chunk files.
+    chunks = {**opts.chunks, "time": max(int(opts.chunks.get("time", 8)), 3660)}
+    return write_store(ds, store, statistics=stats, chunks=chunks, overwrite=overwrite,
                        progress=progress, validate=False)
 
 
