@@ -69,7 +69,12 @@ def atomic_path(dest: str | os.PathLike, overwrite: bool = False, directory: boo
         raise SowcastError(f"{dest} exists already; set overwrite=true to replace it")
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=parent))
-    if not directory:
+    if directory:
+        # mkdtemp makes the folder private (0700); a published result gets the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
+    else:
         tmp.rmdir()
     try:
         yield tmp
