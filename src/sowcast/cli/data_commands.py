@@ -66,7 +66,12 @@ def describe(cfg: DictConfig) -> int:
     except SowcastError:
         stats = None
     print(f"\n{'variable':<28} {'dims':<34} {'units':<10} {'mean':>12} {'std':>12}", file=out)
-    for name, da in ds.data_vars.items():
+    from sowcast.data.store import data_variables
+
+    names = data_variables(ds)
+    names += sorted(str(n) for n in ds.data_vars if str(n) not in names)
+    for name in names:
+        da = ds[name]
         mean = std = ""
         if stats is not None and name in stats:
             s = stats[name]

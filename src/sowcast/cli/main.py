@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     except SowcastError as exc:
         print(f"sowcast: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head & co.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("sowcast: interrupted", file=sys.stderr)
         return 130

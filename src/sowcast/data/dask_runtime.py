@@ -64,6 +64,13 @@ def dask_session(cluster: Any = None) -> Iterator[Any]:
         client.close()
 
 
+def _progress_bar() -> Any:
+    """dask's local progress bar: smooth on a terminal, a line a second in a log file."""
+    from dask.diagnostics import ProgressBar
+
+    return ProgressBar(out=sys.stderr, minimum=1.0, dt=0.2 if sys.stderr.isatty() else 1.0)
+
+
 def _client() -> Any:
     try:
         from distributed import get_client
@@ -89,9 +96,7 @@ def compute(obj: Any, label: str = "", progress: bool = True) -> Any:
             print(file=sys.stderr, flush=True)
         return future.result()
     if progress:
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar(out=sys.stderr, minimum=1.0, dt=0.1):
+        with _progress_bar():
             return dask.compute(obj)[0]
     return dask.compute(obj)[0]
 
@@ -110,8 +115,6 @@ def persist(obj: Any, label: str = "", progress: bool = True) -> Any:
             print(file=sys.stderr, flush=True)
         return out
     if progress:
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar(out=sys.stderr, minimum=1.0, dt=0.1):
+        with _progress_bar():
             return obj.persist()
     return obj.persist()

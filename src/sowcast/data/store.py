@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from sowcast.atomic import atomic_path
-from sowcast.data.schema import FORMAT_VERSION, validate_canonical
+from sowcast.data.schema import CANONICAL_VARIABLES, FORMAT_VERSION, validate_canonical
 from sowcast.errors import SowcastError
 
 STATISTICS_GROUP = "statistics"
@@ -99,8 +99,13 @@ def read_statistics(path: str | os.PathLike, storage_options: dict | None = None
 
 
 def data_variables(ds: xr.Dataset) -> list[str]:
-    """Data variables of a store without the ``*_valid`` masks, in stored order."""
-    return [n for n in ds.data_vars if not n.endswith("_valid")]
+    """Data variables without the ``*_valid`` masks, in the schema's order.
+
+    zarr lists arrays in no fixed order; channel order must not depend on the file system.
+    """
+    order = {name: i for i, name in enumerate(CANONICAL_VARIABLES)}
+    names = [str(n) for n in ds.data_vars if not str(n).endswith("_valid")]
+    return sorted(names, key=lambda n: (order.get(n, len(order)), n))
 
 
 def assert_finite(values: np.ndarray, what: str) -> None:
