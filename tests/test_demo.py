@@ -1,5 +1,6 @@
 """The demo chain end to end, at a reduced size, through the real command line."""
 
+import pytest
 import xarray as xr
 
 from sowcast.data.store import open_store, read_statistics
@@ -8,6 +9,7 @@ SMALL = ["data.synth.start=2000-01-01", "data.synth.end=2001-12-31",
          "data.synth.grid={lat_min: 4, lat_max: 16, lon_min: -4, lon_max: 4, resolution: 2.0}"]
 
 
+@pytest.mark.slow
 def test_demo_runs_reuses_and_reruns_on_change(sowcast_cli, tmp_path):
     first = sowcast_cli("demo", *SMALL, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
