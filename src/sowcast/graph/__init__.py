@@ -1,0 +1,1 @@
+"""Graphs of the forecast model: meshes and grid<->mesh connectivity (numpy/scipy only)."""
