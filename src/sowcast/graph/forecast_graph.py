@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,6 @@ class ForecastGraph:
                     for s in ("grid2mesh", "mesh", "mesh2grid")
                 }
                 nodes = {k: z[k] for k in ("grid_lat", "grid_lon", "mesh_lat", "mesh_lon", "grid_features", "mesh_features")}
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise SowcastError(f"cannot read graph {path}: {exc}") from None
         return cls(**nodes, **sets, settings=meta.get("settings", {}))
