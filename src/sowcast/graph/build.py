@@ -47,7 +47,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "grid2mesh_radius_factor": 0.6,
     "mesh2grid": "triangle",
     "mesh2grid_k": 3,
-    "regional_halo_deg": 5.0,
+    "regional_halo_deg": 3.0,
 }
 MESH2GRID_METHODS = ("triangle", "knn")
 _IGNORED_KEYS = ("cache_dir",)  # conf/graph keys that are not part of the graph itself
