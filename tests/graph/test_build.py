@@ -14,6 +14,8 @@ from sowcast.graph import build as build_module
 from sowcast.graph.build import (DEFAULT_SETTINGS, build_graph, graph_cache_key, graph_summary,
                                  is_global_grid)
 from sowcast.graph.forecast_graph import ForecastGraph
+from sowcast.graph.geometry import chord_to_degrees
+from sowcast.graph.icosahedral_mesh import global_multimesh
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = Grid.from_bounds(-2, 24, -20, 16, 1.0)
@@ -61,7 +63,8 @@ def test_regional_demo_graph(level):
     assert not is_global_grid(DEMO) and graph.settings["kind"] == "regional"
     assert graph.settings["mesh_components"] == 1
     assert graph.settings["mesh2grid_points_outside_faces"] == 0
-    halo = DEFAULT_SETTINGS["regional_halo_deg"]
+    finest_edge = float(chord_to_degrees(global_multimesh(level).finest_max_edge))
+    halo = max(DEFAULT_SETTINGS["regional_halo_deg"], finest_edge)  # at least one finest edge
     assert graph.mesh_lat.min() >= -2 - halo and graph.mesh_lat.max() <= 24 + halo
     assert graph.mesh_lon.min() >= -20 - halo and graph.mesh_lon.max() <= 16 + halo
 

@@ -116,8 +116,3 @@ def test_regional_mesh_inside_domain_and_connected(level):
     inside = np.zeros(n, bool)
     inside[mesh.global_index] = True
     assert len(kept_keys) == int((inside[full.senders] & inside[full.receivers]).sum())
-
-
-def test_regional_mesh_empty_domain_is_an_error():
-    with pytest.raises(SowcastError, match="no level-0 mesh node"):
-        regional_multimesh(0, 0.0, 1.0, 0.0, 1.0, halo_deg=0.0)

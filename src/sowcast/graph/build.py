@@ -42,7 +42,7 @@ from sowcast.graph.grid_mesh_connectivity import (grid2mesh_edges, mesh2grid_knn
 from sowcast.graph.icosahedral_mesh import MAX_LEVEL, Multimesh, global_multimesh
 from sowcast.graph.regional_mesh import n_connected_components, regional_multimesh
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2  # 2: regional halo at least one finest mesh edge
 DEFAULT_SETTINGS: dict[str, Any] = {
     "grid2mesh_radius_factor": 0.6,
     "mesh2grid": "triangle",

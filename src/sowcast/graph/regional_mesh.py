@@ -23,7 +23,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from sowcast.errors import SowcastError
-from sowcast.graph.geometry import xyz_to_lat_lon
+from sowcast.graph.geometry import chord_to_degrees, xyz_to_lat_lon
 from sowcast.graph.icosahedral_mesh import Multimesh, global_multimesh
 
 
@@ -59,10 +59,15 @@ def clip_multimesh(mesh: Multimesh, keep: np.ndarray) -> Multimesh:
 
 def regional_multimesh(level: int, lat_min: float, lat_max: float, lon_min: float,
                        lon_max: float, halo_deg: float) -> Multimesh:
-    """The level-``level`` multimesh clipped to the domain plus ``halo_deg`` (see module doc)."""
+    """The level-``level`` multimesh clipped to the domain plus a halo (see module doc).
+
+    The halo is ``halo_deg`` but at least one finest mesh edge, so that every grid point
+    of the domain lies inside a kept triangle whatever the level.
+    """
     if halo_deg < 0:
         raise SowcastError(f"regional_halo_deg must be >= 0, not {halo_deg}")
     full = global_multimesh(level)
+    halo_deg = max(float(halo_deg), float(chord_to_degrees(full.finest_max_edge)))
     lat, lon = xyz_to_lat_lon(full.vertices)
     keep = domain_mask(lat, lon, lat_min, lat_max, lon_min, lon_max, halo_deg)
     if not keep.any():
