@@ -1,0 +1,166 @@
+"""The forecast model: physical fields in, the next state in physical units out.
+
+One step (GraphCast, Lam et al. 2023: ``X_{t+1} = X_t + f(X_{t-1}, X_t, forcings, static)``)::
+
+    z     = [ (x_{t-T+1..t} - mean) / std,   forcings at t-T+1 .. t+1 (normalised),
+              static (normalised) ]                    per grid node, T = n_input_steps
+    out   = EncodeProcessDecode(z)                     [B, G, C], the normalised increment
+    x_t+1 = x_t + diff_mean + diff_std * out
+
+Grid fields ``[B, C, H, W]`` become nodes ``[B, H*W, C]`` row-major, the graph's grid node
+order ``g = i_lat * n_lon + i_lon``; the graph decides global vs regional and the model
+works for any number of channels, forcings and static fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sowcast.errors import SowcastError
+from sowcast.graph.forecast_graph import ForecastGraph
+from sowcast.model.graph_network import EncodeProcessDecode
+from sowcast.model.normalization import Normalization, forcing_statistics as known_forcing_statistics
+
+if TYPE_CHECKING:
+    from sowcast.data.windows import WindowSource
+
+
+def grid_shape(graph: ForecastGraph) -> tuple[int, int]:
+    """``(n_lat, n_lon)`` of the graph's grid nodes (row-major lat-lon order checked)."""
+    lat, lon = np.asarray(graph.grid_lat), np.asarray(graph.grid_lon)
+    n = lat.size
+    n_lon = int(np.argmax(lat != lat[0])) if n and np.any(lat != lat[0]) else n
+    if n == 0 or n % n_lon:
+        raise SowcastError(f"graph grid nodes ({n}) are not a row-major lat-lon grid")
+    shape = (n // n_lon, n_lon)
+    if not (np.all(lat.reshape(shape) == lat.reshape(shape)[:, :1])
+            and np.all(lon.reshape(shape) == lon.reshape(shape)[:1, :])):
+        raise SowcastError("graph grid nodes are not in row-major lat-lon order (g = i_lat * n_lon + i_lon)")
+    return shape
+
+
+class Forecaster(nn.Module):
+    """Next state from the last ``n_input_steps`` states, forcings and static fields (module doc).
+
+    ``statistics``: ``mean, std, diff_mean, diff_std`` each ``[C]``; ``static_statistics``:
+    ``mean, std`` each ``[S]``; ``forcing_statistics``: ``mean, std`` each ``[F]`` (default:
+    no scaling; :func:`build_forecaster` passes the known forcing scales). Statistics are
+    persistent buffers (in ``state_dict``); graph arrays are not (see graph_network.py).
+    """
+
+    def __init__(self, graph: ForecastGraph, n_channels: int, n_forcings: int, n_static: int,
+                 statistics: Mapping[str, np.ndarray] | None,
+                 static_statistics: Mapping[str, np.ndarray] | None,
+                 n_input_steps: int = 2, width: int = 64, processor_layers: int = 6,
+                 mlp_hidden_layers: int = 1, activation: str = "silu",
+                 checkpoint_activations: bool = False,
+                 forcing_statistics: Mapping[str, np.ndarray] | None = None):
+        super().__init__()
+        if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1:
+            raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
+                               f"got {n_channels}, {n_forcings}, {n_static}, {n_input_steps}")
+        self.n_channels, self.n_forcings, self.n_static = int(n_channels), int(n_forcings), int(n_static)
+        self.n_input_steps = int(n_input_steps)
+        self.grid_shape = grid_shape(graph)
+        self._hyper: dict[str, Any] = {
+            "n_channels": self.n_channels, "n_forcings": self.n_forcings, "n_static": self.n_static,
+            "n_input_steps": self.n_input_steps, "width": int(width),
+            "processor_layers": int(processor_layers), "mlp_hidden_layers": int(mlp_hidden_layers),
+            "activation": str(activation), "checkpoint_activations": bool(checkpoint_activations),
+        }
+        self.normalization = Normalization(self.n_channels, self.n_forcings, self.n_static,
+                                           statistics, static_statistics, forcing_statistics)
+        n_inputs = self.n_input_steps * self.n_channels + (self.n_input_steps + 1) * self.n_forcings + self.n_static
+        self.network = EncodeProcessDecode(graph, n_inputs, self.n_channels, int(width), int(processor_layers),
+                                           int(mlp_hidden_layers), str(activation), bool(checkpoint_activations))
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor's arguments but graph and statistics (JSON-able): ``Forecaster(graph, **hp, ...)``."""
+        return dict(self._hyper)
+
+    def count_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @classmethod
+    def from_checkpoint(cls, graph: ForecastGraph, hyperparameters: Mapping[str, Any],
+                        state_dict: Mapping[str, torch.Tensor]) -> Forecaster:
+        """Rebuild on ``graph`` from :meth:`hyperparameters` and a state_dict (which holds the statistics)."""
+        model = cls(graph, statistics=None, static_statistics=None, **dict(hyperparameters))
+        model.load_state_dict(state_dict)
+        return model
+
+    # -- shapes ----------------------------------------------------------------------------
+    def _check(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor, n_steps: int) -> None:
+        t, (h, w) = self.n_input_steps, self.grid_shape
+        want = {"inputs": (t, self.n_channels, h, w), "forcings": (t + n_steps, self.n_forcings, h, w),
+                "static": (self.n_static, h, w)}
+        for name, x in (("inputs", inputs), ("forcings", forcings), ("static", static)):
+            if tuple(x.shape[1:]) != want[name] or x.shape[0] != inputs.shape[0]:
+                raise SowcastError(f"{name} has shape {tuple(x.shape)}, expected [B, {', '.join(map(str, want[name]))}]")
+
+    # -- forward ---------------------------------------------------------------------------
+    def increment(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+        """Normalised increment ``[B, C, H, W]`` (the training target space, see normalization.py)."""
+        self._check(inputs, forcings, static, 1)
+        norm = self.normalization
+        fields = torch.cat([norm.normalize_state(inputs).flatten(1, 2),     # [B, T*C, H, W]
+                            norm.normalize_forcings(forcings).flatten(1, 2),  # [B, (T+1)*F, H, W]
+                            norm.normalize_static(static)], dim=1)
+        nodes = fields.flatten(2).transpose(1, 2)                            # [B, G, n_inputs]
+        out = self.network(nodes)                                            # [B, G, C]
+        return out.transpose(1, 2).unflatten(2, self.grid_shape)
+
+    def forward(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+        """State at ``t+1`` ``[B, C, H, W]`` from ``inputs [B, T, C, H, W]``, ``forcings [B, T+1, F, H, W]``, ``static [B, S, H, W]``."""
+        return self.normalization.apply_increment(inputs[:, -1], self.increment(inputs, forcings, static))
+
+    def rollout(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor,
+                n_steps: int) -> torch.Tensor:
+        """``[B, n_steps, C, H, W]``: each prediction fed back, the window the last ``T`` states.
+
+        ``forcings`` ``[B, T + n_steps, F, H, W]``: step ``k`` uses forcings ``k .. k + T``.
+        """
+        if n_steps < 1:
+            raise SowcastError(f"n_steps must be at least 1, not {n_steps}")
+        self._check(inputs, forcings, static, n_steps)
+        t = self.n_input_steps
+        window, out = inputs, []
+        for k in range(n_steps):
+            state = self(window, forcings[:, k:k + t + 1], static)
+            out.append(state)
+            window = torch.cat([window[:, 1:], state.unsqueeze(1)], dim=1)
+        return torch.stack(out, dim=1)
+
+
+def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source: WindowSource) -> Forecaster:
+    """A :class:`Forecaster` sized by a ``conf/model`` preset and a window source's variables and statistics."""
+    level = graph.settings.get("mesh_level") if isinstance(graph.settings, Mapping) else None
+    if level is not None and "mesh_level" in model_cfg and int(model_cfg["mesh_level"]) != int(level):
+        raise SowcastError(f"model preset asks for mesh level {model_cfg['mesh_level']} but the graph has level {level}")
+    if tuple(source.grid.shape) != grid_shape(graph):
+        raise SowcastError(f"the data grid {tuple(source.grid.shape)} does not match the graph grid {grid_shape(graph)}")
+
+    def get(key: str, default: Any) -> Any:
+        return model_cfg[key] if key in model_cfg and model_cfg[key] is not None else default
+
+    return Forecaster(
+        graph,
+        n_channels=len(source.channels),
+        n_forcings=len(source.forcing_names),
+        n_static=len(source.static_names),
+        statistics=source.statistics,
+        static_statistics=source.static_statistics,
+        n_input_steps=source.n_input_steps,
+        width=int(get("width", 64)),
+        processor_layers=int(get("processor_layers", 6)),
+        mlp_hidden_layers=int(get("mlp_hidden_layers", 1)),
+        activation=str(get("activation", "silu")),
+        checkpoint_activations=bool(get("checkpoint_activations", False)),
+        forcing_statistics=known_forcing_statistics(source.forcing_names),
+    )

@@ -1,0 +1,124 @@
+"""Normalisation of inputs, forcings and static fields, and of the predicted increment.
+
+GraphCast (Lam et al. 2023, Supplement 4.1 / ``graphcast/normalization.py``):
+
+* inputs: ``z = (x - mean) / std`` per channel (statistics over the training period);
+* residual target: the network predicts the increment in units of the *standard deviation
+  of time differences*, ``out = (x_{t+1} - x_t - diff_mean) / diff_std``, so
+  ``x_{t+1} = x_t + diff_mean + diff_std * out``;
+* static fields: ``(s - mean) / std`` with the store's ``static_statistics``;
+* forcings: fixed, known scales per forcing name (:data:`FORCING_SCALES`): they are
+  computed, not stored, so they have no store statistics.
+
+Tiny standard deviations: every ``std`` (and ``diff_std``) is replaced by
+``max(std, 1e-6 * |mean|, 1e-12)``. A constant field (a land-sea mask that is all land on a
+small domain, a variable that never changes) then normalises to exactly 0 instead of
+0/0, and float32 rounding noise of a constant near ``|mean|`` stays O(1). ``1e-12`` is far
+below any real spread in the canonical units (specific humidity in the stratosphere
+varies by ~1e-8 kg/kg per step).
+
+No clamping: precipitation (and humidity) come out unconstrained and may be slightly
+negative; products clip where they need physical values. All statistics are persistent
+buffers, so a state_dict carries the normalisation its weights were trained with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from sowcast.errors import SowcastError
+
+STD_RELATIVE_FLOOR = 1e-6
+STD_ABSOLUTE_FLOOR = 1e-12
+
+# name -> (offset, scale): TOA insolation relative to S0/4 = 340.25 W m-2 (the global and
+# annual mean; values span about -1 .. 3), clock features are already in [-1, 1].
+FORCING_SCALES: dict[str, tuple[float, float]] = {
+    "toa_incident_solar_radiation": (1361.0 / 4, 1361.0 / 4),
+    "sin_year_progress": (0.0, 1.0),
+    "cos_year_progress": (0.0, 1.0),
+    "sin_local_time_of_day": (0.0, 1.0),
+    "cos_local_time_of_day": (0.0, 1.0),
+}
+
+
+def safe_std(std: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``max(std, 1e-6 |mean|, 1e-12)`` as float32 (see the module doc)."""
+    std, mean = np.asarray(std, np.float64), np.asarray(mean, np.float64)
+    return np.maximum(np.maximum(std, STD_RELATIVE_FLOOR * np.abs(mean)), STD_ABSOLUTE_FLOOR).astype(np.float32)
+
+
+def forcing_statistics(names: Sequence[str]) -> dict[str, np.ndarray]:
+    """``{"mean", "std"}`` float32 ``[F]`` for the forcings ``names`` from :data:`FORCING_SCALES`."""
+    unknown = [n for n in names if n not in FORCING_SCALES]
+    if unknown:
+        raise SowcastError(f"no normalisation known for forcing(s) {', '.join(unknown)}; known: {', '.join(FORCING_SCALES)}")
+    return {"mean": np.asarray([FORCING_SCALES[n][0] for n in names], np.float32),
+            "std": np.asarray([FORCING_SCALES[n][1] for n in names], np.float32)}
+
+
+def _vector(stats: Mapping[str, np.ndarray] | None, key: str, n: int, what: str, default: float) -> np.ndarray:
+    if stats is None:
+        return np.full(n, default, np.float32)
+    if key not in stats:
+        raise SowcastError(f"{what} lack {key!r} (re-run 'sowcast data ingest' to recompute statistics)")
+    v = np.asarray(stats[key], np.float64).reshape(-1)
+    if v.shape != (n,):
+        raise SowcastError(f"{what} {key!r} has {v.size} values for {n} channel(s)")
+    if not np.all(np.isfinite(v)) or (key.endswith("std") and np.any(v < 0)):
+        raise SowcastError(f"{what} {key!r} holds non-finite or negative values: {v.tolist()}")
+    return v.astype(np.float32)
+
+
+class Normalization(nn.Module):
+    """Per-channel statistics as buffers, and the maps between physical and normalised units.
+
+    ``statistics``: ``mean, std, diff_mean, diff_std`` ``[C]``; ``static_statistics`` and
+    ``forcing_statistics``: ``mean, std`` ``[S]`` / ``[F]``. ``None`` gives placeholders
+    (0 and 1) for a model whose state_dict is loaded next (``Forecaster.from_checkpoint``).
+    Field tensors have the channel dim third from last: ``[..., C, H, W]``.
+    """
+
+    def __init__(self, n_channels: int, n_forcings: int, n_static: int,
+                 statistics: Mapping[str, np.ndarray] | None,
+                 static_statistics: Mapping[str, np.ndarray] | None,
+                 forcing_statistics: Mapping[str, np.ndarray] | None = None):
+        super().__init__()
+        vectors = {}
+        for prefix, stats, n, what in (("", statistics, n_channels, "channel statistics"),
+                                       ("static_", static_statistics, n_static, "static statistics"),
+                                       ("forcing_", forcing_statistics, n_forcings, "forcing statistics")):
+            keys = ("mean", "std", "diff_mean", "diff_std") if prefix == "" else ("mean", "std")
+            raw = {k: _vector(stats, k, n, what, 1.0 if k.endswith("std") else 0.0) for k in keys}
+            raw["std"] = safe_std(raw["std"], raw["mean"])
+            if "diff_std" in raw:
+                raw["diff_std"] = safe_std(raw["diff_std"], raw["diff_mean"])
+            vectors.update({prefix + k: v for k, v in raw.items()})
+        for name, v in vectors.items():
+            self.register_buffer(name, torch.as_tensor(v).view(-1, 1, 1))  # broadcast over [C, H, W]
+
+    def normalize_state(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - mean) / std`` for states ``[..., C, H, W]``."""
+        return (x - self.mean) / self.std
+
+    def normalize_forcings(self, f: torch.Tensor) -> torch.Tensor:
+        return (f - self.forcing_mean) / self.forcing_std
+
+    def normalize_static(self, s: torch.Tensor) -> torch.Tensor:
+        return (s - self.static_mean) / self.static_std
+
+    def apply_increment(self, last: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Next state ``x_t + diff_mean + diff_std * out`` from the normalised increment ``out``."""
+        return last + self.diff_mean + self.diff_std * out
+
+    def increment_target(self, last: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        """The training target ``(x_{t+1} - x_t - diff_mean) / diff_std`` (inverse of :meth:`apply_increment`)."""
+        return (following - last - self.diff_mean) / self.diff_std
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every statistic as float32 ``[n]`` numpy arrays (for a bundle manifest)."""
+        return {name: buf.detach().cpu().reshape(-1).numpy().copy() for name, buf in self.named_buffers()}
