@@ -1,0 +1,101 @@
+"""Training samples per second: the real zarr loader against the same batches from memory.
+
+One run, same model, same batches, same optimiser: (a) batches drawn by the torch
+DataLoader from the canonical store on disk (with 0 and with N worker processes), (b) the
+very same batches, collated in advance and held in memory. The ratio (a)/(b) says whether
+the loader starves the model (target >= 0.9; Anemoi reports about 0.57 on one GPU).
+
+    .venv/bin/python benchmarks/train_throughput.py                     # demo store, small model
+    .venv/bin/python benchmarks/train_throughput.py --model tiny --steps 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from sowcast.cli.main import compose
+from sowcast.data.windows import WindowSource
+from sowcast.graph.build import build_graph
+from sowcast.model.forecaster import build_forecaster
+from sowcast.train.dataloader import make_dataloader
+from sowcast.train.losses import AreaWeightedMSE
+
+
+def _step(model, loss_fn, opt, batch) -> float:
+    opt.zero_grad(set_to_none=True)
+    pred = model(batch["inputs"], batch["forcings"][:, : batch["inputs"].shape[1] + 1], batch["static"])
+    loss = loss_fn(pred, batch["targets"][:, 0])
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def _time_training(model, loss_fn, opt, batches, steps: int, warmup: int) -> float:
+    """Samples per second over ``steps`` training steps after ``warmup`` untimed ones."""
+    it = iter(batches)
+    for batch in itertools.islice(it, warmup):
+        _step(model, loss_fn, opt, batch)
+    n = 0
+    t0 = time.perf_counter()
+    for batch in itertools.islice(it, steps):
+        _step(model, loss_fn, opt, batch)
+        n += batch["inputs"].shape[0]
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--store", default="data/demo/demo.zarr", help="canonical store (make demo writes one)")
+    p.add_argument("--model", default="small", help="model preset in conf/model")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = p.parse_args()
+    if not Path(args.store).exists():
+        sys.exit(f"no store at {args.store}: run 'make demo' first or pass --store")
+    torch.set_num_threads(args.threads)
+    cfg = compose([f"model={args.model}"])
+    source = WindowSource(args.store, n_input_steps=2, n_target_steps=1)
+    t = time.perf_counter()
+    graph = build_graph(source.grid, int(cfg.model.mesh_level), dict(cfg.graph), cache_dir=None)
+    graph_s = time.perf_counter() - t
+    print(f"store {args.store}: {len(source)} windows, {len(source.channels)} channels, grid {source.grid.shape}")
+    print(f"model {args.model}: mesh level {cfg.model.mesh_level}, graph built in {graph_s:.2f} s, "
+          f"batch {args.batch_size}, {args.threads} torch threads, cpu count {os.cpu_count()}")
+
+    n_batches = args.warmup + args.steps
+    results = []
+    for workers in args.workers:
+        torch.manual_seed(0)
+        model = build_forecaster(dict(cfg.model), graph, source)
+        loss_fn = AreaWeightedMSE.from_source(source)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        loader = make_dataloader(source, args.batch_size, rank=0, world_size=1, num_workers=workers, seed=0)
+        real = _time_training(model, loss_fn, opt, loader, args.steps, args.warmup)
+        # The same batches (same seed, same order), collated up front and held in memory.
+        memory_batches = list(itertools.islice(make_dataloader(source, args.batch_size, rank=0, world_size=1,
+                                                               num_workers=0, seed=0), n_batches))
+        torch.manual_seed(0)
+        model = build_forecaster(dict(cfg.model), graph, source)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        memory = _time_training(model, loss_fn, opt, memory_batches, args.steps, args.warmup)
+        results.append((workers, real, memory))
+        print(f"  workers={workers}: real {real:7.1f} samples/s   memory {memory:7.1f} samples/s   "
+              f"ratio {real / memory:.2f}", flush=True)
+    print(f"\n{'loader workers':>14} {'real zarr':>10} {'memory':>10} {'ratio':>6}")
+    for workers, real, memory in results:
+        print(f"{workers:>14} {real:>10.1f} {memory:>10.1f} {real / memory:>6.2f}")
+    print(f"parameters: {model.count_parameters():,}")
+
+
+if __name__ == "__main__":
+    main()
