@@ -35,6 +35,8 @@ COMMANDS: dict[str, Command] = {
                            "read raw archives (netCDF, GRIB, zarr, station CSV) into a canonical zarr store with statistics"),
     "data describe": Command("sowcast.cli.data_commands:describe",
                              "print a canonical store's variables, grid, time span and statistics"),
+    "train": Command("sowcast.cli.train_command:run",
+                     "train the forecast model with DDP (one process, torchrun or srun), checkpoints and validation"),
     "demo": Command("sowcast.cli.demo:run", "run the demo chain on the embedded synthetic data"),
 }
 

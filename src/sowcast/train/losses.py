@@ -1,0 +1,115 @@
+"""Training loss: area-weighted MSE of the one-step increment in units of its spread.
+
+For a prediction ``p`` and target ``y`` (physical units, ``[..., C, H, W]``)::
+
+    loss = mean over (..., c, h, w) of  v[c] * a[h] * ((p - y) / diff_std[c]) ** 2
+
+* ``a[h]``: latitude weights, proportional to the area of a grid row, normalised to mean 1
+  over the rows (:func:`latitude_weights`; GraphCast's ``normalized_latitude_weights`` and
+  WeatherBench 2's area weights: ``cos(lat)``, with the polar cap's area for a row at
+  +-90 degrees);
+* ``diff_std[c]``: the standard deviation of the one-step change of channel ``c`` (store
+  statistics). ``p - y = (p - x_t) - (y - x_t)``: this is the error of the predicted
+  increment, normalised by its spread, as GraphCast trains it;
+* ``v[c]``: per-variable weights from ``train.variable_weights``, a map of channel-name
+  prefixes to weights (the longest matching prefix wins; default 1), e.g.
+  ``{total_precipitation: 2.0, temperature: 1.0}`` (``temperature`` matches
+  ``temperature_500`` and ``temperature_850``, not ``2m_temperature``).
+
+With all ``v`` equal to 1 the loss is the mean squared normalised error; the weights only
+shift emphasis between channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from sowcast.errors import SowcastError
+
+
+def latitude_weights(lat: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Row area weights for latitudes ``lat`` (degrees), normalised to mean 1 (float64).
+
+    ``cos(lat)`` for rows off the poles. If a row lies on a pole (a grid that includes the
+    poles, such as WeatherBench 2's 1.5-degree grid), every row gets its band's area,
+    ``cos(lat) * sin(d/2)``, and the pole rows their cap's, ``sin(d/4) ** 2`` (``d`` the
+    spacing), as in GraphCast.
+    """
+    lat = np.asarray(lat, np.float64)
+    if lat.ndim != 1 or lat.size == 0:
+        raise SowcastError("latitudes must be a non-empty 1-D array")
+    weights = np.cos(np.deg2rad(lat))
+    poles = np.isclose(np.abs(lat), 90.0)
+    if poles.any():
+        if lat.size < 2:
+            raise SowcastError("a grid of one row on a pole has no area")
+        d = float(np.abs(np.diff(lat)).min())
+        weights = weights * np.sin(np.deg2rad(d / 2))
+        weights[poles] = np.sin(np.deg2rad(d / 4)) ** 2
+    weights = np.clip(weights, 0.0, None)
+    if weights.sum() <= 0:
+        raise SowcastError("latitude weights sum to zero")
+    return weights / weights.mean()
+
+
+def variable_weights(channels: Sequence[str], weights: Mapping[str, float] | None) -> np.ndarray:
+    """One weight per channel from ``{prefix: weight}`` (longest prefix wins, default 1)."""
+    weights = dict(weights or {})
+    out = np.ones(len(channels), np.float64)
+    for prefix, w in weights.items():
+        if not any(str(c).startswith(str(prefix)) for c in channels):
+            raise SowcastError(f"train.variable_weights: {prefix!r} matches no channel; "
+                               f"channels are {', '.join(channels)}")
+        if float(w) < 0:
+            raise SowcastError(f"train.variable_weights: weight of {prefix!r} is negative ({w})")
+    for i, c in enumerate(channels):
+        matches = [p for p in weights if str(c).startswith(str(p))]
+        if matches:
+            out[i] = float(weights[max(matches, key=len)])
+    return out
+
+
+class AreaWeightedMSE(nn.Module):
+    """The loss of the module docstring for fields ``[..., C, H, W]``."""
+
+    def __init__(self, lat: Sequence[float] | np.ndarray, diff_std: Sequence[float] | np.ndarray,
+                 channel_weights: Sequence[float] | np.ndarray | None = None):
+        super().__init__()
+        diff_std = np.asarray(diff_std, np.float64)
+        if not np.all(np.isfinite(diff_std)):
+            raise SowcastError("diff_std statistics are not finite; re-run 'sowcast data ingest'")
+        # A channel that never changes has no spread: count its error in its own units.
+        diff_std = np.where(diff_std > 0, diff_std, 1.0)
+        c = np.ones_like(diff_std) if channel_weights is None else np.asarray(channel_weights, np.float64)
+        if c.shape != diff_std.shape:
+            raise ValueError("one channel weight per channel is needed")
+        self.register_buffer("lat_weights", torch.tensor(latitude_weights(lat), dtype=torch.float32))
+        self.register_buffer("inv_scale", torch.tensor(1.0 / diff_std, dtype=torch.float32))
+        self.register_buffer("channel_weights", torch.tensor(c, dtype=torch.float32))
+
+    @classmethod
+    def from_source(cls, source, weights: Mapping[str, float] | None = None) -> AreaWeightedMSE:
+        """For a :class:`sowcast.data.windows.WindowSource` (its grid, channels and diff_std)."""
+        stats = source.statistics
+        diff_std = stats.get("diff_std", stats["std"])
+        return cls(source.grid.lat, diff_std, variable_weights(source.channels, weights))
+
+    def squared_error(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``a[h] * ((p - y) / diff_std[c]) ** 2`` in float32, same shape as ``pred``."""
+        err = (pred.float() - target.float()) * self.inv_scale[:, None, None]
+        return err.square() * self.lat_weights[:, None]
+
+    def per_channel(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Area-weighted normalised MSE per channel ``[C]`` (no channel weights)."""
+        se = self.squared_error(pred, target)
+        return se.transpose(0, -3).reshape(se.shape[-3], -1).mean(dim=1)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if pred.shape != target.shape:
+            raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+        se = self.squared_error(pred, target) * self.channel_weights[:, None, None]
+        return se.mean()

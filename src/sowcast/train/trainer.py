@@ -1,0 +1,557 @@
+"""The training loop: one code path for one process, torchrun (one node or many) and srun alone.
+
+:func:`train` takes the composed config (``cfg.data``, ``cfg.graph``, ``cfg.model``,
+``cfg.train``; see ``conf/train/default.yaml``) and
+
+1. joins the process group if launched as several processes
+   (:mod:`sowcast.train.distributed`: NCCL on CUDA, gloo on CPU);
+2. opens the training windows (``train.train_range``; ``data.loader`` gives
+   ``n_input_steps``, ``prognostic`` and ``static``; the windows hold as many targets as
+   the longest rollout of ``train.rollout``, whatever ``data.loader.n_target_steps`` says)
+   and the validation windows (``train.validation_range``, ``max(validation_leads)`` targets);
+3. builds the graph (rank 0 first, into ``graph.cache_dir``; the others then read the
+   cache) and the model (``cfg.model``), wrapped in
+   ``DistributedDataParallel(find_unused_parameters=False, broadcast_buffers=False)``
+   when there are several ranks; the DDP module's forward is the model's rollout, so the
+   gradient all-reduce also covers multi-step rollouts;
+4. resumes from a checkpoint (``train.resume``: ``auto`` = the latest one that verifies),
+   restoring model, optimiser, scheduler, step, epoch, RNG states and the loader position,
+   so that an interrupted and resumed run ends with the same weights as an uninterrupted
+   one (bitwise on CPU with the same number of ranks and threads);
+5. trains to ``train.max_steps``: AdamW, warm-up + cosine schedule, the rollout
+   curriculum, area-weighted MSE of the normalised increment, gradient clipping, bf16
+   autocast on CUDA only; validates every ``validate_every`` steps; checkpoints every
+   ``checkpoint_every`` steps, at the end and when SIGTERM/SIGUSR1 asks to stop
+   (:mod:`sowcast.train.signals`), which all ranks agree on each step.
+
+Outputs in ``train.run_dir``: ``checkpoints/`` (:mod:`sowcast.train.checkpoint`),
+``metrics.csv`` (:mod:`sowcast.train.metrics_log`), ``status.json`` (``running`` /
+``finished`` / ``stopped``, the step and the checkpoint), ``config.yaml`` and a cached
+climatology for validation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from sowcast.atomic import atomic_write_text
+from sowcast.data.windows import WindowSource
+from sowcast.errors import SowcastError
+from sowcast.train import distributed as D
+from sowcast.train.checkpoint import CheckpointManager, capture_rng, load_checkpoint, parameter_digest, restore_rng
+from sowcast.train.dataloader import make_dataloader
+from sowcast.train.losses import AreaWeightedMSE
+from sowcast.train.metrics_log import MetricsLog
+from sowcast.train.schedule import RolloutCurriculum, make_optimizer, make_scheduler
+from sowcast.train.signals import StopFlag
+from sowcast.train.validation import Validator, load_or_compute_climatology
+
+
+@dataclass
+class TrainResult:
+    state: str                      # "finished" | "stopped"
+    step: int
+    run_dir: Path
+    launcher: str                   # "single" | "torchrun" | "slurm" | "existing"
+    rank: int = 0
+    world_size: int = 1
+    last_loss: float | None = None
+    samples_per_s: float | None = None   # global training samples per second (validation excluded)
+    validation: Any = None               # the last ValidationResult, if any
+    checkpoint: str | None = None
+    signal: str | None = None
+
+
+class RolloutStep(nn.Module):
+    """The module DDP wraps: its forward is the model's rollout, so DDP sees every call."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor, n_steps: int) -> torch.Tensor:
+        return self.model.rollout(inputs, forcings, static, n_steps)
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, DictConfig) or OmegaConf.is_list(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def _optional_list(value: Any) -> list | None:
+    value = _plain(value)
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _range(value: Any, what: str) -> list | None:
+    value = _plain(value)
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise SowcastError(f"{what} must be [start, end] (or null), not {value!r}")
+    return [None if v is None else str(v) for v in value]
+
+
+def _precision(name: str, device: torch.device) -> torch.dtype | None:
+    name = str(name).lower()
+    if name not in ("auto", "fp32", "bf16"):
+        raise SowcastError(f"train.precision must be auto, fp32 or bf16, not {name!r}")
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return torch.bfloat16 if name == "bf16" else None
+
+
+def _ranges_overlap(a: list | None, b: list | None) -> bool:
+    if a is None or b is None:
+        return True
+    lo = max(pd.Timestamp(a[0] or "1677-09-22"), pd.Timestamp(b[0] or "1677-09-22"))
+    hi = min(pd.Timestamp(a[1] or "2262-04-11"), pd.Timestamp(b[1] or "2262-04-11"))
+    return lo <= hi
+
+
+def _gather(obj: Any, info: D.DistInfo) -> list[Any]:
+    if not info.distributed:
+        return [obj]
+    out: list[Any] = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def _broadcast(obj: Any, info: D.DistInfo) -> Any:
+    if not info.distributed:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _rank0_first(fn, info: D.DistInfo) -> Any:
+    """Run ``fn`` on rank 0, then (if it worked) on the other ranks; a :class:`SowcastError`
+    on rank 0 is raised on every rank instead of leaving the others waiting at a collective."""
+    error, result = None, None
+    if info.is_main:
+        try:
+            result = fn()
+        except SowcastError as exc:
+            error = str(exc)
+    error = _broadcast(error, info)
+    if error is not None:
+        raise SowcastError(error)
+    if not info.is_main:
+        result = fn()
+    return result
+
+
+def _wrap_ddp(module: nn.Module, info: D.DistInfo) -> nn.Module:
+    """DDP without unused-parameter search and without buffer sync in forward: the buffers
+    (statistics, graph tables) are constants, equal on every rank. torch >= 2.13 names the
+    option ``forward_sync_buffers`` (``broadcast_buffers`` warns as deprecated there)."""
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    kwargs: dict[str, Any] = dict(find_unused_parameters=False)
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters:
+        kwargs["forward_sync_buffers"] = False
+    else:
+        kwargs["broadcast_buffers"] = False
+    device_ids = [info.device.index] if info.device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=device_ids, **kwargs)
+
+
+def train(cfg: DictConfig | Mapping[str, Any]) -> TrainResult:
+    """Train as the config says (module docstring); returns how the run ended.
+
+    Joins (and afterwards leaves) the process group when launched as several processes;
+    a group set up by the caller is used as it is and left alone.
+    """
+    if not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.create(dict(cfg))
+    t = cfg.train
+    info = D.init_distributed(str(t.get("device", "auto")), t.get("master_port"))
+    ok = False
+    try:
+        result = _Trainer(cfg, info).run()
+        ok = True
+        return result
+    finally:
+        D.teardown(info, barrier=ok)
+
+
+class _Trainer:
+    def __init__(self, cfg: DictConfig, info: D.DistInfo):
+        self.cfg, self.info, self.t = cfg, info, cfg.train
+        self.progress = bool(cfg.get("progress", True)) and info.is_main
+
+    def log(self, message: str) -> None:
+        if self.info.is_main:
+            from tqdm import tqdm
+
+            tqdm.write(f"sowcast train: {message}", file=sys.stderr)
+
+    # -- set-up --------------------------------------------------------------------------------
+    def _seed(self, seed: int) -> None:
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+
+    def _sources(self, curriculum: RolloutCurriculum) -> tuple[WindowSource, WindowSource | None]:
+        t, loader = self.t, self.cfg.data.get("loader", {}) or {}
+        store = self.cfg.data.get("store")
+        if not store:
+            raise SowcastError("data.store is not set")
+        common = dict(n_input_steps=int(loader.get("n_input_steps", 2)),
+                      prognostic=_optional_list(loader.get("prognostic")),
+                      static=_optional_list(loader.get("static")))
+        train_range = _range(t.get("train_range"), "train.train_range")
+        val_range = _range(t.get("validation_range"), "train.validation_range")
+        train_source = WindowSource(store, n_target_steps=curriculum.max_steps, time_range=train_range, **common)
+        val_source = None
+        if val_range is not None and int(t.validate_every) > 0:
+            if _ranges_overlap(train_range, val_range):
+                warnings.warn(f"train.train_range {train_range} and train.validation_range {val_range} overlap: "
+                              "validation is not on held-out data", stacklevel=2)
+            leads = [int(x) for x in _plain(t.validation_leads)]
+            if not leads or min(leads) < 1:
+                raise SowcastError(f"train.validation_leads must be positive step counts, not {leads}")
+            val_source = WindowSource(store, n_target_steps=max(leads), time_range=val_range, **common)
+        return train_source, val_source
+
+    def _graph(self, source: WindowSource):
+        from sowcast.graph.build import build_graph
+
+        graph_cfg = _plain(self.cfg.get("graph", {})) or {}
+        cache_dir = graph_cfg.pop("cache_dir", None)
+        mesh_level = self.cfg.model.get("mesh_level")
+        if mesh_level is None:
+            raise SowcastError("model.mesh_level is not set")
+        # Rank 0 builds and caches the graph; the others then read the cache.
+        return _rank0_first(lambda: build_graph(source.grid, int(mesh_level), graph_cfg, cache_dir=cache_dir),
+                            self.info)
+
+    def _climatology_path(self, source: WindowSource) -> Path:
+        key = json.dumps([str(Path(source.store_path).resolve()), source.channels,
+                          str(source.times[source._first]), len(source)])
+        return self.run_dir / f"climatology-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
+
+    def _prepare_run_dir(self, manager: CheckpointManager, resume: str) -> None:
+        """resume=never on a run_dir with checkpoints: an error, or with overwrite=true a fresh start."""
+        if resume != "never" or not manager.steps():
+            return
+        if not bool(self.cfg.get("overwrite", False)):
+            raise SowcastError(f"{self.run_dir} holds checkpoints of an earlier run; use train.resume=auto "
+                               "to go on with it, another train.run_dir, or overwrite=true to start afresh")
+        if self.info.is_main:
+            shutil.rmtree(manager.directory, ignore_errors=True)
+            for name in ("metrics.csv", "status.json"):
+                (self.run_dir / name).unlink(missing_ok=True)
+        D.barrier(self.info)
+
+    def _write_status(self, state: str, step: int, **extra: Any) -> None:
+        if self.info.is_main:
+            status = {"state": state, "step": int(step), "max_steps": int(self.t.max_steps),
+                      "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra}
+            atomic_write_text(self.run_dir / "status.json", json.dumps(status, indent=1) + "\n")
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _resume(self, manager: CheckpointManager, resume: str) -> dict[str, Any] | None:
+        """Rank 0 finds the checkpoint; every rank loads that same one."""
+        found: dict[str, Any] = {}
+
+        def resolve() -> str | None:
+            if not self.info.is_main:
+                return found.get("path")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                found["payload"] = manager.resolve(resume)
+            for w in caught:
+                self.log(str(w.message))
+            return found["payload"]["path"] if found["payload"] is not None else None
+
+        path = _broadcast(_rank0_first(resolve, self.info), self.info)
+        if path is None:
+            return None
+        if self.info.is_main:
+            return found["payload"]
+        return load_checkpoint(path)
+
+    def _check_compatible(self, payload: Mapping[str, Any], model: nn.Module, source: WindowSource) -> None:
+        mine = model.hyperparameters()
+        theirs = dict(payload.get("hyperparameters") or {})
+        if theirs != mine:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise SowcastError(f"checkpoint {payload.get('path')} was made by another model "
+                               f"({', '.join(f'{k}: {theirs.get(k)} vs {mine.get(k)}' for k in diff)}); "
+                               "use train.resume=never overwrite=true or another train.run_dir")
+        if list(payload.get("channels", [])) != list(source.channels):
+            raise SowcastError(f"checkpoint {payload.get('path')} has channels {payload.get('channels')}, "
+                               f"the data has {source.channels}")
+
+    def _save(self, manager: CheckpointManager, step: int, epoch: int, val_loss: float | None,
+              best_val: float | None) -> str | None:
+        info = self.info
+        gathered = _gather({"rng": capture_rng(), "digest": parameter_digest(self.model)}, info)
+        if not info.is_main:
+            return None
+        digests = [g["digest"] for g in gathered]
+        if len(set(digests)) > 1:
+            warnings.warn(f"DDP ranks hold different parameters at step {step}: {digests}", stacklevel=2)
+        sampler_state = dict(self.loader.sampler.state_dict(), world_size=info.world_size)
+        src = self.train_source
+        payload = {
+            "step": int(step), "epoch": int(epoch),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "sampler": sampler_state,
+            "rng": [g["rng"] for g in gathered],
+            "hyperparameters": self.model.hyperparameters(),
+            "channels": list(src.channels), "forcings": list(src.forcing_names), "static": list(src.static_names),
+            "statistics": {k: [float(x) for x in v] for k, v in src.statistics.items()},
+            "static_statistics": {k: [float(x) for x in v] for k, v in src.static_statistics.items()},
+            "grid": {"lat": [float(x) for x in src.grid.lat], "lon": [float(x) for x in src.grid.lon]},
+            "time_step": str(pd.Timedelta(src.time_step).isoformat()),
+            "n_input_steps": int(src.n_input_steps),
+            "config": OmegaConf.to_container(self.cfg, resolve=True),
+            "best_val_loss": best_val,
+            "param_digests": digests,
+            "world_size": info.world_size,
+        }
+        return str(manager.save(payload, step, val_loss))
+
+    def _restore(self, payload: Mapping[str, Any]) -> tuple[int, int, float | None]:
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        sampler = self.loader.sampler
+        state = dict(payload["sampler"])
+        saved_world = int(state.pop("world_size", self.info.world_size))
+        if saved_world != self.info.world_size:
+            # Same number of samples seen overall; the shards of the epoch differ, so the
+            # rest of this epoch is only approximately the one an unbroken run would see.
+            state["position"] = int(state["position"]) * saved_world // self.info.world_size
+            self.log(f"resuming a {saved_world}-rank run on {self.info.world_size} ranks: the loader position is approximate")
+        sampler.load_state_dict(state)
+        rngs = payload.get("rng") or []
+        if rngs:
+            restore_rng(rngs[self.info.rank] if len(rngs) == self.info.world_size else rngs[0])
+        return int(payload["step"]), int(payload["epoch"]), payload.get("best_val_loss")
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        cfg, t, info = self.cfg, self.t, self.info
+        previous_threads = torch.get_num_threads()
+        D.configure_threads(t.get("threads", "auto"))
+        seed = int(t.seed)
+        self._seed(seed)
+        det = str(t.get("deterministic", "auto")).lower()
+        deterministic = info.device.type == "cpu" if det == "auto" else det in ("true", "1", "yes")
+        previous_det = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
+        try:
+            return self._run(seed)
+        finally:  # leave the process as it was for in-process callers
+            torch.use_deterministic_algorithms(previous_det)
+            torch.set_num_threads(previous_threads)
+
+    def _run(self, seed: int) -> TrainResult:
+        from sowcast.model.forecaster import build_forecaster
+
+        cfg, t, info = self.cfg, self.t, self.info
+        max_steps, batch_size = int(t.max_steps), int(t.batch_size)
+        if max_steps < 0 or batch_size < 1:
+            raise SowcastError(f"train.max_steps must be >= 0 and train.batch_size >= 1 (got {max_steps}, {batch_size})")
+        autocast_dtype = _precision(t.get("precision", "auto"), info.device)
+        autocast = (torch.autocast(info.device.type, dtype=autocast_dtype) if autocast_dtype is not None
+                    else contextlib.nullcontext())
+        curriculum = RolloutCurriculum(_plain(t.rollout))
+        self.run_dir = Path(str(t.run_dir))
+        resume = str(t.get("resume", "auto"))
+
+        train_source, val_source = self._sources(curriculum)
+        self.train_source = train_source
+        graph = self._graph(train_source)
+        model = build_forecaster(_plain(cfg.model), graph, train_source).to(info.device)
+        self.model = model
+        loss_fn = AreaWeightedMSE.from_source(train_source, _plain(t.get("variable_weights"))).to(info.device)
+        self.optimizer = make_optimizer(model, float(t.lr), float(t.weight_decay), _plain(t.get("betas", [0.9, 0.95])))
+        self.scheduler = make_scheduler(self.optimizer, float(t.lr), int(t.warmup_steps), max_steps, float(t.lr_min))
+        if len(train_source) < batch_size * info.world_size:
+            raise SowcastError(f"{len(train_source)} training windows are fewer than one global batch "
+                               f"({batch_size} x {info.world_size} ranks)")
+        self.loader = make_dataloader(train_source, batch_size, info.rank, info.world_size,
+                                      num_workers=int(t.num_workers), shuffle=True, seed=seed, drop_last=True)
+        manager = CheckpointManager(self.run_dir / "checkpoints", int(t.keep_last), writer=info.is_main)
+        self._prepare_run_dir(manager, resume)
+
+        step, epoch, best_val = 0, 0, None
+        payload = self._resume(manager, resume)
+        if payload is not None:
+            self._check_compatible(payload, model, train_source)
+            step, epoch, best_val = self._restore(payload)
+            self.log(f"resuming from {payload['path']} at step {step}")
+            del payload
+        else:
+            self.loader.sampler.set_epoch(0)
+        if info.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        metrics = MetricsLog(self.run_dir / "metrics.csv", enabled=info.is_main, tensorboard=bool(t.get("tensorboard", False)))
+        metrics.truncate_after(step)
+
+        validator = None
+        if val_source is not None:
+            clim = load_or_compute_climatology(train_source, self._climatology_path(train_source), info.is_main,
+                                               info.distributed, progress=self.progress)
+            validator = Validator(val_source, _plain(t.validation_leads), int(t.validation_windows), loss_fn, clim,
+                                  batch_size=batch_size, rank=info.rank, world_size=info.world_size)
+            if clim.kind != "day_of_year":
+                self.log("the training range holds less than a year (or is too big): climatology is the store mean")
+
+        ddp: nn.Module = RolloutStep(model)
+        if info.distributed:
+            ddp = _wrap_ddp(ddp, info)
+        self.log(f"{model.count_parameters():,} parameters; {len(train_source)} training windows; "
+                 f"{info.world_size} rank(s) on {info.device.type}"
+                 f"{' (' + info.launcher + ')' if info.world_size > 1 else ''}; "
+                 f"global batch {batch_size * info.world_size}; steps {step}..{max_steps}")
+        self._write_status("running", step)
+
+        result = self._loop(ddp, model, loss_fn, curriculum, autocast, manager, metrics, validator,
+                            step, epoch, best_val, max_steps)
+        metrics.close()
+        return result
+
+    def _loop(self, ddp, model, loss_fn, curriculum, autocast, manager, metrics, validator,
+              step: int, epoch: int, best_val: float | None, max_steps: int) -> TrainResult:
+        from tqdm import tqdm
+
+        t, info = self.t, self.info
+        device = info.device
+        t_in = self.train_source.n_input_steps
+        grad_clip = t.get("grad_clip")
+        log_every = max(int(t.get("log_every", 10)), 1)
+        validate_every = int(t.get("validate_every", 0))
+        checkpoint_every = max(int(t.checkpoint_every), 1)
+        global_batch = int(t.batch_size) * info.world_size
+        loader, sampler = self.loader, self.loader.sampler
+        params = [p for p in model.parameters() if p.requires_grad]
+
+        last_saved = step if manager.steps() and manager.steps()[-1][0] == step else None
+        checkpoint = None
+        last_loss, last_val = None, None
+        interval_loss, interval_n = 0.0, 0
+        train_time, train_samples, first_step = 0.0, 0, True
+        stop, flag = False, StopFlag()
+        bar = tqdm(total=max_steps, initial=step, desc="train", unit="step", disable=not self.progress,
+                   dynamic_ncols=True, mininterval=1.0)
+        it = None
+        flag.install()
+        try:
+            it = iter(loader)
+            while step < max_steps:
+                t0 = time.perf_counter()
+                try:
+                    batch = next(it)
+                except StopIteration:
+                    epoch += 1
+                    sampler.set_epoch(epoch)
+                    it = iter(loader)
+                    continue
+                n = curriculum(step)
+                inputs = batch["inputs"].to(device, non_blocking=True)
+                targets = batch["targets"][:, :n].to(device, non_blocking=True)
+                forcings = batch["forcings"][:, :t_in + n].to(device, non_blocking=True)
+                static = batch["static"].to(device, non_blocking=True)
+                lr = self.optimizer.param_groups[0]["lr"]
+                with autocast:
+                    pred = ddp(inputs, forcings, static, n)
+                loss = loss_fn(pred.float(), targets)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if grad_clip is not None and float(grad_clip) > 0:
+                    torch.nn.utils.clip_grad_norm_(params, float(grad_clip))
+                self.optimizer.step()
+                self.scheduler.step()
+                step += 1
+                # One collective per step: the mean loss, and whether any rank was signalled.
+                stats = torch.stack([loss.detach().float(), torch.tensor(float(flag.set), device=device)])
+                if info.distributed:
+                    dist.all_reduce(stats)
+                mean_loss = float(stats[0]) / info.world_size
+                stop = bool(stats[1] > 0)
+                dt = time.perf_counter() - t0
+                if not first_step:  # the first step pays for worker start-up and warm-up
+                    train_time += dt
+                    train_samples += global_batch
+                first_step = False
+                last_loss = mean_loss
+                interval_loss += mean_loss
+                interval_n += 1
+                bar.update(1)
+
+                if step % log_every == 0 or step == max_steps or stop:
+                    rate = train_samples / train_time if train_time > 0 else float("nan")
+                    metrics.log(step, {"loss": interval_loss / interval_n, "lr": lr, "rollout": n,
+                                       "samples_per_s": rate}, split="train", epoch=epoch)
+                    bar.set_postfix(loss=f"{interval_loss / interval_n:.4g}", lr=f"{lr:.2e}", n=n, refresh=False)
+                    interval_loss, interval_n = 0.0, 0
+
+                val_loss = None
+                if validator is not None and (step % validate_every == 0 or step == max_steps) and not stop:
+                    res = validator.run(model, device, autocast if device.type == "cuda" else None)
+                    metrics.log_rows(res.rows(step, epoch))
+                    last_val, val_loss = res, res.loss
+                    self.log(f"step {step}: {res.summary()}")
+                    if best_val is None or val_loss < best_val:
+                        best_val = val_loss
+
+                if (step % checkpoint_every == 0 or step == max_steps or stop or val_loss is not None) \
+                        and last_saved != step:
+                    checkpoint = self._save(manager, step, epoch, val_loss, best_val) or checkpoint
+                    last_saved = step
+                if stop:
+                    break
+        finally:
+            flag.restore()
+            bar.close()
+            if it is not None and hasattr(it, "_shutdown_workers"):
+                it._shutdown_workers()  # persistent workers: stop them now, not at exit
+            if getattr(loader, "_iterator", None) is not None and hasattr(loader._iterator, "_shutdown_workers"):
+                loader._iterator._shutdown_workers()
+
+        state = "stopped" if stop and step < max_steps else "finished"
+        signal_name = flag.name
+        if checkpoint is None and manager.steps():
+            checkpoint = str(manager.steps()[-1][1])
+        self._write_status(state, step, checkpoint=checkpoint, signal=signal_name if state == "stopped" else None)
+        if state == "stopped":
+            self.log(f"stopped at step {step} ({signal_name or 'signal on another rank'}); checkpoint {checkpoint}; "
+                     "resume with train.resume=auto")
+        else:
+            self.log(f"finished at step {step}; checkpoint {checkpoint}")
+        return TrainResult(state=state, step=step, run_dir=self.run_dir, launcher=info.launcher, rank=info.rank,
+                           world_size=info.world_size, last_loss=last_loss,
+                           samples_per_s=train_samples / train_time if train_time > 0 else None,
+                           validation=last_val, checkpoint=checkpoint, signal=signal_name)
