@@ -1,13 +1,10 @@
 """Checkpoints: round trip, RNG states, keep-last-N and best, corrupt-file fallback, atomicity."""
 
-import os
 import random
 import signal
 import subprocess
 import sys
 import textwrap
-import time
-import warnings
 
 import numpy as np
 import pytest

@@ -4,7 +4,6 @@ the weights of an uninterrupted run bit for bit; validation numbers; CLI errors.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

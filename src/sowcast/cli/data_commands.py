@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from sowcast.config import plain
 from sowcast.errors import SowcastError
-
-
-def _plain(node) -> dict:
-    return OmegaConf.to_container(node, resolve=True) if node is not None else {}
 
 
 def synth(cfg: DictConfig) -> int:
@@ -23,7 +20,7 @@ def synth(cfg: DictConfig) -> int:
     from sowcast.data.synthetic_monsoon import write_raw
 
     s = cfg.data.synth
-    paths = write_raw(s.output, Grid.from_config(_plain(s.grid)), str(s.start), str(s.end),
+    paths = write_raw(s.output, Grid.from_config(plain(s.grid)), str(s.start), str(s.end),
                       seed=int(s.seed), overwrite=bool(cfg.overwrite), progress=bool(cfg.progress))
     print(f"wrote {len(paths)} yearly files to {s.output}")
     return 0
@@ -39,7 +36,7 @@ def ingest(cfg: DictConfig) -> int:
     """
     from sowcast.data.ingest import ingest as run_ingest
 
-    path = run_ingest(_plain(cfg.data.ingest), cfg.data.store, cluster=_plain(cfg.cluster),
+    path = run_ingest(plain(cfg.data.ingest), cfg.data.store, cluster=plain(cfg.cluster),
                       overwrite=bool(cfg.overwrite), progress=bool(cfg.progress))
     print(f"wrote canonical store {path}")
     return 0

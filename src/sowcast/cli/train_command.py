@@ -32,7 +32,6 @@ def run(cfg: DictConfig) -> int:
     75 stopped by a signal after saving (requeue and resume; under torchrun the ranks exit 0
     and <run_dir>/status.json says "stopped"); 2 a configuration or data error.
     """
-    from sowcast.train import distributed as D
     from sowcast.train.signals import exit_code_for
 
     try:

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sowcast.config import plain
 from sowcast.data import normalize
 from sowcast.data.dask_runtime import persist
 from sowcast.data.schema import (
@@ -48,22 +49,6 @@ from sowcast.errors import SowcastError
 OPTIONS = ("sources", "storage_options", "variables", "rename", "units", "time_step", "time_range",
            "level", "grid", "regrid_method", "chunks", "statistics_period", "stations", "accumulation")
 _ACCUMULATION = "_sowcast_accumulation"  # private attr: the source's labelling convention
-
-
-def _plain(obj: Any) -> Any:
-    """OmegaConf nodes and other mappings/sequences -> dict/list, recursively."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(obj, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(obj, resolve=True)
-    except ImportError:  # pragma: no cover - hydra pulls omegaconf in
-        pass
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
 
 
 @dataclass
@@ -87,7 +72,7 @@ class Options:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Options:
-        cfg = _plain(cfg) or {}
+        cfg = plain(cfg) or {}
         unknown = sorted(set(cfg) - set(OPTIONS))
         if unknown:
             raise SowcastError(f"unknown ingest option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
@@ -552,7 +537,7 @@ def ingest(cfg_ingest: Mapping, store: str | Path, cluster: Mapping | None = Non
         raise SowcastError(f"{store} exists already; set overwrite=true to replace it")
     sources = expand_sources(opts.sources, opts.storage_options)
     csvs = [s for s in sources if s.kind == CSV]
-    with dask_session(_plain(cluster) if cluster else None):
+    with dask_session(plain(cluster) if cluster else None):
         if csvs:
             if len(csvs) != len(sources):
                 raise SowcastError("station CSVs and gridded sources go to separate stores; ingest them separately")

@@ -53,6 +53,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from sowcast.atomic import atomic_write_text
+from sowcast.config import plain
 from sowcast.data.windows import WindowSource
 from sowcast.errors import SowcastError
 from sowcast.train import distributed as D
@@ -91,21 +92,15 @@ class RolloutStep(nn.Module):
         return self.model.rollout(inputs, forcings, static, n_steps)
 
 
-def _plain(node: Any) -> Any:
-    if isinstance(node, DictConfig) or OmegaConf.is_list(node):
-        return OmegaConf.to_container(node, resolve=True)
-    return node
-
-
 def _optional_list(value: Any) -> list | None:
-    value = _plain(value)
+    value = plain(value)
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
 
 
 def _range(value: Any, what: str) -> list | None:
-    value = _plain(value)
+    value = plain(value)
     if value is None:
         return None
     if not isinstance(value, (list, tuple)) or len(value) != 2:
@@ -232,7 +227,7 @@ class _Trainer:
             if _ranges_overlap(train_range, val_range):
                 warnings.warn(f"train.train_range {train_range} and train.validation_range {val_range} overlap: "
                               "validation is not on held-out data", stacklevel=2)
-            leads = [int(x) for x in _plain(t.validation_leads)]
+            leads = [int(x) for x in plain(t.validation_leads)]
             if not leads or min(leads) < 1:
                 raise SowcastError(f"train.validation_leads must be positive step counts, not {leads}")
             val_source = WindowSource(store, n_target_steps=max(leads), time_range=val_range, **common)
@@ -241,7 +236,7 @@ class _Trainer:
     def _graph(self, source: WindowSource):
         from sowcast.graph.build import build_graph
 
-        graph_cfg = _plain(self.cfg.get("graph", {})) or {}
+        graph_cfg = plain(self.cfg.get("graph", {})) or {}
         cache_dir = graph_cfg.pop("cache_dir", None)
         mesh_level = self.cfg.model.get("mesh_level")
         if mesh_level is None:
@@ -360,7 +355,7 @@ class _Trainer:
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> TrainResult:
-        cfg, t, info = self.cfg, self.t, self.info
+        t, info = self.t, self.info
         previous_threads = torch.get_num_threads()
         D.configure_threads(t.get("threads", "auto"))
         seed = int(t.seed)
@@ -385,17 +380,17 @@ class _Trainer:
         autocast_dtype = _precision(t.get("precision", "auto"), info.device)
         autocast = (torch.autocast(info.device.type, dtype=autocast_dtype) if autocast_dtype is not None
                     else contextlib.nullcontext())
-        curriculum = RolloutCurriculum(_plain(t.rollout))
+        curriculum = RolloutCurriculum(plain(t.rollout))
         self.run_dir = Path(str(t.run_dir))
         resume = str(t.get("resume", "auto"))
 
         train_source, val_source = self._sources(curriculum)
         self.train_source = train_source
         graph = self._graph(train_source)
-        model = build_forecaster(_plain(cfg.model), graph, train_source).to(info.device)
+        model = build_forecaster(plain(cfg.model), graph, train_source).to(info.device)
         self.model = model
-        loss_fn = AreaWeightedMSE.from_source(train_source, _plain(t.get("variable_weights"))).to(info.device)
-        self.optimizer = make_optimizer(model, float(t.lr), float(t.weight_decay), _plain(t.get("betas", [0.9, 0.95])))
+        loss_fn = AreaWeightedMSE.from_source(train_source, plain(t.get("variable_weights"))).to(info.device)
+        self.optimizer = make_optimizer(model, float(t.lr), float(t.weight_decay), plain(t.get("betas", [0.9, 0.95])))
         self.scheduler = make_scheduler(self.optimizer, float(t.lr), int(t.warmup_steps), max_steps, float(t.lr_min))
         if len(train_source) < batch_size * info.world_size:
             raise SowcastError(f"{len(train_source)} training windows are fewer than one global batch "
@@ -424,7 +419,7 @@ class _Trainer:
         if val_source is not None:
             clim = load_or_compute_climatology(train_source, self._climatology_path(train_source), info.is_main,
                                                info.distributed, progress=self.progress)
-            validator = Validator(val_source, _plain(t.validation_leads), int(t.validation_windows), loss_fn, clim,
+            validator = Validator(val_source, plain(t.validation_leads), int(t.validation_windows), loss_fn, clim,
                                   batch_size=batch_size, rank=info.rank, world_size=info.world_size)
             if clim.kind != "day_of_year":
                 self.log("the training range holds less than a year (or is too big): climatology is the store mean")
