@@ -8,6 +8,7 @@ script SIGTERM (as ``#SBATCH --signal=B:TERM@180`` does before the time limit) a
 that the workers saved and stopped, and that the script requeued the job.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,14 +46,19 @@ def test_single_node_script_forwards_sigterm_and_requeues(tmp_path):
             "train.validation_range=null", "train.num_workers=0", "train.log_every=1",
             "train.checkpoint_every=100000", f"graph.cache_dir={tmp_path / 'graphs'}", "progress=false"]
     proc = subprocess.Popen(["bash", str(ROOT / "deploy/slurm/train_single_node.sbatch"), *args], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    metrics = run_dir / "metrics.csv"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (metrics.exists() and ",train,loss," in metrics.read_text()):
-        time.sleep(0.5)
-    assert proc.poll() is None, proc.stdout.read()
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=120)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        metrics = run_dir / "metrics.csv"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (metrics.exists() and ",train,loss," in metrics.read_text()):
+            time.sleep(0.5)
+        assert proc.poll() is None, proc.stdout.read()
+        proc.send_signal(signal.SIGTERM)  # to the script only, as SLURM's --signal=B: does
+        out, _ = proc.communicate(timeout=120)
+    finally:  # never leave torchrun and its workers behind
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, out
     assert '"stopped"' in (run_dir / "status.json").read_text(), out
     assert list((run_dir / "checkpoints").glob("step_*")), out
