@@ -37,6 +37,10 @@ COMMANDS: dict[str, Command] = {
                              "print a canonical store's variables, grid, time span and statistics"),
     "train": Command("sowcast.cli.train_command:run",
                      "train the forecast model with DDP (one process, torchrun or srun), checkpoints and validation"),
+    "forecast": Command("sowcast.cli.forecast_command:run",
+                        "run the ensemble forecast from a bundle and an analysis with onnxruntime (no torch), resumable"),
+    "export": Command("sowcast.cli.export_command:run",
+                      "export a checkpoint as the edge bundle: ONNX model checked against torch, static fields, statistics, manifest"),
     "demo": Command("sowcast.cli.demo:run", "run the demo chain on the embedded synthetic data"),
 }
 

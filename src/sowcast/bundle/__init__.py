@@ -1,0 +1,30 @@
+"""The bundle: the one thing that crosses from HPC to the edge (DESIGN.md). Torch-free.
+
+One folder (or a ``.tar.gz`` of it, members ``<folder>/<file>``)::
+
+    manifest.json      format, channels, grid, time step, provenance, sha256 of every file
+    model.onnx         inputs [B, T_in, C, H, W], forcings [B, T_in+1, F, H, W],
+                       static [B, S, H, W] -> next_state [B, C, H, W]; physical units,
+                       normalisation and graph inside; B dynamic
+    model.onnx.data    only for models over 2 GB (the weights beside the graph)
+    static.nc          static fields on the grid (CF netCDF, lat/lon)
+    statistics.nc      per-channel mean, std, diff_mean, diff_std, min, max over ``channel``
+    climatology.nc     optional: model climatology (added by ``sowcast hindcast``)
+    model_fp16.onnx    optional variants, kept only when their skill change was small
+    model_int8.onnx
+
+``sowcast export`` writes bundles (:mod:`sowcast.export`); :func:`load_bundle` opens and
+verifies one; :func:`add_file_to_bundle` adds a file later.
+"""
+
+from sowcast.bundle.manifest import FORMAT, MANIFEST_FILE, channel_info, parse_manifest
+from sowcast.bundle.reader import (
+           Bundle,
+           add_file_to_bundle,
+           load_bundle,
+           safe_extract,
+           write_archive,
+)
+
+__all__ = ["FORMAT", "MANIFEST_FILE", "Bundle", "add_file_to_bundle", "channel_info", "load_bundle",
+           "parse_manifest", "safe_extract", "write_archive"]

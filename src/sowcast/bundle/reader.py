@@ -1,0 +1,402 @@
+"""Open a bundle (folder or ``.tar.gz``), verify it, and expose what the forecast engine needs.
+
+:func:`load_bundle` refuses, with one line naming the file and the reason, a bundle that
+
+* has no ``manifest.json``, or one that is not JSON, lacks required keys or has a format
+  of another major version (``manifest.json: format sowcast-bundle-9 is not supported``);
+* lacks a listed file (``static.nc: missing``), holds one of another size
+  (``model.onnx: truncated (12 of 3456 bytes)``) or another sha256
+  (``model.onnx: sha256 mismatch (bundle tampered or corrupt)``);
+* holds an unlisted model-like file (``extra.onnx: not listed in manifest.json ...``);
+* has ``statistics.nc`` / ``static.nc`` that disagree with the manifest (channel names,
+  static names, grid);
+* comes as an archive with a member that would land outside the extraction folder
+  (``../x``, absolute names, links), or an archive that does not read.
+
+An archive is extracted (atomically) into ``<extract_dir>/<name>-<archive sha256[:16]>``;
+``extract_dir`` defaults to ``.sowcast-bundles`` next to the archive (or the system temp
+folder if that one is not writable). A later load of the same archive reuses the
+extraction, verified again like any folder.
+
+:func:`add_file_to_bundle` copies a file into a bundle folder (``sowcast hindcast`` adds
+``climatology.nc``) and rewrites the manifest's checksums; the folder is replaced in one
+rename, so a reader sees the old bundle or the new one. Torch-free: the edge imports this.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sowcast.atomic import atomic_path
+from sowcast.bundle.checksums import file_entry, sha256_bytes, sha256_file, verify_files
+from sowcast.bundle.manifest import (
+    CLIMATOLOGY_FILE,
+    MANIFEST_FILE,
+    REQUIRED_STATISTICS,
+    ROLES,
+    channel_names,
+    check_file_name,
+    manifest_bytes,
+    parse_manifest,
+)
+from sowcast.data.grid import Grid
+from sowcast.errors import SowcastError
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+_EXTRACT_DIR = ".sowcast-bundles"
+
+
+@dataclass(frozen=True, eq=False)
+class Bundle:
+    """A verified bundle (see the module doc); arrays are float32."""
+
+    path: Path                          # the bundle folder (the extraction, for an archive)
+    manifest: dict[str, Any]
+    sha256: str                         # sha256 of manifest.json's bytes: the bundle id for provenance
+    channels: list[str]                 # channel names in model order
+    channel_info: list[dict[str, Any]]  # {name, variable, level, units, standard_name}
+    forcing_names: list[str]
+    static_names: list[str]
+    n_input_steps: int
+    time_step: pd.Timedelta
+    grid: Grid
+    static: np.ndarray                  # [S, lat, lon] float32, static_names order
+    static_dataset: Any                 # the same as an xarray.Dataset (CF attributes, lat/lon)
+    statistics: dict[str, np.ndarray]   # mean, std, diff_mean, diff_std (, min, max): [C] float32
+    climatology_path: Path | None
+    archive: Path | None = None         # the .tar.gz it came from, if any
+
+    @property
+    def id(self) -> str:
+        return self.sha256
+
+    @property
+    def grid_kind(self) -> str:
+        return str(self.manifest["grid"].get("kind", "regional"))
+
+    @property
+    def precisions(self) -> list[str]:
+        """``fp32`` and the kept variants (``fp16``, ``int8``)."""
+        return ["fp32"] + [v["precision"] for v in self.manifest["model"].get("variants", [])]
+
+    def model_path(self, precision: str = "fp32") -> Path:
+        """The ONNX file of ``precision`` (``fp32``: ``model.onnx``; else a kept variant)."""
+        if precision == "fp32":
+            return self.path / self.manifest["model"]["file"]
+        for v in self.manifest["model"].get("variants", []):
+            if v.get("precision") == precision:
+                return self.path / v["file"]
+        raise SowcastError(f"bundle {self.path.name} has no {precision} model; it has {', '.join(self.precisions)}")
+
+    def open_session(self, precision: str = "fp32", threads: int | None = None) -> Any:
+        """An onnxruntime CPU session on :meth:`model_path` (``threads`` intra-op threads)."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        return ort.InferenceSession(str(self.model_path(precision)), options, providers=["CPUExecutionProvider"])
+
+
+# -- loading ---------------------------------------------------------------------------------
+def is_archive(path: str | os.PathLike) -> bool:
+    return Path(path).name.endswith(ARCHIVE_SUFFIXES)
+
+
+def load_bundle(path: str | os.PathLike, extract_dir: str | os.PathLike | None = None) -> Bundle:
+    """Open and verify the bundle folder or archive at ``path`` (module doc)."""
+    path = Path(path)
+    if path.is_dir():
+        return _open_folder(path)
+    if not path.is_file():
+        raise SowcastError(f"no bundle at {path}")
+    folder, reused = _extract(path, extract_dir)
+    try:
+        return _open_folder(folder, archive=path)
+    except SowcastError:
+        if not reused:
+            raise
+    # An earlier extraction that no longer verifies: extract afresh and judge that.
+    folder, _ = _extract(path, extract_dir, fresh=True)
+    return _open_folder(folder, archive=path)
+
+
+def _open_folder(folder: Path, archive: Path | None = None) -> Bundle:
+    manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise SowcastError(f"{MANIFEST_FILE}: missing ({folder} is not a sowcast bundle)")
+    data = manifest_path.read_bytes()
+    manifest = parse_manifest(data)
+    files = manifest["files"]
+    verify_files(folder, files)
+    _check_roles(manifest)
+    channels = channel_names(manifest)
+    try:
+        time_step = pd.Timedelta(manifest["time_step"])
+        n_input_steps = int(manifest["n_input_steps"])
+        grid = Grid(lat=np.asarray(manifest["grid"]["lat"], np.float64), lon=np.asarray(manifest["grid"]["lon"], np.float64))
+    except (TypeError, ValueError) as exc:
+        raise SowcastError(f"{MANIFEST_FILE}: bad time_step, n_input_steps or grid ({exc})") from None
+    by_role = _files_by_role(files)
+    statistics = _read_statistics(folder, _one(by_role, "statistics"), channels)
+    static_names = [str(s) for s in manifest["static_names"]]
+    static, static_ds = _read_static(folder, _one(by_role, "static"), static_names, grid)
+    clim = by_role.get("climatology", [])
+    return Bundle(path=folder, manifest=manifest, sha256=sha256_bytes(data), channels=channels,
+                  channel_info=[dict(c) if isinstance(c, dict) else {"name": c} for c in manifest["channels"]],
+                  forcing_names=[str(f) for f in manifest["forcing_names"]], static_names=static_names,
+                  n_input_steps=n_input_steps, time_step=time_step, grid=grid, static=static,
+                  static_dataset=static_ds, statistics=statistics,
+                  climatology_path=folder / clim[0] if clim else None, archive=archive)
+
+
+def _files_by_role(files: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, entry in files.items():
+        out.setdefault(entry["role"], []).append(name)
+    return out
+
+
+def _one(by_role: Mapping[str, list[str]], role: str) -> str:
+    names = by_role.get(role, [])
+    if len(names) != 1:
+        raise SowcastError(f"{MANIFEST_FILE}: lists {len(names)} {role} files, expected one")
+    return names[0]
+
+
+def _check_roles(manifest: Mapping[str, Any]) -> None:
+    files, model = manifest["files"], manifest["model"]
+    if files[model["file"]]["role"] != "model":
+        raise SowcastError(f"{model['file']}: listed with role {files[model['file']]['role']!r}, not 'model'")
+    data_file = model.get("data_file")
+    if data_file is not None and data_file not in files:
+        raise SowcastError(f"{data_file}: missing (model.data_file is not listed in {MANIFEST_FILE})")
+    for v in model.get("variants", []) or []:
+        if not isinstance(v, dict) or v.get("file") not in files:
+            raise SowcastError(f"{MANIFEST_FILE}: model variant {v!r} names no listed file")
+
+
+def _open_netcdf(path: Path) -> Any:
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            return ds.load()
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the same user-facing problem
+        raise SowcastError(f"{path.name}: not a readable netCDF file ({type(exc).__name__})") from None
+
+
+def _read_statistics(folder: Path, name: str, channels: list[str]) -> dict[str, np.ndarray]:
+    ds = _open_netcdf(folder / name)
+    if "channel" not in ds.coords:
+        raise SowcastError(f"{name}: no 'channel' coordinate")
+    theirs = [str(c) for c in ds["channel"].values]
+    if theirs != channels:
+        if len(theirs) != len(channels):
+            detail = f"{len(theirs)} channels, the manifest has {len(channels)}"
+        else:
+            i = next(i for i, (a, b) in enumerate(zip(theirs, channels)) if a != b)
+            detail = f"channel {i} is {theirs[i]!r}, the manifest says {channels[i]!r}"
+        raise SowcastError(f"{name}: channel names differ from {MANIFEST_FILE} ({detail})")
+    out = {}
+    for key, da in ds.data_vars.items():
+        if da.dims == ("channel",):
+            out[str(key)] = np.asarray(da.values, np.float32)
+    missing = [k for k in REQUIRED_STATISTICS if k not in out]
+    if missing:
+        raise SowcastError(f"{name}: lacks {', '.join(missing)}")
+    for key, v in out.items():
+        if not np.all(np.isfinite(v)):
+            raise SowcastError(f"{name}: {key} holds non-finite values")
+    return out
+
+
+def _read_static(folder: Path, name: str, static_names: list[str], grid: Grid) -> tuple[np.ndarray, Any]:
+    ds = _open_netcdf(folder / name)
+    for coord, want in (("lat", grid.lat), ("lon", grid.lon)):
+        have = np.asarray(ds[coord].values, np.float64) if coord in ds.coords else None
+        if have is None or have.shape != want.shape or not np.allclose(have, want, rtol=0, atol=1e-6):
+            raise SowcastError(f"{name}: {coord} differs from the grid in {MANIFEST_FILE}")
+    fields = []
+    for s in static_names:
+        if s not in ds.data_vars:
+            raise SowcastError(f"{name}: no variable {s!r} (static_names in {MANIFEST_FILE})")
+        da = ds[s]
+        if da.dims != ("lat", "lon"):
+            raise SowcastError(f"{name}: {s!r} has dims {da.dims}, expected ('lat', 'lon')")
+        fields.append(np.asarray(da.values, np.float32))
+    static = np.stack(fields) if fields else np.zeros((0, *grid.shape), np.float32)
+    if not np.all(np.isfinite(static)):
+        raise SowcastError(f"{name}: static fields hold non-finite values")
+    return static, ds
+
+
+# -- archives --------------------------------------------------------------------------------
+def _archive_stem(path: Path) -> str:
+    for suffix in ARCHIVE_SUFFIXES:
+        if path.name.endswith(suffix):
+            return path.name[:-len(suffix)]
+    return path.name
+
+
+def _bundle_root(folder: Path, what: str) -> Path:
+    if (folder / MANIFEST_FILE).is_file():
+        return folder
+    subdirs = [d for d in folder.iterdir() if d.is_dir()]
+    if len(subdirs) == 1 and (subdirs[0] / MANIFEST_FILE).is_file():
+        return subdirs[0]
+    raise SowcastError(f"{MANIFEST_FILE}: missing ({what} holds no bundle)")
+
+
+def _writable_dir(base: Path) -> bool:
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        return os.access(base, os.W_OK | os.X_OK)
+    except OSError:
+        return False
+
+
+def _extract(archive: Path, extract_dir: str | os.PathLike | None, fresh: bool = False) -> tuple[Path, bool]:
+    """Extract ``archive`` (or reuse an earlier extraction); returns (bundle folder, reused)."""
+    if extract_dir is not None:
+        base = Path(extract_dir)
+        if not _writable_dir(base):
+            raise SowcastError(f"cannot extract {archive.name} into {base}: not a writable folder")
+    else:
+        base = archive.parent / _EXTRACT_DIR
+        if not _writable_dir(base):
+            base = Path(tempfile.gettempdir()) / f"sowcast-bundles-{os.getuid() if hasattr(os, 'getuid') else 0}"
+            if not _writable_dir(base):
+                raise SowcastError(f"cannot extract {archive.name}: no writable folder next to it or in the temp folder")
+    dest = base / f"{_archive_stem(archive)}-{sha256_file(archive)[:16]}"
+    if dest.is_dir() and not fresh:
+        try:
+            return _bundle_root(dest, archive.name), True
+        except SowcastError:
+            pass
+    with atomic_path(dest, overwrite=True, directory=True) as tmp:
+        safe_extract(archive, tmp)
+    return _bundle_root(dest, archive.name), False
+
+
+def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> None:
+    """Extract the regular files and folders of a tar archive into ``dest``; refuse members
+    with absolute names, ``..``, links or devices (checked before anything is written)."""
+    archive, dest = Path(archive), Path(dest)
+    what = archive.name
+    try:
+        with tarfile.open(archive, "r:*") as tf:
+            members = tf.getmembers()
+            plan = []
+            for m in members:
+                name = m.name.replace("\\", "/")
+                parts = PurePosixPath(name).parts
+                if name.startswith("/") or (parts and ":" in parts[0]) or ".." in parts:
+                    raise SowcastError(f"{what}: member {m.name!r} would land outside the bundle (path traversal refused)")
+                parts = tuple(p for p in parts if p not in ("", "."))
+                if not (m.isfile() or m.isdir()):
+                    raise SowcastError(f"{what}: member {m.name!r} is a link or special file (refused)")
+                if len(parts) > 2:
+                    raise SowcastError(f"{what}: member {m.name!r} is nested too deep for a bundle")
+                if parts:
+                    plan.append((m, parts))
+            for m, parts in plan:
+                target = dest.joinpath(*parts)
+                if m.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                src = tf.extractfile(m)
+                if src is None:
+                    raise SowcastError(f"{what}: member {m.name!r} cannot be read")
+                with src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 22)
+    except SowcastError:
+        raise
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise SowcastError(f"{what}: not a readable bundle archive ({type(exc).__name__}: {exc})") from None
+
+
+def _tar_filter(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mode = 0o755 if info.isdir() else 0o644
+    return info
+
+
+def write_archive(folder: str | os.PathLike, archive: str | os.PathLike | None = None,
+                  overwrite: bool = True) -> Path:
+    """``<folder>.tar.gz`` (or ``archive``) of a bundle folder, written atomically; members are
+    ``<folder name>/<file>``. Hidden files are left out."""
+    folder = Path(folder)
+    archive = Path(archive) if archive is not None else folder.with_name(folder.name + ".tar.gz")
+    with atomic_path(archive, overwrite=overwrite) as tmp, tarfile.open(tmp, "w:gz", compresslevel=6) as tf:
+        tf.add(folder, arcname=folder.name, recursive=False, filter=_tar_filter)
+        for p in sorted(folder.iterdir()):
+            if p.is_file() and not p.name.startswith("."):
+                tf.add(p, arcname=f"{folder.name}/{p.name}", recursive=False, filter=_tar_filter)
+    return archive
+
+
+# -- updating a bundle ---------------------------------------------------------------------
+def add_file_to_bundle(bundle_dir: str | os.PathLike, path: str | os.PathLike, role: str,
+                       name: str | None = None, manifest_update: Mapping[str, Any] | None = None,
+                       archive: bool | None = None) -> Bundle:
+    """Copy ``path`` into the bundle folder as ``name`` with ``role`` and rewrite the manifest.
+
+    The bundle must verify first. ``name`` defaults to ``climatology.nc`` for the
+    ``climatology`` role, else to the file's own name; a file of that name is replaced.
+    ``manifest_update`` adds or replaces top-level manifest keys (e.g. ``{"climatology":
+    {"period": ...}}``); the required keys cannot be replaced this way. The folder is
+    rebuilt beside the old one (hard links, so no copy of the model) and renamed into place.
+    ``archive``: rewrite ``<bundle>.tar.gz`` too (``None``: if one exists beside it).
+    Returns the updated, verified bundle.
+    """
+    bundle_dir, path = Path(bundle_dir), Path(path)
+    if not bundle_dir.is_dir():
+        raise SowcastError(f"{bundle_dir} is not a bundle folder (add files to the folder, then archive it)")
+    if role not in ROLES or role in ("model", "model_data"):
+        raise SowcastError(f"cannot add a file with role {role!r}; roles: {', '.join(r for r in ROLES if r not in ('model', 'model_data'))}")
+    if not path.is_file():
+        raise SowcastError(f"{path}: missing (nothing to add to the bundle)")
+    name = check_file_name(name or (CLIMATOLOGY_FILE if role == "climatology" else path.name), "bundle")
+    current = load_bundle(bundle_dir)
+    manifest = dict(current.manifest)
+    files = dict(manifest["files"])
+    if name == manifest["model"]["file"] or name == manifest["model"].get("data_file"):
+        raise SowcastError(f"{name}: is the bundle's model; it cannot be replaced this way")
+    if role == "climatology":  # one climatology per bundle
+        for other, entry in list(files.items()):
+            if entry["role"] == "climatology" and other != name:
+                del files[other]
+    for key in manifest_update or {}:
+        if key in ("format", "files", "model", "channels", "grid"):
+            raise SowcastError(f"manifest_update cannot replace {key!r}")
+    manifest.update(dict(manifest_update or {}))
+    with atomic_path(bundle_dir, overwrite=True, directory=True) as tmp:
+        for p in bundle_dir.iterdir():
+            if p.name in files and p.name != name and p.is_file():
+                try:
+                    os.link(p, tmp / p.name)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(p, tmp / p.name)
+        shutil.copyfile(path, tmp / name)
+        files[name] = file_entry(tmp / name, role)
+        manifest["files"] = files
+        (tmp / MANIFEST_FILE).write_bytes(manifest_bytes(manifest))
+    sibling = bundle_dir.with_name(bundle_dir.name + ".tar.gz")
+    if archive or (archive is None and sibling.exists()):
+        write_archive(bundle_dir, sibling, overwrite=True)
+    return load_bundle(bundle_dir)

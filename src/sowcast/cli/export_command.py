@@ -1,0 +1,87 @@
+"""``sowcast export``: a training checkpoint to the edge bundle (ONNX + parity + manifest)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from sowcast.config import plain
+from sowcast.errors import SowcastError
+
+
+def _checkpoint(spec: str, run_dir: str):
+    """A checkpoint path, or the loaded ``latest``/``best`` one of ``run_dir``."""
+    from sowcast.train.checkpoint import CheckpointManager, load_checkpoint
+
+    manager = CheckpointManager(Path(run_dir) / "checkpoints", writer=False)
+    if spec == "latest":
+        payload = manager.latest()
+        if payload is None:
+            raise SowcastError(f"no checkpoint in {manager.directory}; train first or give export.checkpoint=PATH")
+        return payload
+    if spec == "best":
+        if not manager.best_dir.is_dir():
+            raise SowcastError(f"no best checkpoint in {manager.directory} (was validation on?)")
+        return load_checkpoint(manager.best_dir)
+    return load_checkpoint(spec)
+
+
+def run(cfg: DictConfig) -> int:
+    """Export a checkpoint as the edge bundle: model.onnx (dynamic batch, physical units in and
+    out), static.nc, statistics.nc, manifest.json with the sha256 of every file, and
+    <output>.tar.gz of the folder.
+
+    sowcast export model=small                       (latest checkpoint of train.run_dir)
+    sowcast export export.checkpoint=best export.variants=[int8]
+    sowcast export export.checkpoint=runs/x/checkpoints/step_00001500 export.output=bundles/x
+
+    The export fails (and writes nothing) when onnxruntime and torch differ by more than
+    export.parity_tolerance (max |difference| / channel std). A variant (fp16, int8) is
+    kept only if its one-step skill on real windows is at most export.max_skill_change
+    worse than fp32; each verdict is printed. overwrite=true replaces an existing bundle.
+    """
+    try:
+        from sowcast.export.bundle_writer import export_bundle
+    except ImportError as exc:  # pragma: no cover - the train extra is missing
+        raise SowcastError(f"export needs torch, onnx and onnxscript: install sowcast[train] ({exc})") from None
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as exc:
+        raise SowcastError(f"export needs onnx, onnxscript and onnxruntime: install sowcast[train,edge] ({exc})") from None
+
+    e = cfg.export
+    output = Path(str(e.output))
+    for path in (output, output.with_name(output.name + ".tar.gz") if bool(e.get("archive", True)) else None):
+        if path is not None and path.exists() and not bool(cfg.get("overwrite", False)):
+            raise SowcastError(f"{path} exists already; set overwrite=true to replace it")
+    spec = str(e.get("checkpoint") or "latest")
+    checkpoint = _checkpoint(spec, str(cfg.train.run_dir))
+    variants = plain(e.get("variants")) or []
+    variants = [variants] if isinstance(variants, str) else list(variants)
+    result = export_bundle(
+        checkpoint, output,
+        archive=bool(e.get("archive", True)),
+        opset=int(e.get("opset", 18)),
+        variants=variants,
+        parity_tolerance=float(e.get("parity_tolerance", 1e-4)),
+        parity_real_windows=int(e.get("parity_real_windows", 4)),
+        parity_batch=int(e.get("parity_batch", 3)),
+        max_skill_change=float(e.get("max_skill_change", 0.02)),
+        threads=int(e.get("threads", 2)),
+        climatology=e.get("climatology"),
+        store=e.get("store"),
+        overwrite=bool(cfg.get("overwrite", False)),
+        seed=int(e.get("seed", 0)),
+    )
+    size = sum(p.stat().st_size for p in result.bundle.iterdir() if p.is_file())
+    from sowcast.bundle.checksums import sha256_file
+
+    print(f"bundle {result.bundle} ({size / 1e6:.2f} MB), id {sha256_file(result.bundle / 'manifest.json')}")
+    if result.archive is not None:
+        print(f"archive {result.archive} ({result.archive.stat().st_size / 1e6:.2f} MB)")
+    sys.stdout.flush()
+    return 0

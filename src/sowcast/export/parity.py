@@ -1,0 +1,291 @@
+"""onnxruntime against torch eager on the same inputs, and the skill of a model on real windows.
+
+**Parity measure.** For each output value the difference ``|onnx - torch|`` is divided by
+the channel's state standard deviation (``std``, with the model's floor
+``max(std, 1e-6 |mean|, 1e-12)``): the *normalised* difference, comparable across
+channels whatever their units (Pa, K, kg/kg). The fp32 export passes when the largest
+normalised difference over every value, sample and channel is at most
+``export.parity_tolerance`` (default ``1e-4``, i.e. 0.01 % of a channel's spread; float32
+round-off of a few ulp of the increment sits far below it). Differences within the
+float32 resolution of the value itself (2 ulp, ``2 * 2**-23 * |value|``) are not held
+against the export: a field with a large mean and a small spread (surface pressure in Pa
+over a small tropical domain: 1 ulp of 101325 Pa is 0.008 Pa) cannot agree more closely
+in float32 whatever the runtime, so the check is on the *excess*
+``max(|onnx - torch| - 2 ulp(value), 0) / std``. The largest raw normalised difference,
+the largest physical one (in the channel's units, with the channel named) and the one in
+units of ``diff_std`` (the increment's spread) are reported beside it.
+
+Inputs: a *random* batch (states drawn around the channel means with the channel std,
+forcings computed at random times, the real static fields when known) and *real* windows
+of the training store (the validation range when the checkpoint has one), spread evenly.
+
+**Skill** (:func:`skill_rmse`): the area-weighted RMSE of ``(prediction - truth) /
+diff_std`` over every channel, point and window: the training loss's space, so a
+variant's skill change ``RMSE_variant / RMSE_fp32 - 1`` reads as "how much worse a
+one-step forecast gets".
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sowcast.errors import SowcastError
+
+Batch = dict[str, np.ndarray]  # inputs, forcings, static (float32), optionally targets, time
+
+
+def safe_std(std: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """The model's floor on standard deviations (sowcast.model.normalization.safe_std)."""
+    std, mean = np.asarray(std, np.float64), np.asarray(mean, np.float64)
+    return np.maximum(np.maximum(std, 1e-6 * np.abs(mean)), 1e-12)
+
+
+# -- runtimes ---------------------------------------------------------------------------------
+def ort_session(path: str | os.PathLike, threads: int = 2) -> Any:
+    """An onnxruntime CPU session with ``threads`` intra-op threads (PITFALLS.md: set them)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only (fp16 graphs warn about constant folding)
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SowcastError(f"{Path(path).name}: onnxruntime cannot load it ({first})") from None
+
+
+def run_ort(session: Any, batch: Batch) -> np.ndarray:
+    feeds = {k: np.ascontiguousarray(batch[k], np.float32) for k in ("inputs", "forcings", "static")}
+    return np.asarray(session.run(["next_state"], feeds)[0], np.float32)
+
+
+def run_torch(model: Any, batch: Batch) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        out = model(*(torch.from_numpy(np.ascontiguousarray(batch[k], np.float32))
+                      for k in ("inputs", "forcings", "static")))
+    return out.numpy().astype(np.float32)
+
+
+def time_ort(session: Any, batch: Batch, repeats: int = 3) -> float:
+    """Milliseconds per call on ``batch`` (best of ``repeats`` after one warm-up)."""
+    run_ort(session, batch)
+    best = float("inf")
+    for _ in range(max(int(repeats), 1)):
+        t0 = time.perf_counter()
+        run_ort(session, batch)
+        best = min(best, time.perf_counter() - t0)
+    return 1000.0 * best
+
+
+# -- inputs -----------------------------------------------------------------------------------
+def random_batch(n_input_steps: int, statistics: Mapping[str, np.ndarray], lat: np.ndarray, lon: np.ndarray,
+                 time_step: pd.Timedelta, batch: int, forcing_names: Sequence[str],
+                 static: np.ndarray | None = None, static_statistics: Mapping[str, np.ndarray] | None = None,
+                 n_static: int = 0, seed: int = 0) -> Batch:
+    """States around the channel means (spread: the channel std), forcings computed at random
+    times, and the real static fields (else fields around their statistics)."""
+    from sowcast.data.forcings import compute_forcings
+
+    rng = np.random.default_rng(seed)
+    mean = np.asarray(statistics["mean"], np.float64)
+    std = safe_std(statistics["std"], mean)
+    c, h, w = mean.size, len(lat), len(lon)
+    inputs = mean[None, None, :, None, None] + std[None, None, :, None, None] * rng.standard_normal((batch, n_input_steps, c, h, w))
+    forcings = np.empty((batch, n_input_steps + 1, len(forcing_names), h, w), np.float32)
+    step = pd.Timedelta(time_step)
+    n_steps = max(int(pd.Timedelta(days=40 * 365) // step), 1)  # random times over 40 years
+    for b in range(batch):
+        start = pd.Timestamp("1990-01-01") + step * int(rng.integers(0, n_steps))
+        times = pd.date_range(start, periods=n_input_steps + 1, freq=step).values
+        f = compute_forcings(times, lat, lon, step)
+        forcings[b] = np.stack([f[n] for n in forcing_names], axis=1)
+    if static is not None:
+        fields = np.broadcast_to(np.asarray(static, np.float32)[None], (batch, *np.shape(static)))
+    else:
+        s_mean = np.asarray((static_statistics or {}).get("mean", np.zeros(n_static)), np.float64)
+        s_std = np.asarray((static_statistics or {}).get("std", np.ones(n_static)), np.float64)
+        fields = s_mean[None, :, None, None] + s_std[None, :, None, None] * rng.standard_normal((batch, n_static, h, w))
+    return {"inputs": inputs.astype(np.float32), "forcings": forcings,
+            "static": np.ascontiguousarray(fields, np.float32)}
+
+
+def take(batch: Batch, index: slice | Sequence[int]) -> Batch:
+    return {k: v[index] for k, v in batch.items()}
+
+
+def window_indices(n_available: int, n: int) -> np.ndarray:
+    """``n`` window indices spread evenly over ``0 .. n_available - 1``."""
+    n = max(min(int(n), int(n_available)), 0)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    return np.unique(np.linspace(0, n_available - 1, n).round().astype(np.int64))
+
+
+def real_batch(source: Any, n_windows: int) -> Batch | None:
+    """``n_windows`` windows of a :class:`WindowSource` stacked (with ``targets`` [B, C, H, W])."""
+    idx = window_indices(len(source), n_windows)
+    if idx.size == 0:
+        return None
+    items = [source[int(i)] for i in idx]
+    return {"inputs": np.stack([it["inputs"] for it in items]).astype(np.float32),
+            "forcings": np.stack([it["forcings"][:source.n_input_steps + 1] for it in items]).astype(np.float32),
+            "static": np.stack([it["static"] for it in items]).astype(np.float32),
+            "targets": np.stack([it["targets"][0] for it in items]).astype(np.float32),
+            "time": np.asarray([it["time"] for it in items], np.int64)}
+
+
+# -- comparisons ------------------------------------------------------------------------------
+@dataclass
+class Difference:
+    """How far ``a`` is from ``b`` (both ``[B, C, H, W]``): see the module doc."""
+
+    max_abs: float                  # physical units, the worst channel's
+    max_abs_channel: str
+    max_normalised: float           # / std
+    max_increment_normalised: float  # / diff_std
+    per_channel_normalised: dict[str, float] = field(default_factory=dict)
+    finite: bool = True
+    max_excess_normalised: float = 0.0  # beyond 2 ulp of the value, / std (what parity checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"max_abs_diff": self.max_abs, "max_abs_diff_channel": self.max_abs_channel,
+                "max_abs_diff_normalised": self.max_normalised,
+                "max_abs_diff_increment_normalised": self.max_increment_normalised,
+                "max_excess_normalised": self.max_excess_normalised,
+                "per_channel_normalised": self.per_channel_normalised}
+
+
+def difference(a: np.ndarray, b: np.ndarray, statistics: Mapping[str, np.ndarray], channels: Sequence[str]) -> Difference:
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a64.shape != b64.shape:
+        raise SowcastError(f"output shapes differ: {a64.shape} vs {b64.shape}")
+    finite = bool(np.all(np.isfinite(a64)) and np.all(np.isfinite(b64)))
+    diff = np.abs(a64 - b64)
+    diff = np.where(np.isfinite(diff), diff, np.inf)
+    per_channel = diff.max(axis=(0, 2, 3)) if diff.size else np.zeros(len(channels))
+    std = safe_std(statistics["std"], statistics["mean"])
+    ulp2 = 2.0 * float(np.finfo(np.float32).eps) * np.maximum(np.abs(a64), np.abs(b64))
+    excess = np.maximum(diff - np.where(np.isfinite(ulp2), ulp2, 0.0), 0.0)
+    excess_norm = (excess.max(axis=(0, 2, 3)) / std) if diff.size else np.zeros(len(channels))
+    dstd = safe_std(statistics["diff_std"], statistics["diff_mean"])
+    norm = per_channel / std
+    worst = int(np.argmax(norm)) if norm.size else 0
+    return Difference(max_abs=float(per_channel[worst]) if norm.size else 0.0,
+                      max_abs_channel=str(channels[worst]) if norm.size else "",
+                      max_normalised=float(norm.max()) if norm.size else 0.0,
+                      max_increment_normalised=float((per_channel / dstd).max()) if norm.size else 0.0,
+                      per_channel_normalised={str(c): float(v) for c, v in zip(channels, norm)},
+                      finite=finite, max_excess_normalised=float(excess_norm.max()) if norm.size else 0.0)
+
+
+def skill_rmse(prediction: np.ndarray, truth: np.ndarray, statistics: Mapping[str, np.ndarray],
+               lat: np.ndarray) -> float:
+    """Area-weighted RMSE of ``(prediction - truth) / diff_std`` (module doc); inf if not finite."""
+    pred, true = np.asarray(prediction, np.float64), np.asarray(truth, np.float64)
+    if not np.all(np.isfinite(pred)):
+        return float("inf")
+    dstd = safe_std(statistics["diff_std"], statistics["diff_mean"])
+    err = (pred - true) / dstd[None, :, None, None]
+    weights = np.clip(np.cos(np.deg2rad(np.asarray(lat, np.float64))), 0, None)
+    weights = weights / weights.mean() if weights.sum() > 0 else np.ones_like(weights)  # as Grid.cell_area_weights
+    return float(np.sqrt(np.mean(err ** 2 * weights[None, None, :, None])))
+
+
+@dataclass
+class ParityReport:
+    """fp32 onnxruntime vs torch eager."""
+
+    random: Difference
+    random_batch1: Difference
+    real: Difference | None
+    tolerance: float
+    n_random: int
+    n_real: int
+    real_skipped: str | None = None   # why there were no real windows
+    rmse_torch: float | None = None   # skill of torch and onnxruntime on the real windows
+    rmse_onnx: float | None = None
+
+    @property
+    def worst(self) -> float:
+        """The largest normalised difference beyond float32 resolution (what is checked)."""
+        values = [self.random.max_excess_normalised, self.random_batch1.max_excess_normalised]
+        if self.real is not None:
+            values.append(self.real.max_excess_normalised)
+        return max(values)
+
+    @property
+    def ok(self) -> bool:
+        diffs = [self.random, self.random_batch1] + ([self.real] if self.real is not None else [])
+        return all(d.finite for d in diffs) and self.worst <= self.tolerance
+
+    def as_manifest(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "measure": ("max |onnxruntime - torch| over all values; normalised = divided by the channel std; "
+                        "checked: max(|diff| - 2 ulp(value), 0) / std <= tolerance"),
+            "tolerance": self.tolerance,
+            "max_excess_normalised": self.worst,
+            "passed": self.ok,
+            "max_abs_diff_random": self.random.max_abs,
+            "max_abs_diff_random_normalised": max(self.random.max_normalised, self.random_batch1.max_normalised),
+            "max_abs_diff_real": self.real.max_abs if self.real is not None else None,
+            "max_abs_diff_real_normalised": self.real.max_normalised if self.real is not None else None,
+            "random": self.random.as_dict(), "random_batch1": self.random_batch1.as_dict(),
+            "real": self.real.as_dict() if self.real is not None else None,
+            "n_random": self.n_random, "n_real": self.n_real, "batch_sizes": [1, self.n_random],
+            "runtime": "onnxruntime CPUExecutionProvider",
+        }
+        if self.real_skipped:
+            out["real_skipped"] = self.real_skipped
+        if self.rmse_torch is not None:
+            out["skill_rmse_torch"] = self.rmse_torch
+            out["skill_rmse_onnx"] = self.rmse_onnx
+        return out
+
+    def summary(self) -> str:
+        worst_random = max(self.random.max_normalised, self.random_batch1.max_normalised)
+        parts = [(f"random (batch {self.n_random} and 1): max abs diff {self.random.max_abs:.3g} "
+                  f"({self.random.max_abs_channel}), normalised {worst_random:.2g}")]
+        if self.real is not None:
+            parts.append(f"real ({self.n_real} windows): {self.real.max_abs:.3g} ({self.real.max_abs_channel}), "
+                         f"normalised {self.real.max_normalised:.2g}")
+        else:
+            parts.append(f"real windows skipped ({self.real_skipped})")
+        return "; ".join(parts) + (f"; beyond float32 resolution {self.worst:.2g} "
+                                   f"(tolerance {self.tolerance:g}, normalised)")
+
+
+def check_parity(model: Any, session: Any, random: Batch, real: Batch | None, statistics: Mapping[str, np.ndarray],
+                 channels: Sequence[str], lat: np.ndarray, tolerance: float,
+                 real_skipped: str | None = None) -> tuple[ParityReport, dict[str, np.ndarray]]:
+    """Compare onnxruntime with torch on the random batch (whole and its first sample: two
+    batch sizes through the dynamic batch dim) and the real windows. Returns the report and
+    the onnxruntime outputs (``random``, ``real``) for comparing variants against."""
+    onnx_random = run_ort(session, random)
+    d_random = difference(onnx_random, run_torch(model, random), statistics, channels)
+    one = take(random, slice(0, 1))
+    d_one = difference(run_ort(session, one), run_torch(model, one), statistics, channels)
+    outputs = {"random": onnx_random}
+    d_real, rmse_t, rmse_o = None, None, None
+    if real is not None:
+        onnx_real = run_ort(session, real)
+        torch_real = run_torch(model, real)
+        d_real = difference(onnx_real, torch_real, statistics, channels)
+        outputs["real"] = onnx_real
+        rmse_t = skill_rmse(torch_real, real["targets"], statistics, lat)
+        rmse_o = skill_rmse(onnx_real, real["targets"], statistics, lat)
+    report = ParityReport(random=d_random, random_batch1=d_one, real=d_real, tolerance=float(tolerance),
+                          n_random=len(random["inputs"]), n_real=0 if real is None else len(real["inputs"]),
+                          real_skipped=real_skipped, rmse_torch=rmse_t, rmse_onnx=rmse_o)
+    return report, outputs

@@ -1,0 +1,493 @@
+"""The edge forecast engine: bundle + analysis -> ensemble forecast on disk, resumable.
+
+``run_forecast`` (``sowcast forecast``) does:
+
+1. load and verify the bundle (:func:`sowcast.bundle.reader.load_bundle`); read the
+   initial conditions and check them against it
+   (:mod:`sowcast.forecast.initial_conditions`);
+2. build the ensemble (:mod:`sowcast.forecast.ensemble`): per start, a control and
+   perturbed members; lagged starts (``lagged.n`` analyses ``lagged.spacing`` steps apart
+   before ``init_time``) are first run on their own up to ``init_time`` ("pre-roll"), so all
+   members are aligned in valid time and the output has one ``lead_time`` axis;
+3. roll out with onnxruntime (:mod:`sowcast.forecast.session`), the members as the batch
+   (``batch`` members per call): each step computes the forcings at the input times and the
+   target time (:func:`sowcast.data.forcings.compute_forcings`, in the bundle's
+   ``forcing_names`` order), runs the model, keeps channels that are never negative in the
+   training data (statistics ``min >= 0``, e.g. precipitation) at >= 0, writes the new
+   state and slides the window;
+4. write each lead time to disk as it is made (:mod:`sowcast.forecast.output_writer`);
+5. every ``checkpoint_every`` steps fsync what was written and save the rollout state
+   (:mod:`sowcast.forecast.rollout_state`); the same command after a kill goes on from the
+   last saved state and gives the same output bit for bit; the finished output is renamed
+   (zarr) or copied (netCDF) into place atomically.
+
+A finished output whose ``config_fingerprint`` (bundle sha256, the initial conditions'
+sha256, init time, lead, members, perturbation, lagged starts, batch, precision) equals
+this run's is not recomputed; another existing output is an error unless ``overwrite``.
+The thread settings are not part of the fingerprint: a run resumed with fewer threads (a
+tighter power budget) goes on, though its last bits may then differ from an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sowcast.data.forcings import compute_forcings
+from sowcast.data.schema import PRECIPITATION_ACCUMULATION, time_step_iso
+from sowcast.errors import SowcastError
+from sowcast.forecast.ensemble import (
+    Perturbation,
+    PerturbationGenerator,
+    clip_nonnegative,
+    nonnegative_channels,
+    start_ensemble,
+)
+from sowcast.forecast.initial_conditions import (
+    InitialConditions,
+    channel_specs,
+    read_initial_conditions,
+)
+from sowcast.forecast.output_writer import (
+    OutputLayout,
+    ZarrStepWriter,
+    read_fingerprint,
+    write_netcdf,
+)
+from sowcast.forecast.rollout_state import (
+    OUTPUT_NAME,
+    RolloutState,
+    load_state,
+    partial_dir,
+    save_state,
+)
+
+OPTIONS = ("bundle", "init", "init_time", "lead", "members", "perturbation", "lagged", "threads",
+           "inter_op_threads", "spinning", "batch", "output", "checkpoint_every", "precision")
+ZARR_SUFFIXES = (".zarr",)
+NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
+
+
+def _int(cfg: Mapping[str, Any], key: str, default: Any, low: int, what: str | None = None) -> int:
+    value = cfg.get(key, default)
+    try:
+        out = int(value)
+        if out != float(value):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise SowcastError(f"forecast.{what or key} must be a whole number, not {value!r}") from None
+    if out < low:
+        raise SowcastError(f"forecast.{what or key} must be at least {low}, not {out}")
+    return out
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or str(value).strip().lower() in ("", "none", "null")
+
+
+@dataclass
+class ForecastOptions:
+    """The validated ``forecast:`` config (see conf/forecast/default.yaml)."""
+
+    bundle: Any                       # a bundle folder / archive path, or a loaded Bundle
+    init: str
+    output: Path
+    init_time: Any = None             # None: the latest time of the initial conditions
+    lead: pd.Timedelta = field(default_factory=lambda: pd.Timedelta("46D"))
+    members: int = 16                 # per start (see sowcast.forecast.ensemble)
+    perturbation: Perturbation = field(default_factory=Perturbation)
+    lagged_n: int = 0
+    lagged_spacing: int = 1           # steps between lagged starts
+    threads: int = 2
+    inter_op_threads: int = 1
+    spinning: bool = False
+    batch: int | None = None          # members per onnxruntime call; None: all
+    checkpoint_every: int = 5
+    precision: str = "fp32"
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> ForecastOptions:
+        from sowcast.config import plain
+
+        cfg = plain(cfg) or {}
+        unknown = sorted(set(cfg) - set(OPTIONS))
+        if unknown:
+            raise SowcastError(f"unknown forecast option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
+        if _is_null(cfg.get("bundle")):
+            raise SowcastError("forecast.bundle is not set: give the bundle folder or .tar.gz archive")
+        if _is_null(cfg.get("init")):
+            raise SowcastError("forecast.init is not set: give a canonical store or a netCDF/GRIB analysis file")
+        if _is_null(cfg.get("output")):
+            raise SowcastError("forecast.output is not set: give a .zarr or .nc path")
+        output = Path(os.path.expanduser(str(cfg["output"])))
+        if output.suffix.lower() not in ZARR_SUFFIXES + NETCDF_SUFFIXES:
+            raise SowcastError(f"forecast.output {output} must end in .zarr or .nc")
+        lead_text = cfg.get("lead", "46D")
+        try:
+            lead = pd.Timedelta(str(lead_text))
+        except ValueError:
+            raise SowcastError(f"forecast.lead {lead_text!r} is not a duration such as 46D or 240h") from None
+        if lead <= pd.Timedelta(0):
+            raise SowcastError(f"forecast.lead must be positive, not {lead_text!r}")
+        lagged = cfg.get("lagged") or {}
+        if not isinstance(lagged, Mapping):
+            raise SowcastError(f"forecast.lagged must be {{n, spacing}}, not {lagged!r}")
+        unknown = sorted(set(lagged) - {"n", "spacing"})
+        if unknown:
+            raise SowcastError(f"unknown forecast.lagged option(s) {', '.join(unknown)}; known: n, spacing")
+        batch = cfg.get("batch")
+        precision = str(cfg.get("precision") or "fp32")
+        return cls(
+            bundle=str(cfg["bundle"]) if isinstance(cfg["bundle"], (str, os.PathLike)) else cfg["bundle"],
+            init=str(cfg["init"]),
+            output=output,
+            init_time=None if _is_null(cfg.get("init_time")) else cfg.get("init_time"),
+            lead=lead,
+            members=_int(cfg, "members", 16, 1),
+            perturbation=Perturbation.from_config(cfg.get("perturbation")),
+            lagged_n=_int(lagged, "n", 0, 0, "lagged.n"),
+            lagged_spacing=_int(lagged, "spacing", 1, 1, "lagged.spacing"),
+            threads=_int(cfg, "threads", 2, 0),
+            inter_op_threads=_int(cfg, "inter_op_threads", 1, 0),
+            spinning=bool(cfg.get("spinning", False)),
+            batch=None if _is_null(batch) or str(batch).lower() == "all" else _int(cfg, "batch", None, 1),
+            checkpoint_every=_int(cfg, "checkpoint_every", 5, 1),
+            precision=precision,
+        )
+
+    @property
+    def is_netcdf(self) -> bool:
+        return self.output.suffix.lower() in NETCDF_SUFFIXES
+
+    def as_config(self) -> dict[str, Any]:
+        """The options as the plain config they came from (for the provenance attribute)."""
+        return {
+            "bundle": self.bundle if isinstance(self.bundle, str) else str(getattr(self.bundle, "path", "")),
+            "init": self.init, "output": str(self.output),
+            "init_time": None if self.init_time is None else str(self.init_time),
+            "lead": time_step_iso(self.lead), "members": self.members,
+            "perturbation": asdict(self.perturbation),
+            "lagged": {"n": self.lagged_n, "spacing": self.lagged_spacing},
+            "threads": self.threads, "inter_op_threads": self.inter_op_threads, "spinning": self.spinning,
+            "batch": self.batch, "checkpoint_every": self.checkpoint_every, "precision": self.precision,
+        }
+
+
+@dataclass
+class ForecastResult:
+    output: Path
+    status: str                # "computed", "resumed" or "up to date"
+    members: int
+    n_steps: int
+    steps_run: int = 0         # steps computed by this call (lagged pre-roll excluded)
+    seconds: float = 0.0       # wall time of the rollout
+    cpu_seconds: float = 0.0   # process CPU time of the rollout (onnxruntime threads included)
+    member_days: float = 0.0   # member x forecast days computed by this call
+
+    @property
+    def member_days_per_cpu_second(self) -> float:
+        return self.member_days / self.cpu_seconds if self.cpu_seconds > 0 else float("nan")
+
+
+# --- model inputs --------------------------------------------------------------------------
+
+def static_fields(bundle: Any) -> np.ndarray:
+    """The bundle's static fields ``[S, H, W]`` float32 in ``static_names`` order."""
+    names = list(bundle.static_names)
+    shape = tuple(bundle.grid.shape)
+    st = bundle.static
+    if st is None or (isinstance(st, xr.Dataset) and not names):
+        arr = np.zeros((0, *shape), np.float32)
+    elif isinstance(st, xr.Dataset):
+        missing = [n for n in names if n not in st]
+        if missing:
+            raise SowcastError(f"the bundle's static fields lack {', '.join(missing)}")
+        arr = np.stack([np.asarray(st[n].values, np.float32) for n in names])
+    else:
+        arr = np.asarray(st, np.float32)
+    if arr.shape != (len(names), *shape):
+        raise SowcastError(f"the bundle's static fields have shape {arr.shape}, expected {(len(names), *shape)}")
+    return np.ascontiguousarray(arr)
+
+
+def forcing_block(times: np.ndarray, grid: Any, step: pd.Timedelta, names: list[str]) -> np.ndarray:
+    """Forcings ``[len(times), F, H, W]`` float32 in ``names`` order (data.forcings)."""
+    f = compute_forcings(np.asarray(times, "datetime64[ns]"), grid.lat, grid.lon, step)
+    unknown = [n for n in names if n not in f]
+    if unknown:
+        raise SowcastError(f"the bundle needs forcing(s) {', '.join(unknown)} that this sowcast cannot compute "
+                           f"(it computes {', '.join(f)})")
+    if not names:
+        return np.zeros((len(times), 0, *grid.shape), np.float32)
+    return np.stack([f[n] for n in names], axis=1)
+
+
+class Stepper:
+    """One step of every member: forcings, onnxruntime in batches, non-negative channels kept >= 0."""
+
+    def __init__(self, model: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], static: np.ndarray,
+                 grid: Any, time_step: pd.Timedelta, forcing_names: list[str], nonnegative: np.ndarray,
+                 batch: int | None):
+        self.model = model
+        self.static = static
+        self.grid = grid
+        self.time_step = pd.Timedelta(time_step)
+        self.forcing_names = list(forcing_names)
+        self.nonnegative = nonnegative
+        self.batch = batch
+        self._static_batches: dict[int, np.ndarray] = {}
+
+    def _static(self, n: int) -> np.ndarray:
+        if n not in self._static_batches:
+            self._static_batches[n] = np.ascontiguousarray(np.broadcast_to(self.static, (n, *self.static.shape)))
+        return self._static_batches[n]
+
+    def target_time(self, window_times: np.ndarray) -> np.datetime64:
+        return np.datetime64(window_times[-1], "ns") + np.timedelta64(self.time_step.value, "ns")
+
+    def forcings(self, window_times: np.ndarray) -> np.ndarray:
+        """``[T + 1, F, H, W]``: at the input times and the target time."""
+        times = np.append(np.asarray(window_times, "datetime64[ns]"), self.target_time(window_times))
+        return forcing_block(times, self.grid, self.time_step, self.forcing_names)
+
+    def __call__(self, window: np.ndarray, window_times: np.ndarray) -> np.ndarray:
+        """The next state ``[M, C, H, W]`` of every member of ``window [M, T, C, H, W]``."""
+        forcings = self.forcings(window_times)
+        m = window.shape[0]
+        batch = self.batch or m
+        out = np.empty((m, *window.shape[2:]), np.float32)
+        for b0 in range(0, m, batch):
+            n = min(batch, m - b0)
+            f = np.ascontiguousarray(np.broadcast_to(forcings, (n, *forcings.shape)))
+            res = self.model(window[b0:b0 + n], f, self._static(n))
+            if res.shape != (n, *window.shape[2:]):
+                raise SowcastError(f"the model returned shape {res.shape}, expected {(n, *window.shape[2:])}")
+            out[b0:b0 + n] = res
+        if not np.isfinite(out).all():
+            raise SowcastError(f"the model produced NaN or infinite values for {pd.Timestamp(self.target_time(window_times))}")
+        return clip_nonnegative(out, self.nonnegative, channel_axis=1)
+
+    def advance(self, window: np.ndarray, window_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One step: the next state, and the window and its times slid by one (in place)."""
+        nxt = self(window, window_times)
+        window[:, :-1] = window[:, 1:]
+        window[:, -1] = nxt
+        times = np.append(window_times[1:], self.target_time(window_times))
+        return nxt, times
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def _load_bundle(spec: Any) -> Any:
+    if not isinstance(spec, (str, os.PathLike)):
+        return spec  # already loaded (tests, library use)
+    from sowcast.bundle.reader import load_bundle
+
+    return load_bundle(spec)
+
+
+def _fingerprint(options: ForecastOptions, bundle: Any, ic: InitialConditions, n_members: int,
+                 batch: int) -> str:
+    key = {
+        "bundle_sha256": str(bundle.sha256),
+        "initial_conditions_sha256": ic.digest(),
+        "init_time": f"{ic.init_time:%Y-%m-%dT%H:%M:%S}",
+        "lead": time_step_iso(options.lead),
+        "members": options.members,
+        "n_members": n_members,
+        "perturbation": asdict(options.perturbation),
+        "lagged": [options.lagged_n, options.lagged_spacing],
+        "batch": batch,
+        "precision": options.precision,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fingerprint: str,
+                n_members: int) -> dict[str, Any]:
+    import onnxruntime
+
+    import sowcast
+
+    p = options.perturbation
+    now = pd.Timestamp.now("UTC")
+    return {
+        "Conventions": "CF-1.8",
+        "title": "sowcast ensemble forecast",
+        "source": f"sowcast {sowcast.__version__} graph network forecast run with onnxruntime {onnxruntime.__version__}",
+        "history": f"{now:%Y-%m-%dT%H:%M:%SZ} sowcast forecast from {ic.source}",
+        "bundle_sha256": str(bundle.sha256),
+        "bundle_created": str((getattr(bundle, "manifest", None) or {}).get("created", "")),
+        "init_time": f"{ic.init_time:%Y-%m-%dT%H:%M:%S}",
+        "initial_conditions": str(ic.source),
+        "initial_conditions_sha256": ic.digest(),
+        "time_step": time_step_iso(bundle.time_step),
+        "lead": time_step_iso(options.lead),
+        "sowcast_version": sowcast.__version__,
+        "onnxruntime_version": onnxruntime.__version__,
+        "model_precision": options.precision,
+        "precipitation_accumulation": PRECIPITATION_ACCUMULATION,
+        "ensemble_members": n_members,
+        "members_per_start": options.members,
+        "lagged_starts": options.lagged_n,
+        "lagged_spacing_steps": options.lagged_spacing,
+        "perturbation": (f"member 0 of each start unperturbed; others: Gaussian-smoothed white noise "
+                         f"(length scale {p.length_scale:g} grid cells) x {p.scale:g} x diff_std per channel, "
+                         f"numpy default_rng([seed={p.seed}, member])"),
+        "forecast_config": json.dumps(options.as_config(), sort_keys=True),
+        "config_fingerprint": fingerprint,
+    }
+
+
+def _log(message: str) -> None:
+    print(f"sowcast forecast: {message}", file=sys.stderr, flush=True)
+
+
+def _publish_zarr(src: Path, dest: Path) -> None:
+    """Rename the finished zarr into place (an old output moved aside first)."""
+    import tempfile
+
+    parent = dest.parent
+    if dest.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=parent))
+        old.rmdir()
+        os.replace(dest, old)
+        os.replace(src, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dest)
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _initial_window(ic: InitialConditions, options: ForecastOptions, bundle: Any, stepper: Stepper,
+                    generator: PerturbationGenerator | None, nonnegative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All members' windows at init_time ``[M, T, C, H, W]`` (lagged starts pre-rolled) and times."""
+    t_in = int(bundle.n_input_steps)
+    windows = []
+    times = None
+    for start in range(options.lagged_n + 1):
+        lag = start * options.lagged_spacing
+        end = len(ic.times) - 1 - lag
+        ens = start_ensemble(ic.window(end, t_in), start, options.members, generator, nonnegative)
+        t = ic.times[end - t_in + 1:end + 1].copy()
+        for _ in range(lag):
+            _, t = stepper.advance(ens, t)
+        if times is not None and not (t == times).all():
+            raise AssertionError("lagged starts did not align in valid time")
+        times = t
+        windows.append(ens)
+    return np.concatenate(windows, axis=0), times
+
+
+def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bool = False,
+                 log: Callable[[str], None] = _log) -> ForecastResult:
+    """Run (or resume, or skip) the forecast ``options`` describe; see the module doc."""
+    from sowcast.forecast.session import StepModel
+
+    bundle = _load_bundle(options.bundle)
+    step = pd.Timedelta(bundle.time_step)
+    if options.lead % step != pd.Timedelta(0):
+        raise SowcastError(f"forecast.lead {time_step_iso(options.lead)} is not a whole multiple of the bundle's "
+                           f"time step {time_step_iso(step)}")
+    n_steps = int(options.lead // step)
+    t_in = int(bundle.n_input_steps)
+    n_starts = options.lagged_n + 1
+    n_members = options.members * n_starts
+    batch = min(options.batch or n_members, n_members)
+    ic = read_initial_conditions(options.init, bundle, options.init_time,
+                                 n_times=t_in + options.lagged_n * options.lagged_spacing)
+    fingerprint = _fingerprint(options, bundle, ic, n_members, batch)
+    output = options.output
+    pdir = partial_dir(output)
+    if output.exists() and not overwrite:
+        if read_fingerprint(output) == fingerprint:
+            if pdir.exists():
+                shutil.rmtree(pdir, ignore_errors=True)
+            return ForecastResult(output, "up to date", n_members, n_steps)
+        raise SowcastError(f"{output} exists already (another forecast); set overwrite=true to replace it")
+
+    specs = channel_specs(bundle)
+    stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
+    nonnegative = nonnegative_channels(stats, len(specs))
+    model_path = bundle.model_path(options.precision)
+    model = StepModel(model_path, options.threads, options.inter_op_threads, options.spinning)
+    stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch)
+    generator = None
+    if options.perturbation.scale > 0 and options.members > 1:
+        if "diff_std" not in stats:
+            raise SowcastError("the bundle's statistics lack diff_std; cannot perturb the members")
+        generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation)
+
+    starts = np.repeat(ic.times[len(ic.times) - 1 - options.lagged_spacing * np.arange(n_starts)], options.members)
+    channel_attrs = {c.get("name"): c for c in (getattr(bundle, "manifest", None) or {}).get("channels", [])
+                     if isinstance(c, dict)}
+    layout = OutputLayout.build(specs, channel_attrs, bundle.grid.lat, bundle.grid.lon, ic.init_time,
+                                pd.TimedeltaIndex([step * (k + 1) for k in range(n_steps)]), starts,
+                                _provenance(options, bundle, ic, fingerprint, n_members))
+    expected = (n_members, t_in, len(specs), *bundle.grid.shape)
+    zpath = pdir / OUTPUT_NAME
+    state = load_state(pdir) if pdir.is_dir() else None
+    writer = None
+    if state is not None and state.fingerprint == fingerprint and state.window.shape == expected \
+            and 0 <= state.step <= n_steps and zpath.is_dir():
+        try:
+            writer = ZarrStepWriter(zpath, layout)
+        except SowcastError as exc:
+            log(f"cannot resume ({exc}); starting again")
+    if writer is not None:
+        assert state is not None
+        window, times, done, status = state.window, state.window_times, state.step, "resumed"
+        log(f"resuming {output} from step {done} of {n_steps}")
+    else:
+        if pdir.exists():
+            log(f"discarding {pdir} (from another forecast or unreadable)")
+            shutil.rmtree(pdir)
+        pdir.mkdir(parents=True)
+        window, times = _initial_window(ic, options, bundle, stepper, generator, nonnegative)
+        writer = ZarrStepWriter(zpath, layout, create=True)
+        writer.flush()
+        save_state(pdir, RolloutState(0, window, times, fingerprint))
+        done, status = 0, "computed"
+
+    from tqdm import tqdm
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    with tqdm(total=n_steps, initial=done, disable=not progress, unit="step", file=sys.stderr,
+              desc=f"forecast {n_members} members") as bar:
+        for k in range(done + 1, n_steps + 1):
+            nxt, times = stepper.advance(window, times)
+            writer.write_step(k - 1, nxt)
+            if k % options.checkpoint_every == 0 or k == n_steps:
+                writer.flush()
+                save_state(pdir, RolloutState(k, window, times, fingerprint))
+            bar.update(1)
+    seconds, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    steps_run = n_steps - done
+
+    if options.is_netcdf:
+        from sowcast.atomic import atomic_path
+
+        with atomic_path(output, overwrite=True) as tmp:
+            write_netcdf(zpath, tmp, layout)
+    else:
+        _publish_zarr(zpath, output)
+    shutil.rmtree(pdir, ignore_errors=True)
+    days = step / pd.Timedelta(days=1)
+    return ForecastResult(output, status, n_members, n_steps, steps_run, seconds, cpu,
+                          member_days=n_members * steps_run * days)

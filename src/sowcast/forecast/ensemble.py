@@ -1,0 +1,180 @@
+"""Initial ensembles: a control member and spatially smooth Gaussian perturbations.
+
+Members
+-------
+Every start (the analysis at ``init_time`` and, with lagged starts, the analyses
+``k * spacing`` steps earlier, ``k = 1..n``) gets ``members`` members. Global member
+``g = k * members + m`` is member ``m`` of start ``k``; ``m = 0`` is that start's control,
+run from the unperturbed analysis, so member 0 is *the* control of the forecast. Members
+``1..members-1`` of a start are perturbed. Numbering per start means that adding lagged
+starts never changes the members already there.
+
+Perturbations
+-------------
+Member ``g`` draws from ``numpy.random.default_rng([seed, g])`` (a SeedSequence of the pair),
+so every member is reproducible on its own, whatever the batch size or the number of
+members. For each channel ``c`` the member draws white noise on the grid, smooths it with
+a Gaussian of ``length_scale`` grid cells (separable along latitude and longitude;
+reflected at the edges, periodic in longitude on a global grid) and rescales it to unit
+variance at *every* grid point (each row of the smoothing operator has unit L2 norm). The
+perturbation is ::
+
+    delta_c = scale * diff_std_c * smooth_noise_c
+
+and the same ``delta`` is added to all ``n_input_steps`` input states, so that the
+tendency the model sees between its input states is not disturbed.
+
+Why ``diff_std`` (the standard deviation of the one-step change of the channel, from the
+training statistics) rather than the climatological ``std``: initial perturbations should
+be of the size of the analysis uncertainty, which is small next to the climate spread
+(ECMWF's EDA and singular-vector perturbations are a fraction of it; GenCast starts from
+ERA5 EDA members, Price et al. 2024). The climatological std of a daily field includes the
+seasonal cycle and the synoptic swing (about 10 K for 2 m temperature), far too large; the
+one-step change ``diff_std`` (1-2 K at a daily step) is a channel-aware measure of how
+much a state is uncertain within one model step, and scales with the model's time step.
+With the default ``scale: 0.5`` a perturbation is half a typical one-step change.
+
+Why smooth: white noise at single grid points is pixel noise that a graph network
+averages away in its first encoder layer (or worse, treats as out-of-distribution
+texture); GenCast, FuXi-S2S and ECMWF all perturb at synoptic scales. A Gaussian of about
+3 grid cells gives structures of about 10 cells, a few hundred kilometres at 1 degree.
+
+Channels that are never negative in the training data (statistics ``min >= 0``:
+precipitation, humidity...) are clipped at 0 after perturbing, so no member starts from a
+negative rainfall; their realised spread is slightly smaller where the field is near zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sowcast.data.grid import Grid
+from sowcast.errors import SowcastError
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """``forecast.perturbation``: ``scale`` (x diff_std), ``length_scale`` (grid cells), ``seed``."""
+
+    scale: float = 0.5
+    length_scale: float = 3.0
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> Perturbation:
+        cfg = dict(cfg or {})
+        unknown = sorted(set(cfg) - {"scale", "length_scale", "seed"})
+        if unknown:
+            raise SowcastError(f"unknown forecast.perturbation option(s) {', '.join(unknown)}; "
+                               f"known: scale, length_scale, seed")
+        try:
+            out = cls(float(cfg.get("scale", 0.5)), float(cfg.get("length_scale", 3.0)), int(cfg.get("seed", 0)))
+        except (TypeError, ValueError):
+            raise SowcastError(f"forecast.perturbation needs numbers, not {cfg}") from None
+        if not (out.scale >= 0 and np.isfinite(out.scale)):
+            raise SowcastError(f"forecast.perturbation.scale must be >= 0, not {out.scale}")
+        if not (out.length_scale >= 0 and np.isfinite(out.length_scale)):
+            raise SowcastError(f"forecast.perturbation.length_scale must be >= 0 grid cells, not {out.length_scale}")
+        if out.seed < 0:
+            raise SowcastError(f"forecast.perturbation.seed must be >= 0, not {out.seed}")
+        return out
+
+
+def smoothing_matrix(n: int, length_scale: float, periodic: bool = False) -> np.ndarray:
+    """``[n, n]`` Gaussian smoothing operator whose rows have unit L2 norm.
+
+    ``length_scale`` is the Gaussian's standard deviation in grid cells (0: identity); the
+    kernel is cut at 4 standard deviations, reflected at the ends (``periodic=False``) or
+    wrapped (``periodic=True``). Applied to unit white noise, every output point has
+    variance exactly 1.
+    """
+    if length_scale <= 0 or n == 1:
+        return np.eye(n)
+    radius = int(np.ceil(4 * length_scale))
+    offsets = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 * (offsets / length_scale) ** 2)
+    a = np.zeros((n, n))
+    rows = np.arange(n)[:, None]
+    cols = rows + offsets[None, :]
+    if periodic:
+        cols = np.mod(cols, n)
+    else:
+        # Reflect about the edge cells (..., 2, 1, 0, 1, 2, ...), repeatedly for a short axis.
+        period = 2 * (n - 1)
+        cols = np.mod(cols, period)
+        cols = np.where(cols >= n, period - cols, cols)
+    np.add.at(a, (np.broadcast_to(rows, cols.shape), cols), np.broadcast_to(weights, cols.shape))
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+class PerturbationGenerator:
+    """Perturbations ``[C, H, W]`` (float32) of one member, as the module doc describes."""
+
+    def __init__(self, grid: Grid, diff_std: np.ndarray, config: Perturbation):
+        self.config = config
+        self.diff_std = np.asarray(diff_std, np.float64)
+        if self.diff_std.ndim != 1:
+            raise SowcastError(f"diff_std must be one value per channel, not shape {self.diff_std.shape}")
+        if not np.isfinite(self.diff_std).all() or (self.diff_std < 0).any():
+            raise SowcastError("the bundle's diff_std statistics hold NaN or negative values; cannot perturb")
+        self.shape = (len(self.diff_std), *grid.shape)
+        self._lat = smoothing_matrix(grid.shape[0], config.length_scale, periodic=False)
+        self._lon = smoothing_matrix(grid.shape[1], config.length_scale, periodic=grid.is_global)
+
+    def unit_noise(self, member: int) -> np.ndarray:
+        """Smooth noise of unit variance at every point, ``[C, H, W]`` float64, for ``member``."""
+        rng = np.random.default_rng([int(self.config.seed), int(member)])
+        white = rng.standard_normal(self.shape)
+        return np.einsum("ij,cjk,lk->cil", self._lat, white, self._lon, optimize=True)
+
+    def __call__(self, member: int) -> np.ndarray:
+        noise = self.unit_noise(member)
+        return (self.config.scale * self.diff_std[:, None, None] * noise).astype(np.float32)
+
+
+def nonnegative_channels(statistics: Mapping[str, np.ndarray], n_channels: int) -> np.ndarray:
+    """Boolean ``[C]``: channels whose training minimum is >= 0 (kept >= 0 by the engine)."""
+    low = statistics.get("min") if hasattr(statistics, "get") else None
+    if low is None:
+        return np.zeros(n_channels, bool)
+    low = np.asarray(low, np.float64)
+    if low.shape != (n_channels,):
+        raise SowcastError(f"the bundle's min statistics have shape {low.shape}, not ({n_channels},)")
+    return np.isfinite(low) & (low >= 0)
+
+
+def clip_nonnegative(states: np.ndarray, nonnegative: np.ndarray, channel_axis: int) -> np.ndarray:
+    """``states`` with the ``nonnegative`` channels clipped at 0, in place; returns ``states``."""
+    if nonnegative.any():
+        index = [slice(None)] * states.ndim
+        index[channel_axis] = np.flatnonzero(nonnegative)
+        sub = states[tuple(index)]
+        np.maximum(sub, 0, out=sub)
+        states[tuple(index)] = sub
+    return states
+
+
+def member_ids(start: int, members: int) -> np.ndarray:
+    """Global member numbers of start ``start`` (0 = the latest analysis)."""
+    return np.arange(start * members, (start + 1) * members)
+
+
+def perturbed_window(window: np.ndarray, member: int, members: int, generator: PerturbationGenerator | None,
+                     nonnegative: np.ndarray) -> np.ndarray:
+    """One member's initial window ``[T, C, H, W]`` from an analysis window (module doc)."""
+    out = np.array(window, dtype=np.float32, copy=True)
+    if member % members == 0 or generator is None or generator.config.scale == 0:
+        return out  # a control member
+    out += generator(member)[None]
+    return clip_nonnegative(out, nonnegative, channel_axis=1)
+
+
+def start_ensemble(window: np.ndarray, start: int, members: int, generator: PerturbationGenerator | None,
+                   nonnegative: np.ndarray) -> np.ndarray:
+    """The ``members`` initial windows ``[M, T, C, H, W]`` of start ``start``."""
+    return np.stack([perturbed_window(window, int(g), members, generator, nonnegative)
+                     for g in member_ids(start, members)])

@@ -1,0 +1,54 @@
+"""Fixtures of the forecast tests (helpers in forecast_helpers.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from forecast_helpers import make_store, write_bundle
+
+
+@pytest.fixture(scope="session")
+def forecast_data(tmp_path_factory) -> dict[str, Path]:
+    """A store (12 daily steps, 8 x 16 global grid, 4 channels) and bundles made from it."""
+    root = tmp_path_factory.mktemp("forecast_data")
+    store = make_store(root / "analysis.zarr")
+    out = {"root": root, "store": store,
+           "bundle": write_bundle(root / "bundle", store, "dynamics")}
+    with xr.open_zarr(store, consolidated=False, chunks=None) as ds:
+        c = sum(ds[n].sizes.get("level", 1) for n in ("2m_temperature", "total_precipitation", "temperature"))
+    # Probe bundle: no channel counts as non-negative, so nothing is clipped.
+    out["probe_bundle"] = write_bundle(root / "probe_bundle", store, "probe",
+                                       statistics_override={"min": np.full(c, -1.0, np.float32)})
+    return out
+
+
+
+@pytest.fixture(scope="session")
+def real_bundle(tmp_path_factory) -> dict[str, Path]:
+    """A real bundle: model=tiny trained for 2 steps on a small store, exported by
+    ``sowcast.export`` (torch here, in the test process; the engine never imports it)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    from sowcast.cli.main import compose
+    from sowcast.export.bundle_writer import export_bundle
+    from sowcast.train.checkpoint import CheckpointManager
+    from sowcast.train.trainer import train
+
+    root = tmp_path_factory.mktemp("real_bundle")
+    store = make_store(root / "tiny.zarr", n_times=24)
+    run, steps = root / "run", 2
+    overrides = {
+        "model": "tiny", "data.store": str(store), "train.run_dir": str(run),
+        "graph.cache_dir": str(root / "graphs"), "train.max_steps": steps, "train.batch_size": 2,
+        "train.warmup_steps": 1, "train.train_range": "[2000-01-01,2000-01-16]",
+        "train.validation_range": "[2000-01-17,2000-01-24]", "train.validate_every": steps,
+        "train.validation_leads": "[1]", "train.validation_windows": 2, "train.checkpoint_every": steps,
+        "train.num_workers": 0, "train.threads": 1, "progress": "false",
+    }
+    train(compose([f"{k}={v}" for k, v in overrides.items()]))
+    checkpoint = CheckpointManager(run / "checkpoints").steps()[-1][1]
+    result = export_bundle(checkpoint, root / "bundle", archive=True, store=store, threads=1, log=lambda m: None)
+    return {"store": store, "bundle": result.bundle, "archive": result.archive}
