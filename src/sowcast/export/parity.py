@@ -118,7 +118,7 @@ def random_batch(n_input_steps: int, statistics: Mapping[str, np.ndarray], lat: 
         s_std = np.asarray((static_statistics or {}).get("std", np.ones(n_static)), np.float64)
         fields = s_mean[None, :, None, None] + s_std[None, :, None, None] * rng.standard_normal((batch, n_static, h, w))
     return {"inputs": inputs.astype(np.float32), "forcings": forcings,
-            "static": np.ascontiguousarray(fields, np.float32)}
+            "static": np.array(fields, np.float32)}  # a writable copy (torch.from_numpy needs one)
 
 
 def take(batch: Batch, index: slice | Sequence[int]) -> Batch:

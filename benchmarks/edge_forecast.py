@@ -1,0 +1,205 @@
+"""The edge forecast's cost on this machine, measured in one run on one model and one input.
+
+Prints:
+* onnxruntime step time against torch eager on the same weights and inputs (ratio), at
+  batch 1 and at the ensemble batch;
+* achieved FLOP/s of the onnxruntime step (GEMM FLOPs counted by torch's FlopCounterMode
+  on the same forward: matmuls only; gathers and elementwise ops move memory and are not
+  counted) against the machine's measured dense GEMM FLOP/s (the physical limit, best of
+  numpy and torch on a 2048^3 float32 matmul with the same threads), as a percentage;
+* a real ``sowcast forecast`` run (46 days, 16 members by default) in a subprocess:
+  wall and CPU seconds, member-days per CPU-second and the peak resident memory.
+
+The model comes from a real chain run in a temporary folder: synthesise a year of the
+monsoon on the chosen grid, ingest it, train a few steps (the weights do not change the
+cost), export the bundle. Or give ``--checkpoint`` (and ``--store``) of a trained run.
+
+    .venv/bin/python benchmarks/edge_forecast.py                                   # demo grid, small model
+    .venv/bin/python benchmarks/edge_forecast.py --grid global1.5 --mesh-level 5   # a larger one
+    .venv/bin/python benchmarks/edge_forecast.py --checkpoint /tmp/demo_small/checkpoints/step_00001500 \\
+        --store data/demo/demo.zarr
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+GRIDS = {
+    "demo": "{lat_min: -2.0, lat_max: 24.0, lon_min: -20.0, lon_max: 16.0, resolution: 1.0}",
+    "global1.5": "{global: true, resolution: 1.5}",
+}
+
+
+def sowcast(*args: str, cwd: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "sowcast", *args, "progress=false"], cwd=cwd,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"sowcast {' '.join(args[:2])} failed:\n{r.stderr[-3000:]}")
+
+
+def chain(work: Path, grid: str, model: str, mesh_level: int | None) -> tuple[Path, Path]:
+    """Synthesise, ingest and train a few steps; returns (checkpoint, store)."""
+    t0 = time.perf_counter()
+    store = work / "store.zarr"
+    level = [f"model.mesh_level={mesh_level}"] if mesh_level is not None else []
+    sowcast("data", "synth", f"data.synth.grid={GRIDS[grid]}", "data.synth.start=2000-01-01",
+            "data.synth.end=2000-12-31", f"data.synth.output={work / 'raw'}", cwd=work)
+    sowcast("data", "ingest", f"data.ingest.sources=[{work / 'raw'}/*.nc]", f"data.store={store}", cwd=work)
+    sowcast("train", f"data.store={store}", f"model={model}", *level, "train.max_steps=3",
+            "train.validation_range=null", "train.train_range=null", "train.num_workers=0",
+            "train.warmup_steps=1", f"train.run_dir={work / 'run'}", f"graph.cache_dir={work / 'graphs'}", cwd=work)
+    checkpoint = sorted((work / "run" / "checkpoints").glob("step_*"))[-1]
+    print(f"chain (synth, ingest, 3 training steps) on {grid}: {time.perf_counter() - t0:.0f} s")
+    return checkpoint, store
+
+
+def gemm_flops(threads: int, n: int = 2048) -> tuple[float, str]:
+    """Best dense float32 GEMM FLOP/s of numpy and torch with ``threads`` threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    best, who = 0.0, ""
+    for name, mm in (("numpy", lambda: a @ b), ("torch", lambda: torch.from_numpy(a) @ torch.from_numpy(b))):
+        mm()
+        for _ in range(3):
+            t = time.perf_counter()
+            mm()
+            rate = 2.0 * n ** 3 / (time.perf_counter() - t)
+            if rate > best:
+                best, who = rate, name
+    return best, who
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    """Peak resident memory of a running process (Linux /proc), in KiB; 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children_cpu() -> float:
+    import resource
+
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
+def best_ms(fn, repeats: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return 1000.0 * best
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--grid", choices=sorted(GRIDS), default="demo")
+    p.add_argument("--model", default="small", help="model preset (conf/model)")
+    p.add_argument("--mesh-level", type=int, default=None, help="override the preset's mesh level")
+    p.add_argument("--checkpoint", default=None, help="a trained checkpoint folder instead of the chain")
+    p.add_argument("--store", default=None, help="the checkpoint's store (initial conditions)")
+    p.add_argument("--members", type=int, default=16)
+    p.add_argument("--lead", default="46D")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--workdir", default=None, help="keep intermediate files here (default: a temp folder)")
+    args = p.parse_args()
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from sowcast.bundle.reader import load_bundle
+    from sowcast.export import parity as P
+    from sowcast.export.bundle_writer import export_bundle
+    from sowcast.export.onnx_export import load_model
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="sowcast-edge-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    if args.checkpoint:
+        checkpoint = Path(args.checkpoint).resolve()
+        store = Path(args.store).resolve() if args.store else None
+        if store is None:
+            sys.exit("--checkpoint needs --store (the initial conditions)")
+    else:
+        checkpoint, store = chain(work, args.grid, args.model, args.mesh_level)
+    bundle_dir = work / "bundle"
+    export_bundle(checkpoint, bundle_dir, archive=False, store=store, overwrite=True, threads=args.threads,
+                  log=lambda m: None)
+    bundle = load_bundle(bundle_dir)
+    torch_model = load_model(checkpoint).model
+    n_params = sum(p.numel() for p in torch_model.parameters())
+    print(f"model: {n_params:,} parameters, grid {bundle.grid.shape}, {len(bundle.channels)} channels, "
+          f"step {bundle.time_step}, threads {args.threads}")
+
+    # -- onnxruntime vs torch eager: same weights, same inputs ------------------------------
+    torch.set_num_threads(args.threads)
+    session = P.ort_session(bundle.model_path("fp32"), threads=args.threads)
+    rows = []
+    for batch_size in sorted({1, args.members}):
+        batch = P.random_batch(bundle.n_input_steps, bundle.statistics, bundle.grid.lat, bundle.grid.lon,
+                               bundle.time_step, batch_size, bundle.forcing_names, static=bundle.static)
+        ort_ms = best_ms(lambda: P.run_ort(session, batch), args.repeats)
+        torch_ms = best_ms(lambda: P.run_torch(torch_model, batch), args.repeats)
+        tensors = [torch.from_numpy(np.ascontiguousarray(batch[k], np.float32)) for k in ("inputs", "forcings", "static")]
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            torch_model(*tensors)
+        rows.append((batch_size, torch_ms, ort_ms, counter.get_total_flops()))
+    peak, peak_lib = gemm_flops(args.threads)
+
+    # -- a real forecast: 46 days x 16 members by default ----------------------------------
+    out = work / "forecast.zarr"
+    cpu_before = _children_cpu()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "sowcast", "forecast", f"forecast.bundle={bundle_dir}",
+                             f"forecast.init={store}", f"forecast.lead={args.lead}", f"forecast.members={args.members}",
+                             f"forecast.threads={args.threads}", f"forecast.output={out}", "overwrite=true",
+                             "progress=false"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # ru_maxrss of a child includes this (big) parent's RSS at fork: read the child's own
+    # high-water mark (VmHWM, reset at exec) from /proc while it runs instead.
+    hwm_kib = 0
+    while proc.poll() is None:
+        hwm_kib = max(hwm_kib, _vm_hwm_kib(proc.pid))
+        time.sleep(0.1)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"sowcast forecast failed:\n{proc.stderr.read().decode()[-3000:]}")
+    cpu = _children_cpu() - cpu_before
+    import pandas as pd
+    days = pd.Timedelta(args.lead) / pd.Timedelta("1D")
+
+    print(f"\n{'batch':>5} {'torch ms':>9} {'ORT ms':>8} {'torch/ORT':>9} {'GFLOP/step':>10} "
+          f"{'ORT GFLOP/s':>11} {'% of GEMM':>9}")
+    for batch_size, torch_ms, ort_ms, flops in rows:
+        achieved = flops / (ort_ms / 1000.0)
+        print(f"{batch_size:>5} {torch_ms:>9.1f} {ort_ms:>8.1f} {torch_ms / ort_ms:>9.2f} {flops / 1e9:>10.3f} "
+              f"{achieved / 1e9:>11.2f} {100 * achieved / peak:>8.1f}%")
+    print(f"GEMM peak ({peak_lib}, 2048^3 float32, {args.threads} threads): {peak / 1e9:.1f} GFLOP/s")
+    print(f"\nforecast {args.members} members x {days:g} days ({args.threads} threads): wall {wall:.1f} s, "
+          f"CPU {cpu:.1f} s, {args.members * days / cpu:.1f} member-days per CPU-second, "
+          f"peak RSS {hwm_kib / 1024:.0f} MiB")
+    summary = {"grid": args.grid, "parameters": n_params, "rows": rows, "gemm_flops": peak,
+               "forecast_wall_s": wall, "forecast_cpu_s": cpu, "member_days_per_cpu_s": args.members * days / cpu,
+               "peak_rss_mib": hwm_kib / 1024}
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
