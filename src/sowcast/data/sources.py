@@ -126,7 +126,7 @@ def _expand_remote(entry: str, storage_options: Mapping[str, Any]) -> list[Sourc
     try:
         import fsspec
     except ImportError:
-        raise SowcastError(f"reading {entry} needs fsspec: pip install 'sowcast[ingest]'") from None
+        raise SowcastError(f"reading {entry} needs fsspec: pip install 'sowcast[grib]'") from None
 
     try:
         fs, _, paths = fsspec.get_fs_token_paths(entry, storage_options=dict(storage_options))
@@ -257,7 +257,7 @@ def _open_grib(path: str) -> list[xr.Dataset]:
     try:
         import cfgrib
     except (ImportError, RuntimeError):  # RuntimeError: eccodes library not found
-        raise SowcastError(f"reading GRIB ({path}) needs cfgrib and eccodes: pip install 'sowcast[ingest]'") from None
+        raise SowcastError(f"reading GRIB ({path}) needs cfgrib and eccodes: pip install 'sowcast[grib]'") from None
     try:
         # open_datasets, not open_dataset: the latter logs and *skips* variables that do not
         # fit its one hypercube (e.g. t2m beside ensemble pressure levels).

@@ -215,7 +215,7 @@ def _open_file(path: Path, kind: str) -> list[xr.Dataset]:
     try:
         import cfgrib
     except (ImportError, RuntimeError):
-        raise SowcastError(f"reading GRIB ({path}) needs cfgrib and eccodes: pip install cfgrib eccodes") from None
+        raise SowcastError(f"reading GRIB ({path}) needs cfgrib and eccodes: pip install 'sowcast[grib]'") from None
     import warnings
 
     try:
