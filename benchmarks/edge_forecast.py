@@ -35,7 +35,7 @@ import numpy as np
 
 GRIDS = {
     "demo": "{lat_min: -2.0, lat_max: 24.0, lon_min: -20.0, lon_max: 16.0, resolution: 1.0}",
-    "global1.5": "{global: true, resolution: 1.5}",
+    "global1.5": "{lat_min: -90.0, lat_max: 90.0, lon_min: -180.0, lon_max: 178.5, resolution: 1.5}",
 }
 
 
