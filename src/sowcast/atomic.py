@@ -81,7 +81,7 @@ def atomic_path(dest: str | os.PathLike, overwrite: bool = False, directory: boo
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to the temporary {tmp}")
         _fsync_tree(tmp)
-        if dest.exists():
+        if dest.is_dir() and not dest.is_symlink():
             # os.replace cannot swap a non-empty folder: move the old one aside first.
             old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=parent))
             old.rmdir()

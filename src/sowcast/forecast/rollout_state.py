@@ -18,14 +18,14 @@ the finished output equals an uninterrupted run's bit for bit.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from sowcast.atomic import atomic_path
 
 STATE_FILE = "state.npz"
 OUTPUT_NAME = "output.zarr"
@@ -45,32 +45,13 @@ class RolloutState:
     fingerprint: str
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_state(folder: str | os.PathLike, state: RolloutState) -> Path:
     """Write ``folder/state.npz`` atomically (module doc)."""
-    folder = Path(folder)
-    dest = folder / STATE_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, step=np.int64(state.step), window=np.ascontiguousarray(state.window, np.float32),
-                     window_times=state.window_times.astype("datetime64[ns]").astype(np.int64),
-                     fingerprint=np.asarray(state.fingerprint))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-        _fsync_dir(folder)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    dest = Path(folder) / STATE_FILE
+    with atomic_path(dest, overwrite=True) as tmp, open(tmp, "wb") as f:
+        np.savez(f, step=np.int64(state.step), window=np.ascontiguousarray(state.window, np.float32),
+                 window_times=state.window_times.astype("datetime64[ns]").astype(np.int64),
+                 fingerprint=np.asarray(state.fingerprint))
     return dest
 
 

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from sowcast.atomic import atomic_path
+from sowcast.bundle.checksums import sha256_file
 from sowcast.errors import SowcastError
 
 CHECKPOINT_FORMAT = "sowcast-checkpoint-1"
@@ -53,14 +54,6 @@ class CorruptCheckpoint(SowcastError):
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def sha256_file(path: str | os.PathLike, block: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def parameter_digest(module: torch.nn.Module | Mapping[str, torch.Tensor]) -> str:
     """sha256 of a module's state dict (or of a state dict): names, dtypes, shapes and bytes."""
     h = hashlib.sha256()
