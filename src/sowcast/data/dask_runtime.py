@@ -80,41 +80,30 @@ def _client() -> Any:
         return None
 
 
-def compute(obj: Any, label: str = "", progress: bool = True) -> Any:
-    """Compute a dask object under the current scheduler, with a progress bar on stderr."""
+def _run(obj: Any, label: str, progress: bool, persist: bool) -> Any:
+    """Compute or persist ``obj`` on the current scheduler, with the progress bar that fits it."""
     import dask
 
     client = _client()
     if label and progress:
         print(label, file=sys.stderr, flush=True)
     if client is not None:
-        future = client.compute(obj)
-        if progress:
-            from distributed import progress as dist_progress
-
-            dist_progress(future, notebook=False)
-            print(file=sys.stderr, flush=True)
-        return future.result()
-    if progress:
-        with _progress_bar():
-            return dask.compute(obj)[0]
-    return dask.compute(obj)[0]
-
-
-def persist(obj: Any, label: str = "", progress: bool = True) -> Any:
-    """``obj.persist()`` (results kept in memory or on the cluster), with a progress bar."""
-    client = _client()
-    if label and progress:
-        print(label, file=sys.stderr, flush=True)
-    if client is not None:
-        out = client.persist(obj)
+        out = client.persist(obj) if persist else client.compute(obj)
         if progress:
             from distributed import progress as dist_progress
 
             dist_progress(out, notebook=False)
             print(file=sys.stderr, flush=True)
-        return out
-    if progress:
-        with _progress_bar():
-            return obj.persist()
-    return obj.persist()
+        return out if persist else out.result()
+    with _progress_bar() if progress else contextlib.nullcontext():
+        return obj.persist() if persist else dask.compute(obj)[0]
+
+
+def compute(obj: Any, label: str = "", progress: bool = True) -> Any:
+    """Compute a dask object under the current scheduler, with a progress bar on stderr."""
+    return _run(obj, label, progress, persist=False)
+
+
+def persist(obj: Any, label: str = "", progress: bool = True) -> Any:
+    """``obj.persist()`` (results kept in memory or on the cluster), with a progress bar."""
+    return _run(obj, label, progress, persist=True)

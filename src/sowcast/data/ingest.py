@@ -330,19 +330,12 @@ def _prepare_group(g: Group, opts: Options, progress: bool = False) -> Group:
 
 def _check_missing(groups: list[Group], progress: bool) -> None:
     """One dask pass over all groups: masks are fine, gaps and empty fields are errors."""
-    import dask
-
-    from sowcast.data.dask_runtime import compute
-
     lazy: list[tuple[Group, str, dict[str, xr.DataArray]]] = []
     for g in groups:
         for name, da in g.ds.data_vars.items():
             lazy.append((g, str(name), normalize.nan_summary(da)))
     arrays = [a.data for _, _, s in lazy for a in s.values()]
-    with _reading(", ".join(g.what for g in groups)):
-        values = compute(dask.delayed(_pack)(*arrays), label="checking missing values", progress=progress) \
-            if any(dask.is_dask_collection(a) for a in arrays) else arrays
-    it = iter(values)
+    it = iter(_compute_together(arrays, groups, "checking missing values", progress))
     for g, name, summary in lazy:
         loaded = {k: a.copy(data=np.asarray(next(it))) for k, a in summary.items()}
         if normalize.check_nans(name, loaded, g.what):
@@ -351,6 +344,18 @@ def _check_missing(groups: list[Group], progress: bool) -> None:
 
 def _pack(*values: Any) -> tuple[Any, ...]:
     return values
+
+
+def _compute_together(arrays: list[Any], groups: list[Group], label: str, progress: bool) -> Sequence[Any]:
+    """Every (small, reduced) array computed in one dask pass over the groups' sources."""
+    import dask
+
+    from sowcast.data.dask_runtime import compute
+
+    if not any(dask.is_dask_collection(a) for a in arrays):
+        return arrays
+    with _reading(", ".join(g.what for g in groups)):
+        return compute(dask.delayed(_pack)(*arrays), label=label, progress=progress)
 
 
 def _transform_group(g: Group, opts: Options) -> Group:
@@ -368,18 +373,11 @@ def _transform_group(g: Group, opts: Options) -> Group:
 
 
 def _fill_masks(groups: list[Group], progress: bool) -> None:
-    import dask
-
-    from sowcast.data.dask_runtime import compute
-
     todo = [(g, name, normalize.mask_summary(g.ds[name])) for g in groups for name in g.masked]
     if not todo:
         return
     arrays = [a.data for _, _, s in todo for a in s.values()]
-    with _reading(", ".join(g.what for g in groups)):
-        values = compute(dask.delayed(_pack)(*arrays), label="filling masked points", progress=progress) \
-            if any(dask.is_dask_collection(a) for a in arrays) else arrays
-    it = iter(values)
+    it = iter(_compute_together(arrays, groups, "filling masked points", progress))
     for g, name, summary in todo:
         valid = summary["valid"].copy(data=np.asarray(next(it)))
         mean = summary["mean"].copy(data=np.asarray(next(it)))
