@@ -8,18 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from real_samples import real
 
 from sowcast.data.ingest import ingest
 from sowcast.errors import SowcastError
-
-REAL = Path(__file__).parents[2].parent / "shared/data/real"
-
-
-def real(name: str) -> Path:
-    path = REAL / name
-    if not path.is_file():
-        pytest.skip(f"real sample file {path} is absent (see shared/data/real/README.md)")
-    return path
 
 
 def field(times=None, lat=(0.0, 1.0, 2.0), lon=(10.0, 11.0, 12.0, 13.0), name="t2m", units="K",

@@ -10,18 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from real_samples import real
 
 from sowcast.data.ingest import ingest
 from sowcast.data.store import open_store, read_statistics
-
-REAL = Path(__file__).parents[2].parent / "shared/data/real"
-
-
-def real(name: str) -> Path:
-    path = REAL / name
-    if not path.is_file():
-        pytest.skip(f"real sample file {path} is absent (see shared/data/real/README.md)")
-    return path
 
 
 def open_grib(path: Path) -> xr.Dataset:
