@@ -81,9 +81,10 @@ def _client() -> Any:
 
 
 def _run(obj: Any, label: str, progress: bool, persist: bool) -> Any:
-    """Compute or persist ``obj`` on the current scheduler, with the progress bar that fits it."""
-    import dask
+    """Compute or persist ``obj`` on the current scheduler, with the progress bar that fits it.
 
+    ``persist`` of an object without dask arrays (the edge reading a small analysis) needs no
+    dask at all, so dask is imported only to compute."""
     client = _client()
     if label and progress:
         print(label, file=sys.stderr, flush=True)
@@ -96,7 +97,11 @@ def _run(obj: Any, label: str, progress: bool, persist: bool) -> Any:
             print(file=sys.stderr, flush=True)
         return out if persist else out.result()
     with _progress_bar() if progress else contextlib.nullcontext():
-        return obj.persist() if persist else dask.compute(obj)[0]
+        if persist:
+            return obj.persist()
+        import dask
+
+        return dask.compute(obj)[0]
 
 
 def compute(obj: Any, label: str = "", progress: bool = True) -> Any:
