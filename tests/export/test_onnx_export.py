@@ -17,15 +17,14 @@ pytest.importorskip("onnxruntime")
 import onnx
 from onnx import TensorProto, helper
 
-from sowcast.cli.main import compose
 from sowcast.data.testing import make_canonical_store
 from sowcast.data.windows import WindowSource
 from sowcast.errors import SowcastError
 from sowcast.export import onnx_export as ox
 from sowcast.export import parity as P
 from sowcast.graph.build import graph_cache_key
-from sowcast.train.checkpoint import CheckpointManager, load_checkpoint
-from sowcast.train.trainer import train
+from sowcast.train.checkpoint import load_checkpoint
+from sowcast.train.testing import train_tiny_run
 
 TOLERANCE = 1e-4  # max |onnx - torch| / channel std
 
@@ -33,17 +32,7 @@ TOLERANCE = 1e-4  # max |onnx - torch| / channel std
 def tiny_run(tmp: Path, steps: int = 3) -> tuple[Path, Path]:
     """A canonical store and a model=tiny run trained for a few steps; returns (store, checkpoint)."""
     store = make_canonical_store(tmp / "tiny.zarr", n_times=24, grid=(8, 16), seed=0)
-    run = tmp / "run"
-    overrides = {
-        "model": "tiny", "data.store": str(store), "train.run_dir": str(run),
-        "graph.cache_dir": str(tmp / "graphs"), "train.max_steps": steps, "train.batch_size": 2,
-        "train.warmup_steps": 1, "train.train_range": "[2000-01-01,2000-01-16]",
-        "train.validation_range": "[2000-01-17,2000-01-24]", "train.validate_every": steps,
-        "train.validation_leads": "[1]", "train.validation_windows": 2, "train.checkpoint_every": steps,
-        "train.num_workers": 0, "train.threads": 1, "progress": "false",
-    }
-    train(compose([f"{k}={v}" for k, v in overrides.items()]))
-    return store, CheckpointManager(run / "checkpoints").steps()[-1][1]
+    return store, train_tiny_run(store, tmp, steps)
 
 
 @pytest.fixture(scope="module")

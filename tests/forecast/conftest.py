@@ -32,23 +32,11 @@ def real_bundle(tmp_path_factory) -> dict[str, Path]:
     ``sowcast.export`` (torch here, in the test process; the engine never imports it)."""
     pytest.importorskip("torch")
     pytest.importorskip("onnxscript")
-    from sowcast.cli.main import compose
     from sowcast.export.bundle_writer import export_bundle
-    from sowcast.train.checkpoint import CheckpointManager
-    from sowcast.train.trainer import train
+    from sowcast.train.testing import train_tiny_run
 
     root = tmp_path_factory.mktemp("real_bundle")
     store = make_store(root / "tiny.zarr", n_times=24)
-    run, steps = root / "run", 2
-    overrides = {
-        "model": "tiny", "data.store": str(store), "train.run_dir": str(run),
-        "graph.cache_dir": str(root / "graphs"), "train.max_steps": steps, "train.batch_size": 2,
-        "train.warmup_steps": 1, "train.train_range": "[2000-01-01,2000-01-16]",
-        "train.validation_range": "[2000-01-17,2000-01-24]", "train.validate_every": steps,
-        "train.validation_leads": "[1]", "train.validation_windows": 2, "train.checkpoint_every": steps,
-        "train.num_workers": 0, "train.threads": 1, "progress": "false",
-    }
-    train(compose([f"{k}={v}" for k, v in overrides.items()]))
-    checkpoint = CheckpointManager(run / "checkpoints").steps()[-1][1]
+    checkpoint = train_tiny_run(store, root, steps=2)
     result = export_bundle(checkpoint, root / "bundle", archive=True, store=store, threads=1, log=lambda m: None)
     return {"store": store, "bundle": result.bundle, "archive": result.archive}

@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
+
+from sowcast.errors import SowcastError
 
 N_INPUT_STEPS = 2
 # Probe model: output channel c <- forcings[:, t, f] with (t, f) = PROBE[c] (t = 2: target time).
@@ -195,3 +198,14 @@ def era5_like_netcdf(store, path, extra_var=True):
     raw = raw.sortby("latitude", ascending=False).sortby("longitude")
     raw.to_netcdf(path)
     return path, times
+
+
+def one_line_error(fn, *needles: str) -> str:
+    """Call ``fn``; it must raise a one-line SowcastError containing every needle."""
+    with pytest.raises(SowcastError) as exc:
+        fn()
+    msg = str(exc.value)
+    assert "\n" not in msg
+    for n in needles:
+        assert n in msg, msg
+    return msg

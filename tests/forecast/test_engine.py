@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from forecast_helpers import PROBE, make_store, options, run_reference, write_bundle
+from forecast_helpers import (
+    PROBE,
+    make_store,
+    one_line_error,
+    options,
+    run_reference,
+    write_bundle,
+)
 
 from sowcast.bundle.reader import load_bundle
 from sowcast.data.forcings import FORCING_NAMES, compute_forcings
@@ -160,16 +167,6 @@ def test_memory_does_not_grow_with_lead(tmp_path):
     assert peaks[32] - peaks[8] < 20, peaks
 
 
-def _error(fn, *needles):
-    with pytest.raises(SowcastError) as exc:
-        fn()
-    msg = str(exc.value)
-    assert "\n" not in msg
-    for n in needles:
-        assert n in msg, msg
-    return msg
-
-
 def test_errors_leave_nothing_at_output(forecast_data, tmp_path):
     store = forecast_data["store"]
     out = tmp_path / "fc.zarr"
@@ -177,32 +174,32 @@ def test_errors_leave_nothing_at_output(forecast_data, tmp_path):
     def nothing_written():
         assert not out.exists() and not partial_dir(out).exists()
 
-    _error(lambda: run_forecast(options(forecast_data["bundle"], store, out, lead="36h")),
+    one_line_error(lambda: run_forecast(options(forecast_data["bundle"], store, out, lead="36h")),
            "forecast.lead PT36H", "whole multiple", "P1D")
     nothing_written()
-    _error(lambda: run_forecast(options(tmp_path / "no_bundle", store, out)), "no bundle at")
+    one_line_error(lambda: run_forecast(options(tmp_path / "no_bundle", store, out)), "no bundle at")
     nothing_written()
     broken = tmp_path / "broken_bundle"
     shutil.copytree(forecast_data["bundle"], broken)
     data = bytearray((broken / "model.onnx").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (broken / "model.onnx").write_bytes(bytes(data))
-    _error(lambda: run_forecast(options(broken, store, out)), "model.onnx", "sha256 mismatch")
+    one_line_error(lambda: run_forecast(options(broken, store, out)), "model.onnx", "sha256 mismatch")
     nothing_written()
     (broken / "model.onnx").unlink()
-    _error(lambda: run_forecast(options(broken, store, out)), "model.onnx: missing")
+    one_line_error(lambda: run_forecast(options(broken, store, out)), "model.onnx: missing")
     nothing_written()
     other_grid = make_store(tmp_path / "grid.zarr", grid=(8, 18), n_times=3)
-    _error(lambda: run_forecast(options(forecast_data["bundle"], other_grid, out)), "grids differ")
+    one_line_error(lambda: run_forecast(options(forecast_data["bundle"], other_grid, out)), "grids differ")
     nothing_written()
-    _error(lambda: run_forecast(options(forecast_data["bundle"], store, tmp_path / "fc.grib")), "must end in .zarr or .nc")
+    one_line_error(lambda: run_forecast(options(forecast_data["bundle"], store, tmp_path / "fc.grib")), "must end in .zarr or .nc")
     with pytest.raises(SowcastError, match="unknown forecast option"):
         options(forecast_data["bundle"], store, out, member=3)
 
     # An existing output of another forecast is kept unless overwrite.
     run_forecast(options(forecast_data["bundle"], store, out, members=2, lead="2D"))
     before = (out / "zarr.json").read_bytes()
-    _error(lambda: run_forecast(options(forecast_data["bundle"], store, out, members=3, lead="2D")),
+    one_line_error(lambda: run_forecast(options(forecast_data["bundle"], store, out, members=3, lead="2D")),
            "exists already", "overwrite=true")
     assert (out / "zarr.json").read_bytes() == before and not partial_dir(out).exists()
     # The same forecast again is not recomputed; overwrite recomputes it.
@@ -243,4 +240,4 @@ def test_session_settings_from_config(forecast_data, tmp_path):
     assert so.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert model.session.get_providers() == ["CPUExecutionProvider"]
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
-    _error(lambda: StepModel(tmp_path / "bad.onnx"), "onnxruntime cannot load", "bad.onnx")
+    one_line_error(lambda: StepModel(tmp_path / "bad.onnx"), "onnxruntime cannot load", "bad.onnx")

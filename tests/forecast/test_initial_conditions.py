@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from forecast_helpers import era5_like_netcdf, make_store
+from forecast_helpers import era5_like_netcdf, make_store, one_line_error
 
 from sowcast.bundle.reader import load_bundle
 from sowcast.errors import SowcastError
@@ -55,38 +55,28 @@ def test_netcdf_analysis_normalised_like_ingest(forecast_data, bundle, tmp_path)
     np.testing.assert_allclose(ic.states, want, rtol=1e-6, atol=1e-6)
 
 
-def _check_error(fn, *needles):
-    with pytest.raises(SowcastError) as exc:
-        fn()
-    msg = str(exc.value)
-    assert "\n" not in msg
-    for n in needles:
-        assert n in msg, msg
-    return msg
-
-
 def test_mismatches_are_one_line_errors(forecast_data, bundle, tmp_path):
     store = forecast_data["store"]
     no_temperature = make_store(tmp_path / "surface.zarr", level_variables=())
-    _check_error(lambda: read_initial_conditions(no_temperature, bundle), "lacks variable(s) temperature")
+    one_line_error(lambda: read_initial_conditions(no_temperature, bundle), "lacks variable(s) temperature")
 
     wrong_level = make_store(tmp_path / "l700.zarr", n_times=6, levels=(500, 700))
-    _check_error(lambda: read_initial_conditions(wrong_level, bundle), "no temperature at 850 hPa", "500, 700")
+    one_line_error(lambda: read_initial_conditions(wrong_level, bundle), "no temperature at 850 hPa", "500, 700")
 
     wrong_grid = make_store(tmp_path / "grid.zarr", grid=(8, 18))
-    _check_error(lambda: read_initial_conditions(wrong_grid, bundle), "grids differ", "8 x 18", "8 x 16")
+    one_line_error(lambda: read_initial_conditions(wrong_grid, bundle), "grids differ", "8 x 18", "8 x 16")
 
     six_hourly = make_store(tmp_path / "6h.zarr", step="6h")
-    _check_error(lambda: read_initial_conditions(six_hourly, bundle), "time steps differ", "PT6H", "P1D")
+    one_line_error(lambda: read_initial_conditions(six_hourly, bundle), "time steps differ", "PT6H", "P1D")
 
-    _check_error(lambda: read_initial_conditions(store, bundle, init_time="2000-03-01"),
+    one_line_error(lambda: read_initial_conditions(store, bundle, init_time="2000-03-01"),
                  "no state at init_time 2000-03-01")
-    _check_error(lambda: read_initial_conditions(store, bundle, init_time="2000-01-01"),
+    one_line_error(lambda: read_initial_conditions(store, bundle, init_time="2000-01-01"),
                  "starts at 2000-01-01", "2 step(s)")
-    _check_error(lambda: read_initial_conditions(store, bundle, init_time="first of may"), "not a date")
-    _check_error(lambda: read_initial_conditions(tmp_path / "nowhere.zarr", bundle), "no initial conditions at")
+    one_line_error(lambda: read_initial_conditions(store, bundle, init_time="first of may"), "not a date")
+    one_line_error(lambda: read_initial_conditions(tmp_path / "nowhere.zarr", bundle), "no initial conditions at")
     (tmp_path / "notes.txt").write_text("hello\n")
-    _check_error(lambda: read_initial_conditions(tmp_path / "notes.txt", bundle), "not weather data")
+    one_line_error(lambda: read_initial_conditions(tmp_path / "notes.txt", bundle), "not weather data")
 
 
 def test_nan_in_initial_state(forecast_data, bundle, tmp_path):
@@ -95,7 +85,7 @@ def test_nan_in_initial_state(forecast_data, bundle, tmp_path):
         ds = ds.load()
     ds["t"][-2, 1, 3, 4] = np.nan  # temperature 850 hPa at the last analysis time
     ds.to_netcdf(tmp_path / "nan.nc")
-    _check_error(lambda: read_initial_conditions(tmp_path / "nan.nc", bundle),
+    one_line_error(lambda: read_initial_conditions(tmp_path / "nan.nc", bundle),
                  "NaN", "temperature_850", f"{times[-1]:%Y-%m-%d}", "1 grid point")
     # A NaN before the window does not matter.
     ds = ds.load()
