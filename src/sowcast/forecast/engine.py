@@ -249,7 +249,8 @@ class Stepper:
         self.batch = batch
         self._static_batches: dict[int, np.ndarray] = {}
 
-    def _static(self, n: int) -> np.ndarray:
+    def static_batch(self, n: int) -> np.ndarray:
+        """The static fields repeated for a batch of ``n`` (cached per ``n``)."""
         if n not in self._static_batches:
             self._static_batches[n] = np.ascontiguousarray(np.broadcast_to(self.static, (n, *self.static.shape)))
         return self._static_batches[n]
@@ -271,7 +272,7 @@ class Stepper:
         for b0 in range(0, m, batch):
             n = min(batch, m - b0)
             f = np.ascontiguousarray(np.broadcast_to(forcings, (n, *forcings.shape)))
-            res = self.model(window[b0:b0 + n], f, self._static(n))
+            res = self.model(window[b0:b0 + n], f, self.static_batch(n))
             if res.shape != (n, *window.shape[2:]):
                 raise SowcastError(f"the model returned shape {res.shape}, expected {(n, *window.shape[2:])}")
             out[b0:b0 + n] = res

@@ -1,0 +1,388 @@
+"""Hindcasts: the model run from many past start dates of a dataset (``sowcast hindcast``).
+
+They give the lead-dependent **model climatology** (the same model's distribution of weekly
+rain and temperature at each lead, for start dates around the forecast's date; ECMWF's
+extended-range practice, Vitart et al. 2017) from which sub-seasonal anomalies and tercile
+probabilities are taken, and they are the reforecasts that :mod:`sowcast.verify` scores.
+
+Start dates are the same calendar days every year (``first``, ``first + every_days``, ...
+up to ``last``), so the climatology's start days line up across years. Each start runs
+``members`` members (member 0 unperturbed, the others perturbed as in the forecast engine,
+with noise seeded by the start date so that a start's members do not depend on how starts
+were grouped) for ``lead``; several starts go through onnxruntime in one call (``batch``
+members per call), each with its own forcings. What is kept per start:
+
+    <output>/hindcast.json            the options, the model file's sha256, the fingerprint
+    <output>/daily/<YYYY-MM-DD>.nc    daily series (member, time, lat, lon) when keep_daily
+    <output>/periods/<YYYY-MM-DD>.nc  lead-period aggregates (member, period, lat, lon)
+
+Each file is written atomically and the period file last, so a killed run (a batch job at
+its wall-time limit, a power cut) goes on with the starts not yet done; a folder from other
+options is an error unless ``overwrite``. The model is identified by its ONNX file's sha256,
+not the bundle's, since adding ``climatology.nc`` to the bundle re-signs its manifest. Torch-free: runs on the edge as on HPC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sowcast.atomic import atomic_path, atomic_write_text
+from sowcast.data.schema import time_step_iso
+from sowcast.errors import SowcastError
+from sowcast.forecast.engine import Stepper, forcing_block, static_fields
+from sowcast.forecast.ensemble import (
+    Perturbation,
+    PerturbationGenerator,
+    nonnegative_channels,
+    start_ensemble,
+)
+from sowcast.forecast.initial_conditions import channel_specs, extract
+
+OPTIONS_FILE = "hindcast.json"
+DEFAULT_VARIABLES = ("total_precipitation", "2m_temperature")
+HINDCAST_OPTIONS = ("bundle", "store", "years", "first", "last", "every_days", "members", "lead", "perturbation",
+                    "variables", "threads", "batch", "precision", "keep_daily", "output")
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or str(value).strip().lower() in ("", "none", "null")
+
+
+def _month_day(text: Any, key: str) -> tuple[int, int]:
+    try:
+        month, day = (int(p) for p in str(text).split("-"))
+        pd.Timestamp(year=2001, month=month, day=day)
+    except (TypeError, ValueError):
+        raise SowcastError(f"hindcast.{key} must be a day of the year as MM-DD, not {text!r}") from None
+    return month, day
+
+
+@dataclass
+class HindcastOptions:
+    """The validated ``hindcast:`` config (conf/hindcast/default.yaml)."""
+
+    bundle: Any
+    store: str
+    output: Path
+    years: tuple[int, int] | None = None      # None: the bundle's training years
+    first: str = "01-01"
+    last: str = "12-31"
+    every_days: int = 7
+    members: int = 4
+    lead: pd.Timedelta = field(default_factory=lambda: pd.Timedelta("46D"))
+    perturbation: Perturbation = field(default_factory=Perturbation)
+    variables: tuple[str, ...] = DEFAULT_VARIABLES
+    threads: int = 2
+    batch: int = 16
+    precision: str = "fp32"
+    keep_daily: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> HindcastOptions:
+        from sowcast.config import plain
+
+        cfg = dict(plain(cfg) or {})
+        unknown = sorted(set(cfg) - set(HINDCAST_OPTIONS))
+        if unknown:
+            raise SowcastError(f"unknown hindcast option(s) {', '.join(unknown)}; known: {', '.join(HINDCAST_OPTIONS)}")
+        for key, what in (("bundle", "the bundle folder or archive"), ("store", "the canonical store of analyses"),
+                          ("output", "the folder for the hindcasts")):
+            if _is_null(cfg.get(key)):
+                raise SowcastError(f"hindcast.{key} is not set: give {what}")
+        years = cfg.get("years")
+        if not _is_null(years):
+            if isinstance(years, (int, str)):
+                years = [years, years]
+            try:
+                y0, y1 = (int(y) for y in years)
+            except (TypeError, ValueError):
+                raise SowcastError(f"hindcast.years must be [first, last] years, not {years!r}") from None
+            if y1 < y0:
+                raise SowcastError(f"hindcast.years {y0}..{y1}: the last year is before the first")
+            years = (y0, y1)
+        else:
+            years = None
+        _month_day(cfg.get("first", "01-01"), "first")
+        _month_day(cfg.get("last", "12-31"), "last")
+        try:
+            lead = pd.Timedelta(str(cfg.get("lead", "46D")))
+        except ValueError:
+            raise SowcastError(f"hindcast.lead {cfg.get('lead')!r} is not a duration such as 46D") from None
+        if lead <= pd.Timedelta(0):
+            raise SowcastError("hindcast.lead must be positive")
+        ints = {}
+        for key, default, low in (("every_days", 7, 1), ("members", 4, 1), ("threads", 2, 0), ("batch", 16, 1)):
+            value = cfg.get(key, default)
+            try:
+                ints[key] = int(value)
+                if ints[key] != float(value):
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise SowcastError(f"hindcast.{key} must be a whole number, not {value!r}") from None
+            if ints[key] < low:
+                raise SowcastError(f"hindcast.{key} must be at least {low}, not {ints[key]}")
+        variables = cfg.get("variables") or list(DEFAULT_VARIABLES)
+        if isinstance(variables, str):
+            variables = [variables]
+        pert = dict(cfg.get("perturbation") or {})
+        return cls(bundle=cfg["bundle"] if not isinstance(cfg["bundle"], (str, os.PathLike)) else str(cfg["bundle"]),
+                   store=str(cfg["store"]), output=Path(os.path.expanduser(str(cfg["output"]))), years=years,
+                   first=str(cfg.get("first", "01-01")), last=str(cfg.get("last", "12-31")),
+                   lead=lead, perturbation=Perturbation.from_config(pert), variables=tuple(str(v) for v in variables),
+                   precision=str(cfg.get("precision") or "fp32"), keep_daily=bool(cfg.get("keep_daily", False)),
+                   **ints)
+
+    def as_config(self, model_sha256: str) -> dict[str, Any]:
+        return {"model_sha256": model_sha256, "store": str(Path(self.store).resolve()),
+                "years": list(self.years) if self.years else None, "first": self.first, "last": self.last,
+                "every_days": self.every_days, "members": self.members, "lead": time_step_iso(self.lead),
+                "perturbation": asdict(self.perturbation), "variables": list(self.variables),
+                "precision": self.precision, "keep_daily": self.keep_daily}
+
+
+def start_dates(years: tuple[int, int], first: str, last: str, every_days: int) -> pd.DatetimeIndex:
+    """Every year of ``years``: ``first``, ``first + every_days``, ... up to ``last`` (MM-DD).
+
+    ``last`` before ``first`` wraps over the year end (e.g. 11-01 .. 02-28), the starts then
+    running into the next year.
+    """
+    (m0, d0), (m1, d1) = _month_day(first, "first"), _month_day(last, "last")
+    out = []
+    for year in range(years[0], years[1] + 1):
+        t0 = pd.Timestamp(year=year, month=m0, day=min(d0, 28) if (m0, d0) == (2, 29) else d0)
+        t1 = pd.Timestamp(year=year + (1 if (m1, d1) < (m0, d0) else 0), month=m1,
+                          day=min(d1, 28) if (m1, d1) == (2, 29) else d1)
+        out.extend(pd.date_range(t0, t1, freq=f"{every_days}D"))
+    return pd.DatetimeIndex(out)
+
+
+def _training_years(bundle: Any) -> tuple[int, int]:
+    prov = (getattr(bundle, "manifest", None) or {}).get("provenance") or {}
+    rng = prov.get("train_range")
+    if not rng:
+        raise SowcastError("the bundle does not record its training period; set hindcast.years=[first,last]")
+    return pd.Timestamp(rng[0]).year, pd.Timestamp(rng[1]).year
+
+
+def start_perturbation(base: Perturbation, start: pd.Timestamp) -> Perturbation:
+    """The perturbation seeds of one start: ``[seed, days since 1970]`` (independent of grouping)."""
+    days = int((pd.Timestamp(start).normalize() - pd.Timestamp("1970-01-01")).days)
+    return replace(base, seed=int(base.seed) * 100_000 + days + 50_000)
+
+
+def start_file(folder: Path, kind: str, start: pd.Timestamp) -> Path:
+    return folder / kind / f"{pd.Timestamp(start):%Y-%m-%dT%H%M}.nc"
+
+
+@dataclass
+class HindcastResult:
+    output: Path
+    starts: pd.DatetimeIndex
+    computed: int
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    member_days: float = 0.0
+
+    @property
+    def member_days_per_cpu_second(self) -> float:
+        return self.member_days / self.cpu_seconds if self.cpu_seconds > 0 else float("nan")
+
+
+def _fingerprint(config: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def _prepare_folder(options: HindcastOptions, config: dict[str, Any], overwrite: bool) -> None:
+    out = options.output
+    meta = out / OPTIONS_FILE
+    fingerprint = _fingerprint(config)
+    if out.exists():
+        if not out.is_dir():
+            raise SowcastError(f"hindcast.output {out} exists and is not a folder")
+        old = None
+        if meta.is_file():
+            try:
+                old = json.loads(meta.read_text()).get("fingerprint")
+            except (OSError, ValueError):
+                old = None
+        if old != fingerprint:
+            if any(out.iterdir()) and not overwrite:
+                raise SowcastError(f"{out} holds other hindcasts (other bundle or options); "
+                                   f"set overwrite=true to replace them, or choose another hindcast.output")
+            shutil.rmtree(out)
+    (out / "periods").mkdir(parents=True, exist_ok=True)
+    if options.keep_daily:
+        (out / "daily").mkdir(parents=True, exist_ok=True)
+    atomic_write_text(meta, json.dumps({"fingerprint": fingerprint, **config}, indent=2, sort_keys=True) + "\n")
+
+
+def _raw_dataset(states: np.ndarray, start: pd.Timestamp, step: pd.Timedelta, specs: Sequence[Any],
+                 variables: Sequence[str], grid: Any, attrs: Mapping[str, Any]) -> xr.Dataset:
+    """One start's rollout ``[M, K, C, H, W]`` in the forecast output layout (surface variables)."""
+    from sowcast.data.schema import CANONICAL_VARIABLES, cf_attrs
+
+    k = states.shape[1]
+    lead = pd.TimedeltaIndex([step * (i + 1) for i in range(k)])
+    data = {}
+    for name in variables:
+        chans = [c for c, s in enumerate(specs) if s.variable == name and s.level is None]
+        a = cf_attrs(name) if name in CANONICAL_VARIABLES else {}
+        data[name] = (("member", "lead_time", "lat", "lon"), states[:, :, chans[0]], a)
+    return xr.Dataset(
+        data,
+        coords={"member": np.arange(states.shape[0]), "lead_time": lead, "lat": grid.lat, "lon": grid.lon,
+                "init_time": pd.Timestamp(start), "valid_time": ("lead_time", pd.Timestamp(start) + lead)},
+        attrs=dict(attrs),
+    )
+
+
+def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bool = False,
+                 log: Callable[[str], None] | None = None) -> HindcastResult:
+    """Run (or go on with) the hindcasts ``options`` describe; see the module doc."""
+    from sowcast.bundle.reader import load_bundle
+    from sowcast.data.store import open_store
+    from sowcast.forecast.session import StepModel
+    from sowcast.products.daily import forecast_daily
+    from sowcast.products.periods import period_aggregates
+
+    log = log or (lambda m: print(f"sowcast hindcast: {m}", file=sys.stderr, flush=True))
+    bundle = options.bundle if not isinstance(options.bundle, (str, os.PathLike)) else load_bundle(options.bundle)
+    step = pd.Timedelta(bundle.time_step)
+    if options.lead % step != pd.Timedelta(0):
+        raise SowcastError(f"hindcast.lead {time_step_iso(options.lead)} is not a whole multiple of the bundle's "
+                           f"time step {time_step_iso(step)}")
+    n_steps = int(options.lead // step)
+    t_in = int(bundle.n_input_steps)
+    store_path = Path(os.path.expanduser(options.store))
+    if not store_path.exists():
+        raise SowcastError(f"no store at {store_path}")
+    ds = open_store(store_path, chunks=None)
+    specs = channel_specs(bundle)
+    years = options.years or _training_years(bundle)
+    starts = start_dates(years, options.first, options.last, options.every_days)
+    times = pd.DatetimeIndex(ds["time"].values)
+    first_ok = times[0] + step * (t_in - 1)
+    usable = starts[(starts >= first_ok) & (starts <= times[-1]) & starts.isin(times)]
+    if len(usable) == 0:
+        raise SowcastError(f"no hindcast start in {years[0]}..{years[1]} ({options.first} to {options.last} every "
+                           f"{options.every_days} days) lies in {store_path} ({times[0]:%Y-%m-%d} .. {times[-1]:%Y-%m-%d})")
+    if len(usable) < len(starts):
+        log(f"{len(starts) - len(usable)} of {len(starts)} start dates are outside the store and are skipped")
+
+    model_file = bundle.model_path(options.precision).name
+    surface = sorted({s.variable for s in specs if s.level is None})
+    for name in options.variables:
+        if name not in surface:
+            raise SowcastError(f"the bundle has no surface channel {name}; hindcast.variables can be "
+                               f"{', '.join(surface)}")
+    config = options.as_config(str(bundle.manifest["files"][model_file]["sha256"]))
+    _prepare_folder(options, config, overwrite)
+    todo = [s for s in usable if not start_file(options.output, "periods", s).is_file()]
+    result = HindcastResult(options.output, usable, len(todo))
+    if not todo:
+        ds.close()
+        return result
+    if len(todo) < len(usable):
+        log(f"going on: {len(usable) - len(todo)} of {len(usable)} starts are done")
+
+    stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
+    nonnegative = nonnegative_channels(stats, len(specs))
+    model = StepModel(bundle.model_path(options.precision), options.threads, 1, False)
+    static = static_fields(bundle)
+    stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, None)
+    attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
+             "time_step": time_step_iso(step), "lead": time_step_iso(options.lead)}
+    per_call = max(1, options.batch // options.members)
+    from tqdm import tqdm
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    with tqdm(total=len(todo), disable=not progress, unit="start", file=sys.stderr,
+              desc=f"hindcast {options.members} members") as bar:
+        for g0 in range(0, len(todo), per_call):
+            group = todo[g0:g0 + per_call]
+            windows, window_times = [], []
+            for s in group:
+                ic = extract(ds, specs, bundle.grid, step, s, t_in, str(store_path))
+                gen = None
+                if options.perturbation.scale > 0 and options.members > 1:
+                    gen = PerturbationGenerator(bundle.grid, stats["diff_std"], start_perturbation(options.perturbation, s))
+                windows.append(start_ensemble(ic.window(-1, t_in), 0, options.members, gen, nonnegative))
+                window_times.append(ic.times)
+            window = np.concatenate(windows)                       # [G*M, T, C, H, W]
+            wtimes = np.stack(window_times)                        # [G, T]
+            states = np.empty((len(group), options.members, n_steps, len(specs), *bundle.grid.shape), np.float32)
+            for k in range(n_steps):
+                nxt = _step_starts(stepper, window, wtimes, options.members, options.batch)
+                states[:, :, k] = nxt.reshape(len(group), options.members, *nxt.shape[1:])
+                window[:, :-1] = window[:, 1:]
+                window[:, -1] = nxt
+                wtimes = np.concatenate([wtimes[:, 1:], wtimes[:, -1:] + np.timedelta64(step.value, "ns")], axis=1)
+            for i, s in enumerate(group):
+                raw = _raw_dataset(states[i], s, step, specs, options.variables, bundle.grid, attrs)
+                daily = forecast_daily(raw)
+                if options.keep_daily:
+                    _write(daily, start_file(options.output, "daily", s))
+                _write(period_aggregates(daily), start_file(options.output, "periods", s))
+            bar.update(len(group))
+    ds.close()
+    result.seconds, result.cpu_seconds = time.perf_counter() - wall0, time.process_time() - cpu0
+    result.member_days = len(todo) * options.members * n_steps * step / pd.Timedelta(days=1)
+    return result
+
+
+def _step_starts(stepper: Stepper, window: np.ndarray, wtimes: np.ndarray, members: int, batch: int) -> np.ndarray:
+    """The next state of every member of every start: each start with its own forcings."""
+    n = window.shape[0]
+    forcings = np.stack([
+        forcing_block(np.append(t, stepper.target_time(t)), stepper.grid, stepper.time_step, stepper.forcing_names)
+        for t in wtimes])                                           # [G, T+1, F, H, W]
+    forcings = np.repeat(forcings, members, axis=0)                 # [G*M, ...]
+    out = np.empty((n, *window.shape[2:]), np.float32)
+    for b0 in range(0, n, batch):
+        b1 = min(n, b0 + batch)
+        out[b0:b1] = stepper.model(window[b0:b1], forcings[b0:b1], stepper.static_batch(b1 - b0))
+    if not np.isfinite(out).all():
+        raise SowcastError("the model produced NaN or infinite values in a hindcast")
+    from sowcast.forecast.ensemble import clip_nonnegative
+
+    return clip_nonnegative(out, stepper.nonnegative, channel_axis=1)
+
+
+def _write(ds: xr.Dataset, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, overwrite=True) as tmp:
+        ds.to_netcdf(tmp)
+
+
+def open_hindcast(folder: str | os.PathLike, kind: str = "periods") -> xr.Dataset:
+    """All starts of a hindcast folder as one Dataset with a ``start`` dimension (``kind``:
+    ``periods`` or ``daily``; daily series are aligned on ``lead_day``)."""
+    folder = Path(folder)
+    if not (folder / OPTIONS_FILE).is_file():
+        raise SowcastError(f"{folder} is not a hindcast folder (no {OPTIONS_FILE}); run 'sowcast hindcast' first")
+    files = sorted((folder / kind).glob("*.nc")) if (folder / kind).is_dir() else []
+    if not files:
+        hint = " (the hindcast ran without keep_daily=true)" if kind == "daily" else ""
+        raise SowcastError(f"{folder} holds no {kind} hindcast files{hint}")
+    parts = []
+    for f in files:
+        with xr.open_dataset(f) as one:
+            one = one.load()
+        start = pd.Timestamp(one["init_time"].values)
+        if kind == "daily":
+            one = one.swap_dims({"time": "lead_day"}).drop_vars("time")
+        parts.append(one.drop_vars([c for c in ("init_time",) if c in one.coords]).expand_dims(start=[start]))
+    return xr.concat(parts, dim="start", join="outer", coords="minimal", compat="override")
