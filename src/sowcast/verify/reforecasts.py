@@ -1,0 +1,274 @@
+"""Scores of a set of reforecasts (``sowcast hindcast`` of held-out years) against the truth,
+each beside its baseline: what ``sowcast verify`` reports.
+
+Weekly and fortnightly aggregates (lead periods of :mod:`sowcast.products.periods`), per
+variable and period, over every start and grid point (latitude-weighted):
+
+* ``rmse`` of the ensemble mean, against climatology (the observed climatological mean of
+  the start's pooled dates) and persistence (the observed aggregate over the same number of
+  days up to the init date);
+* ``acc`` of the ensemble-mean anomaly (against the model climatology) with the observed
+  anomaly (against the observed climatology), WeatherBench 2;
+* ``crps`` (fair, Ferro 2014) and the ``spread_skill`` ratio (WeatherBench 2);
+* terciles: forecast probabilities are member fractions against the **model** climatology's
+  terciles at that lead, the observed category against the **observed** climatology's
+  terciles (S2S practice: each against its own climate, which removes the mean bias);
+  ``rpss`` from the fair RPS (Ferro 2014) with equal odds (1/3 each, the probabilistic
+  climatology) as the reference; ``bss_below``/``bss_above`` from the fair Brier score with
+  1/3 as the reference; ``roc_area_below``/``roc_area_above``; the reliability table of the
+  above-normal category.
+
+Onset of the rains (:func:`onset_cases`), at every grid point of ``region`` and every start
+before the observed onset (the observations up to the start show no onset yet): each
+member's series is the truth up to the start joined to the member's daily forecast, and its
+onset follows the rules; the forecast onset is the ensemble median, members without a
+confirmed onset counting as later than the forecast. Where that median is later than the
+forecast, or for the baseline, the onset is the climatological median of the training years'
+onsets later than the start (the climatology knows that the season has not started yet).
+Scores: MAE, bias and hit rate within ``tolerance_days``, and the Brier score of "onset by
+the end of week k" (forecast: the fraction of members with a confirmed onset by then;
+baseline: the fraction of training years with an onset by then among those later than the
+start), k = 1..6.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sowcast.errors import SowcastError
+from sowcast.products.climatology import climatology_for, day_of_year
+from sowcast.products.periods import observed_periods
+from sowcast.products.terciles import tercile_bounds, tercile_probabilities
+from sowcast.verify.categorical import (
+    brier_score,
+    fair_brier_score,
+    fair_rps,
+    observed_category,
+    reliability_table,
+    roc,
+    rps,
+    skill_score,
+)
+from sowcast.verify.deterministic import acc, rmse
+from sowcast.verify.ensemble import crps_ensemble, spread_skill_ratio
+from sowcast.verify.onset_scores import onset_errors
+from sowcast.verify.scorecard import Scorecard
+
+RAIN = "total_precipitation"
+WEEKS = 6
+SPATIAL = ("start", "lat", "lon")
+
+
+def _per_start_climatology(clim: xr.Dataset, starts: Sequence[np.datetime64]) -> xr.Dataset:
+    """The climatology at each start's nearest start day, stacked on ``start``."""
+    parts = [climatology_for(clim, s).drop_vars(["start_doy", "start_month_day", "n_starts"], errors="ignore")
+             for s in starts]
+    return xr.concat(parts, dim=xr.DataArray(np.asarray(starts, "datetime64[ns]"), dims="start", name="start"),
+                     coords="minimal", compat="override", join="override")
+
+
+def persistence_periods(truth_daily: xr.Dataset, starts: Sequence[np.datetime64], periods: xr.Dataset,
+                        names: Sequence[str]) -> xr.Dataset:
+    """The observed aggregate of the ``n`` days up to each start (``n`` = the period's length)."""
+    from sowcast.products.daily import aggregation
+
+    n_days = (periods["last_lead_day"] - periods["first_lead_day"] + 1).values
+    out = {}
+    for name in names:
+        da = truth_daily[name]
+        how = aggregation(name, da.attrs)
+        rows = []
+        for s in pd.DatetimeIndex(starts):
+            cols = []
+            for n in n_days:
+                block = da.sel(time=slice(s - pd.Timedelta(days=int(n) - 1), s))
+                ok = block.sizes["time"] == n
+                agg = block.sum("time", skipna=False) if how == "sum" else block.mean("time", skipna=False)
+                cols.append(agg if ok else agg.where(False))
+            rows.append(xr.concat(cols, dim="period"))
+        out[name] = xr.concat(rows, dim="start").assign_coords(start=np.asarray(starts, "datetime64[ns]"),
+                                                                period=periods["period"].values)
+    return xr.Dataset(out)
+
+
+def score_periods(card: Scorecard, forecast: xr.Dataset, truth: xr.Dataset, clim: xr.Dataset,
+                  persistence: xr.Dataset, names: Sequence[str]) -> dict[str, xr.Dataset]:
+    """Add the period scores of the module doc to ``card``; returns the reliability tables."""
+    tables = {}
+    for name in names:
+        f = forecast[name]
+        o = truth[name].transpose(*[d for d in f.dims if d != "member"])
+        mean = f.mean("member")
+        o_clim = clim[f"observed_{name}_mean"].transpose(*o.dims)
+        card.add_scores("rmse", name, rmse(mean, o, SPATIAL), rmse(o_clim, o, SPATIAL))
+        card.add_scores("rmse_vs_persistence", name, rmse(mean, o, SPATIAL),
+                        rmse(persistence[name].transpose(*o.dims), o, SPATIAL))
+        card.add_scores("acc", name, acc(mean - clim[f"{name}_mean"], o - o_clim, 0.0, SPATIAL), perfect=1.0)
+        card.add_scores("crps", name, crps_ensemble(f, o, dims=SPATIAL))
+        card.add_scores("spread_skill", name, spread_skill_ratio(f, o, SPATIAL), perfect=1.0)
+
+        lower, upper = tercile_bounds(clim, name)
+        prob = tercile_probabilities(f, lower, upper)
+        ol, ou = tercile_bounds(clim, name, observed=True)
+        obs = observed_category(o, ol, ou)
+        prob, obs = xr.align(prob, obs, join="exact")
+        m = f.sizes["member"]
+        equal = xr.full_like(prob, 1 / 3)
+        card.add_scores("rpss", name, skill_score(fair_rps(prob, obs, m), rps(equal, obs), SPATIAL),
+                        perfect=1.0)
+        for cat in ("below", "above"):
+            p, e = prob.sel(category=cat), obs.sel(category=cat)
+            card.add_scores(f"bss_{cat}", name,
+                            skill_score(fair_brier_score(p, e, m), brier_score(equal.sel(category=cat), e), SPATIAL),
+                            perfect=1.0)
+            card.add_scores(f"roc_area_{cat}", name, roc(p, e, dims=SPATIAL)["roc_area"], perfect=1.0)
+        tables[name] = reliability_table(prob.sel(category="above"), obs.sel(category="above"),
+                                         bins=_member_bins(m),
+                                         dims=SPATIAL)
+    return tables
+
+
+def _member_bins(m: int) -> list[float]:
+    """Bin edges that put each possible member fraction i/M in its own bin."""
+    return [0.0] + [(i + 0.5) / m for i in range(m)] + [1.0]
+
+
+@dataclass
+class OnsetSetup:
+    rules: object
+    region: tuple[float, float, float, float] | None = None
+    tolerance_days: float = 7.0
+
+
+def _region_mask(lat: np.ndarray, lon: np.ndarray, region, land: xr.DataArray | None) -> xr.DataArray:
+    mask = xr.DataArray(np.ones((len(lat), len(lon)), bool), dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
+    if region is not None:
+        la0, la1, lo0, lo1 = (float(x) for x in region)
+        mask = mask & (mask.lat >= la0) & (mask.lat <= la1) & (mask.lon >= lo0) & (mask.lon <= lo1)
+    if land is not None:
+        mask = mask & (land.reindex_like(mask, method="nearest") > 0.5)
+    if not bool(mask.any()):
+        raise SowcastError(f"the onset region {region} holds no (land) grid point")
+    return mask
+
+
+def _points(da: xr.DataArray, mask: xr.DataArray) -> xr.DataArray:
+    """The masked grid points as one ``point`` dim."""
+    stacked = da.stack(point=("lat", "lon"))
+    keep = mask.stack(point=("lat", "lon")).values
+    return stacked.isel(point=np.flatnonzero(keep))
+
+
+def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: xr.DataArray,
+                setup: OnsetSetup, land: xr.DataArray | None = None) -> xr.Dataset:
+    """Per (start, point): observed, forecast and climatological onset (days since 1970) and
+    the probabilities of onset by the end of weeks 1..6 (module doc). Cases where the
+    observations up to the start already show an onset are NaN."""
+    from sowcast.products.season import analyse_seasons
+
+    mask = _region_mask(daily.lat.values, daily.lon.values, setup.region, land)
+    obs_pts = _points(truth_daily, mask).load()
+    past = analyse_seasons(_points(past_truth_daily, mask), setup.rules)
+    past_onset = past["onset_doy"].where(past["onset_status"] == 0)             # (point, year)
+    truth_seasons = analyse_seasons(obs_pts, setup.rules)
+    rows = []
+    for s in pd.DatetimeIndex(daily["start"].values):
+        year = s.year
+        if year not in truth_seasons["year"].values:
+            continue
+        observed = truth_seasons["onset"].sel(year=year)                       # (point,)
+        season_start = pd.Timestamp(year=year, month=1, day=1)
+        before = obs_pts.sel(time=slice(season_start, s))
+        fc = _points(daily[RAIN].sel(start=s), mask)                            # (member, lead_day, point)
+        lead = fc["lead_day"].values
+        fc = fc.rename(lead_day="time").assign_coords(time=np.asarray(s + pd.to_timedelta(lead, "D")))
+        joined = xr.concat([before.expand_dims(member=fc.member.values), fc.transpose("member", "time", "point")],
+                           dim="time", coords="minimal", compat="override")
+        seasons = _season_of(analyse_seasons(joined.transpose("member", "point", "time"), setup.rules), year)
+        so_far = _season_of(analyse_seasons(before, setup.rules), year)
+        started = (so_far["onset_status"] == 0) | (observed.notnull() & (observed <= np.datetime64(s)))
+        end = s + pd.Timedelta(days=int(lead.max()))
+        confirmed = (seasons["onset_status"] == 0) & (seasons["onset"] <= np.datetime64(end))
+        member_day = _days(seasons["onset"]).where(confirmed, np.inf)
+        median = member_day.median("member")
+        s_doy = float(day_of_year([s])[0])
+        later = past_onset.where(past_onset > s_doy)
+        clim_doy = later.median("year")
+        clim_day = _days_of(year, clim_doy)
+        forecast_day = xr.where(np.isfinite(median), median, clim_day)
+        week_ends = [s + pd.Timedelta(days=7 * k) for k in range(1, WEEKS + 1)]
+        p_fc = xr.concat([(member_day <= _days_scalar(e)).mean("member") for e in week_ends], dim="week")
+        n_later = later.notnull().sum("year")
+        p_clim = xr.concat([(later <= float(day_of_year([e])[0])).sum("year") / n_later.where(n_later > 0)
+                            for e in week_ends], dim="week")
+        case = xr.Dataset({"observed": _days(observed), "forecast": forecast_day, "climatology": clim_day,
+                           "prob_by_week": p_fc, "clim_prob_by_week": p_clim})
+        rows.append(case.where(~started).assign_coords(week=np.arange(1, WEEKS + 1)).expand_dims(start=[s]))
+    if not rows:
+        raise SowcastError("no reforecast start lies in a year of the truth; cannot score the onset")
+    return xr.concat(rows, dim="start", coords="minimal", compat="override")
+
+
+def _season_of(seasons: xr.Dataset, year: int) -> xr.Dataset:
+    """Season ``year`` (all NaN/NaT when the series did not reach its search window)."""
+    return seasons.reindex(year=[year]).squeeze("year", drop=True)
+
+
+def _days(t: xr.DataArray) -> xr.DataArray:
+    """datetime64 -> float days since 1970 (NaT -> NaN)."""
+    v = t.values.astype("datetime64[ns]")
+    out = np.where(np.isnat(v), np.nan, (v - np.datetime64("1970-01-01")) / np.timedelta64(1, "D"))
+    return xr.DataArray(out, dims=t.dims, coords={k: c for k, c in t.coords.items() if set(c.dims) <= set(t.dims)})
+
+
+def _days_scalar(t: pd.Timestamp) -> float:
+    return float((pd.Timestamp(t) - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1))
+
+
+def _days_of(year: int, doy: xr.DataArray) -> xr.DataArray:
+    """Day of year (365-day calendar) of ``year`` -> days since 1970."""
+    return doy + (_days_scalar(pd.Timestamp(year=year, month=1, day=1)) - 1)
+
+
+def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float) -> None:
+    """Onset MAE/bias/hit rate (forecast beside the climatological baseline) and the Brier
+    score of onset by the end of each week, skill against the climatological probability."""
+    valid = cases["observed"].notnull() | cases["forecast"].notnull()
+    valid = valid & cases["climatology"].notnull()
+    f = onset_errors(cases["forecast"].where(valid), cases["observed"].where(valid), tolerance_days,
+                     dims=list(cases["forecast"].dims), valid=valid)
+    c = onset_errors(cases["climatology"].where(valid), cases["observed"].where(valid), tolerance_days,
+                     dims=list(cases["forecast"].dims), valid=valid)
+    n = int(f["n_cases"])
+    card.add("onset_mae_days", RAIN, "onset", float(f["mae"]), float(c["mae"]), n=n)
+    card.add("onset_bias_days", RAIN, "onset", float(f["bias"]), float(c["bias"]), n=n, skill=np.nan)
+    card.add(f"onset_hit_rate_{tolerance_days:g}d", RAIN, "onset", float(f["hit_rate"]), float(c["hit_rate"]),
+             n=n, perfect=1.0)
+    for k in cases["week"].values:
+        end_days = cases["start"].astype("datetime64[ns]").astype(np.int64) / 86400e9 + 7.0 * k
+        event = (cases["observed"] <= end_days).where(cases["observed"].notnull(), False).astype(float)
+        p, pc = cases["prob_by_week"].sel(week=k), cases["clim_prob_by_week"].sel(week=k)
+        ok = p.notnull() & pc.notnull()
+        e = event.where(ok)
+        bs, bsc = brier_score(p.where(ok), e), brier_score(pc.where(ok), e)
+        dims = list(bs.dims)
+        card.add("onset_by_week_brier", RAIN, f"week{k}", float(bs.mean(dims)), float(bsc.mean(dims)),
+                 n=int(ok.sum()))
+
+
+def verify_reforecasts(periods: xr.Dataset, truth_daily: xr.Dataset, climatology: xr.Dataset,
+                       names: Sequence[str]) -> tuple[Scorecard, dict[str, xr.Dataset]]:
+    """The period scores of the module doc for hindcast periods ``(start, member, period, lat,
+    lon)`` against the truth's daily series."""
+    starts = periods["start"].values
+    truth = observed_periods(truth_daily[list(names)], starts)
+    clim = _per_start_climatology(climatology, starts)
+    pers = persistence_periods(truth_daily, starts, periods, names)
+    card = Scorecard()
+    tables = score_periods(card, periods, truth, clim, pers, names)
+    return card, tables
