@@ -41,6 +41,12 @@ COMMANDS: dict[str, Command] = {
                         "run the ensemble forecast from a bundle and an analysis with onnxruntime (no torch), resumable"),
     "export": Command("sowcast.cli.export_command:run",
                       "export a checkpoint as the edge bundle: ONNX model checked against torch, static fields, statistics, manifest"),
+    "hindcast": Command("sowcast.cli.hindcast_command:run",
+                        "run the model from many past start dates and build the lead-dependent model climatology"),
+    "products": Command("sowcast.cli.products_command:run",
+                        "weekly anomalies and terciles, onset of the rains, false starts, dry spells and planting advice"),
+    "verify": Command("sowcast.cli.verify_command:run",
+                      "score reforecasts against the truth beside climatology and persistence: a scorecard"),
     "demo": Command("sowcast.cli.demo:run", "run the demo chain on the embedded synthetic data"),
 }
 

@@ -101,7 +101,9 @@ class Locations:
 
 
 def _wrap(lon: np.ndarray) -> np.ndarray:
-    return (np.asarray(lon, dtype=np.float64) + 180.0) % 360.0 - 180.0
+    """Longitudes in [-180, 180); values already there are kept exactly (no round-off)."""
+    lon = np.asarray(lon, dtype=np.float64)
+    return np.where((lon >= -180.0) & (lon < 180.0), lon, (lon + 180.0) % 360.0 - 180.0)
 
 
 def _check_names(names: list[str], what: str) -> None:

@@ -1,0 +1,69 @@
+"""``sowcast hindcast``: the model from many past start dates, and the model climatology."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from sowcast.config import plain
+from sowcast.errors import SowcastError
+
+
+def run(cfg: DictConfig) -> int:
+    """Run the bundle's model from past start dates of a canonical store (the same calendar
+    days every year: hindcast.first .. hindcast.last every hindcast.every_days days, over
+    hindcast.years, by default the bundle's training years), keep the weekly and fortnightly
+    aggregates of every start (and the daily series with keep_daily=true), then build the
+    lead-dependent model climatology (climatology.nc, with the store's observed climatology
+    for calibration) and add it to the bundle folder.
+
+        sowcast hindcast hindcast.bundle=bundles/demo hindcast.store=data/demo/demo.zarr \\
+            hindcast.first=03-01 hindcast.last=10-31 hindcast.members=4
+
+    A killed run goes on from the starts not yet done when given the same command.
+    Reforecasts of held-out years for 'sowcast verify': hindcast.years=[2007,2010]
+    hindcast.keep_daily=true hindcast.climatology.build=false hindcast.output=reforecasts.
+    """
+    from sowcast.forecast.hindcast import HindcastOptions, open_hindcast, run_hindcast
+
+    hc = dict(plain(cfg.hindcast))
+    clim_cfg = dict(hc.pop("climatology", None) or {})
+    unknown = sorted(set(clim_cfg) - {"build", "window_days", "add_to_bundle"})
+    if unknown:
+        raise SowcastError(f"unknown hindcast.climatology option(s) {', '.join(unknown)}; "
+                           f"known: build, window_days, add_to_bundle")
+    options = HindcastOptions.from_config(hc)
+    result = run_hindcast(options, overwrite=bool(cfg.overwrite), progress=bool(cfg.progress))
+    rate = result.member_days_per_cpu_second
+    speed = f", {rate:.3g} member-days per CPU-second" if not math.isnan(rate) else ""
+    print(f"hindcasts in {result.output}: {len(result.starts)} starts "
+          f"({result.computed} computed now in {result.seconds:.1f} s{speed})")
+    if not clim_cfg.get("build", True):
+        return 0
+
+    from sowcast.bundle.reader import add_file_to_bundle, is_archive, load_bundle
+    from sowcast.data.store import open_store
+    from sowcast.products.climatology import build_climatology, write_climatology
+    from sowcast.products.daily import store_daily
+    from sowcast.products.periods import observed_periods
+
+    periods = open_hindcast(options.output, "periods")
+    with open_store(options.store, chunks=None) as store:
+        names = [v for v in options.variables if v in store.data_vars]
+        observed = observed_periods(store_daily(store[names]), periods["start"].values)
+    clim = build_climatology(periods, observed, window_days=int(clim_cfg.get("window_days", 15)))
+    bundle = load_bundle(options.bundle)
+    clim.attrs["bundle_sha256"] = str(bundle.sha256)
+    path = Path(options.output) / "climatology.nc"
+    write_climatology(clim, path)
+    print(f"model climatology: {path}")
+    if clim_cfg.get("add_to_bundle", True):
+        if is_archive(options.bundle):
+            print(f"the bundle {options.bundle} is an archive: climatology.nc was not added to it "
+                  f"(give the bundle folder, or pass products.climatology={path})")
+        else:
+            add_file_to_bundle(options.bundle, path, role="climatology")
+            print(f"added climatology.nc to the bundle {options.bundle}")
+    return 0
