@@ -20,8 +20,9 @@ import numpy as np
 import xarray as xr
 
 from sowcast.errors import SowcastError
+from sowcast.verify import categorical
+from sowcast.verify.categorical import CATEGORIES  # noqa: F401 (re-exported: the category labels)
 
-CATEGORIES = ("below", "near", "above")
 _TOLERANCE = 1e-6
 
 
@@ -47,17 +48,12 @@ def tercile_bounds(clim_for_init: xr.Dataset, var: str, observed: bool = False) 
 
 def tercile_probabilities(values: xr.DataArray, lower: xr.DataArray, upper: xr.DataArray,
                           member_dim: str = "member") -> xr.DataArray:
-    """Fractions of members below / near / above: dim ``category`` first (module doc for ties)."""
-    if member_dim not in values.dims:
-        raise SowcastError(f"the values have no {member_dim!r} dimension")
-    finite = values.notnull()
-    n = finite.sum(member_dim)
-    below = (values < lower).sum(member_dim) / n
-    above = (values > upper).sum(member_dim) / n
-    ok = (n > 0) & lower.notnull() & upper.notnull()
-    below, above = below.where(ok), above.where(ok)
-    near = 1.0 - below - above
-    out = xr.concat([below, near, above], dim=xr.DataArray(list(CATEGORIES), dims="category", name="category"))
+    """Fractions of members below / near / above: dim ``category`` first (module doc for ties).
+
+    The counting is :func:`sowcast.verify.categorical.tercile_probabilities` (one rule for
+    products and their verification) over the finite members (``skipna=True``).
+    """
+    out = categorical.tercile_probabilities(values, lower, upper, member_dim, skipna=True).transpose("category", ...)
     out.name = "tercile_probability"
     out.attrs = {"long_name": "probability of the tercile category (fraction of ensemble members)",
                  "units": "1", "comment": "below: < lower tercile; above: > upper tercile; near: the rest"}
