@@ -145,9 +145,10 @@ class HindcastOptions:
                    precision=str(cfg.get("precision") or "fp32"), keep_daily=bool(cfg.get("keep_daily", False)),
                    **ints)
 
-    def as_config(self, model_sha256: str) -> dict[str, Any]:
+    def as_config(self, model_sha256: str, years: tuple[int, int]) -> dict[str, Any]:
+        """What identifies the hindcasts (``years`` resolved: the bundle's training years by default)."""
         return {"model_sha256": model_sha256, "store": str(Path(self.store).resolve()),
-                "years": list(self.years) if self.years else None, "first": self.first, "last": self.last,
+                "years": [int(years[0]), int(years[1])], "first": self.first, "last": self.last,
                 "every_days": self.every_days, "members": self.members, "lead": time_step_iso(self.lead),
                 "perturbation": asdict(self.perturbation), "variables": list(self.variables),
                 "precision": self.precision, "keep_daily": self.keep_daily}
@@ -288,7 +289,7 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
         if name not in surface:
             raise SowcastError(f"the bundle has no surface channel {name}; hindcast.variables can be "
                                f"{', '.join(surface)}")
-    config = options.as_config(str(bundle.manifest["files"][model_file]["sha256"]))
+    config = options.as_config(str(bundle.manifest["files"][model_file]["sha256"]), years)
     _prepare_folder(options, config, overwrite)
     todo = [s for s in usable if not start_file(options.output, "periods", s).is_file()]
     result = HindcastResult(options.output, usable, len(todo))
