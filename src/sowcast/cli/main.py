@@ -47,6 +47,10 @@ COMMANDS: dict[str, Command] = {
                         "weekly anomalies and terciles, onset of the rains, false starts, dry spells and planting advice"),
     "verify": Command("sowcast.cli.verify_command:run",
                       "score reforecasts against the truth beside climatology and persistence: a scorecard"),
+    "bulletin": Command("sowcast.cli.bulletin_command:run",
+                        "the agency bulletin per language: self-contained HTML, PDF, SMS advice and maps"),
+    "bulletin check": Command("sowcast.cli.bulletin_command:check",
+                              "check that every bulletin catalogue gives every message"),
     "demo": Command("sowcast.cli.demo:run", "run the demo chain on the embedded synthetic data"),
 }
 

@@ -1,0 +1,229 @@
+"""The content of one bulletin in one language: every text, number and figure, ready for the
+HTML and PDF renderers (which add layout only). Texts come from the catalogue
+(:class:`~sowcast.bulletin.translator.Translator`), numbers from the products folder
+(:class:`~sowcast.bulletin.products_folder.Products`), formatted for the language."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from sowcast.bulletin import charts, maps
+from sowcast.bulletin.products_folder import Products, most_likely
+from sowcast.bulletin.skill import Skill
+from sowcast.bulletin.translator import Translator
+from sowcast.errors import SowcastError
+from sowcast.products.planting import ADVICE_CODES
+
+DAY = pd.Timedelta(days=1)
+SECTIONS = ("headline", "onset", "rain", "table", "chart", "method", "provenance")
+
+
+@dataclass
+class Figure:
+    name: str    # file stem, e.g. onset_week2
+    title: str
+    png: bytes
+
+
+@dataclass
+class Bulletin:
+    language: str
+    locale: str                      # BCP 47, for <html lang>
+    title: str
+    issued: str
+    valid: str
+    sections: dict[str, str]         # section key -> heading
+    headline: list[str]
+    onset_maps: list[Figure]
+    onset_text: str                  # caption, or why there are no maps
+    rain_maps: list[Figure]
+    rain_text: str
+    table_group: str                 # heading over the week columns
+    table_header: list[str]
+    table_rows: list[list[str]]
+    table_caption: str
+    chart: Figure | None
+    chart_caption: str
+    method: list[str]
+    provenance: list[tuple[str, str]]
+    footer: str
+    page_label: str                  # "Page {page}" with the field left in
+    week_columns: list[int] = field(default_factory=list)
+
+    @property
+    def figures(self) -> list[Figure]:
+        return [*self.onset_maps, *self.rain_maps, *([self.chart] if self.chart else [])]
+
+
+@dataclass
+class Options:
+    agency: str
+    map_weeks: list[int]
+    rain_periods: list[str]
+    dpi: int = 120
+
+
+def period_label(t: Translator, period: str) -> str:
+    """``week1`` -> "Week 1"; ``weeks3-4`` -> "Weeks 3-4" (in the language)."""
+    if period.startswith("weeks") and "-" in period:
+        first, last = period.removeprefix("weeks").split("-", 1)
+        return t("period.weeks", first=first, last=last)
+    return t("period.week", n=period.removeprefix("week"))
+
+
+def check_options(products: Products, options: Options) -> None:
+    """Map weeks and rain periods the products have; a one-line error otherwise."""
+    if products.planting_map is not None:
+        have = [int(w) for w in products.planting_map["week"].values]
+        bad = [w for w in options.map_weeks if w not in have]
+        if bad:
+            raise SowcastError(f"bulletin.map_weeks {bad} not in the planting map (weeks {have})")
+    bad = [p for p in options.rain_periods if p not in products.periods.index]
+    if bad:
+        raise SowcastError(f"bulletin.rain_periods {bad} not in weekly.nc (periods {', '.join(products.periods.index)})")
+
+
+def _advice(t: Translator, row, attrs: dict) -> str:
+    code = str(row.advice) if str(row.advice) in ADVICE_CODES else "no_data"
+    return t(f"advice.{code}", p=t.percent(row.advice_probability), weeks=int(row.advice_week),
+             dry_days=attrs.get("dry_spell_days", "?"), lookahead=attrs.get("dry_spell_lookahead_days", "?"))
+
+
+def headline(t: Translator, table: pd.DataFrame) -> list[str]:
+    """One line per advice given, the most common first: the advice, how many locations, which."""
+    from babel.lists import format_list
+
+    counts = Counter(str(a) if str(a) in ADVICE_CODES else "no_data" for a in table["advice"])
+    order = sorted(counts, key=lambda c: (-counts[c], ADVICE_CODES.index(c)))
+    lines = []
+    for code in order:
+        names = [n for n, a in zip(table["location"], table["advice"], strict=True) if str(a) == code]
+        lines.append(t("headline.group", advice=t(f"advice_label.{code}"), n=counts[code], total=len(table),
+                       names=format_list(names or ["-"], locale=t.locale)))
+    return lines
+
+
+def _years(years: list[int], t: Translator) -> str:
+    if not years:
+        return t("common.not_available")
+    return str(years[0]) if len(years) == 1 else f"{min(years)}–{max(years)}"
+
+
+def method_text(t: Translator, products: Products, skill: Skill | None, periods: list[str]) -> list[str]:
+    meta = products.meta
+    paragraphs = [
+        t("method.forecast", members=meta.get("members", "?"), init=t.date(meta["init_time"]),
+          years=_years(products.climatology_years, t)),
+        t("method.onset", rules=meta.get("rules", "?")),
+    ]
+    if skill is None or (not skill.rpss and not math.isfinite(skill.onset_mae)):
+        paragraphs.append(t("method.skill_none"))
+        return paragraphs
+    if skill.rpss:
+        scores = "; ".join(t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
+                           for p, v in skill.rpss.items() if p in periods)
+        paragraphs.append(t("method.skill_rain", years=_years(skill.years, t), scores=scores))
+    if math.isfinite(skill.onset_mae):
+        paragraphs.append(t("method.skill_onset", mae=t.decimal(skill.onset_mae, 1),
+                            reference=t.decimal(skill.onset_reference, 1), n=skill.onset_cases))
+    if any(v <= 0 for v in skill.rpss.values()):
+        paragraphs.append(t("method.skill_caution"))
+    return paragraphs
+
+
+def provenance(t: Translator, products: Products) -> list[tuple[str, str]]:
+    meta = products.meta
+    sha = str(meta.get("bundle_sha256") or meta.get("forecast_bundle_sha256") or "")
+    return [
+        (t("prov.bundle"), sha[:12] or t("common.not_available")),
+        (t("prov.init"), f"{pd.Timestamp(meta['init_time']):%Y-%m-%d %H:%M} UTC"),
+        (t("prov.members"), str(meta.get("members", "?"))),
+        (t("prov.version"), str(meta.get("sowcast_version", "?"))),
+        (t("prov.rules"), str(meta.get("rules", "?"))),
+        (t("prov.rules_source"), str(meta.get("rules_source") or products.attrs.get("season_rules_source", "?"))),
+        (t("prov.created"), str(meta.get("created", "?"))),
+        (t("prov.map_data"), "Natural Earth (public domain)"),
+    ]
+
+
+def build_bulletin(products: Products, t: Translator, options: Options, skill: Skill | None = None) -> Bulletin:
+    """Every text, number and figure of the bulletin in ``t``'s language."""
+    import sowcast
+
+    issue, table, meta = products.issue, products.table, products.meta
+    thresholds = meta.get("thresholds") or {}
+    threshold = float(thresholds.get("onset_probability", 0.5))
+    weeks = products.weeks
+    credit = t("map.data_credit")
+
+    onset_maps = []
+    pm = products.planting_map
+    if pm is not None and "onset_by_week_expected" in pm:
+        points = list(zip(table["location"], table["lat"], table["lon"], strict=True)) \
+            if {"lat", "lon"} <= set(table.columns) else []
+        for week in options.map_weeks:
+            prob = pm["onset_by_week_expected"].sel(week=week).transpose("lat", "lon").values
+            title = t("map.onset_title", date=t.date(issue + 7 * week * DAY), week=week)
+            png = maps.onset_map(prob, pm["lat"].values, pm["lon"].values, title, t("map.onset_colorbar"), credit,
+                                 points=points, dpi=options.dpi)
+            onset_maps.append(Figure(f"onset_week{week}", title, png))
+        onset_text = t("map.onset_caption", rules=meta.get("rules", "?"))
+    else:
+        onset_text = t("map.no_onset_maps")
+
+    rain_maps = []
+    if products.terciles is not None:
+        names = (t("category.below"), t("category.near"), t("category.above"))
+        lat, lon = products.terciles["lat"].values, products.terciles["lon"].values
+        for period in options.rain_periods:
+            cat, prob = most_likely(products.terciles, period)
+            span = products.periods.loc[period]
+            title = t("map.rain_title", period=period_label(t, period), dates=t.date_range(span["start"], span["end"]))
+            png = maps.tercile_map(cat, prob, lat, lon, title, names, t("label.probability"), credit, dpi=options.dpi)
+            rain_maps.append(Figure(f"rain_{period}", title, png))
+        rain_text = t("map.rain_caption", threshold=t.percent(maps.TERCILE_BOUNDS[0]))
+    else:
+        rain_text = t("map.no_rain_maps")
+
+    header = [t("table.location"), *[t("table.week", n=k) for k in weeks], t("table.false_start"),
+              t("table.dry_spell"), t("table.window"), t("table.advice")]
+    rows = []
+    for row in table.itertuples(index=False):
+        start, end = row.planting_window_start, row.planting_window_end
+        window = t.date_range(start, end) if isinstance(start, str) and start and isinstance(end, str) and end \
+            else t("table.window_none")
+        rows.append([row.location, *[t.percent(getattr(row, f"onset_by_week{k}")) for k in weeks],
+                     t.percent(row.false_start_risk), t.percent(row.dry_spell_risk), window,
+                     _advice(t, row, products.attrs)])
+    table_caption = t("table.caption", weeks=weeks[-1], dry_days=products.attrs.get("dry_spell_days", "?"),
+                      lookahead=products.attrs.get("dry_spell_lookahead_days", "?"), threshold=t.percent(threshold),
+                      false_start_max=t.percent(float(thresholds.get("false_start_max", 0.3))))
+
+    probs = table[[f"onset_by_week{k}" for k in weeks]].to_numpy(dtype=float)
+    chart_title = t("chart.title")
+    chart = Figure("onset_chart", chart_title, charts.onset_chart(
+        list(table["location"]), probs, weeks, [str(k) for k in weeks], threshold, chart_title,
+        t("chart.week_axis"), t("label.probability"), dpi=options.dpi)) if len(table) else None
+
+    last_day = issue + 7 * weeks[-1] * DAY
+    return Bulletin(
+        language=t.language, locale=str(t.locale).replace("_", "-"),
+        title=t("bulletin.title"),
+        issued=t("bulletin.issued", date=t.date(issue), agency=options.agency),
+        valid=t("bulletin.valid", period=t.date_range(issue + DAY, last_day, "yMMMd")),
+        sections={k: t(f"section.{k}") for k in ("contents", *SECTIONS)},
+        headline=headline(t, table),
+        onset_maps=onset_maps, onset_text=onset_text, rain_maps=rain_maps, rain_text=rain_text,
+        table_group=t("table.onset_by_week"), table_header=header, table_rows=rows, table_caption=table_caption,
+        chart=chart, chart_caption=t("chart.caption", threshold=t.percent(threshold)),
+        method=method_text(t, products, skill, options.rain_periods),
+        provenance=provenance(t, products),
+        footer=t("footer.made_by", agency=options.agency, version=sowcast.__version__),
+        page_label=t.messages["footer.page"],
+        week_columns=list(weeks),
+    )
+

@@ -1,0 +1,65 @@
+"""The skill statement's numbers, from a ``sowcast verify`` scorecard folder: ``scores.csv``
+(columns metric, variable, period, value, reference, skill, n; see
+:mod:`sowcast.verify.scorecard`) and, when present, ``summary.json`` (the reforecast years).
+
+Shown: the RPSS of the weekly rain terciles (``value`` of the ``rpss`` rows of
+``total_precipitation``; reference equal odds) for the bulletin's periods, and the mean
+absolute error of the onset date beside the climatological date (``onset_mae_days``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sowcast.errors import SowcastError
+
+COLUMNS = ("metric", "variable", "period", "value", "reference", "skill", "n")
+RAIN = "total_precipitation"
+
+
+@dataclass
+class Skill:
+    rpss: dict[str, float] = field(default_factory=dict)   # period -> RPSS
+    years: list[int] = field(default_factory=list)
+    onset_mae: float = math.nan
+    onset_reference: float = math.nan
+    onset_cases: int = 0
+
+
+def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
+    """The scorecard's numbers for ``periods``; a one-line error if it is not a scorecard."""
+    folder = Path(os.path.expanduser(str(folder)))
+    scores = folder / "scores.csv"
+    if not scores.is_file():
+        raise SowcastError(f"bulletin.scorecard: no scores.csv in {folder} (give a 'sowcast verify' output folder)")
+    try:
+        frame = pd.read_csv(scores)
+    except (OSError, ValueError) as exc:
+        raise SowcastError(f"cannot read {scores}: {exc}") from None
+    if set(COLUMNS) - set(frame.columns):
+        raise SowcastError(f"{scores} is not a sowcast scorecard (columns {', '.join(map(str, frame.columns))}; "
+                           f"expected {', '.join(COLUMNS)})")
+    skill = Skill()
+    rain = frame[(frame.metric == "rpss") & (frame.variable == RAIN)]
+    for period in periods:
+        row = rain[rain.period == period]
+        if len(row) and math.isfinite(float(row["value"].iloc[0])):
+            skill.rpss[period] = float(row["value"].iloc[0])
+    onset = frame[frame.metric == "onset_mae_days"]
+    if len(onset):
+        skill.onset_mae = float(onset["value"].iloc[0])
+        skill.onset_reference = float(onset["reference"].iloc[0])
+        n = onset["n"].iloc[0]
+        skill.onset_cases = 0 if pd.isna(n) else int(n)
+    summary = folder / "summary.json"
+    if summary.is_file():
+        try:
+            skill.years = [int(y) for y in json.loads(summary.read_text()).get("years", [])]
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise SowcastError(f"cannot read {summary}: {exc}") from None
+    return skill

@@ -1,0 +1,104 @@
+"""Message catalogues: complete built-in ones, agency catalogues that add or override
+languages, English for what is missing, locale formats, and ``sowcast bulletin check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from sowcast.bulletin.catalogue import (
+    available_languages,
+    check_catalogues,
+    load_catalogue,
+    placeholders,
+)
+from sowcast.bulletin.translator import Translator
+from sowcast.cli import bulletin_command
+from sowcast.errors import SowcastError
+from sowcast.products.planting import ADVICE_CODES
+
+
+def write_po(folder: Path, lang: str, messages: dict[str, str], language: str | None = None) -> Path:
+    path = folder / lang / "LC_MESSAGES" / "sowcast.po"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ['msgid ""', 'msgstr ""', f'"Language: {language or lang}\\n"',
+             '"Content-Type: text/plain; charset=UTF-8\\n"', ""]
+    for key, text in messages.items():
+        lines += [f'msgid "{key}"', f'msgstr "{text}"', ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_builtin_catalogues_are_complete_and_cover_every_advice_code():
+    report = check_catalogues()
+    assert set(report) >= {"en", "fr"}
+    for lang, r in report.items():
+        assert r["problems"] == {} and r["unknown"] == [], lang
+    en = load_catalogue("en").messages
+    for code in ADVICE_CODES:
+        for prefix in ("advice", "advice_label", "sms"):
+            assert f"{prefix}.{code}" in en
+    assert placeholders(en["advice.buy_seed_now"]) == {"p", "weeks"}
+
+
+def test_french_formats_dates_and_numbers_the_french_way():
+    fr, en = Translator.load("fr"), Translator.load("en")
+    assert fr.date("2001-04-27") == "27 avril 2001" and en.date("2001-04-27") == "27 April 2001"
+    assert fr.percent(0.8) in ("80\u00a0%", "80\u202f%") and en.percent(0.8) == "80%"
+    assert fr.decimal(0.125, 2) == "0,12" and en.decimal(-0.031, 2) == "-0.03"
+    assert fr("table.location") == "Localité" and en("table.location") == "Location"
+    assert fr.percent(float("nan")) == "n.d."
+
+
+def test_unknown_language_is_one_line_listing_the_available_ones():
+    with pytest.raises(SowcastError) as err:
+        Translator.load("xx")
+    assert "'xx'" in str(err.value) and "en, fr" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_agency_catalogue_adds_a_language_and_overrides_a_message(tmp_path):
+    write_po(tmp_path, "wo", {"table.location": "Dëkk", "section.table": "Digal yi ci dëkk yi"})
+    write_po(tmp_path, "fr", {"table.location": "Commune"})
+    assert available_languages(tmp_path) == ["en", "fr", "wo"]
+    wo = Translator.load("wo", tmp_path)
+    assert wo("table.location") == "Dëkk" and wo("table.advice") == "Advice"   # English for the rest
+    assert "table.advice" in wo.missing and "table.location" not in wo.missing
+    assert wo.date("2001-04-27") == "27 Awril, 2001"   # the Wolof CLDR locale
+    fr = Translator.load("fr", tmp_path)
+    assert fr("table.location") == "Commune" and fr("table.advice") == "Conseil" and fr.missing == []
+
+
+def test_fuzzy_empty_and_wrong_field_messages_fall_back_to_english(tmp_path):
+    path = write_po(tmp_path, "zz", {"table.advice": "", "advice.wait": "Attends {p} {oops}"}, language="en")
+    path.write_text(path.read_text() + '#, fuzzy\nmsgid "table.location"\nmsgstr "Fuzzy"\n', encoding="utf-8")
+    zz = Translator.load("zz", tmp_path)
+    assert zz("table.advice") == "Advice" and zz("table.location") == "Location"
+    assert zz("advice.wait", p="5%", weeks=3).startswith("Wait: 5% chance")
+    assert "{oops}" in zz.problems["advice.wait"]
+
+
+def test_a_language_without_a_cldr_locale_uses_english_formats_and_says_so(tmp_path):
+    write_po(tmp_path, "qq", {"table.location": "Q"})
+    qq = Translator.load("qq", tmp_path)
+    assert qq.date("2001-04-27") == "27 April 2001" and qq.notes and "qq" in qq.notes[0]
+
+
+def test_a_broken_catalogue_is_a_one_line_error(tmp_path):
+    path = write_po(tmp_path, "wo", {})
+    path.write_text('msgid "a"\nmsgstr "x"\nnot po at all\n', encoding="utf-8")
+    with pytest.raises(SowcastError, match="cannot read the message catalogue"):
+        Translator.load("wo", tmp_path)
+
+
+def test_bulletin_check_reports_incomplete_catalogues(tmp_path, capsys):
+    cfg = OmegaConf.create({"bulletin": {"catalogue_dir": None}})
+    assert bulletin_command.check(cfg) == 0
+    out = capsys.readouterr().out
+    assert "en: complete" in out and "fr: complete" in out
+    write_po(tmp_path, "wo", {"table.location": "Dëkk", "no.such.id": "x"})
+    cfg = OmegaConf.create({"bulletin": {"catalogue_dir": str(tmp_path)}})
+    assert bulletin_command.check(cfg) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("wo:"))
+    assert "section.method (missing)" in line and "no.such.id (not an English id)" in line

@@ -1,0 +1,285 @@
+"""``sowcast bulletin`` on the real chain at a tiny size (tests/chain_helpers.py): the HTML
+pages are self-contained, the PDFs open, the SMS fit one GSM-7 message, the French is French,
+the numbers are those of locations.csv, an agency adds a language without code changes, and
+bad input is one line that writes nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from chain_helpers import LOCATIONS, make_chain
+from test_bulletin_catalogue import write_po
+
+from sowcast.bulletin.gsm7 import gsm7_length, is_gsm7, to_gsm7
+from sowcast.bulletin.pdf_document import count_pages
+from sowcast.bulletin.translator import Translator
+from sowcast.cli import bulletin_command
+from sowcast.errors import SowcastError
+from sowcast.verify.scorecard import Scorecard
+
+RPSS = {"week1": 0.214, "week2": 0.087, "weeks3-4": -0.031, "weeks5-6": 0.012}
+
+
+def bulletin_cfg(products, output, **options) -> OmegaConf:
+    b = {"products": str(products), "scorecard": None, "languages": ["en", "fr"],
+         "agency": {"name": "Ghana Meteorological Agency", "signature": "GMet"}, "catalogue_dir": None,
+         "output": str(output), "formats": ["html", "pdf", "sms"], "map_weeks": [2, 4],
+         "rain_periods": ["week1", "week2", "weeks3-4", "weeks5-6"], "dpi": 100}
+    b.update(options)
+    return OmegaConf.create({"bulletin": b, "overwrite": False, "progress": False})
+
+
+def write_scorecard(folder: Path) -> Path:
+    """A scorecard as 'sowcast verify' writes it (its own Scorecard class)."""
+    card = Scorecard()
+    for period, value in RPSS.items():
+        card.add("rpss", "total_precipitation", period, value, perfect=1.0)
+    card.add("onset_mae_days", "total_precipitation", "onset", 6.5, 9.25, n=40)
+    folder.mkdir(parents=True)
+    card.to_csv(folder / "scores.csv")
+    (folder / "summary.json").write_text(json.dumps({"years": [2002, 2003]}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bulletin_chain")
+    chain = make_chain(root)
+    out = root / "bulletin"
+    bulletin_command.run(bulletin_cfg(chain["products"], out, scorecard=str(write_scorecard(root / "scorecard"))))
+    return {"products": chain["products"], "out": out, "root": root,
+            "table": pd.read_csv(chain["products"] / "locations.csv")}
+
+
+class _Page(HTMLParser):
+    """Every attribute, the text of the location table's cells, and the tags seen."""
+
+    def __init__(self):
+        super().__init__()
+        self.attrs, self.tags, self.rows, self._row, self._cell, self._in_body = [], set(), [], None, None, False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attrs += [(tag, k, v or "") for k, v in attrs]
+        if tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self._in_body = False
+        elif tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(path: Path) -> tuple[_Page, str]:
+    text = path.read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(text)
+    return page, text
+
+
+def percent_of(cell: str) -> float:
+    return float(re.sub(r"[^0-9.,]", "", cell).replace(",", "."))
+
+
+def test_the_output_folder_holds_every_file_and_its_description(made):
+    out = made["out"]
+    meta = json.loads((out / "bulletin.json").read_text())
+    assert meta["issue_date"] == "2001-04-27" and meta["languages"] == ["en", "fr"]
+    for lang in ("en", "fr"):
+        for name in (f"bulletin_{lang}.html", f"bulletin_{lang}.pdf"):
+            assert name in meta["files"] and (out / name).is_file()
+        maps = sorted(p.name for p in (out / "maps").glob(f"*_{lang}.png"))
+        assert maps == sorted([f"onset_week2_{lang}.png", f"onset_week4_{lang}.png", f"rain_week1_{lang}.png",
+                               f"rain_week2_{lang}.png", f"rain_weeks3-4_{lang}.png", f"rain_weeks5-6_{lang}.png",
+                               f"onset_chart_{lang}.png"])
+        assert meta["pdf_pages"][lang] == count_pages((out / f"bulletin_{lang}.pdf").read_bytes())
+    assert meta["provenance"]["bundle_sha256"] and meta["provenance"]["rules"] == "sivakumar1988"
+    assert not list(out.parent.glob(".bulletin.tmp-*"))
+
+
+def test_html_pages_reference_nothing_outside_themselves(made):
+    for lang in ("en", "fr"):
+        page, text = parse(made["out"] / f"bulletin_{lang}.html")
+        refs = [(t, k, v) for t, k, v in page.attrs if k in ("src", "href", "srcset", "xlink:href", "data", "action",
+                                                                  "poster", "background")]
+        assert refs, "the page has no images or links at all"
+        for tag, key, value in refs:
+            assert value.startswith(("data:", "#")), (tag, key, value[:60])
+        assert not {"script", "link", "iframe", "object", "embed"} & page.tags
+        without_data = re.sub(r"data:[^\"')\s]+", "", text)
+        assert "http://" not in without_data and "https://" not in without_data
+        assert not re.search(r"//[a-z0-9-]+(\.[a-z0-9-]+)+", without_data, re.IGNORECASE)
+        assert "@import" not in text and "url(" not in text
+        assert sum(1 for t, k, v in page.attrs if t == "img" and v.startswith("data:image/png;base64,")) == 7
+
+
+def test_pdfs_open_and_have_pages(made):
+    for lang, title in (("en", b"Rain and planting bulletin"), ("fr", b"Bulletin des pluies et des semis")):
+        data = (made["out"] / f"bulletin_{lang}.pdf").read_bytes()
+        assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+        assert count_pages(data) >= 2
+        assert b"/Title (" + title in data and (b"/Lang (fr)" in data) == (lang == "fr")
+
+
+def test_french_is_french_and_english_english(made):
+    _, en = parse(made["out"] / "bulletin_en.html")
+    _, fr = parse(made["out"] / "bulletin_fr.html")
+    assert '<html lang="fr">' in fr and '<html lang="en-GB">' in en
+    assert "Conseils par localité" in fr and "Advice by location" not in fr
+    assert "Publié le 27 avril 2001 par Ghana Meteorological Agency" in fr
+    assert "Advice by location" in en and "Issued on 27 April 2001 by Ghana Meteorological Agency" in en
+    assert "Semez maintenant" in fr and "Plant now" in en
+
+
+def test_table_names_and_numbers_are_those_of_locations_csv(made):
+    table = made["table"]
+    names = pd.read_csv(LOCATIONS, comment="#")["name"].tolist()
+    assert table["location"].tolist() == names
+    weeks = [c for c in table.columns if re.fullmatch(r"onset_by_week\d+", c)]
+    for lang in ("en", "fr"):
+        page, _ = parse(made["out"] / f"bulletin_{lang}.html")
+        assert [r[0] for r in page.rows] == names
+        for row, (_, expected) in zip(page.rows, table.iterrows(), strict=True):
+            cells = row[1:]
+            for cell, column in zip(cells, [*weeks, "false_start_risk", "dry_spell_risk"], strict=False):
+                value = expected[column]
+                if isinstance(value, float) and math.isnan(value):
+                    assert cell in ("n/a", "n.d.")
+                else:
+                    assert abs(percent_of(cell) - 100 * value) <= 0.5 + 1e-9, (lang, row[0], column, cell)
+            start = expected["planting_window_start"]
+            if isinstance(start, str) and start:
+                assert str(pd.Timestamp(start).day) in cells[len(weeks) + 2]
+            assert f"{round(100 * expected['advice_probability'])}" in cells[-1]
+    _, en = parse(made["out"] / "bulletin_en.html")
+    english = Translator.load("en")
+    for code, n in table["advice"].value_counts().items():
+        assert f"{english(f'advice_label.{code}')}: {n} of {len(table)} locations (" in en
+    parakou = table.set_index("location").loc["Parakou"]
+    assert parakou["onset_by_week1"] < 1  # the chain gives at least one number that is not 0 or 100 %
+
+
+def test_method_states_the_scorecard_skill_and_provenance(made):
+    _, en = parse(made["out"] / "bulletin_en.html")
+    _, fr = parse(made["out"] / "bulletin_fr.html")
+    assert "Week 1 0.21; Week 2 0.09; Weeks 3-4 -0.03; Weeks 5-6 0.01" in en
+    assert "Semaine 1 0,21" in fr and "2002–2003" in en
+    assert "6.5 days" in en and "9.2" in en
+    sha = json.loads((made["products"] / "products.json").read_text())["bundle_sha256"][:12]
+    assert sha in en and sha in fr and "sivakumar1988" in en
+
+
+def test_sms_are_one_gsm7_message_per_location_and_language(made):
+    with open(made["out"] / "sms.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["location", "language", "message", "characters", "encoding"]
+    names = made["table"]["location"].tolist()
+    assert [(r["location"], r["language"]) for r in rows] == [(n, lang) for lang in ("en", "fr") for n in names]
+    probability = dict(zip(names, made["table"]["advice_probability"], strict=True))
+    for r in rows:
+        message = r["message"]
+        assert is_gsm7(message) and gsm7_length(message) <= 160 and int(r["characters"]) == gsm7_length(message)
+        assert r["encoding"] == "GSM-7"
+        assert message.startswith(to_gsm7(r["location"]) + " 27/04") and message.endswith("-GMet")
+        assert f"{round(100 * probability[r['location']])}" in message
+    fr = [r["message"] for r in rows if r["language"] == "fr"]
+    assert all("pluies" in m for m in fr)
+
+
+def test_maps_show_borders_over_land_and_sea(made):
+    image = np.asarray(Image.open(made["out"] / "maps" / "rain_week1_en.png").convert("RGB")).astype(int)
+    assert image.shape[1] >= 400
+    ocean = (np.abs(image - [0xDB, 0xE9, 0xF6]).sum(axis=2) < 12).mean()
+    borders = (np.abs(image - [0x33, 0x33, 0x33]).sum(axis=2) < 40).mean()
+    assert 0.02 < ocean < 0.6 and borders > 0.002
+
+
+def test_an_agency_language_renders_without_code_changes(made, tmp_path, capsys):
+    folder = tmp_path / "locales"
+    write_po(folder, "wo", {"bulletin.title": "Xibaar bu taw ak ji", "section.table": "Digal yi ci dëkk yi",
+                            "sms.plant_now": "jiwlen leegi ({p}), taw bi ñëw na", "sms.head": "{place} {date}:"})
+    out = tmp_path / "bulletin"
+    bulletin_command.run(bulletin_cfg(made["products"], out, languages=["wo"], catalogue_dir=str(folder),
+                                      formats=["html", "sms"], map_weeks=[2], rain_periods=["week1"]))
+    err = capsys.readouterr().err
+    assert err.count("catalogue 'wo' lacks") == 1 and "section.method" in err
+    _page, text = parse(out / "bulletin_wo.html")
+    assert '<html lang="wo">' in text and "Xibaar bu taw ak ji" in text and "Digal yi ci dëkk yi" in text
+    assert "Method and skill" in text  # English where the catalogue has no message
+    assert "27 Awril, 2001" in text  # Wolof dates from CLDR
+    assert "The skill of these forecasts has not yet been assessed" in text
+    with open(out / "sms.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["language"] for r in rows} == {"wo"} and len(rows) == len(made["table"])
+    assert any("jiwlen leegi" in r["message"] and "taw bi ñew na" in r["message"] for r in rows)
+    assert all(is_gsm7(r["message"]) and gsm7_length(r["message"]) <= 160 for r in rows)
+    assert not (out / "bulletin_wo.pdf").exists()
+
+
+def test_urls_in_texts_are_not_references(made):
+    from sowcast.bulletin.document import Options, build_bulletin
+    from sowcast.bulletin.html_page import render_html
+    from sowcast.bulletin.products_folder import read_products
+
+    products = read_products(made["products"])
+    products.meta["rules_source"] = "ANACIM (see http://example.org/onset.html)"
+    text = render_html(build_bulletin(products, Translator.load("en"), Options("NMA", [], [])))
+    assert "http://" not in text and "//example.org" not in text and "example.org/onset.html" in text
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"products": "/no/such/folder"}, "no such folder"),
+    ({"products": "FOREIGN"}, "not a 'sowcast products' folder"),
+    ({"products": "OTHER"}, "was not written by 'sowcast products'"),
+    ({"languages": ["en", "xx"]}, "no bulletin catalogue for language 'xx'; available: en, fr"),
+    ({"output": "FILE/bulletin"}, "bulletin.output: cannot write in"),
+    ({"formats": ["html", "docx"]}, "unknown bulletin format(s) docx"),
+    ({"map_weeks": [9]}, "bulletin.map_weeks [9] not in the planting map"),
+    ({"rain_periods": ["week9"]}, "bulletin.rain_periods ['week9'] not in weekly.nc"),
+    ({"scorecard": "/no/such/scorecard"}, "no scores.csv"),
+    ({"colour": "red"}, "unknown bulletin option(s) colour"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(made, tmp_path, change, message):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("hello")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "products.json").write_text(json.dumps({"product": "sowcast verify"}))
+    (tmp_path / "file").write_text("a file")
+    subst = {"FOREIGN": str(foreign), "OTHER": str(other), "FILE/bulletin": str(tmp_path / "file" / "bulletin")}
+    change = {k: subst.get(v, v) if isinstance(v, str) else v for k, v in change.items()}
+    out = tmp_path / "out"
+    cfg = bulletin_cfg(**{"products": made["products"], "output": out, **change})
+    with pytest.raises(SowcastError) as err:
+        bulletin_command.run(cfg)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert not out.exists() and not list(tmp_path.glob(".out.tmp-*"))
