@@ -51,6 +51,8 @@ COMMANDS: dict[str, Command] = {
                         "the agency bulletin per language: self-contained HTML, PDF, SMS advice and maps"),
     "bulletin check": Command("sowcast.cli.bulletin_command:check",
                               "check that every bulletin catalogue gives every message"),
+    "serve": Command("sowcast.cli.serve_command:run",
+                     "the offline edge service: dashboard and JSON API, forecast jobs from an inbox or a daily schedule"),
     "demo": Command("sowcast.cli.demo:run", "run the demo chain on the embedded synthetic data"),
 }
 

@@ -1,0 +1,115 @@
+"""Power cuts and clean stops of the real server: kill -9 of its whole process group (the
+running step with it) during the forecast and during products, SIGTERM during the forecast;
+after a restart the job goes on (the forecast resuming from its saved state) and succeeds,
+and ``latest`` always names a complete published run."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+import xarray as xr
+from serve_helpers import ISSUE_DATE, base_overrides, start_server, wait_for
+
+from sowcast.forecast.rollout_state import load_state, partial_dir
+from sowcast.serve.journal import Journal
+from sowcast.serve.publish import resolve_latest
+
+
+def overrides(root, chain):
+    # 8 members, a saved state at every step: the forecast runs long enough to be cut mid-way
+    return base_overrides(root, chain, **{"forecast.members": 8, "forecast.checkpoint_every": 1})
+
+
+def forecast_step(root, job_id: str) -> int:
+    """The last step the running forecast of ``job_id`` saved (-1 before the first)."""
+    pdir = partial_dir(root / "runs" / job_id / "forecast.zarr")
+    try:
+        state = load_state(pdir) if pdir.is_dir() else None
+    except (OSError, ValueError, KeyError):     # replaced while read: next look
+        return -1
+    return -1 if state is None else state.step
+
+
+def assert_latest_complete(root, expect: str | None) -> None:
+    """``latest`` is absent (nothing published yet) or names a complete published run."""
+    latest = resolve_latest(root)
+    if expect is None:
+        assert latest is None and not (root / "latest").exists()
+        return
+    assert latest is not None and latest.name == expect
+    assert (latest / "published.json").is_file()
+    meta = json.loads((latest / "products" / "products.json").read_text())
+    assert meta["issue_date"] == ISSUE_DATE
+    for name in meta["files"]:
+        path = latest / "products" / name
+        if name.endswith(".nc"):
+            xr.open_dataset(path).close()
+        else:
+            assert path.stat().st_size > 0
+
+
+def post_job(srv) -> str:
+    status, _h, body = srv.request("POST", "/api/runs", {"init_time": ISSUE_DATE})
+    assert status == 202
+    return json.loads(body)["id"]
+
+
+@pytest.mark.slow
+def test_kill9_during_forecast_and_products_then_resume(chain, tmp_path):
+    root, log = tmp_path / "root", tmp_path / "serve.log"
+    srv = start_server(log, overrides(root, chain))
+    job = post_job(srv)
+    wait_for(lambda: forecast_step(root, job) >= 2, 120, "the forecast to save step 2", srv)
+    srv.kill9()                                            # power cut in the middle of the forecast
+    cut_at = forecast_step(root, job)
+    assert 2 <= cut_at < 46
+    assert_latest_complete(root, None)
+
+    srv = start_server(log, overrides(root, chain))
+    assert f"job {job} was running when the service stopped: requeued first" in srv.log()
+    done = srv.wait_job(job)
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    forecast_log = (root / "runs" / job / "logs" / "forecast.log").read_text()
+    assert f"resuming {root / 'runs' / job / 'forecast.zarr'} from step {cut_at} of 46" in forecast_log
+    assert_latest_complete(root, job)
+
+    job2 = post_job(srv)
+    wait_for(lambda: srv.get_json(f"/api/runs/{job2}")["step"] == "products", 120, "the products step", srv)
+    srv.kill9()                                            # power cut during products
+    assert_latest_complete(root, job)                      # the previous run, whole
+
+    srv = start_server(log, overrides(root, chain))
+    done = srv.wait_job(job2)
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    # the finished forecast was not recomputed; products were
+    assert "is up to date" in (root / "runs" / job2 / "logs" / "forecast.log").read_text()
+    assert (root / "runs" / job2 / "logs" / "products.log").read_text().count("products of 2001-04-27 in") == 1
+    assert_latest_complete(root, job2)
+    assert srv.stop() == 0
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_and_the_job_goes_on(chain, tmp_path):
+    root, log = tmp_path / "root", tmp_path / "serve.log"
+    srv = start_server(log, overrides(root, chain))
+    job = post_job(srv)
+    wait_for(lambda: forecast_step(root, job) >= 2, 120, "the forecast to save step 2", srv)
+    assert srv.stop(signal.SIGTERM) == 0
+    text = srv.log()
+    assert "SIGTERM: stopping" in text and f"job {job}: stopped during forecast; requeued" in text
+    assert text.rstrip().endswith("sowcast serve: stopped")
+    journal = Journal(root / "journal.sqlite")
+    stopped = journal.get(job)
+    journal.close()
+    assert stopped["status"] == "queued" and stopped["attempts"] == 0
+    cut_at = forecast_step(root, job)
+    assert cut_at >= 2
+
+    srv = start_server(log, overrides(root, chain))
+    done = srv.wait_job(job)
+    assert done["status"] == "succeeded" and done["attempts"] == 1, done
+    assert f"from step {cut_at} of 46" in (root / "runs" / job / "logs" / "forecast.log").read_text()
+    assert_latest_complete(root, job)
+    assert srv.stop() == 0
