@@ -1,4 +1,4 @@
-"""Shared fixtures: the real sample data folder and a subprocess runner for the CLI."""
+"""Shared fixtures: the real sample data folder, a subprocess runner for the CLI, the tiny chain."""
 
 from __future__ import annotations
 
@@ -32,3 +32,14 @@ def run_sowcast(*args: str, cwd: Path | None = None, env: dict | None = None,
 @pytest.fixture
 def sowcast_cli():
     return run_sowcast
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory) -> dict[str, Path]:
+    """The real chain at a tiny size, made once per session (tests/chain_helpers.py): store,
+    bundle with its climatology, hindcasts, forecast and products folder. Tests read it and
+    write their own outputs elsewhere."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from chain_helpers import make_chain
+
+    return make_chain(tmp_path_factory.mktemp("chain"))

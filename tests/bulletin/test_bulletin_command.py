@@ -22,7 +22,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parents[1]))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from chain_helpers import LOCATIONS, make_chain
+from chain_helpers import LOCATIONS
 from test_bulletin_catalogue import write_po
 
 from sowcast.bulletin.gsm7 import gsm7_length, is_gsm7, to_gsm7
@@ -57,9 +57,8 @@ def write_scorecard(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory):
+def made(tmp_path_factory, chain):
     root = tmp_path_factory.mktemp("bulletin_chain")
-    chain = make_chain(root)
     out = root / "bulletin"
     bulletin_command.run(bulletin_cfg(chain["products"], out, scorecard=str(write_scorecard(root / "scorecard"))))
     return {"products": chain["products"], "out": out, "root": root,

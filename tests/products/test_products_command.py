@@ -14,17 +14,12 @@ import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from chain_helpers import ISSUE_DATE, LOCATIONS, make_chain  # noqa: E402
+from chain_helpers import ISSUE_DATE, LOCATIONS
 
-from sowcast.bundle.reader import load_bundle  # noqa: E402
-from sowcast.cli import products_command, verify_command  # noqa: E402
-from sowcast.cli.main import compose, main  # noqa: E402
-from sowcast.errors import SowcastError  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    return make_chain(tmp_path_factory.mktemp("chain"))
+from sowcast.bundle.reader import load_bundle
+from sowcast.cli import products_command, verify_command
+from sowcast.cli.main import compose, main
+from sowcast.errors import SowcastError
 
 
 def test_hindcast_adds_a_climatology_the_bundle_verifies(chain):
