@@ -46,6 +46,7 @@ def _printable(text: str, limit: int = 200) -> str:
 class Server(ThreadingHTTPServer):
     daemon_threads = False      # server_close() waits for the responses under way
     block_on_close = True
+    request_queue_size = 64     # listen backlog: the default 5 overflows with 8 clients (1 s SYN retries)
 
     def __init__(self, address: tuple[str, int], ctx: api.Context):
         self.ctx = ctx

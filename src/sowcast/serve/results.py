@@ -50,15 +50,25 @@ def _key(folder: Path, *names: str) -> tuple:
     return tuple(parts)
 
 
+_key_locks: dict[tuple, threading.Lock] = {}
+
+
 def _cached(key: tuple, make):
+    """``make()`` once per key, even when several requests ask for it at the same moment."""
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    value = make()
-    with _cache_lock:
-        if len(_cache) > 16:
-            _cache.clear()
-        _cache[key] = value
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:
+        with _cache_lock:
+            if key in _cache:
+                return _cache[key]
+        value = make()
+        with _cache_lock:
+            if len(_cache) > 16:
+                _cache.clear()
+                _key_locks.clear()
+            _cache[key] = value
     return value
 
 
