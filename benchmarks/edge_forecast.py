@@ -13,8 +13,11 @@ Prints:
 The model comes from a real chain run in a temporary folder: synthesise a year of the
 monsoon on the chosen grid, ingest it, train a few steps (the weights do not change the
 cost), export the bundle. Or give ``--checkpoint`` (and ``--store``) of a trained run.
+``--quick`` forecasts 8 members x 20 days with 3 timing repeats; ``--json PATH`` also
+writes the headline figures for ``benchmarks/run_all.py``.
 
     .venv/bin/python benchmarks/edge_forecast.py                                   # demo grid, small model
+    .venv/bin/python benchmarks/edge_forecast.py --quick --json /tmp/edge.json
     .venv/bin/python benchmarks/edge_forecast.py --grid global1.5 --mesh-level 5   # a larger one
     .venv/bin/python benchmarks/edge_forecast.py --checkpoint /tmp/demo_small/checkpoints/step_00001500 \\
         --store data/demo/demo.zarr
@@ -33,6 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sowcast.atomic import atomic_write_text
+
+QUICK = {"members": 8, "lead": "20D", "repeats": 3}
 GRIDS = {
     "demo": "{lat_min: -2.0, lat_max: 24.0, lon_min: -20.0, lon_max: 16.0, resolution: 1.0}",
     "global1.5": "{lat_min: -90.0, lat_max: 90.0, lon_min: -180.0, lon_max: 178.5, resolution: 1.5}",
@@ -121,7 +127,14 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--workdir", default=None, help="keep intermediate files here (default: a temp folder)")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller defaults: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))
+    p.add_argument("--json", type=Path, help="also write the headline figures here (for benchmarks/run_all.py)")
     args = p.parse_args()
+    if args.quick:  # explicit options win
+        for key, value in QUICK.items():
+            if getattr(args, key) == p.get_default(key):
+                setattr(args, key, value)
 
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -197,8 +210,24 @@ def main() -> None:
           f"peak RSS {hwm_kib / 1024:.0f} MiB")
     summary = {"grid": args.grid, "parameters": n_params, "rows": rows, "gemm_flops": peak,
                "forecast_wall_s": wall, "forecast_cpu_s": cpu, "member_days_per_cpu_s": args.members * days / cpu,
-               "peak_rss_mib": hwm_kib / 1024}
+               "peak_rss_mib": hwm_kib / 1024, "members": args.members, "lead_days": days, "threads": args.threads}
     print(json.dumps(summary))
+    if args.json:
+        figures = []
+        for batch_size, torch_ms, ort_ms, flops in rows:
+            figures.append({"figure": f"torch eager / onnxruntime step time, batch {batch_size}",
+                            "value": torch_ms / ort_ms, "unit": "ratio"})
+        batch_size, _torch_ms, ort_ms, flops = rows[-1]
+        figures += [
+            {"figure": f"onnxruntime GEMM FLOP/s vs dense GEMM peak, batch {batch_size}",
+             "value": 100 * flops / (ort_ms / 1000.0) / peak, "unit": "%"},
+            {"figure": f"dense GEMM peak ({peak_lib}, {args.threads} threads)", "value": peak / 1e9, "unit": "GFLOP/s"},
+            {"figure": f"forecast {args.members} members x {days:g} days", "value": args.members * days / cpu,
+             "unit": "member-days/CPU-s"},
+            {"figure": "forecast peak resident memory", "value": hwm_kib / 1024, "unit": "MiB"},
+        ]
+        atomic_write_text(args.json, json.dumps({"benchmark": "edge_forecast", "figures": figures,
+                                                 "details": summary}, indent=1))
 
 
 if __name__ == "__main__":

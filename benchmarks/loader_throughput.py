@@ -9,15 +9,17 @@ one with ``--store``, then in one run measures
   :class:`InMemoryWindows`, with 0 and 2 workers;
 
 and prints samples/second and the ratio real/memory. A ratio near 1 means reading the
-store is not the bottleneck. Usage::
+store is not the bottleneck. ``--quick`` builds half a year and times 64 samples;
+``--json PATH`` also writes the ratios for ``benchmarks/run_all.py``. Usage::
 
     .venv/bin/python benchmarks/loader_throughput.py [--store PATH] [--grid 64x128|demo]
-        [--years 2] [--samples 160] [--workers 0 2]
+        [--years 2] [--samples 160] [--workers 0 2] [--quick] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -25,11 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from sowcast.atomic import atomic_write_text
 from sowcast.data.grid import Grid
 from sowcast.data.testing import make_canonical_store
 from sowcast.data.windows import InMemoryWindows, WindowSource
 
 ROOT = Path(__file__).resolve().parents[1]
+QUICK = {"years": 0.5, "samples": 64}
 
 
 def _grid(text: str) -> Grid | tuple[int, int]:
@@ -73,7 +77,14 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=160, help="samples timed per measurement")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller defaults: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))
+    parser.add_argument("--json", type=Path, help="also write the ratios here (for benchmarks/run_all.py)")
     args = parser.parse_args()
+    if args.quick:  # explicit options win
+        for key, value in QUICK.items():
+            if getattr(args, key) == parser.get_default(key):
+                setattr(args, key, value)
 
     tmp = None
     store = args.store
@@ -133,6 +144,14 @@ def main() -> None:
         print(f"ratio real/memory, core WindowSource: {core_ratio:.2f}")
         for workers, ratio in ratios:
             print(f"ratio real/memory, DataLoader workers={workers}: {ratio:.2f}")
+        if args.json:
+            figures = [{"figure": "core WindowSource real/memory", "value": core_ratio, "unit": "ratio"}]
+            figures += [{"figure": f"DataLoader real/memory, {w} workers", "value": r, "unit": "ratio"}
+                        for w, r in ratios]
+            atomic_write_text(args.json, json.dumps({
+                "benchmark": "loader_throughput", "figures": figures,
+                "details": {"rows": rows, "grid": args.grid, "years": args.years, "samples": n,
+                            "store": str(args.store) if args.store else None}}, indent=1))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -124,6 +124,20 @@ def test_the_output_folder_holds_every_file_and_its_description(made):
     assert not list(out.parent.glob(".bulletin.tmp-*"))
 
 
+def test_advice_csv_holds_every_location_in_every_language(made):
+    advice = pd.read_csv(made["out"] / "advice.csv")
+    table = made["table"]
+    for lang in ("en", "fr"):
+        rows = advice[advice.language == lang]
+        assert rows["location"].tolist() == table["location"].tolist()
+    en = advice[advice.language == "en"].set_index("location")["advice"]
+    fr = advice[advice.language == "fr"].set_index("location")["advice"]
+    parakou = table.set_index("location").loc["Parakou"]
+    assert parakou["advice"] == "buy_seed_now"
+    assert en["Parakou"].lower().startswith("buy seed now") and fr["Parakou"].lower().startswith("achetez")
+    assert "Parakou" not in fr["Parakou"] and "GMet" not in fr["Parakou"]  # a sentence, not the SMS
+
+
 def test_html_pages_reference_nothing_outside_themselves(made):
     for lang in ("en", "fr"):
         page, text = parse(made["out"] / f"bulletin_{lang}.html")

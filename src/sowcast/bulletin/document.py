@@ -87,7 +87,8 @@ def check_options(products: Products, options: Options) -> None:
         raise SowcastError(f"bulletin.rain_periods {bad} not in weekly.nc (periods {', '.join(products.periods.index)})")
 
 
-def _advice(t: Translator, row, attrs: dict) -> str:
+def advice_sentence(t: Translator, row, attrs: dict) -> str:
+    """The advice of one locations.csv row in ``t``'s language (the catalogue's advice.<code>)."""
     code = str(row.advice) if str(row.advice) in ADVICE_CODES else "no_data"
     return t(f"advice.{code}", p=t.percent(row.advice_probability), weeks=int(row.advice_week),
              dry_days=attrs.get("dry_spell_days", "?"), lookahead=attrs.get("dry_spell_lookahead_days", "?"))
@@ -198,7 +199,7 @@ def build_bulletin(products: Products, t: Translator, options: Options, skill: S
             else t("table.window_none")
         rows.append([row.location, *[t.percent(getattr(row, f"onset_by_week{k}")) for k in weeks],
                      t.percent(row.false_start_risk), t.percent(row.dry_spell_risk), window,
-                     _advice(t, row, products.attrs)])
+                     advice_sentence(t, row, products.attrs)])
     table_caption = t("table.caption", weeks=weeks[-1], dry_days=products.attrs.get("dry_spell_days", "?"),
                       lookahead=products.attrs.get("dry_spell_lookahead_days", "?"), threshold=t.percent(threshold),
                       false_start_max=t.percent(float(thresholds.get("false_start_max", 0.3))))

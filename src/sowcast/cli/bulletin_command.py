@@ -168,6 +168,8 @@ def run(cfg: DictConfig) -> int:
             if "sms" in formats:
                 write_sms_csv(tmp / "sms.csv", sms_all)
                 files.append("sms.csv")
+            write_advice_csv(tmp / "advice.csv", products, translators)
+            files.append("advice.csv")
             meta = _metadata(products, languages, agency, signature, files, pages, sizes, len(sms_all),
                              translators, b.get("scorecard"))
             (tmp / "bulletin.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -179,6 +181,21 @@ def run(cfg: DictConfig) -> int:
     sms = f"; {len(sms_all)} SMS" if "sms" in formats else ""
     print(f"bulletin of {products.meta['issue_date']} in {output}: {'; '.join(parts)}{sms}")
     return 0
+
+
+def write_advice_csv(path: Path, products, translators: dict) -> None:
+    """advice.csv: location, language, advice: the advice sentence of every location in every
+    language (what the service's API and dashboard show)."""
+    import csv
+
+    from sowcast.bulletin.document import advice_sentence
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["location", "language", "advice"])
+        for lang, t in translators.items():
+            for row in products.table.itertuples(index=False):
+                out.writerow([row.location, lang, advice_sentence(t, row, products.attrs)])
 
 
 def _metadata(products, languages, agency, signature, files, pages, sizes, n_sms, translators, scorecard) -> dict:

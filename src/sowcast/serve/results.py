@@ -6,8 +6,9 @@ bulletin step, ``bulletin/`` (see :mod:`sowcast.cli.bulletin_command`: bulletin_
 and .pdf, sms.csv, maps/*.png, bulletin.json).
 
 Per location (:func:`read_locations`): the numbers and the English advice from
-``locations.csv``; the advice in the other languages is the location's SMS in
-``bulletin/sms.csv`` (columns location, language, message). Its weekly rain tercile
+``locations.csv``; the advice in the other languages from ``bulletin/advice.csv``
+(location, language, advice sentence), or else the location's SMS in ``bulletin/sms.csv``.
+Its weekly rain tercile
 probabilities (:func:`rain_terciles`, for the detail only) from ``locations.nc``
 (``weekly_total_precipitation_tercile_probability``), else from the
 ``rain_<period>_below/above`` columns of the CSV (near = 1 - below - above).
@@ -105,6 +106,8 @@ def _read_locations(folder: Path) -> list[dict[str, Any]]:
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     sms = _sms(folder / "bulletin" / "sms.csv")
+    for name, texts in _advice(folder / "bulletin" / "advice.csv").items():
+        sms.setdefault(name, {}).update(texts)
     out = []
     for row in rows:
         name = row.get("location", "")
@@ -121,6 +124,18 @@ def _read_locations(folder: Path) -> list[dict[str, Any]]:
             "planting_window": [start, end] if start and end else None,
             "_csv_terciles": _csv_terciles(row),
         })
+    return out
+
+
+def _advice(path: Path) -> dict[str, dict[str, str]]:
+    """{location (casefolded): {language: advice sentence}} from the bulletin's advice.csv."""
+    if not path.is_file():
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row.get("location") and row.get("language") and row.get("advice"):
+                out.setdefault(row["location"].casefold(), {})[row["language"]] = row["advice"]
     return out
 
 
