@@ -1,78 +1,110 @@
 """``sowcast demo``: the whole chain on the embedded synthetic data.
 
-Each step runs only when its output is missing or the config it was made with changed
-(a stamp file per step in ``demo.stamps`` records that config); ``demo.fresh=true``
-redoes everything. A failing step stops the chain with a one-line message naming it.
+    synthesise -> ingest -> train (torchrun, 2 processes) -> export -> hindcast (climatology)
+    -> forecast -> products -> reforecasts -> verify -> bulletin
+
+Each step is the real command (:mod:`sowcast.cli.demo_steps`) with the sizes and paths of
+the ``demo:`` block; every output goes under ``demo.root``. A step runs only when its stamp
+(``demo.stamps``: the config it ran with and the identity of what it read,
+:mod:`sowcast.cli.demo_stamps`) no longer matches or its outputs are missing, so a second
+run with nothing changed takes seconds, and a change redoes that step and those after it
+that read its output. ``demo.fresh=true`` redoes everything. A failing step stops the chain
+with one line ``demo step '<name>' failed: <cause>``; the outputs of the steps before it stay.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import traceback
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sowcast.atomic import atomic_write_text
 from sowcast.errors import SowcastError
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str
-    output: str  # config key of the output path
-    config: tuple[str, ...]  # config keys whose values decide whether a rerun is needed
-    run: Callable[[DictConfig], int]
+def _log(message: str) -> None:
+    print(f"[demo] {message}", file=sys.stderr, flush=True)
 
 
-def _steps() -> list[Step]:
-    from sowcast.cli import data_commands
+def _recorded(step, c: DictConfig) -> dict:
+    """What the step's stamp holds: its config keys (resolved) and its inputs' identities."""
+    config = {}
+    for key in step.config:
+        value = OmegaConf.select(c, key)
+        config[key] = OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+    return json.loads(json.dumps({"config": config, "inputs": step.inputs(c)}, default=str))
 
-    return [
-        Step("synthesise", "data.synth.output", ("data.synth",), data_commands.synth),
-        Step("ingest", "data.store", ("data.ingest", "data.store", "data.synth"), data_commands.ingest),
-    ]
 
-
-def _select(cfg: DictConfig, key: str):
-    value = OmegaConf.select(cfg, key)
-    return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+def _run_step(step, c: DictConfig) -> None:
+    """The step's command, its stdout sent to stderr (the demo's stdout is its summary)."""
+    c = c.copy()
+    with open_dict(c):
+        c.overwrite = True  # the stamp said the old output is stale
+    with contextlib.redirect_stdout(sys.stderr):
+        step.run(c)
 
 
 def run(cfg: DictConfig) -> int:
-    """Run the demo chain (for now: synthesise -> ingest) on the embedded synthetic data.
+    """Run the demo chain on the embedded synthetic data: a synthetic West
+    African monsoon -> canonical store -> 2-process torchrun training on CPU -> ONNX bundle ->
+    model climatology from hindcasts -> 46-day ensemble forecast on onnxruntime -> planting
+    products -> reforecasts of held-out years and their scorecard -> bulletins (en, fr).
 
-    Safe to run twice: finished steps whose config is unchanged are reused;
-    demo.fresh=true starts clean. Outputs go under data/demo/.
+        sowcast demo                                  (outputs under data/demo)
+        sowcast demo demo.train.max_steps=600 model=tiny demo.root=/tmp/demo
+        sowcast demo demo.fresh=true                  (redo every step)
+
+    Sizes and paths are in the demo: block: demo.train, demo.hindcast, demo.reforecast,
+    demo.forecast, ... hold keys of the command's own section, set over it; any other key of
+    that section is overridden as usual (hindcast.perturbation.scale=2). Everything goes under
+    demo.root. Safe to run twice: steps whose config and inputs have not changed are reused.
+    Prints where each output is, the key skill figures and each stage's time.
     """
-    stamps = Path(cfg.demo.stamps)
-    fresh = bool(cfg.demo.fresh)
-    summary = []
+    from sowcast.cli.demo_plan import make_plan
+    from sowcast.cli.demo_stamps import read_stamp, write_stamp
+    from sowcast.cli.demo_steps import demo_config, finished_checkpoint, remove, steps
+    from sowcast.cli.demo_summary import summary_lines
+
+    plan = make_plan(cfg)
+    d = demo_config(cfg, plan)
+    stamps = Path(str(d.demo.stamps))
+    fresh = bool(d.demo.fresh)
+    chain = steps(plan)
+    records = []
     t_all = time.perf_counter()
-    for step in _steps():
-        output = Path(OmegaConf.select(cfg, step.output))
-        recorded = {key: _select(cfg, key) for key in step.config}
-        stamp = stamps / f"{step.name}.json"
-        if not fresh and output.exists() and stamp.exists() and json.loads(stamp.read_text()) == recorded:
-            print(f"[demo] {step.name}: up to date ({output})", file=sys.stderr)
-            summary.append((step.name, output, "reused", 0.0))
-            continue
-        print(f"[demo] {step.name} ...", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        step_cfg = cfg.copy()
-        with open_dict(step_cfg):
-            step_cfg.overwrite = True  # the stamp said the old output is stale
+    for i, step in enumerate(chain, 1):
+        label = f"{i}/{len(chain)} {step.name}"
+        stamp_path = stamps / f"{step.name}.json"
         try:
-            step.run(step_cfg)
+            c = step.prepare(d)
+            recorded = _recorded(step, c)
+            outputs = step.outputs(c)
+            stamp = read_stamp(stamp_path) or {}
+            if not fresh and {k: stamp.get(k) for k in recorded} == recorded \
+                    and all(p is not None and p.exists() for p in outputs):
+                _log(f"{label}: up to date, reused (made in {stamp.get('seconds', 0):.1f} s)")
+                records.append((step.name, "reused", float(stamp.get("seconds", 0))))
+                continue
+            _log(f"{label}: {step.describe(c)}")
+            t0 = time.perf_counter()
+            stamp_path.unlink(missing_ok=True)
+            if fresh:
+                remove(step.scratch(c))
+            _run_step(step, c)
         except SowcastError as exc:
             raise SowcastError(f"demo step '{step.name}' failed: {exc}") from None
-        stamps.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(stamp, json.dumps(recorded, indent=1, sort_keys=True))
-        summary.append((step.name, output, "done", time.perf_counter() - t0))
-    print(f"\nsowcast demo finished in {time.perf_counter() - t_all:.1f} s", file=sys.stderr)
-    for name, output, state, seconds in summary:
-        print(f"  {name:<12} {state:<7} {seconds:7.1f} s  {output}")
+        except Exception as exc:  # noqa: BLE001 - a bug, not a user error: keep the traceback, end with the one line
+            traceback.print_exc()
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise SowcastError(f"demo step '{step.name}' failed: {type(exc).__name__}: {first}") from None
+        seconds = time.perf_counter() - t0
+        write_stamp(stamp_path, {**recorded, "seconds": round(seconds, 1)})
+        _log(f"{label}: done in {seconds:.1f} s")
+        records.append((step.name, "done", seconds))
+    lines = summary_lines(records, d, plan, finished_checkpoint(d.train.run_dir), time.perf_counter() - t_all)
+    print("\n" + "\n".join(lines), flush=True)
     return 0

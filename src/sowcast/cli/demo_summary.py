@@ -1,0 +1,120 @@
+"""The summary the demo prints at the end: each stage's time, where each output is, and the
+key skill figures read back from the outputs themselves:
+
+* validation (``<run_dir>/metrics.csv``, last validation): latitude-weighted RMSE of the
+  model over the held-out years as a fraction of persistence's and of climatology's, mean
+  over channels, per lead (below 1: better);
+* the scorecard (``<verify.output>/summary.json`` and ``scores.csv``): RPSS of weekly rain
+  terciles at weeks 1, 2, 3-4, 5-6 (reference: equal odds, i.e. climatology = 0), the
+  ensemble's spread over its error (under 1: under-dispersed, over-confident terciles),
+  and the onset MAE beside the climatological onset's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+PERIODS = ("week1", "week2", "weeks3-4", "weeks5-6")
+
+
+def validation_ratios(run_dir: str | Path) -> dict[str, Any] | None:
+    """{"step", "leads": {lead: (RMSE / persistence, RMSE / climatology)}} of the last validation."""
+    from sowcast.train.metrics_log import read_metrics
+
+    rows = [r for r in read_metrics(Path(run_dir) / "metrics.csv") if r.get("split") == "val"]
+    if not rows:
+        return None
+    step = max(int(r["step"]) for r in rows)
+    table: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
+    for r in rows:
+        if int(r["step"]) == step and r["metric"] in ("rmse", "rmse_persistence", "rmse_climatology"):
+            table[(r["metric"], int(r["lead"]))][r["channel"]] = float(r["value"])
+    leads = {}
+    for lead in sorted({lead for _, lead in table}):
+        model = table[("rmse", lead)]
+        ratios = []
+        for ref in ("rmse_persistence", "rmse_climatology"):
+            base = table[(ref, lead)]
+            shared = [c for c in model if base.get(c, 0) > 0]
+            ratios.append(sum(model[c] / base[c] for c in shared) / len(shared) if shared else float("nan"))
+        leads[lead] = tuple(ratios)
+    return {"step": step, "leads": leads}
+
+
+def weekly_rain_scores(folder: str | Path, metric: str) -> dict[str, float]:
+    """{period: value} of one metric of weekly rain in the scorecard's scores.csv."""
+    import csv
+
+    try:
+        with open(Path(folder) / "scores.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return {}
+    return {r["period"]: float(r["value"]) for r in rows
+            if r["metric"] == metric and r["variable"] == "total_precipitation" and r["value"] not in ("", "nan")}
+
+
+def scorecard(folder: str | Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(folder) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _years(years: tuple[int, int]) -> str:
+    return str(years[0]) if years[0] == years[1] else f"{years[0]}-{years[1]}"
+
+
+def _bulletin_files(folder: Path) -> str:
+    try:
+        files = json.loads((folder / "bulletin.json").read_text()).get("files", [])
+    except (OSError, ValueError):
+        return str(folder)
+    shown = [f for f in files if f.endswith((".html", ".pdf", ".csv"))]
+    return f"{folder}/  {' '.join(shown)}"
+
+
+def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: Any, checkpoint: Path | None,
+                  total: float) -> list[str]:
+    """The lines of the summary (module doc); ``records`` are (step, done|reused, seconds)."""
+    head = (f"sowcast demo finished in {total:.1f} s (model {d.model.name}, {d.demo.nproc}-process training; "
+            f"trained on {_years(plan.train_years)}, held out {_years(plan.held_out_years)})")
+    lines = [head, "", "stages (seconds; a reused stage: the time it took when it was made)"]
+    lines += [f"  {name:<11} {state:<7} {seconds:7.1f} s" for name, state, seconds in records]
+    lines.append(f"  {'all':<11} {'':<7} {sum(s for _, _, s in records):7.1f} s")
+    bulletin = Path(str(d.bulletin.output))
+    reforecasts = Path(str(d.verify.hindcast))
+    lines += ["", "outputs",
+              f"  store        {d.data.store}",
+              f"  training     {d.train.run_dir}  (checkpoint {checkpoint})",
+              f"  bundle       {d.export.output}  and {d.export.output}.tar.gz",
+              f"  climatology  {Path(str(d.hindcast.output)) / 'climatology.nc'}",
+              f"  forecast     {d.forecast.output}  ({d.forecast.init_time}, {d.forecast.members} x {d.forecast.lead})",
+              f"  products     {d.products.output}",
+              f"  bulletins    {_bulletin_files(bulletin)}",
+              f"  reforecasts  {reforecasts}",
+              f"  scorecard    {Path(str(d.verify.output)) / 'scores.csv'}"]
+    lines += ["", f"skill on the held-out years {_years(plan.held_out_years)} (synthetic truth)"]
+    val = validation_ratios(d.train.run_dir)
+    if val:
+        for i, ref in enumerate(("persistence", "climatology")):
+            cells = "  ".join(f"lead {lead} {r[i]:.2f}" for lead, r in val["leads"].items())
+            lines.append(f"  {'validation RMSE / ' + ref:<40} {cells}   (mean over channels; below 1: better)")
+    card = scorecard(d.verify.output)
+    if card:
+        rpss = card.get("weekly_rain", {})
+        cells = "  ".join(f"{p} {rpss.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
+        lines.append(f"  {'RPSS of weekly rain terciles':<40} {cells}   (climatology 0; {card['starts']} starts x "
+                     f"{card['members']} members)")
+        spread = weekly_rain_scores(d.verify.output, "spread_skill")
+        if spread:
+            cells = "  ".join(f"{p} {spread.get(p, float('nan')):.2f}" for p in PERIODS)
+            lines.append(f"  {'spread / error of weekly rain':<40} {cells}   (1: the spread matches the error)")
+        lines.append(f"  {'onset MAE (' + card['rules'] + ')':<40} {card['onset_mae_days']:.1f} days, climatology "
+                     f"{card['onset_mae_days_climatology']:.1f} days   ({card['onset_cases']} cases)")
+    return lines
