@@ -26,8 +26,10 @@ writes the headline figures for ``benchmarks/run_all.py``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,7 +49,7 @@ GRIDS = {
 
 def sowcast(*args: str, cwd: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "sowcast", *args, "progress=false"], cwd=cwd,
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, check=False)
     if r.returncode != 0:
         sys.exit(f"sowcast {' '.join(args[:2])} failed:\n{r.stderr[-3000:]}")
 
@@ -63,7 +65,7 @@ def chain(work: Path, grid: str, model: str, mesh_level: int | None) -> tuple[Pa
     sowcast("train", f"data.store={store}", f"model={model}", *level, "train.max_steps=3",
             "train.validation_range=null", "train.train_range=null", "train.num_workers=0",
             "train.warmup_steps=1", f"train.run_dir={work / 'run'}", f"graph.cache_dir={work / 'graphs'}", cwd=work)
-    checkpoint = sorted((work / "run" / "checkpoints").glob("step_*"))[-1]
+    checkpoint = max((work / "run" / "checkpoints").glob("step_*"))
     print(f"chain (synth, ingest, 3 training steps) on {grid}: {time.perf_counter() - t0:.0f} s")
     return checkpoint, store
 
@@ -146,6 +148,8 @@ def main() -> None:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="sowcast-edge-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    if not args.workdir:
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
     if args.checkpoint:
         checkpoint = Path(args.checkpoint).resolve()
         store = Path(args.store).resolve() if args.store else None
@@ -169,8 +173,8 @@ def main() -> None:
     for batch_size in sorted({1, args.members}):
         batch = P.random_batch(bundle.n_input_steps, bundle.statistics, bundle.grid.lat, bundle.grid.lon,
                                bundle.time_step, batch_size, bundle.forcing_names, static=bundle.static)
-        ort_ms = best_ms(lambda: P.run_ort(session, batch), args.repeats)
-        torch_ms = best_ms(lambda: P.run_torch(torch_model, batch), args.repeats)
+        ort_ms = best_ms(lambda b=batch: P.run_ort(session, b), args.repeats)
+        torch_ms = best_ms(lambda b=batch: P.run_torch(torch_model, b), args.repeats)
         tensors = [torch.from_numpy(np.ascontiguousarray(batch[k], np.float32)) for k in ("inputs", "forcings", "static")]
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             torch_model(*tensors)

@@ -5,18 +5,22 @@ For each case prints the time of each stage (mesh nodes and multimesh edges with
 features, grid->mesh, mesh->grid, padded incoming tables) and the total, then node and
 edge counts and, per edge set, the largest in-degree K, the padding fraction of the
 ``[N, K]`` table (``1 - E / (N K)``), the 99th percentile of the in-degree and the receivers
-with no incoming edge. No cache is used. Usage::
+with no incoming edge. No cache is used. ``--json PATH`` also writes the total build time
+of each case for ``benchmarks/run_all.py``. Usage::
 
     .venv/bin/python benchmarks/graph_build.py [--global-level 6] [--global-res 1.0]
-        [--regional-levels 4 5 6]
+        [--regional-levels 4 5 6] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 
+from sowcast.atomic import atomic_write_text
 from sowcast.data.grid import Grid
 from sowcast.graph.build import build_graph, graph_summary
 from sowcast.graph.forecast_graph import ForecastGraph
@@ -24,7 +28,8 @@ from sowcast.graph.forecast_graph import ForecastGraph
 DEMO_BOUNDS = {"lat_min": -2, "lat_max": 24, "lon_min": -20, "lon_max": 16}
 
 
-def report(title: str, graph: ForecastGraph) -> None:
+def report(title: str, graph: ForecastGraph) -> dict:
+    """Print the case; return its figure (total build seconds) for --json."""
     s = graph_summary(graph)
     t = graph.settings["build_seconds"]
     print(f"== {title}: {s['kind']} mesh level {s['mesh_level']}, "
@@ -39,6 +44,8 @@ def report(title: str, graph: ForecastGraph) -> None:
     extra = {k: graph.settings[k] for k in ("grid2mesh_radius_deg", "mesh2grid_points_outside_faces",
                                             "mesh_components") if k in graph.settings}
     print("   " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in extra.items()))
+    return {"figure": f"build {title}, mesh level {s['mesh_level']} ({s['n_mesh']} mesh nodes)",
+            "value": t["total"], "unit": "s"}
 
 
 def main() -> None:
@@ -46,14 +53,17 @@ def main() -> None:
     parser.add_argument("--global-level", type=int, default=6)
     parser.add_argument("--global-res", type=float, default=1.0)
     parser.add_argument("--regional-levels", type=int, nargs="*", default=[4, 5, 6])
+    parser.add_argument("--json", type=Path, help="also write the build times here (for benchmarks/run_all.py)")
     args = parser.parse_args()
 
     grid = Grid.global_grid(args.global_res)
-    report(f"global {args.global_res} deg {grid.shape[0]}x{grid.shape[1]}",
-           build_graph(grid, args.global_level))
+    figures = [report(f"global {args.global_res:g} deg {grid.shape[0]}x{grid.shape[1]}",
+                      build_graph(grid, args.global_level))]
     demo = Grid.from_bounds(**DEMO_BOUNDS, resolution=1.0)
     for level in args.regional_levels:
-        report(f"demo regional 1 deg {demo.shape[0]}x{demo.shape[1]}", build_graph(demo, level))
+        figures.append(report(f"demo regional 1 deg {demo.shape[0]}x{demo.shape[1]}", build_graph(demo, level)))
+    if args.json:
+        atomic_write_text(args.json, json.dumps({"benchmark": "graph_build", "figures": figures}, indent=1))
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="sowcast-bench-"))
         t0 = time.perf_counter()
         store = make_canonical_store(
-            tmp / "bench.zarr", n_times=int(round(365 * args.years)), grid=_grid(args.grid),
+            tmp / "bench.zarr", n_times=round(365 * args.years), grid=_grid(args.grid),
             levels=(250, 500, 850), seed=0,
             surface=("2m_temperature", "mean_sea_level_pressure", "10m_u_component_of_wind",
                      "10m_v_component_of_wind", "total_precipitation"),

@@ -7,14 +7,16 @@ through :func:`sowcast.data.stations.read_station_csv`, runs
 interquartile range (days), median cessation, median season length, and the number of
 years with an onset and without (none / censored / not_yet / missing) and with a false
 start. Medians and IQR are over the years with an onset (ended seasons for cessation and
-length); days of year are printed as dates of a non-leap year. ``--years`` adds the station-year table.
+length); days of year are printed as dates of a non-leap year. ``--years`` adds the station-year table;
+``--json PATH`` also writes each station's median onset for ``benchmarks/run_all.py``.
 
-    .venv/bin/python benchmarks/niger_onset_table.py [--years] [--csv PATH]
+    .venv/bin/python benchmarks/niger_onset_table.py [--years] [--csv PATH] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sowcast.atomic import atomic_write_text
 from sowcast.data.stations import read_station_csv
 from sowcast.products.onset import ONSET_STATUS
 from sowcast.products.season import analyse_seasons
@@ -58,6 +61,17 @@ def summary(ds: xr.Dataset) -> list[str]:
     return rows
 
 
+def median_onsets(preset: str, ds: xr.Dataset) -> list[dict]:
+    """Each station's median onset and its interquartile range, as run_all figures."""
+    out = []
+    for st in ds["station"].values:
+        onset = ds.sel(station=st)["onset_doy"].values
+        out.append({"figure": f"{st} median onset, {preset}",
+                    "value": f"{_date(_stat(onset, 50))} (IQR {_stat(onset, 75) - _stat(onset, 25):.0f} d)",
+                    "unit": "date"})
+    return out
+
+
 def per_year(results: dict[str, xr.Dataset]) -> list[str]:
     """One markdown row per station and year: onset, cessation and length under each preset."""
     def cell(s: xr.Dataset) -> str:
@@ -82,6 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", type=Path, default=REAL, help="daily station CSV (default: the Niger sample)")
     ap.add_argument("--years", action="store_true", help="also print the table of every station and year")
+    ap.add_argument("--json", type=Path, help="also write the median onsets here (for benchmarks/run_all.py)")
     args = ap.parse_args()
     if not args.csv.is_file():
         raise SystemExit(f"no station CSV at {args.csv}")
@@ -103,6 +118,10 @@ def main() -> None:
         print(f"| station | year | {heads} |")
         print("|---|---|" + "---|" * 3 * len(PRESETS))
         print("\n".join(per_year(results)))
+    if args.json:
+        figures = [f for preset, ds in results.items() for f in median_onsets(preset, ds)]
+        atomic_write_text(args.json, json.dumps({"benchmark": "niger_onset_table", "figures": figures,
+                                                 "details": {"csv": str(args.csv), "span": span}}, indent=1))
 
 
 if __name__ == "__main__":

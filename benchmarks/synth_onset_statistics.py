@@ -6,20 +6,23 @@ correlation with the May-mean ``ocean_index`` over the Gulf of Guinea (the predi
 hook), the mean annual rain, the share of dry days (< 1 mm) in June-September and the
 wet-day mean; then the timing of the little dry season at the southernmost land point.
 Where ``../shared/data/real/daily_niger.csv`` exists, the same rain statistics of the
-Niamey station (13.5 N, 1940-1980) are printed for comparison.
+Niamey station (13.5 N, 1940-1980) are printed for comparison. ``--json PATH`` also
+writes the 12-14 N onset figures for ``benchmarks/run_all.py``.
 
-    .venv/bin/python benchmarks/synth_onset_statistics.py [--lon -2] [--seed 0] ...
+    .venv/bin/python benchmarks/synth_onset_statistics.py [--lon -2] [--seed 0] [--json PATH] ...
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sowcast.atomic import atomic_write_text
 from sowcast.data.grid import Grid
 from sowcast.data.synthetic_monsoon import sivakumar_onset_doy, synthesize
 
@@ -63,6 +66,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lon", type=float, default=-2.0, help="meridian of the table")
     ap.add_argument("--lats", default="6,8,10,12,14,16", help="comma-separated latitudes")
+    ap.add_argument("--json", type=Path, help="also write the 12-14 N onset figures here (for benchmarks/run_all.py)")
     args = ap.parse_args()
 
     grid = Grid.from_bounds(args.lat_min, args.lat_max, args.lon_min, args.lon_max, args.resolution)
@@ -101,6 +105,13 @@ def main() -> None:
           f"{np.subtract(*np.percentile(regional[ok], [75, 25])):5.0f} {regional[ok].std(ddof=1):5.1f} "
           f"{1 - ok.mean():6.0%} {np.corrcoef(index[ok], regional[ok])[0, 1]:+6.2f}   "
           f"(onset averaged over {box.sizes['lat'] * box.sizes['lon']} points, lon {lon - 2:g}..{lon + 2:g})")
+    figures = [
+        {"figure": f"synthetic 12-14N median onset ({n_years} years)", "value": _date(np.median(regional[ok])),
+         "unit": "date"},
+        {"figure": "synthetic 12-14N onset sd", "value": float(regional[ok].std(ddof=1)), "unit": "days"},
+        {"figure": "synthetic 12-14N onset vs May ocean_index", "value": float(np.corrcoef(index[ok], regional[ok])[0, 1]),
+         "unit": "correlation"},
+    ]
     if REAL.is_file():
         st = pd.read_csv(REAL, parse_dates=["date"])
         st = st[st["station_name"] == "Niamey_Aero"].set_index("date")["rain"]
@@ -124,6 +135,10 @@ def main() -> None:
           f"peaks {_date(first)} ({smooth[first]:.1f} mm/d) and {_date(second)} "
           f"({smooth[second]:.1f} mm/d), minimum {_date(low)} ({smooth[low]:.1f} mm/d, "
           f"{smooth[low] / smooth[first]:.0%} of the first peak)")
+    if args.json:
+        atomic_write_text(args.json, json.dumps({"benchmark": "synth_onset_statistics", "figures": figures,
+                                                 "details": {"seed": args.seed, "lon": lon, "start": args.start,
+                                                             "end": args.end}}, indent=1))
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ def _expand_remote(entry: str, storage_options: Mapping[str, Any]) -> list[Sourc
     try:
         import fsspec
     except ImportError:
-        raise SowcastError(f"reading {entry} needs fsspec: pip install 'sowcast[grib]'") from None
+        raise SowcastError(f"reading {entry} needs fsspec: pip install 'sowcast[ingest]'") from None
 
     try:
         fs, _, paths = fsspec.get_fs_token_paths(entry, storage_options=dict(storage_options))
