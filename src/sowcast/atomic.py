@@ -16,7 +16,6 @@ from pathlib import Path
 
 from sowcast.errors import SowcastError
 
-
 _MANY_FILES = 256
 
 
@@ -37,10 +36,11 @@ def _fsync_tree(path: Path) -> None:
         for name in files:
             with open(os.path.join(root, name), "rb") as f:
                 os.fsync(f.fileno())
-        _fsync_dir(Path(root))
+        fsync_dir(Path(root))
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """fsync a folder, so that a rename or new entry in it survives a power cut."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -90,7 +90,7 @@ def atomic_path(dest: str | os.PathLike, overwrite: bool = False, directory: boo
             _remove(old)
         else:
             os.replace(tmp, dest)
-        _fsync_dir(parent)
+        fsync_dir(parent)
     except BaseException:
         _remove(tmp)
         raise

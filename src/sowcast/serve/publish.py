@@ -26,21 +26,13 @@ import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from sowcast.atomic import atomic_path
+from sowcast.atomic import atomic_path, fsync_dir
 from sowcast.serve.journal import utc_now
 
 PUBLISHED = "published"
 LATEST = "latest"
 PARTS = ("products", "bulletin")
 MARKER = "published.json"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _link_or_copy(src: str, dst: str) -> str:
