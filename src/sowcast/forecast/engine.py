@@ -265,19 +265,25 @@ class Stepper:
 
     def __call__(self, window: np.ndarray, window_times: np.ndarray) -> np.ndarray:
         """The next state ``[M, C, H, W]`` of every member of ``window [M, T, C, H, W]``."""
-        forcings = self.forcings(window_times)
+        return self.run(window, self.forcings(window_times), pd.Timestamp(self.target_time(window_times)))
+
+    def run(self, window: np.ndarray, forcings: np.ndarray, when: Any) -> np.ndarray:
+        """The model on ``window [M, T, C, H, W]`` in batches; ``forcings`` are ``[T + 1, F, H, W]``
+        for every member, or ``[M, T + 1, F, H, W]`` one per member (hindcasts from several
+        starts); non-negative channels kept >= 0. ``when`` names the step in an error."""
         m = window.shape[0]
         batch = self.batch or m
+        per_member = forcings.ndim == window.ndim
         out = np.empty((m, *window.shape[2:]), np.float32)
         for b0 in range(0, m, batch):
             n = min(batch, m - b0)
-            f = np.ascontiguousarray(np.broadcast_to(forcings, (n, *forcings.shape)))
-            res = self.model(window[b0:b0 + n], f, self.static_batch(n))
+            f = forcings[b0:b0 + n] if per_member else np.broadcast_to(forcings, (n, *forcings.shape))
+            res = self.model(window[b0:b0 + n], np.ascontiguousarray(f), self.static_batch(n))
             if res.shape != (n, *window.shape[2:]):
                 raise SowcastError(f"the model returned shape {res.shape}, expected {(n, *window.shape[2:])}")
             out[b0:b0 + n] = res
         if not np.isfinite(out).all():
-            raise SowcastError(f"the model produced NaN or infinite values for {pd.Timestamp(self.target_time(window_times))}")
+            raise SowcastError(f"the model produced NaN or infinite values for {when}")
         return clip_nonnegative(out, self.nonnegative, channel_axis=1)
 
     def advance(self, window: np.ndarray, window_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

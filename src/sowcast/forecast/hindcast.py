@@ -42,7 +42,7 @@ import xarray as xr
 from sowcast.atomic import atomic_path, atomic_write_text
 from sowcast.data.schema import time_step_iso
 from sowcast.errors import SowcastError
-from sowcast.forecast.engine import Stepper, forcing_block, static_fields
+from sowcast.forecast.engine import Stepper, static_fields
 from sowcast.forecast.ensemble import (
     Perturbation,
     PerturbationGenerator,
@@ -303,7 +303,7 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
     nonnegative = nonnegative_channels(stats, len(specs))
     model = StepModel(bundle.model_path(options.precision), options.threads, 1, False)
     static = static_fields(bundle)
-    stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, None)
+    stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch)
     attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
              "time_step": time_step_iso(step), "lead": time_step_iso(options.lead)}
     per_call = max(1, options.batch // options.members)
@@ -326,7 +326,7 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
             wtimes = np.stack(window_times)                        # [G, T]
             states = np.empty((len(group), options.members, n_steps, len(specs), *bundle.grid.shape), np.float32)
             for k in range(n_steps):
-                nxt = _step_starts(stepper, window, wtimes, options.members, options.batch)
+                nxt = _step_starts(stepper, window, wtimes, options.members)
                 states[:, :, k] = nxt.reshape(len(group), options.members, *nxt.shape[1:])
                 window[:, :-1] = window[:, 1:]
                 window[:, -1] = nxt
@@ -344,22 +344,10 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
     return result
 
 
-def _step_starts(stepper: Stepper, window: np.ndarray, wtimes: np.ndarray, members: int, batch: int) -> np.ndarray:
+def _step_starts(stepper: Stepper, window: np.ndarray, wtimes: np.ndarray, members: int) -> np.ndarray:
     """The next state of every member of every start: each start with its own forcings."""
-    n = window.shape[0]
-    forcings = np.stack([
-        forcing_block(np.append(t, stepper.target_time(t)), stepper.grid, stepper.time_step, stepper.forcing_names)
-        for t in wtimes])                                           # [G, T+1, F, H, W]
-    forcings = np.repeat(forcings, members, axis=0)                 # [G*M, ...]
-    out = np.empty((n, *window.shape[2:]), np.float32)
-    for b0 in range(0, n, batch):
-        b1 = min(n, b0 + batch)
-        out[b0:b1] = stepper.model(window[b0:b1], forcings[b0:b1], stepper.static_batch(b1 - b0))
-    if not np.isfinite(out).all():
-        raise SowcastError("the model produced NaN or infinite values in a hindcast")
-    from sowcast.forecast.ensemble import clip_nonnegative
-
-    return clip_nonnegative(out, stepper.nonnegative, channel_axis=1)
+    forcings = np.repeat(np.stack([stepper.forcings(t) for t in wtimes]), members, axis=0)  # [G*M, T+1, F, H, W]
+    return stepper.run(window, forcings, "a hindcast step")
 
 
 def _write(ds: xr.Dataset, path: Path) -> None:
