@@ -8,6 +8,9 @@ recorded from the protocol's own events, which carry their level:
   ``Runtime.exceptionThrown`` (uncaught errors), ``Log.entryAdded`` of level error/warning
   (failed loads such as a 404, CSP violations, interventions), and ``Audits.issueAdded``
   (the DevTools Issues panel: CSP, deprecations, form fields without labels...);
+* advisories: the Issues-panel kinds in ``ADVISORY_ISSUES``, hints that say nothing is broken
+  (chromium 156, Debian's today, adds ``LazyLoadImageIssue``). They are recorded and shown
+  beside a failure, never a failure themselves; any other kind, known or new, still fails;
 * requests: the URL of every ``Network.requestWillBeSent`` of the page; every one must go
   to 127.0.0.1 (``data:``/``about:``/``blob:`` excepted). ``--host-resolver-rules`` also maps
   every other host to NOTFOUND, so nothing leaves the machine even if the page tried.
@@ -61,6 +64,13 @@ CHROMIUM_FLAGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 )
 LOCAL_SCHEMES = ("data", "about", "blob")
+# DevTools issue codes that are advice, not faults (checked against Debian's chromium 156):
+ADVISORY_ISSUES = {
+    # "lazy-loaded image with zero size" (DevTools' lazyLoadImageZeroSize.md): a map added to a
+    # box while it is laid out at zero width loads once shown. Whether every map did load is
+    # asserted directly (img.complete and naturalWidth > 0).
+    "LazyLoadImageIssue",
+}
 
 
 # ----------------------------------------------------------------------------- the browser
@@ -210,6 +220,7 @@ class PageRecord:
     """What a page did, from the browser's events: problems and requested URLs."""
 
     problems: list[str] = field(default_factory=list)
+    advisories: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
 
     @property
@@ -220,7 +231,8 @@ class PageRecord:
 
 
 def record(events: list[dict]) -> PageRecord:
-    """Console errors and warnings, uncaught exceptions, failed loads, and all request URLs."""
+    """Console errors and warnings, uncaught exceptions, failed loads, DevTools issues (advisory
+    kinds apart), and all request URLs."""
     out = PageRecord()
     for event in events:
         method, p = event.get("method"), event.get("params", {})
@@ -235,7 +247,8 @@ def record(events: list[dict]) -> PageRecord:
             out.problems.append(f"log {e['level']} ({e.get('source')}): {e.get('text')} {e.get('url', '')}".strip())
         elif method == "Audits.issueAdded":  # DevTools' Issues: CSP, deprecations, form labels...
             issue = p.get("issue", {})
-            out.problems.append(f"issue {issue.get('code')}: {json.dumps(issue.get('details'))[:300]}")
+            line = f"issue {issue.get('code')}: {json.dumps(issue.get('details'))[:300]}"
+            (out.advisories if issue.get("code") in ADVISORY_ISSUES else out.problems).append(line)
         elif method == "Network.requestWillBeSent":
             out.requests.append(p["request"]["url"])
     return out
@@ -275,6 +288,9 @@ PAGES = {
                           "<body><script>console.error('boom'); document.body.dataset.state='ready'</script>",
     "uncaught.html": "<!doctype html><html lang=en><head><link rel=icon href='data:,'><title>u</title></head>"
                      "<body><script>document.body.dataset.state='ready'; null.nothing()</script>",
+    "csp.html": "<!doctype html><html lang=en><head><meta http-equiv=Content-Security-Policy content=\"style-src 'none'\">"
+                "<link rel=icon href='data:,'><title>c</title><style>p { color: red }</style></head>"
+                "<body><p>styled</p><script>document.body.dataset.state='ready'</script>",
     "outside.html": "<!doctype html><html lang=en><head><link rel=icon href='data:,'><title>o</title></head>"
                     "<body><script>fetch('http://example.com/track').catch(() => {})"
                     ".finally(() => { document.body.dataset.state='ready' })</script>",
@@ -295,8 +311,25 @@ def test_recorder_flags_console_errors_exceptions_and_outside_requests(tmp_path,
     assert found["clean.html"].problems == [] and found["clean.html"].outside == []
     assert any("boom" in p for p in found["console_error.html"].problems)
     assert any(p.startswith("uncaught:") for p in found["uncaught.html"].problems)
+    assert any(p.startswith("issue ContentSecurityPolicyIssue") for p in found["csp.html"].problems)
     assert found["outside.html"].outside == ["http://example.com/track"]
     assert all(urlsplit(u).hostname == "127.0.0.1" for u in found["clean.html"].requests)
+
+
+def test_advisory_issues_are_recorded_apart_and_other_issues_fail():
+    """The classifier alone, on the events chromium 156 sends (no browser needed)."""
+    def issue(code: str) -> dict:
+        return {"method": "Audits.issueAdded",
+                "params": {"issue": {"code": code, "details": {"x": 1}}}}
+    seen = record([issue("LazyLoadImageIssue"), issue("ContentSecurityPolicyIssue"),
+                   issue("SomeIssueOfAFutureChromium")])
+    assert [a.split(":")[0] for a in seen.advisories] == ["issue LazyLoadImageIssue"]
+    assert [p.split(":")[0] for p in seen.problems] == ["issue ContentSecurityPolicyIssue",
+                                                        "issue SomeIssueOfAFutureChromium"]
+
+
+def chromium_version() -> str:
+    return subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
 
 
 # ------------------------------------------------------------------- a real service
@@ -408,7 +441,7 @@ def test_dashboard_from_empty_service_to_published_bulletin(tmp_path, chain, bro
         keep_screenshot(tmp_path / "dashboard_fr.png")
 
     seen = record(browser.events)
-    assert seen.problems == [], seen.problems
+    assert seen.problems == [], (chromium_version(), seen.problems, seen.advisories)
     assert seen.outside == [], seen.outside
     paths = {urlsplit(u).path for u in seen.requests}
     assert {"/api/locations", f"/api/locations/{first}", "/api/bulletins/latest"} <= paths, paths
