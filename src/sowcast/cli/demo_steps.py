@@ -82,12 +82,17 @@ def demo_config(cfg: DictConfig, plan: Plan) -> DictConfig:
     bundle = str(d.export.output)
     _merge(d, "hindcast", {"bundle": bundle, "store": store, "years": list(plan.climatology_years)},
            _demo(cfg, "hindcast"))
+    _merge(d, "calibrate", {"hindcast": str(d.hindcast.output), "store": store, "bundle": bundle,
+                            "output": str(Path(str(d.hindcast.output)) / "calibration.nc"),
+                            "rules": d.products.rules,
+                            "onset_region": _demo(cfg, "verify").get("onset_region", _container(d.verify.onset_region))},
+           _demo(cfg, "calibrate"))
     _merge(d, "forecast", {"bundle": bundle, "init": store, "init_time": f"{plan.forecast_init:%Y-%m-%d}"},
            _demo(cfg, "forecast"))
     _merge(d, "products", {"forecast": str(d.forecast.output), "bundle": bundle, "observed": store},
            _demo(cfg, "products"))
     reforecasts = str(reforecast_config(d, plan).hindcast.output)
-    _merge(d, "verify", {"hindcast": reforecasts, "truth": store,
+    _merge(d, "verify", {"hindcast": reforecasts, "truth": store, "calibration": str(d.calibrate.output),
                          "climatology": str(Path(str(d.hindcast.output)) / "climatology.nc")}, _demo(cfg, "verify"))
     _merge(d, "bulletin", {"products": str(d.products.output), "scorecard": str(d.verify.output)},
            _demo(cfg, "bulletin"))
@@ -158,6 +163,7 @@ def _hindcast_line(c: DictConfig, what: str) -> str:
 def steps(plan: Plan) -> list[Step]:
     from sowcast.cli import (
         bulletin_command,
+        calibrate_command,
         data_commands,
         export_command,
         forecast_command,
@@ -194,6 +200,12 @@ def steps(plan: Plan) -> list[Step]:
              outputs=lambda c: [Path(str(c.hindcast.output)) / "climatology.nc", bundle(c) / "climatology.nc"],
              run=hindcast_command.run, scratch=lambda c: [Path(str(c.hindcast.output))],
              describe=lambda c: _hindcast_line(c, "model climatology from training years")),
+        Step("calibrate", ("calibrate",),
+             inputs=lambda c: {"hindcast": tree_identity(c.calibrate.hindcast), "store": tree_identity(store(c))},
+             outputs=lambda c: [path("calibrate.output")(c), bundle(c) / "calibration.nc"],
+             run=calibrate_command.run, scratch=lambda c: [path("calibrate.output")(c)],
+             describe=lambda c: (f"calibration of terciles, daily rain and onset on the training-year hindcasts "
+                                 f"-> {c.calibrate.output}")),
         Step("forecast", ("forecast",),
              inputs=lambda c: {"model": model_identity(bundle(c)), "store": tree_identity(store(c))},
              outputs=lambda c: [path("forecast.output")(c)], run=forecast_command.run, scratch=_forecast_scratch,
@@ -212,7 +224,8 @@ def steps(plan: Plan) -> list[Step]:
              describe=lambda c: _hindcast_line(c, "reforecasts of held-out years")),
         Step("verify", ("verify",),
              inputs=lambda c: {"reforecasts": tree_identity(c.verify.hindcast),
-                               "climatology": tree_identity(c.verify.climatology), "store": tree_identity(store(c))},
+                               "climatology": tree_identity(c.verify.climatology),
+                               "calibration": tree_identity(c.verify.calibration), "store": tree_identity(store(c))},
              outputs=lambda c: [path("verify.output")(c) / "summary.json"], run=verify_command.run,
              describe=lambda c: f"scorecard of the reforecasts against the synthetic truth -> {c.verify.output}"),
         Step("bulletin", ("bulletin",),

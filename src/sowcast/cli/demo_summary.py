@@ -7,7 +7,8 @@ key skill figures read back from the outputs themselves:
 * the scorecard (``<verify.output>/summary.json`` and ``scores.csv``): RPSS of weekly rain
   terciles at weeks 1, 2, 3-4, 5-6 (reference: equal odds, i.e. climatology = 0), the
   ensemble's spread over its error (under 1: under-dispersed, over-confident terciles),
-  and the onset MAE beside the climatological onset's.
+  and the onset MAE beside the climatological onset's; raw, and calibrated where the
+  scorecard was made with a calibration.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
               f"  training     {d.train.run_dir}  (checkpoint {checkpoint})",
               f"  bundle       {d.export.output}  and {d.export.output}.tar.gz",
               f"  climatology  {Path(str(d.hindcast.output)) / 'climatology.nc'}",
+              f"  calibration  {d.calibrate.output}",
               f"  forecast     {d.forecast.output}  ({d.forecast.init_time}, {d.forecast.members} x {d.forecast.lead})",
               f"  products     {d.products.output}",
               f"  bulletins    {_bulletin_files(bulletin)}",
@@ -115,6 +117,14 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
         if spread:
             cells = "  ".join(f"{p} {spread.get(p, float('nan')):.2f}" for p in PERIODS)
             lines.append(f"  {'spread / error of weekly rain':<40} {cells}   (1: the spread matches the error)")
+        calibrated = card.get("weekly_rain_calibrated")
+        if calibrated:
+            cells = "  ".join(f"{p} {calibrated.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
+            lines.append(f"  {'RPSS, calibrated (sowcast calibrate)':<40} {cells}   (fitted on the training years)")
         lines.append(f"  {'onset MAE (' + card['rules'] + ')':<40} {card['onset_mae_days']:.1f} days, climatology "
-                     f"{card['onset_mae_days_climatology']:.1f} days   ({card['onset_cases']} cases)")
+                     f"{card['onset_mae_days_climatology']:.1f} days   ({card['onset_cases']} cases)"
+                     + (f"; bias {card['onset_bias_days']:+.1f} days" if "onset_bias_days" in card else ""))
+        if "onset_mae_days_calibrated" in card:
+            lines.append(f"  {'onset MAE, calibrated':<40} {card['onset_mae_days_calibrated']:.1f} days; bias "
+                         f"{card.get('onset_bias_days_calibrated', float('nan')):+.1f} days")
     return lines

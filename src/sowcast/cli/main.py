@@ -43,6 +43,8 @@ COMMANDS: dict[str, Command] = {
                       "export a checkpoint as the edge bundle: ONNX model checked against torch, static fields, statistics, manifest"),
     "hindcast": Command("sowcast.cli.hindcast_command:run",
                         "run the model from many past start dates and build the lead-dependent model climatology"),
+    "calibrate": Command("sowcast.cli.calibrate_command:run",
+                         "fit the products' calibration on training-year hindcasts (terciles, daily rain, onset)"),
     "products": Command("sowcast.cli.products_command:run",
                         "weekly anomalies and terciles, onset of the rains, false starts, dry spells and planting advice"),
     "verify": Command("sowcast.cli.verify_command:run",

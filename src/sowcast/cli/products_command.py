@@ -30,13 +30,21 @@ from sowcast.config import plain
 from sowcast.errors import SowcastError
 
 PRODUCTS_OPTIONS = ("forecast", "bundle", "climatology", "observed", "stations", "locations",
-                    "location_name_property", "rules", "rules_overrides", "calibrate", "thresholds", "maps", "output")
+                    "location_name_property", "rules", "rules_overrides", "calibrate", "calibration", "thresholds", "maps", "output")
 RAIN = "total_precipitation"
 PRODUCTS_FILE = "products.json"
 
 
 def _is_null(value: Any) -> bool:
     return value is None or str(value).strip() in ("", "None", "null")
+
+
+def _is_auto(value: Any) -> bool:
+    return str(value).strip().lower() == "auto"
+
+
+def _is_off(value: Any) -> bool:
+    return _is_null(value) or value is False or str(value).strip().lower() in ("none", "false", "no", "off")
 
 
 def _path(value: Any, key: str, must_exist: bool = True) -> Path | None:
@@ -146,6 +154,8 @@ def run(cfg: DictConfig) -> int:
     locations = read_locations(_path(p.get("locations"), "locations") or _need_locations(),
                                str(p.get("location_name_property") or "name"))
     clim_path = _path(p.get("climatology"), "climatology")
+    calibration_path = None if _is_auto(p.get("calibration", "auto")) or _is_off(p.get("calibration")) \
+        else _path(p.get("calibration"), "calibration")
     bundle_sha = None
     if not _is_null(p.get("bundle")):
         from sowcast.bundle.reader import load_bundle
@@ -154,8 +164,15 @@ def run(cfg: DictConfig) -> int:
         bundle_sha = str(bundle.sha256)
         if clim_path is None and bundle.climatology_path is not None:
             clim_path = Path(bundle.climatology_path)
+        if calibration_path is None and _is_auto(p.get("calibration", "auto")):
+            calibration_path = getattr(bundle, "calibration_path", None)
     climatology = read_climatology(clim_path, load=True) if clim_path is not None else None
     calibrate = bool(p.get("calibrate", False))
+    calibration = None
+    if calibration_path is not None:
+        from sowcast.calibrate.calibration import read_calibration
+
+        calibration = read_calibration(calibration_path)
 
     forecast = open_forecast(fc_path)
     if "init_time" not in forecast.coords:
@@ -166,8 +183,16 @@ def run(cfg: DictConfig) -> int:
     issue = pd.Timestamp(forecast["init_time"].values).floor("D")
     if climatology is None:
         _log("no climatology (run 'sowcast hindcast'): weekly totals only, no anomalies or terciles")
-    weekly = weekly_products(forecast, climatology, calibrate=calibrate)
+    if calibration is not None and climatology is None:
+        raise SowcastError("the calibration needs the model climatology (climatology.nc) it was fitted with")
+    weekly = weekly_products(forecast, climatology, calibrate=calibrate, calibration=calibration)
     rain = forecast_daily(forecast, [RAIN])[RAIN].load()
+    if calibration is not None and "daily_rain_model_quantiles" in calibration:
+        from sowcast.calibrate.daily_rain import map_daily_rain
+        from sowcast.products.climatology import check_same_grid
+
+        check_same_grid(calibration, rain, "the calibration's", "the forecast's")
+        rain = map_daily_rain(rain, calibration.assign_coords(lat=rain["lat"].values, lon=rain["lon"].values), issue)
 
     obs_path = _path(p.get("observed"), "observed")
     outlook_loc = outlook_map = None
@@ -178,9 +203,10 @@ def run(cfg: DictConfig) -> int:
         gridded = "lat" in observed.dims and "lon" in observed.dims
         obs_loc = extract(locations, observed)
         outlook_loc = planting_outlook(obs_loc.sel(time=slice(None, issue)), extract(locations, rain), issue, rules,
-                                       history=obs_loc, thresholds=thresholds)
+                                       history=obs_loc, thresholds=thresholds, calibration=calibration)
         if gridded and bool(p.get("maps", True)):
-            outlook_map = planting_outlook(observed, rain, issue, rules, history=observed, thresholds=thresholds)
+            outlook_map = planting_outlook(observed, rain, issue, rules, history=observed, thresholds=thresholds,
+                                           calibration=calibration)
 
     weekly_loc = extract(locations, weekly.drop_vars([v for v in weekly.data_vars if "member" in weekly[v].dims]))
     files = {"weekly.nc": weekly, "locations.nc": None if outlook_loc is None else xr.merge(
@@ -194,6 +220,9 @@ def run(cfg: DictConfig) -> int:
         "bundle_sha256": bundle_sha, "climatology": None if clim_path is None else str(clim_path.resolve()),
         "climatology_start_doy": int(weekly.attrs["climatology_start_doy"]) if "climatology_start_doy" in weekly.attrs else None,
         "calibrated": calibrate, "members": int(forecast.sizes.get("member", 1)),
+        "calibration": None if calibration_path is None else str(Path(calibration_path).resolve()),
+        "calibration_years": None if calibration is None else
+        [int(calibration.attrs["first_year"]), int(calibration.attrs["last_year"])],
         "rules": rules.name, "rules_source": rules.source, "thresholds": thresholds.__dict__,
         "locations": [{"name": n, "lat": float(a), "lon": float(b)}
                       for n, a, b in zip(locations.names, locations.lat, locations.lon, strict=True)],

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from sowcast.config import plain
 from sowcast.errors import SowcastError
 
-VERIFY_OPTIONS = ("hindcast", "truth", "climatology", "rules", "rules_overrides", "onset_region",
+VERIFY_OPTIONS = ("hindcast", "truth", "climatology", "calibration", "rules", "rules_overrides", "onset_region",
                   "tolerance_days", "output")
 HEADLINE = [("rpss", "week1"), ("rpss", "week2"), ("rpss", "weeks3-4"), ("rpss", "weeks5-6"),
             ("bss_above", "week1"), ("bss_above", "week2"), ("bss_above", "weeks3-4"), ("bss_above", "weeks5-6")]
@@ -53,6 +53,7 @@ def run(cfg: DictConfig) -> int:
     from sowcast.products.season_rules import load_rules
     from sowcast.verify.reforecasts import (
         OnsetSetup,
+        calibrated_onset_cases,
         onset_cases,
         score_onset,
         verify_reforecasts,
@@ -76,6 +77,11 @@ def run(cfg: DictConfig) -> int:
     periods = open_hindcast(hindcast, "periods")
     daily = open_hindcast(hindcast, "daily")
     climatology = read_climatology(clim_path, load=True)
+    calibration = None
+    if v.get("calibration") is not None and str(v.get("calibration")).strip() not in ("", "None", "null"):
+        from sowcast.calibrate.calibration import read_calibration
+
+        calibration = read_calibration(_need(v, "calibration", "calibration.nc from 'sowcast calibrate'"))
     names = [n for n in ("total_precipitation", "2m_temperature") if n in periods.data_vars]
     if not names:
         raise SowcastError(f"{hindcast} holds neither total_precipitation nor 2m_temperature")
@@ -96,10 +102,14 @@ def run(cfg: DictConfig) -> int:
         raise SowcastError("the truth holds no full year before the reforecasts for the onset climatology")
     print(f"sowcast verify: {len(start_times)} starts x {periods.sizes['member']} members "
           f"({start_times.min():%Y-%m-%d} .. {start_times.max():%Y-%m-%d})", file=sys.stderr, flush=True)
-    card, tables = verify_reforecasts(periods, truth_daily, climatology, names)
-    cases = onset_cases(daily, rain_truth.sel(time=rain_truth.time.dt.year.isin(sorted(set(start_times.year)))),
-                        past, OnsetSetup(rules, region, tolerance), land=land)
+    card, tables = verify_reforecasts(periods, truth_daily, climatology, names, calibration)
+    held_out_truth = rain_truth.sel(time=rain_truth.time.dt.year.isin(sorted(set(start_times.year))))
+    setup = OnsetSetup(rules, region, tolerance)
+    cases = onset_cases(daily, held_out_truth, past, setup, land=land)
     score_onset(card, cases, tolerance)
+    if calibration is not None:
+        score_onset(card, calibrated_onset_cases(daily, held_out_truth, past, setup, calibration, land=land),
+                    tolerance, suffix="_calibrated")
 
     frame = card.to_frame()
     headline = {f"{m} {p}": float(frame[(frame.metric == m) & (frame.period == p) &
@@ -109,7 +119,14 @@ def run(cfg: DictConfig) -> int:
     summary = {"starts": len(start_times), "members": int(periods.sizes["member"]),
                "years": sorted({int(y) for y in start_times.year}), "rules": rules.name,
                "weekly_rain": headline, "onset_mae_days": float(onset["value"]),
-               "onset_mae_days_climatology": float(onset["reference"]), "onset_cases": int(onset["n"])}
+               "onset_mae_days_climatology": float(onset["reference"]), "onset_cases": int(onset["n"]),
+               "onset_bias_days": _value(frame, "onset_bias_days")}
+    if calibration is not None:
+        summary["calibration"] = str(Path(str(v.get("calibration"))).resolve())
+        summary["weekly_rain_calibrated"] = {
+            f"{m} {p}": _value(frame, f"{m}_calibrated", p) for m, p in HEADLINE}
+        summary["onset_mae_days_calibrated"] = _value(frame, "onset_mae_days_calibrated")
+        summary["onset_bias_days_calibrated"] = _value(frame, "onset_bias_days_calibrated")
     with atomic_path(output, overwrite=True, directory=True) as tmp:
         card.to_csv(tmp / "scores.csv")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -117,7 +134,19 @@ def run(cfg: DictConfig) -> int:
         plot_skill_by_lead(rain.assign(skill=rain["value"]), tmp / "skill_by_lead.png",
                            title="RPSS of weekly rain terciles (reference: equal odds)")
         plot_reliability(tables["total_precipitation"].sel(period="weeks3-4"), tmp / "reliability.png",
-                         title="Above-normal rain, weeks 3-4")
+                         title="Above-normal rain, weeks 3-4 (raw)")
+        if "total_precipitation_calibrated" in tables:
+            plot_reliability(tables["total_precipitation_calibrated"].sel(period="weeks3-4"),
+                             tmp / "reliability_calibrated.png", title="Above-normal rain, weeks 3-4 (calibrated)")
     print(f"scorecard in {output}: RPSS of weekly rain {' '.join(f'{k.split()[1]} {x:+.3f}' for k, x in headline.items() if k.startswith('rpss'))}; "
           f"onset MAE {summary['onset_mae_days']:.1f} days (climatology {summary['onset_mae_days_climatology']:.1f})")
+    if calibration is not None:
+        cal = summary["weekly_rain_calibrated"]
+        print(f"calibrated: RPSS of weekly rain {' '.join(f'{k.split()[1]} {x:+.3f}' for k, x in cal.items() if k.startswith('rpss'))}; "
+              f"onset MAE {summary['onset_mae_days_calibrated']:.1f} days, bias {summary['onset_bias_days_calibrated']:+.1f}")
     return 0
+
+
+def _value(frame, metric: str, period: str = "onset", variable: str = "total_precipitation") -> float:
+    rows = frame[(frame.metric == metric) & (frame.period == period) & (frame.variable == variable)]
+    return float(rows["value"].iloc[0]) if len(rows) else float("nan")

@@ -85,6 +85,8 @@ ADVICE_TEMPLATES: dict[str, dict[str, str]] = {"en": {
                                      "{dry_days} days within {lookahead} days of the onset",
     "no_onset_expected": "no onset expected: {p} % chance the rains do not start within {weeks} weeks",
     "no_data": "no advice: the forecast or the observations are missing",
+    # appended where the calibration found no skill at the advice's week (onset_skillful = 0)
+    "no_skill": "; the forecast is no better than the usual dates here: plan by the normal calendar",
 }}
 
 
@@ -370,7 +372,8 @@ def _post_onset_dry_spell(series: xr.DataArray, onset: xr.DataArray, rules: Seas
 def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: xr.DataArray | xr.Dataset,
                      issue_date, rules: SeasonRules | str | os.PathLike,
                      history: xr.DataArray | xr.Dataset | None = None, weeks: int = 6,
-                     thresholds: PlantingThresholds | Mapping | None = None) -> xr.Dataset:
+                     thresholds: PlantingThresholds | Mapping | None = None,
+                     calibration: xr.Dataset | None = None) -> xr.Dataset:
     """The planting outlook per point (``location``, ``station`` or ``lat``/``lon``): module doc.
 
     ``observed_daily`` ``(time, ...)`` and ``forecast_daily`` ``(member, time, ...)``: daily
@@ -395,6 +398,14 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     4. ``no_onset_expected`` if confirmed + censored by the last week < ``no_onset_max``;
        p = 1 - that, w = weeks.
     5. ``wait``: p = E_weeks, w = weeks.
+
+    **Calibration** (``calibration``: the onset part of ``calibration.nc``, and ``history``):
+    ``E_k`` becomes ``w_k E_k + (1 - w_k) C_k`` (:mod:`sowcast.calibrate.onset_blend`), C_k the
+    climatological chance of onset by week k given none by the issue date
+    (:mod:`sowcast.products.onset_climatology`), kept non-decreasing and within
+    ``[floor, 1 - floor]`` unless the observations confirm the onset; the raw ``E_k`` stays as
+    ``onset_by_week_expected_raw``. "No onset expected" then rests on ``1 - E_weeks``.
+    ``onset_skillful(week)`` is 1 where the blend beat climatology on left-out hindcast years.
     """
     th = thresholds if isinstance(thresholds, PlantingThresholds) else PlantingThresholds.from_mapping(thresholds)
     rules = rules if isinstance(rules, SeasonRules) else load_rules(rules)
@@ -442,6 +453,11 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     cens_p = xr.where(started, np.float32(0), cens_p)
     exp_p = xr.where(started, np.float32(1), exp_p)
     upper = conf_p + cens_p
+    exp_raw = exp_p
+    onset_extra: dict[str, xr.DataArray] = {}
+    if calibration is not None and "onset_blend_weight" in calibration and history is not None:
+        exp_p, onset_extra = _calibrated_onset(exp_p, started, history, rules, issue, weeks, calibration)
+        upper = exp_p
 
     # most likely onset week from the expected masses
     masses = xr.concat([exp_p.isel(week=0), exp_p.diff("week"), 1 - exp_p.isel(week=-1)], dim="week")
@@ -546,6 +562,11 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
         "advice_week": advice_w.assign_attrs(long_name="weeks the advice refers to (0: now)"),
         "n_members_valid": n_valid.astype(np.int16).assign_attrs(long_name="members analysed (not missing)"),
     }, coords=wk_coords)
+    if onset_extra:
+        out["onset_by_week_expected_raw"] = per_week(exp_raw, "raw estimated probability of an onset by the end of "
+                                                              "the week (before calibration)")
+        for key, da in onset_extra.items():
+            out[key] = da
     out = out.drop_vars([c for c in out.coords if c in ("member", "year")], errors="ignore")
     out.attrs = {
         "title": "planting outlook",
@@ -558,9 +579,38 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
         "dry_spell_days": int(rules.dry_spell_risk.days),
         "dry_spell_lookahead_days": int(rules.dry_spell_risk.lookahead_days),
         "remaining_dry_spell_probability": q_reason or "from history",
+        "onset_calibrated": int(bool(onset_extra)),
         **th.as_attrs(),
     }
     return out
+
+
+def _calibrated_onset(exp_p: xr.DataArray, started: xr.DataArray, history, rules: SeasonRules,
+                      issue: pd.Timestamp, weeks: int, calibration: xr.Dataset) -> tuple[xr.DataArray, dict]:
+    """The blended, bounded onset-by-week probability (``planting_outlook`` doc) and the
+    variables that say how it was made."""
+    from sowcast.calibrate.onset_blend import blend
+    from sowcast.products.onset_climatology import onset_by_week_climatology, past_onset_doy
+
+    week = np.arange(1, weeks + 1)
+    floor = float(calibration.attrs.get("probability_floor", 0.02))
+    weight = calibration["onset_blend_weight"].reindex(week=week, fill_value=0.0)
+    cv_bss = calibration["onset_cv_bss"].reindex(week=week)
+    doy = past_onset_doy(_rain(history, "history"), rules, before_year=issue.year)
+    clim = onset_by_week_climatology(doy, issue, weeks, MIN_HISTORY_YEARS)
+    mixed = blend(exp_p.sel(week=slice(1, None)), clim, weight).clip(floor, 1 - floor)
+    calibrated = xr.concat([exp_p.sel(week=[0]), mixed.transpose(*exp_p.dims)], dim="week")
+    calibrated = xr.where(started, np.float32(1), calibrated).astype(np.float32).transpose(*exp_p.dims)
+    skillful = ((weight > 0) & (cv_bss > 0)).astype(np.int8)
+    extra = {
+        "onset_by_week_climatology": clim.transpose("week", ...).assign_attrs(units="1"),
+        "onset_skillful": skillful.assign_attrs(
+            long_name="1 where the onset-by-week forecast beat climatology on left-out hindcast years "
+                      "(0: the probability is the climatological one)", flag_values=np.array([0, 1], np.int8),
+            flag_meanings="no_skill_climatology skillful"),
+        "onset_blend_weight": weight.assign_attrs(long_name="weight of the ensemble against climatology", units="1"),
+    }
+    return calibrated, extra
 
 
 # ---------------------------------------------------------------------------- text
@@ -594,4 +644,10 @@ def advice_text(outlook: xr.Dataset, location=None, lang: str = "en") -> str:
     fields = {"p": "?" if np.isnan(p) else f"{round(100 * p):d}", "weeks": int(point["advice_week"]),
               "dry_days": outlook.attrs.get("dry_spell_days", "?"),
               "lookahead": outlook.attrs.get("dry_spell_lookahead_days", "?")}
-    return ADVICE_TEMPLATES[lang][name].format(**fields)
+    text = ADVICE_TEMPLATES[lang][name].format(**fields)
+    if "onset_skillful" in point and name not in ("no_data", "season_started_dry_spell_risk") \
+            and int(point["advice_week"]) >= 1:
+        week = min(int(point["advice_week"]), int(point["onset_skillful"]["week"].max()))
+        if not int(point["onset_skillful"].sel(week=week)):
+            text += ADVICE_TEMPLATES[lang]["no_skill"]
+    return text

@@ -15,6 +15,12 @@ Engine output -> daily series (:mod:`~sowcast.products.daily`) -> lead periods
   (:mod:`~sowcast.products.quantile_mapping`; needs ``observed_*`` in the climatology), and
   its anomaly and terciles are then taken from the observed climatology. Temperature is not
   mapped (its lead-dependent bias is already removed by the model-climate anomaly).
+* ``calibration`` (``calibration.nc`` of ``sowcast calibrate``): ``<var>_tercile_probability``
+  becomes the calibrated one (extended logistic regression on the ensemble-mean anomaly,
+  climatological frequencies where the hindcasts showed no cross-validated skill;
+  :mod:`sowcast.calibrate.tercile_fit`), the member fractions stay beside it as
+  ``<var>_tercile_probability_raw``, and ``<var>_tercile_skillful`` marks where the
+  calibrated terciles beat climatology on left-out hindcast years.
 """
 
 from __future__ import annotations
@@ -61,9 +67,21 @@ def _climatology(climatology: xr.Dataset, forecast: xr.Dataset, periods: xr.Data
                               lon=forecast["lon"].values)
 
 
+def _calibration_on(calibration: xr.Dataset, out: xr.Dataset, name: str) -> xr.Dataset:
+    """The tercile parameters of ``name`` on the products' periods and grid (one-line errors)."""
+    check_same_grid(calibration, out, "the calibration's", "the forecast's")
+    labels = [str(p) for p in out["period"].values]
+    missing = [p for p in labels if p not in [str(q) for q in calibration["period"].values]]
+    if missing:
+        raise SowcastError(f"the calibration has no period(s) {', '.join(missing)}")
+    keys = [k for k in calibration.data_vars if str(k).startswith(f"{name}_tercile_")]
+    return calibration[keys].sel(period=labels).assign_coords(period=out["period"].values, lat=out["lat"].values,
+                                                              lon=out["lon"].values)
+
+
 def weekly_products(forecast: xr.Dataset, climatology: xr.Dataset | None, calibrate: bool = False,
                     variables: Sequence[str] | None = None,
-                    periods: Sequence[Period] = PERIODS) -> xr.Dataset:
+                    periods: Sequence[Period] = PERIODS, calibration: xr.Dataset | None = None) -> xr.Dataset:
     """Weekly (and fortnightly) products of one forecast in the engine's layout (module doc).
 
     ``variables``: default rain and 2 m temperature, those the forecast has.
@@ -104,6 +122,18 @@ def weekly_products(forecast: xr.Dataset, climatology: xr.Dataset | None, calibr
         out[f"{n}_lower_tercile"] = lower.assign_attrs(long_name=f"lower tercile of the {which} climatology", **units)
         out[f"{n}_upper_tercile"] = upper.assign_attrs(long_name=f"upper tercile of the {which} climatology", **units)
         prob = tercile_probabilities(values, lower, upper)
+        if calibration is not None and f"{n}_tercile_slope" in calibration and not observed:
+            from sowcast.calibrate.tercile_fit import calibrated_probabilities
+
+            params = _calibration_on(calibration, out, n)
+            out[f"{n}_tercile_probability_raw"] = prob.assign_attrs(
+                long_name="raw probability of the tercile category (fraction of ensemble members)")
+            prob = calibrated_probabilities(params, n, mean, clim, float(calibration.attrs.get("probability_floor", 0.02)))
+            out[f"{n}_tercile_skillful"] = params[f"{n}_tercile_skillful"].astype(np.int8).assign_attrs(
+                long_name="1 where the calibrated terciles beat climatology on left-out hindcast years "
+                          "(0: the probabilities are the climatological ones)", flag_values=np.array([0, 1], np.int8),
+                flag_meanings="no_skill_climatology skillful")
+            calibrated.append(f"{n}_terciles")
         out[f"{n}_tercile_probability"] = prob
         out[f"{n}_most_likely_category"] = most_likely_category(prob)
     out.attrs = dict(forecast.attrs)

@@ -64,7 +64,7 @@ WEEKS = 6
 SPATIAL = ("start", "lat", "lon")
 
 
-def _per_start_climatology(clim: xr.Dataset, starts: Sequence[np.datetime64]) -> xr.Dataset:
+def per_start_climatology(clim: xr.Dataset, starts: Sequence[np.datetime64]) -> xr.Dataset:
     """The climatology at each start's nearest start day, stacked on ``start``."""
     parts = [climatology_for(clim, s).drop_vars(["start_doy", "start_month_day", "n_starts"], errors="ignore")
              for s in starts]
@@ -96,9 +96,48 @@ def persistence_periods(truth_daily: xr.Dataset, starts: Sequence[np.datetime64]
     return xr.Dataset(out)
 
 
+def calibrated_tercile_probabilities(forecast: xr.DataArray, clim: xr.Dataset, calibration: xr.Dataset,
+                                     name: str) -> xr.DataArray:
+    """Calibrated tercile probabilities ``(start, period, lat, lon, category)`` of reforecasts
+    (:mod:`sowcast.calibrate.tercile_fit`: the products' rule applied to every start)."""
+    from sowcast.calibrate import tercile_regression as tr
+    from sowcast.calibrate.tercile_fit import CATEGORY_CODES, standardised_anomaly
+
+    mean = forecast.mean("member").transpose("start", "period", "lat", "lon")
+    params = calibration.sel(period=mean["period"].values)
+    theta = np.stack([params[f"{name}_tercile_{k}"].transpose("period", "lat", "lon").values
+                      for k in ("theta_lower", "theta_upper", "slope")], axis=-1)
+    z = standardised_anomaly(mean.values, clim[f"{name}_mean"].transpose(*mean.dims).values,
+                             clim[f"{name}_std"].transpose(*mean.dims).values)
+    p = tr.bounded(tr.probabilities(theta[None], z), float(calibration.attrs.get("probability_floor", 0.02)))
+    p = np.where(np.isfinite(p).all(-1, keepdims=True), p, np.nan)
+    return xr.DataArray(p, dims=(*mean.dims, "category"),
+                        coords={**{d: mean[d] for d in mean.dims}, "category": list(CATEGORY_CODES)})
+
+
+def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.DataArray, members: int | None,
+                      suffix: str = "") -> xr.Dataset:
+    """RPSS, BSS and ROC area of tercile probabilities (fair scores for member fractions of
+    ``members``; plain for calibrated probabilities, ``members`` None); the reliability table."""
+    prob, obs = xr.align(prob, obs, join="exact")
+    equal = xr.full_like(prob, 1 / 3)
+    score = rps(prob, obs) if members is None else fair_rps(prob, obs, members)
+    card.add_scores(f"rpss{suffix}", name, skill_score(score, rps(equal, obs), SPATIAL), perfect=1.0)
+    for cat in ("below", "above"):
+        p, e = prob.sel(category=cat), obs.sel(category=cat)
+        bs = brier_score(p, e) if members is None else fair_brier_score(p, e, members)
+        card.add_scores(f"bss_{cat}{suffix}", name, skill_score(bs, brier_score(equal.sel(category=cat), e), SPATIAL),
+                        perfect=1.0)
+        card.add_scores(f"roc_area_{cat}{suffix}", name, roc(p, e, dims=SPATIAL)["roc_area"], perfect=1.0)
+    bins = _member_bins(members) if members is not None else [i / 10 for i in range(11)]
+    return reliability_table(prob.sel(category="above"), obs.sel(category="above"), bins=bins, dims=SPATIAL)
+
+
 def score_periods(card: Scorecard, forecast: xr.Dataset, truth: xr.Dataset, clim: xr.Dataset,
-                  persistence: xr.Dataset, names: Sequence[str]) -> dict[str, xr.Dataset]:
-    """Add the period scores of the module doc to ``card``; returns the reliability tables."""
+                  persistence: xr.Dataset, names: Sequence[str],
+                  calibration: xr.Dataset | None = None) -> dict[str, xr.Dataset]:
+    """Add the period scores of the module doc to ``card``; returns the reliability tables
+    (``<name>`` raw, ``<name>_calibrated`` with a ``calibration``)."""
     tables = {}
     for name in names:
         f = forecast[name]
@@ -116,20 +155,11 @@ def score_periods(card: Scorecard, forecast: xr.Dataset, truth: xr.Dataset, clim
         prob = tercile_probabilities(f, lower, upper)
         ol, ou = tercile_bounds(clim, name, observed=True)
         obs = observed_category(o, ol, ou)
-        prob, obs = xr.align(prob, obs, join="exact")
-        m = f.sizes["member"]
-        equal = xr.full_like(prob, 1 / 3)
-        card.add_scores("rpss", name, skill_score(fair_rps(prob, obs, m), rps(equal, obs), SPATIAL),
-                        perfect=1.0)
-        for cat in ("below", "above"):
-            p, e = prob.sel(category=cat), obs.sel(category=cat)
-            card.add_scores(f"bss_{cat}", name,
-                            skill_score(fair_brier_score(p, e, m), brier_score(equal.sel(category=cat), e), SPATIAL),
-                            perfect=1.0)
-            card.add_scores(f"roc_area_{cat}", name, roc(p, e, dims=SPATIAL)["roc_area"], perfect=1.0)
-        tables[name] = reliability_table(prob.sel(category="above"), obs.sel(category="above"),
-                                         bins=_member_bins(m),
-                                         dims=SPATIAL)
+        tables[name] = _score_categories(card, name, prob, obs, f.sizes["member"])
+        if calibration is not None and f"{name}_tercile_slope" in calibration:
+            cal = calibrated_tercile_probabilities(f, clim, calibration, name)
+            tables[f"{name}_calibrated"] = _score_categories(card, name, cal.transpose(*prob.dims), obs, None,
+                                                             "_calibrated")
     return tables
 
 
@@ -214,6 +244,34 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
     return xr.concat(rows, dim="start", coords="minimal", compat="override")
 
 
+def calibrated_onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: xr.DataArray,
+                           setup: OnsetSetup, calibration: xr.Dataset, land: xr.DataArray | None = None) -> xr.Dataset:
+    """:func:`onset_cases` of the calibrated forecast: daily rain quantile mapped by lead week,
+    and the onset-by-week probability blended with climatology and bounded, as ``sowcast
+    products`` does (:mod:`sowcast.calibrate`)."""
+    from sowcast.calibrate.daily_rain import map_daily_rain
+    from sowcast.calibrate.onset_blend import blend
+
+    rain = daily[RAIN]
+    if "daily_rain_model_quantiles" in calibration:
+        q = calibration.assign_coords(lat=rain["lat"].values, lon=rain["lon"].values)
+        lead_time = rain.rename(lead_day="time")
+        mapped = []
+        for s in rain["start"].values:
+            one = lead_time.sel(start=s).assign_coords(
+                time=np.datetime64(s, "D") + rain["lead_day"].values.astype("timedelta64[D]"))
+            mapped.append(map_daily_rain(one, q, s).assign_coords(time=rain["lead_day"].values)
+                          .rename(time="lead_day").expand_dims(start=[s]))
+        daily = daily.assign({RAIN: xr.concat(mapped, dim="start").transpose(*rain.dims)})
+    cases = onset_cases(daily, truth_daily, past_truth_daily, setup, land)
+    if "onset_blend_weight" in calibration:
+        floor = float(calibration.attrs.get("probability_floor", 0.02))
+        weight = calibration["onset_blend_weight"].reindex(week=cases["week"].values, fill_value=0.0)
+        mixed = blend(cases["prob_by_week"], cases["clim_prob_by_week"], weight).clip(floor, 1 - floor)
+        cases["prob_by_week"] = mixed.where(cases["prob_by_week"].notnull())
+    return cases
+
+
 def _season_of(seasons: xr.Dataset, year: int) -> xr.Dataset:
     """Season ``year`` (all NaN/NaT when the series did not reach its search window)."""
     return seasons.reindex(year=[year]).squeeze("year", drop=True)
@@ -235,7 +293,7 @@ def _days_of(year: int, doy: xr.DataArray) -> xr.DataArray:
     return doy + (_days_scalar(pd.Timestamp(year=year, month=1, day=1)) - 1)
 
 
-def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float) -> None:
+def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffix: str = "") -> None:
     """Onset MAE/bias/hit rate (forecast beside the climatological baseline) and the Brier
     score of onset by the end of each week, skill against the climatological probability."""
     valid = cases["observed"].notnull() | cases["forecast"].notnull()
@@ -245,10 +303,10 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float) -> No
     c = onset_errors(cases["climatology"].where(valid), cases["observed"].where(valid), tolerance_days,
                      dims=list(cases["forecast"].dims), valid=valid)
     n = int(f["n_cases"])
-    card.add("onset_mae_days", RAIN, "onset", float(f["mae"]), float(c["mae"]), n=n)
-    card.add("onset_bias_days", RAIN, "onset", float(f["bias"]), float(c["bias"]), n=n, skill=np.nan)
-    card.add(f"onset_hit_rate_{tolerance_days:g}d", RAIN, "onset", float(f["hit_rate"]), float(c["hit_rate"]),
-             n=n, perfect=1.0)
+    card.add(f"onset_mae_days{suffix}", RAIN, "onset", float(f["mae"]), float(c["mae"]), n=n)
+    card.add(f"onset_bias_days{suffix}", RAIN, "onset", float(f["bias"]), float(c["bias"]), n=n, skill=np.nan)
+    card.add(f"onset_hit_rate_{tolerance_days:g}d{suffix}", RAIN, "onset", float(f["hit_rate"]),
+             float(c["hit_rate"]), n=n, perfect=1.0)
     for k in cases["week"].values:
         end_days = cases["start"].astype("datetime64[ns]").astype(np.int64) / 86400e9 + 7.0 * k
         event = (cases["observed"] <= end_days).where(cases["observed"].notnull(), False).astype(float)
@@ -257,18 +315,19 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float) -> No
         e = event.where(ok)
         bs, bsc = brier_score(p.where(ok), e), brier_score(pc.where(ok), e)
         dims = list(bs.dims)
-        card.add("onset_by_week_brier", RAIN, f"week{k}", float(bs.mean(dims)), float(bsc.mean(dims)),
+        card.add(f"onset_by_week_brier{suffix}", RAIN, f"week{k}", float(bs.mean(dims)), float(bsc.mean(dims)),
                  n=int(ok.sum()))
 
 
 def verify_reforecasts(periods: xr.Dataset, truth_daily: xr.Dataset, climatology: xr.Dataset,
-                       names: Sequence[str]) -> tuple[Scorecard, dict[str, xr.Dataset]]:
+                       names: Sequence[str], calibration: xr.Dataset | None = None
+                       ) -> tuple[Scorecard, dict[str, xr.Dataset]]:
     """The period scores of the module doc for hindcast periods ``(start, member, period, lat,
     lon)`` against the truth's daily series."""
     starts = periods["start"].values
     truth = observed_periods(truth_daily[list(names)], starts)
-    clim = _per_start_climatology(climatology, starts)
+    clim = per_start_climatology(climatology, starts)
     pers = persistence_periods(truth_daily, starts, periods, names)
     card = Scorecard()
-    tables = score_periods(card, periods, truth, clim, pers, names)
+    tables = score_periods(card, periods, truth, clim, pers, names, calibration)
     return card, tables

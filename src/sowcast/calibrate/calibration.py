@@ -1,0 +1,277 @@
+"""``sowcast calibrate``: fit the calibration of the products on training-year hindcasts.
+
+Inputs: the hindcasts the model climatology was built from (``sowcast hindcast``, with
+``keep_daily=true`` for the daily-rain and onset parts), their ``climatology.nc`` and the
+store with the truth. Fitted on those years only; applied on the edge box by
+``sowcast products`` (torch-free) and scored on held-out years by ``sowcast verify``.
+
+``calibration.nc`` (added to the bundle with role ``calibration``):
+
+* terciles, per variable (rain, 2 m temperature), period, grid point
+  (:mod:`.tercile_fit`): ``<var>_tercile_theta_lower``, ``_theta_upper``, ``_slope``,
+  ``_cv_rpss``, ``_cv_rpss_equal_odds``, ``_raw_rpss``, ``_skillful``, ``_n_samples``;
+* daily rain quantiles by lead week (:mod:`.daily_rain`);
+* onset by week, per week (:mod:`.onset_blend`): ``onset_blend_weight``, ``onset_cv_bss``,
+  ``onset_raw_bss``, ``onset_n_cases``;
+* attrs: ``probability_floor`` (no probability outside ``[floor, 1 - floor]``, terciles
+  within ``[floor, 1 - 2 floor]``), the years, the rules, the neighbourhood, provenance.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sowcast.errors import SowcastError
+
+CALIBRATE_OPTIONS = ("hindcast", "store", "climatology", "bundle", "output", "neighbourhood", "ridge",
+                     "probability_floor", "rules", "rules_overrides", "onset_region", "add_to_bundle")
+CALIBRATION_FILE = "calibration.nc"
+PRODUCT = "products_calibration"
+RAIN = "total_precipitation"
+VARIABLES = (RAIN, "2m_temperature")
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or str(value).strip() in ("", "None", "null")
+
+
+def _path(value: Any, key: str, must_exist: bool = True) -> Path | None:
+    if _is_null(value):
+        return None
+    path = Path(os.path.expanduser(str(value)))
+    if must_exist and not path.exists():
+        raise SowcastError(f"calibrate.{key}: no such file or folder {path}")
+    return path
+
+
+def _number(cfg: Mapping, key: str, default, kind, low, high=None):
+    value = cfg.get(key, default)
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        out = kind(value)
+        if kind is int and out != float(value):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise SowcastError(f"calibrate.{key} must be a {'whole number' if kind is int else 'number'}, "
+                           f"not {value!r}") from None
+    if out < low or (high is not None and out >= high):
+        raise SowcastError(f"calibrate.{key} must be >= {low}{f' and < {high:.4g}' if high is not None else ''}, "
+                           f"not {value!r}")
+    return out
+
+
+def _flag(cfg: Mapping, key: str, default: bool) -> bool:
+    value = cfg.get(key, default)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise SowcastError(f"calibrate.{key} must be true or false, not {value!r}")
+
+
+@dataclass(frozen=True)
+class CalibrateOptions:
+    """The validated ``calibrate:`` config (conf/calibrate/default.yaml)."""
+
+    hindcast: Path
+    store: Path
+    climatology: Path
+    output: Path
+    bundle: Path | None = None
+    neighbourhood: int = 2
+    ridge: float = 1.0
+    probability_floor: float = 0.02
+    rules: Any = "sivakumar1988"
+    rules_overrides: Any = None
+    onset_region: tuple[float, float, float, float] | None = None
+    add_to_bundle: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> CalibrateOptions:
+        from sowcast.config import plain
+
+        cfg = dict(plain(cfg) or {})
+        unknown = sorted(set(cfg) - set(CALIBRATE_OPTIONS))
+        if unknown:
+            raise SowcastError(f"unknown calibrate option(s) {', '.join(unknown)}; known: {', '.join(CALIBRATE_OPTIONS)}")
+        hindcast = _path(cfg.get("hindcast"), "hindcast")
+        if hindcast is None:
+            raise SowcastError("calibrate.hindcast is not set: give the training-year hindcasts folder "
+                               "('sowcast hindcast hindcast.keep_daily=true')")
+        store = _path(cfg.get("store"), "store")
+        if store is None:
+            raise SowcastError("calibrate.store is not set: give the canonical store with the truth")
+        climatology = _path(cfg.get("climatology"), "climatology") or hindcast / "climatology.nc"
+        if not climatology.is_file():
+            raise SowcastError(f"no climatology {climatology}: run 'sowcast hindcast' (it builds climatology.nc) "
+                               "or set calibrate.climatology")
+        region = cfg.get("onset_region")
+        if not _is_null(region):
+            if not isinstance(region, (list, tuple)) or len(region) != 4:
+                raise SowcastError(f"calibrate.onset_region must be [lat_min, lat_max, lon_min, lon_max], "
+                                   f"not {region!r}")
+            region = tuple(float(x) for x in region)
+        else:
+            region = None
+        return cls(hindcast=hindcast, store=store, climatology=climatology,
+                   output=_path(cfg.get("output"), "output", must_exist=False) or hindcast / CALIBRATION_FILE,
+                   bundle=_path(cfg.get("bundle"), "bundle"),
+                   neighbourhood=_number(cfg, "neighbourhood", 2, int, 0),
+                   ridge=_number(cfg, "ridge", 1.0, float, 0.0),
+                   probability_floor=_number(cfg, "probability_floor", 0.02, float, 0.0, 1 / 3),
+                   rules=cfg.get("rules") or "sivakumar1988", rules_overrides=cfg.get("rules_overrides") or None,
+                   onset_region=region, add_to_bundle=_flag(cfg, "add_to_bundle", True))
+
+
+def fit_terciles(periods: xr.Dataset, truth: xr.Dataset, clim: xr.Dataset, names: list[str],
+                 options: CalibrateOptions) -> xr.Dataset:
+    """The tercile part of ``calibration.nc`` (:mod:`.tercile_fit`) for every variable and period."""
+    from sowcast.calibrate.tercile_fit import categories, fit_tercile_calibration, standardised_anomaly
+    from sowcast.products.terciles import tercile_bounds, tercile_probabilities
+
+    starts = pd.DatetimeIndex(periods["start"].values)
+    years = starts.year.values
+    out = xr.Dataset(coords={"period": periods["period"].values, "lat": periods["lat"].values,
+                             "lon": periods["lon"].values})
+    for name in names:
+        f = periods[name].transpose("start", "member", "period", "lat", "lon")
+        o = truth[name].transpose("start", "period", "lat", "lon")
+        c = clim.transpose("start", "period", ..., "lat", "lon")
+        z = standardised_anomaly(f.mean("member").values, c[f"{name}_mean"].values, c[f"{name}_std"].values)
+        ol, ou = tercile_bounds(c, name, observed=True)
+        cat = categories(o.values, ol.transpose(*o.dims).values, ou.transpose(*o.dims).values)
+        ml, mu = tercile_bounds(c, name)
+        raw = tercile_probabilities(f, ml, mu).transpose("start", "period", "lat", "lon", "category").values
+        fields: dict[str, list[np.ndarray]] = {}
+        for i in range(f.sizes["period"]):
+            fitted = fit_tercile_calibration(z[:, i], cat[:, i], raw[:, i], years, options.neighbourhood,
+                                             options.ridge, options.probability_floor)
+            for key, value in fitted.items():
+                fields.setdefault(key, []).append(value)
+        for key, values in fields.items():
+            data = np.stack(values)
+            out[f"{name}_tercile_{key}"] = (("period", "lat", "lon"),
+                                            data.astype(np.int8 if key == "skillful" else np.float32))
+        out[f"{name}_tercile_skillful"].attrs = {"long_name": "1 where the calibrated terciles beat the climatological "
+                                                              "frequencies on left-out years", "flag_values": [0, 1]}
+        out[f"{name}_tercile_cv_rpss"].attrs = {"long_name": "leave-one-year-out RPSS of the calibrated terciles "
+                                                             "against the climatological frequencies", "units": "1"}
+        out[f"{name}_tercile_raw_rpss"].attrs = {"long_name": "RPSS of the raw member fractions against the "
+                                                              "climatological frequencies", "units": "1"}
+    return out
+
+
+def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: CalibrateOptions, rules) -> xr.Dataset:
+    """The onset part: cases of every training year, climatology from the other years."""
+    from sowcast.calibrate.onset_blend import fit_onset_blend
+    from sowcast.verify.reforecasts import OnsetSetup, onset_cases
+
+    starts = pd.DatetimeIndex(daily["start"].values)
+    years = sorted(set(starts.year))
+    setup = OnsetSetup(rules, options.onset_region)
+    parts = []
+    for y in years:
+        these = daily.sel(start=starts[starts.year == y].values)
+        truth_y = rain_truth.sel(time=rain_truth.time.dt.year == y)
+        past = rain_truth.sel(time=rain_truth.time.dt.year.isin([x for x in years if x != y]))
+        parts.append(onset_cases(these, truth_y, past, setup, land=land))
+    cases = xr.concat(parts, dim="start", coords="minimal", compat="override", join="outer")
+    return fit_onset_blend(cases)
+
+
+def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
+    """Fit and write ``calibration.nc`` (module doc); add it to the bundle folder."""
+    from sowcast.atomic import atomic_path
+    from sowcast.calibrate.daily_rain import fit_daily_rain_quantiles, map_daily_rain
+    from sowcast.data.store import open_store
+    from sowcast.forecast.hindcast import open_hindcast
+    from sowcast.products.climatology import read_climatology
+    from sowcast.products.daily import store_daily
+    from sowcast.products.periods import observed_periods
+    from sowcast.products.season_rules import load_rules
+    from sowcast.verify.reforecasts import per_start_climatology
+
+    if options.output.exists() and not overwrite:
+        raise SowcastError(f"{options.output} exists; pass overwrite=true to replace it")
+    rules = load_rules(options.rules, options.rules_overrides)
+    periods = open_hindcast(options.hindcast, "periods")
+    clim = read_climatology(options.climatology, load=True)
+    names = [n for n in VARIABLES if n in periods.data_vars and f"observed_{n}_quantiles" in clim.data_vars]
+    if not names:
+        raise SowcastError(f"{options.hindcast} and {options.climatology} share neither rain nor 2 m temperature "
+                           "with observed quantiles (build the climatology with observations)")
+    starts = periods["start"].values
+    with open_store(options.store, chunks=None) as store:
+        missing = [n for n in names if n not in store.data_vars]
+        if missing:
+            raise SowcastError(f"the truth {options.store} lacks {', '.join(missing)}")
+        truth_daily = store_daily(store[names]).load()
+        land = store["land_sea_mask"].load() if "land_sea_mask" in store.data_vars else None
+    truth = observed_periods(truth_daily, starts)
+    out = fit_terciles(periods, truth, per_start_climatology(clim, starts), names, options)
+    daily_note = "daily rain and onset: calibrated"
+    try:
+        daily = open_hindcast(options.hindcast, "daily")
+    except SowcastError:
+        daily = None
+        daily_note = ("daily rain and onset: not calibrated (the hindcasts have no daily series; run "
+                      "'sowcast hindcast' with hindcast.keep_daily=true)")
+    if daily is not None and RAIN in daily.data_vars and RAIN in truth_daily.data_vars:
+        quantiles = fit_daily_rain_quantiles(daily[RAIN], truth_daily[RAIN])
+        mapped = xr.concat([map_daily_rain(daily[RAIN].sel(start=s), quantiles, s).expand_dims(start=[s])
+                            for s in daily["start"].values], dim="start")
+        onset = fit_onset(daily.assign({RAIN: mapped}), truth_daily[RAIN], land, options, rules)
+        out = xr.merge([out, quantiles, onset])
+    years = sorted({int(y) for y in pd.DatetimeIndex(starts).year})
+    out.attrs = {
+        "title": "sowcast products calibration", "product": PRODUCT, "Conventions": "CF-1.8",
+        "first_year": years[0], "last_year": years[-1], "n_starts": len(starts),
+        "members": int(periods.sizes.get("member", 1)), "neighbourhood": options.neighbourhood,
+        "ridge": options.ridge, "probability_floor": options.probability_floor, "season_rules": rules.name,
+        "onset_region": "" if options.onset_region is None else " ".join(map(str, options.onset_region)),
+        "method": "terciles: extended logistic regression (Wilks 2009) on the ensemble-mean anomaly, "
+                  "leave-one-year-out skill, climatological frequencies where not skillful; daily rain: "
+                  "quantile mapping by lead week; onset by week: ensemble blended with climatology",
+        "daily": daily_note, "climatology_sha256": _sha256(options.climatology),
+        "hindcast_bundle_sha256": str(clim.attrs.get("bundle_sha256", "")),
+        "sowcast_version": __import__("sowcast").__version__,
+        "created": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ}",
+    }
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(options.output, overwrite=True) as tmp:
+        out.to_netcdf(tmp)
+    return options.output
+
+
+def read_calibration(path: str | os.PathLike) -> xr.Dataset:
+    """A ``calibration.nc`` loaded in memory, or a one-line error."""
+    try:
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+    except (OSError, ValueError) as exc:
+        raise SowcastError(f"cannot read the calibration {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    if ds.attrs.get("product") != PRODUCT:
+        raise SowcastError(f"{path} is not a sowcast calibration (made by 'sowcast calibrate')")
+    return ds
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

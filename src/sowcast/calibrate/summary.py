@@ -1,0 +1,54 @@
+"""What a ``calibration.nc`` found, in lines for people: raw beside calibrated skill.
+
+Skill scores over the grid are ratios of summed scores approximated by the cos(latitude)
+weighted mean of the per-point (neighbourhood-pooled) skill; the share of the area where
+the calibrated terciles are skilful is weighted the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+
+def area_mean(da: xr.DataArray) -> float:
+    """cos(latitude)-weighted mean over lat/lon, NaN points left out."""
+    w = np.cos(np.deg2rad(da["lat"])).broadcast_like(da).where(da.notnull())
+    total = float(w.sum())
+    return float((da * w).sum() / total) if total > 0 else float("nan")
+
+
+def tercile_table(cal: xr.Dataset) -> list[dict]:
+    """Per variable and period: ``raw_rpss``, ``cv_rpss``, ``cv_rpss_equal_odds``, ``skillful_share``."""
+    rows = []
+    for name in ("total_precipitation", "2m_temperature"):
+        if f"{name}_tercile_cv_rpss" not in cal:
+            continue
+        for period in cal["period"].values:
+            one = {k: cal[f"{name}_tercile_{k}"].sel(period=period) for k in
+                   ("raw_rpss", "cv_rpss", "cv_rpss_equal_odds", "skillful")}
+            rows.append({"variable": name, "period": str(period), "raw_rpss": area_mean(one["raw_rpss"]),
+                         "cv_rpss": area_mean(one["cv_rpss"]),
+                         "cv_rpss_equal_odds": area_mean(one["cv_rpss_equal_odds"]),
+                         "skillful_share": area_mean(one["skillful"].astype(float))})
+    return rows
+
+
+def summary_lines(cal: xr.Dataset) -> list[str]:
+    """A few lines: terciles per variable (weeks 1, 2, 3-4, 5-6) and onset per week."""
+    lines = []
+    short = {"total_precipitation": "rain", "2m_temperature": "2 m temperature"}
+    rows = tercile_table(cal)
+    for name in dict.fromkeys(r["variable"] for r in rows):
+        parts = [f"{r['period']} {r['raw_rpss']:+.2f} -> {r['cv_rpss']:+.2f} ({100 * r['skillful_share']:.0f} %)"
+                 for r in rows if r["variable"] == name and r["period"] in ("week1", "week2", "weeks3-4", "weeks5-6")]
+        lines.append(f"{short.get(name, name)} terciles, RPSS vs climatology raw -> calibrated (cross-validated; "
+                     f"share of the area with skill): {'; '.join(parts)}")
+    if "onset_blend_weight" in cal:
+        parts = [f"week {int(k)}: w {float(cal['onset_blend_weight'].sel(week=k)):.2f}, BSS raw "
+                 f"{float(cal['onset_raw_bss'].sel(week=k)):+.2f} -> {float(cal['onset_cv_bss'].sel(week=k)):+.2f}"
+                 for k in cal["week"].values]
+        lines.append("onset by week k, ensemble weight against climatology and Brier skill (cross-validated): "
+                     + "; ".join(parts))
+    lines.append(str(cal.attrs.get("daily", "")))
+    return [line for line in lines if line]

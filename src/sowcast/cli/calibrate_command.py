@@ -1,0 +1,35 @@
+"""``sowcast calibrate``: fit the products' calibration on the training-year hindcasts."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+
+def run(cfg: DictConfig) -> int:
+    """Fit calibration.nc from the hindcasts the model climatology was built from and the
+    truth at the same starts, and add it to the bundle folder (sowcast/calibrate/calibration.py):
+
+        sowcast calibrate calibrate.hindcast=hindcast calibrate.store=data/demo/demo.zarr \\
+            calibrate.bundle=bundles/demo
+
+    Prints the cross-validated skill it found, raw beside calibrated.
+    """
+    from sowcast.calibrate.calibration import CalibrateOptions, read_calibration
+    from sowcast.calibrate.calibration import run as fit
+    from sowcast.calibrate.summary import summary_lines
+
+    options = CalibrateOptions.from_config(cfg.calibrate)
+    path = fit(options, overwrite=bool(cfg.overwrite))
+    print(f"calibration: {path}")
+    for line in summary_lines(read_calibration(path)):
+        print(f"  {line}")
+    if options.bundle is not None and options.add_to_bundle:
+        from sowcast.bundle.reader import add_file_to_bundle, is_archive
+
+        if is_archive(options.bundle):
+            print(f"the bundle {options.bundle} is an archive: calibration.nc was not added to it "
+                  f"(give the bundle folder, or pass products.calibration={path})")
+        else:
+            add_file_to_bundle(options.bundle, path, role="calibration")
+            print(f"added calibration.nc to the bundle {options.bundle}")
+    return 0
