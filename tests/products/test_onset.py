@@ -110,6 +110,29 @@ def test_spell_running_into_the_lookahead_counts_from_the_day_after_the_window()
     assert year(analyse_seasons(series(rain), rules()))["false_start"]
 
 
+@pytest.mark.parametrize("first_shower, onset", [("2001-06-18", "2001-06-10"), ("2001-06-19", None)])
+def test_first_wet_day_looks_ahead_from_the_onset_date(first_shower, onset):
+    # 20 mm on 10 June, then dry until the showers: 7 or 8 dry days from 11 June, two of them
+    # inside the window 10-12 June (Sivakumar 1988: "no dry spell within the next 30 days").
+    rain = {"2001-06-10": 20.0, **showers(first_shower, "2001-09-25")}
+    out = year(analyse_seasons(series(rain), rules(onset__date_convention="first_wet_day")))
+    if onset:
+        assert out["onset"] == day(onset) and not out["false_start"]
+    else:
+        assert out["onset_status"] == STATUS["none"] and out["false_start_date"] == day("2001-06-10")
+    # Dated at the window's end, the look-ahead starts on 13 June: 5 or 6 dry days, an onset.
+    assert year(analyse_seasons(series(rain), rules()))["onset"] == day("2001-06-12")
+
+
+def test_window_need_not_start_wet_when_dated_on_its_first_wet_day():
+    # 8 + 12 mm on 10-11 June, 12 June missing: 9-11 June (0 + 8 + 12) is the window.
+    rain = {"2001-06-10": 8.0, "2001-06-11": 12.0, **showers("2001-06-15", "2001-09-25")}
+    loose = rules(onset__date_convention="first_wet_day", onset__first_day_wet=False)
+    assert year(analyse_seasons(series(rain, nan=["2001-06-12"]), loose))["onset"] == day("2001-06-10")
+    strict = year(analyse_seasons(series(rain, nan=["2001-06-12"]), rules(onset__date_convention="first_wet_day")))
+    assert strict["onset_status"] == STATUS["none"]  # 10-12 June holds the missing day
+
+
 def test_onset_on_the_last_day_of_the_search():
     late = {"2001-09-28": 20.0, **showers("2001-10-02", "2001-11-30")}
     out = year(analyse_seasons(series(late), rules()))
@@ -191,12 +214,22 @@ def test_series_starting_mid_season_shows_what_the_data_show():
     assert year(analyse_seasons(series(SEASON, start="2001-07-01"), rules()))["onset_status"] == STATUS["none"]
 
 
-@pytest.mark.parametrize("last_missing, status", [("2001-09-15", "onset"), ("2001-09-16", "missing")])
-def test_too_many_missing_days(last_missing, status):
-    # 15 of the 153 search days missing is 9.8 %, 16 is 10.5 % (limit 10 %).
-    out = year(analyse_seasons(series(SEASON, nan=[("2001-09-01", last_missing)]), rules()))
+@pytest.mark.parametrize("last_missing, status", [("2001-05-16", "onset"), ("2001-05-17", "missing")])
+def test_too_many_missing_days_before_the_onset_is_confirmed(last_missing, status):
+    # The onset of 12 June is confirmed on 12 July: 7 of the 73 days from 1 May missing is
+    # 9.6 %, 8 is 11.0 % (limit 10 %).
+    out = year(analyse_seasons(series(SEASON, nan=[("2001-05-10", last_missing)]), rules()))
     assert out["onset_status"] == STATUS[status]
     assert (out["onset"] == day("2001-06-12")) if status == "onset" else np.isnat(out["onset"])
+
+
+def test_a_gap_after_the_onset_is_confirmed_does_not_undo_it():
+    out = year(analyse_seasons(series(SEASON, nan=[("2001-07-13", "2001-09-30")]), rules()))
+    assert out["onset"] == day("2001-06-12") and out["onset_status"] == STATUS["onset"]
+    # Without an onset the whole search window counts: 16 of 153 days (10.5 %) is too many.
+    dry = year(analyse_seasons(series({}, nan=[("2001-09-01", "2001-09-16")]), rules()))
+    assert dry["onset_status"] == STATUS["missing"]
+    assert year(analyse_seasons(series({}, nan=[("2001-09-01", "2001-09-15")]), rules()))["onset_status"] == 2
 
 
 def test_dry_spell_risk_after_onset():

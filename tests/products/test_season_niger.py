@@ -1,11 +1,13 @@
 """Season analysis of the real Niger station records (1940-1980): physically sensible results.
 
 Reads ``../shared/data/real/daily_niger.csv`` (rpicsa sample data, Meteo-France records)
-through sowcast.data.stations; skipped where the file is absent.
+through sowcast.data.stations; skipped where the file is absent. The station-years named
+below are those of issue 15, where sowcast's onsets differed from the published rules.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ ROOT = Path(__file__).parents[2]
 REAL = ROOT.parent / "shared/data/real/daily_niger.csv"
 COORDS = ROOT / "data/stations/niger_stations.csv"
 PRESETS = ("sivakumar1988", "agrhymet_sahel")
+ALL_PRESETS = ("sivakumar1988", "agrhymet_sahel", "anacim", "picsa")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,65 @@ def rain() -> xr.DataArray:
 
 @pytest.fixture(scope="module")
 def seasons(rain) -> dict[str, xr.Dataset]:
-    return {p: analyse_seasons(rain, p) for p in PRESETS}
+    return {p: analyse_seasons(rain, p) for p in ALL_PRESETS}
+
+
+def onset(ds: xr.Dataset, station: str, year: int) -> str:
+    s = ds.sel(station=station, year=year)
+    return str(s["onset"].values)[:10] if int(s["onset_status"]) == 0 else f"status {int(s['onset_status'])}"
+
+
+def test_dry_spell_starting_inside_the_rain_window_rules_the_onset_out(seasons):
+    # Birni N'Konni 1960: 24.2 mm on 28 May, then 8 dry days from 29 May (Sivakumar: > 7 days).
+    ds = seasons["sivakumar1988"].sel(station="Birni N'Konni", year=1960)
+    assert onset(seasons["sivakumar1988"], "Birni N'Konni", 1960) == "1960-06-18"
+    assert bool(ds["false_start"]) and str(ds["false_start_date"].values)[:10] == "1960-05-28"
+    # Zinder 1960: 48.7 mm on 11 May, then 22 dry days (AGRHYMET: > 20 days).
+    assert onset(seasons["agrhymet_sahel"], "Zinder", 1960) == "1960-06-03"
+
+
+def test_the_rain_window_need_not_start_wet(seasons, rain):
+    # Birni N'Konni 1969: 19.7 mm on 5 June, 1.1 mm on 6 June, 7 June missing. 4-6 June holds
+    # 20.8 mm and its first wet day is 5 June; asking for a wet first day (5-7 June holds the
+    # missing day) pushed the onset to 1 July.
+    assert onset(seasons["sivakumar1988"], "Birni N'Konni", 1969) == "1969-06-05"
+    assert onset(seasons["agrhymet_sahel"], "Birni N'Konni", 1969) == "1969-06-05"
+    wet_first = load_rules("sivakumar1988", {"onset.first_day_wet": True})
+    assert onset(analyse_seasons(rain.sel(time="1969"), wet_first), "Birni N'Konni", 1969) == "1969-07-01"
+
+
+def test_a_late_gap_keeps_a_confirmed_onset(seasons):
+    # Niamey 1975: onset 9 June, confirmed within 30 days; August is missing.
+    assert onset(seasons["sivakumar1988"], "Niamey_Aero", 1975) == "1975-06-09"
+    assert int(seasons["sivakumar1988"]["cessation_status"].sel(station="Niamey_Aero", year=1975)) != 0
+
+
+@pytest.fixture(scope="module")
+def table():
+    spec = importlib.util.spec_from_file_location("niger_onset_table", ROOT / "benchmarks" / "niger_onset_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_reads_the_published_rule(table):
+    # The independent implementation itself, on hand-made records (tenths of mm).
+    siv = table.PUBLISHED["sivakumar1988"]
+    days = {f"2001-05-{d:02d}": 0 for d in range(1, 32)} | {f"2001-06-{d:02d}": 0 for d in range(1, 31)}
+    rain = {**days, "2001-05-10": 242, "2001-05-19": 200, **{f"2001-05-{d:02d}": 20 for d in range(23, 32, 4)},
+            **{f"2001-06-{d:02d}": 50 for d in range(1, 31, 3)}}
+    assert table.reference_onset(rain, 2001, siv, 0) == "2001-05-19"  # 8 dry days after 10 May
+    rain["2001-05-18"] = 1  # 0.1 mm: a rain day; the spell is 7 days
+    assert table.reference_onset(rain, 2001, siv, 0) == "2001-05-10"
+    rain["2001-05-08"] = None  # could be the onset: read dry and very wet it gives two answers
+    assert (table.reference_onset(rain, 2001, siv, 0), table.reference_onset(rain, 2001, siv, 1000)) == (
+        "2001-05-10", "2001-05-08")
+
+
+def test_every_preset_matches_its_published_rule(table, rain):
+    """100 % identical onsets on the comparable station-years (see benchmarks/niger_onset_table.py)."""
+    for row in table.against_definitions(REAL, rain):
+        assert row["comparable"] >= 135 and row["differ"] == [], row
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -11,10 +11,14 @@ Works on ``rain`` [N, T] (mm/day, NaN = missing) over consecutive ``dates``; rul
 * **Rain condition** at d: no missing day in the window, total >= ``accumulation_mm``,
   >= ``min_wet_days`` wet days (wet = rain >= ``dry_day_mm``), and, if ``first_day_wet``, a
   wet first day. (Sivakumar 1988: 20 mm in 3 days.)
-* **Dry-spell check** of d: no dry spell longer than M in days ``d+1 .. d+L`` (a run that
-  began earlier counts from ``d+1``). It *fails* if known dry days alone make such a spell;
-  it is *incomplete* if a spell would exceed M only were the unknown days (missing, or past
-  the series end) dry; else it *passes*. So the end of a series only censors a candidate
+* **Date** of the window ending on d: D = d (``window_end``) or its first wet day
+  (``first_wet_day``, its first day when none is wet).
+* **Dry-spell check** of d: no dry spell longer than M in the L days after the date,
+  ``D+1 .. D+L`` (a run that began earlier counts from ``D+1``), as the published rules say
+  ("no dry spell within the next 30 days exceeds 7 days", Sivakumar 1988): with
+  ``first_wet_day`` a spell that starts inside the window counts in full. It *fails* if
+  known dry days alone make such a spell; it is *incomplete* if a spell would exceed M only
+  were the unknown days (missing, or past the series end) dry; else it *passes*. So the end of a series only censors a candidate
   whose unknown days could still complete a long spell.
 * **Onset** = the first candidate meeting the rain condition whose check does not fail: if
   its check passes that is the onset (status ``onset``), if incomplete the year is
@@ -22,15 +26,16 @@ Works on ``rain`` [N, T] (mm/day, NaN = missing) over consecutive ``dates``; rul
   ``censored_date``, never to ``onset``. Candidates meeting the rain condition whose check
   failed before that are **false starts**.
 * **Dates** (``onset``, ``censored_date``, ``false_start_date``, ``rain_condition_date``)
-  follow ``o.date_convention``: ``window_end`` = d, ``first_wet_day`` = the window's first
-  wet day (its first day when no day in it is wet).
+  are the windows' dates D.
 * **Status** when nothing passed: ``not_yet`` if the series' last known day is before
   ``latest`` (more data may bring an onset), else ``none``. ``missing`` overrides all when
   more than ``max_missing_fraction`` of the search window's days between the series' first
-  and last known days are missing, or none is known. Days before the first known day
-  are not missing: a series that starts mid-season (e.g. in July) is searched from its
-  start, and its onset is the first passing candidate the data show, which may be later
-  than the true one. A ``missing`` year keeps ``rain_condition_date`` and its false starts
+  and last known days are missing, or none is known; for an onset (or a censored candidate)
+  only the days up to the end of its look-ahead ``D+L`` count, so a gap later in the season
+  does not undo an onset already confirmed (Niamey 1975: onset 9 June, August missing).
+  Days before the first known day are not missing: a series that starts mid-season (e.g. in
+  July) is searched from its start, and its onset is the first passing candidate the data
+  show, which may be later than the true one. A ``missing`` year keeps ``rain_condition_date`` and its false starts
   as the data show; its onset, censoring and cessation fields are empty.
 * ``longest_dry_spell``: the longest known dry spell in the ``dry_spell_risk.lookahead_days``
   after the onset date (a lower bound if some of those days are unknown);
@@ -110,12 +115,12 @@ def detect_onsets(rain: np.ndarray, dates: pd.DatetimeIndex, rules: SeasonRules)
     r = np.concatenate([np.asarray(rain, dtype=np.float64), np.full((n, pad), np.nan)], axis=1)
     wet, dry, unknown = wet_dry_unknown(r, rules.dry_day_mm)
     run_dry = dry_run_lengths(dry)
-    fails = spell_exceeds(run_dry, M, L)[:, :T]
+    fails = spell_exceeds(run_dry, M, L)[:, :T]  # at day x: a long spell in x+1 .. x+L
     maybe = spell_exceeds(dry_run_lengths(~wet), M, L)[:, :T]
     met, first_wet = rain_condition(r[:, :T], wet[:, :T], unknown[:, :T], o)
     day = np.arange(T)
     offset = first_wet if o.date_convention == "first_wet_day" else np.full((n, T), A - 1)
-    date_of = day - (A - 1) + offset  # the date of the window ending on each day
+    date_of = np.maximum(day - (A - 1) + offset, 0)  # the date of the window ending on each day
     n_unknown = np.concatenate([np.zeros((n, 1), np.int32), np.cumsum(unknown, axis=1, dtype=np.int32)], axis=1)
     has_data = ~unknown[:, :T].all(axis=1)
     first_valid = np.where(has_data, np.argmax(~unknown[:, :T], axis=1), T)
@@ -142,15 +147,17 @@ def detect_onsets(rain: np.ndarray, dates: pd.DatetimeIndex, rules: SeasonRules)
             rc = np.zeros((n, 1), bool)
         else:
             rc = met[:, cand]
-        bad = fails[:, cand]
+        bad = fails[ix[:, None], date_of[:, cand]]  # the look-ahead follows each candidate's date
         ok = rc & ~bad
         has_ok = ok.any(axis=1)
         first_ok = np.where(has_ok, np.argmax(ok, axis=1), cand.size)
         fs = rc & bad & (np.arange(cand.size) < first_ok[:, None])
         d = cand[np.minimum(first_ok, cand.size - 1)]
-        status = np.where(has_ok, np.where(maybe[ix, d], CENSORED, ONSET),
+        on_day = date_of[ix, d]
+        status = np.where(has_ok, np.where(maybe[ix, on_day], CENSORED, ONSET),
                           np.where(last > last_valid, NOT_YET, NONE))
         a, b = np.maximum(e, first_valid), np.minimum(last, last_valid)
+        b = np.where(has_ok, np.minimum(b, on_day + L), b)  # a candidate is judged by the end of its look-ahead
         covered = b - a + 1
         status = np.where((covered <= 0) | (unknown_days(a, b + 1) > rules.max_missing_fraction * covered),
                           MISSING, status)
@@ -168,9 +175,10 @@ def detect_onsets(rain: np.ndarray, dates: pd.DatetimeIndex, rules: SeasonRules)
         out["window_end"][:, j] = np.where(is_onset, d, -1)
         out["window_start"][:, j] = np.where(is_onset, d - A + 1, -1)
 
-        out["days_unchecked"][:, j] = np.where(is_cens, unknown_days(d + 1, d + L + 1), 0)
-        out["trailing_dry_days"][:, j] = np.where(is_cens, trailing_dry_run(run_dry, ~unknown, d + 1, d + L + 1), 0)
-        out["censor_reason"][:, j] = np.where(is_cens, np.where(d + L > last_valid, 1, 2), 0)
+        ahead = (on_day + 1, on_day + L + 1)
+        out["days_unchecked"][:, j] = np.where(is_cens, unknown_days(*ahead), 0)
+        out["trailing_dry_days"][:, j] = np.where(is_cens, trailing_dry_run(run_dry, ~unknown, *ahead), 0)
+        out["censor_reason"][:, j] = np.where(is_cens, np.where(on_day + L > last_valid, 1, 2), 0)
 
         on = np.where(is_onset, out["onset"][:, j], 0)
         longest = longest_dry_spell(run_dry, on + 1, on + 1 + rules.dry_spell_risk.lookahead_days)

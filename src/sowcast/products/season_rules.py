@@ -19,10 +19,11 @@ Keys (``.`` = nesting; defaults in brackets, the rest are required)::
     onset.accumulation_mm        rain over the window must be >= this ...
     onset.accumulation_days      ... over this many days
     onset.min_wet_days [1]       wet days needed in the window
-    onset.first_day_wet [true]   the window's first day must be wet
+    onset.first_day_wet [true]   the window's first day must be wet (in no shipped preset)
     onset.max_dry_spell_days     the look-ahead may hold no dry spell LONGER than this ...
-    onset.lookahead_days         ... within this many days after the window (0: no check)
-    onset.date_convention ["window_end"]  onset date: window_end | first_wet_day
+    onset.lookahead_days         ... within this many days after the onset date (0: no check)
+    onset.date_convention ["window_end"]  onset date: window_end | first_wet_day (the
+                                 window's first wet day, so a spell from inside it counts)
     dry_spell_risk.days [10]     after the onset, a dry spell longer than this is a risk ...
     dry_spell_risk.lookahead_days [30]  ... within this many days after the onset date
     cessation.earliest ["09-01"] MM-DD, cessation is searched from this date
@@ -31,6 +32,10 @@ Keys (``.`` = nesting; defaults in brackets, the rest are required)::
 
 The cessation defaults are the AGRHYMET water balance (see :mod:`.cessation`). Every check
 raises a one-line :class:`~sowcast.errors.SowcastError` naming the bad key.
+
+Each preset's yaml quotes its published definition (Sivakumar 1988; AGRHYMET; ANACIM/ENACTS;
+PICSA) and says how an ambiguous text was read; ``benchmarks/niger_onset_table.py`` checks
+every preset against an independent implementation of that reading on the Niger records.
 """
 
 from __future__ import annotations
