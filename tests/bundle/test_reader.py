@@ -1,14 +1,17 @@
 """The bundle reader: loads folders and archives, refuses each kind of damage with one line
-naming the file, adds files atomically, and imports without torch.
+naming the file (a one-bit flip anywhere in the manifest included), adds files atomically,
+and imports without torch.
 
 The bundle here is built without torch (a hand-made ONNX model with the bundle's I/O) by the
 writer's torch-free helpers; tests/export/test_bundle_writer.py loads real exports."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +29,7 @@ from sowcast.bundle import (
     write_archive,
 )
 from sowcast.bundle.checksums import sha256_file
-from sowcast.bundle.manifest import channel_info, manifest_bytes
+from sowcast.bundle.manifest import channel_info, check_grid, manifest_bytes, parse_manifest
 from sowcast.data.grid import Grid
 from sowcast.errors import SowcastError
 from sowcast.export.bundle_writer import (
@@ -98,6 +101,12 @@ def rewrite_manifest(folder: Path, change) -> None:
     manifest = json.loads((folder / "manifest.json").read_text())
     change(manifest)
     (folder / "manifest.json").write_bytes(manifest_bytes(manifest))
+
+
+def sealed(body: bytes) -> bytes:
+    """``body`` (starting with ``{``) behind a first line holding its sha256, as
+    :func:`manifest_bytes` writes it: for damage that only the later checks can catch."""
+    return b'{"manifest_sha256": "' + hashlib.sha256(body).hexdigest().encode() + b'",' + body[1:]
 
 
 def refresh_checksum(folder: Path, name: str) -> None:
@@ -183,12 +192,60 @@ DAMAGE = {
     "grown": (lambda f: (f / "static.nc").open("ab").write(b"\0"), r"^static\.nc: size mismatch"),
     "missing file": (lambda f: (f / "static.nc").unlink(), r"^static\.nc: missing$"),
     "extra onnx": (lambda f: shutil.copy(f / "model.onnx", f / "better.onnx"),
-                   r"^better\.onnx: not listed in manifest\.json"),
+                   r"^better\.onnx: not listed in manifest\.json \(unlisted file refused\)$"),
+    "evil.py": (lambda f: (f / "evil.py").write_text("import os\n"), r"^evil\.py: not listed in manifest\.json"),
+    "libevil.so": (lambda f: (f / "libevil.so").write_bytes(b"\x7fELF"), r"^libevil\.so: not listed"),
+    "notes.txt": (lambda f: (f / "notes.txt").write_text("hi"), r"^notes\.txt: not listed"),
+    "hidden file": (lambda f: (f / ".pth").write_text("x"), r"^\.pth: not listed"),
+    "sub folder": (lambda f: (f / "lib").mkdir(), r"^lib: not listed"),
     "no manifest": (lambda f: (f / "manifest.json").unlink(), r"^manifest\.json: missing"),
     "format 9": (lambda f: rewrite_manifest(f, lambda m: m.update(format="sowcast-bundle-9")),
                  r"^manifest\.json: format sowcast-bundle-9 is not supported"),
-    "not json": (lambda f: (f / "manifest.json").write_text('{"format": "sowcast-bundle-1", '),
+    "no checksum": (lambda f: (f / "manifest.json").write_text(json.dumps(json.loads((f / "manifest.json").read_text()))),
+                    r"^manifest\.json: no manifest_sha256 on its first line .*export the bundle again$"),
+    "hand edit": (lambda f: (f / "manifest.json").write_bytes((f / "manifest.json").read_bytes().replace(b"P1D", b"P2D")),
+                  r"^manifest\.json: checksum mismatch \(bundle tampered or corrupt\)$"),
+    "not json": (lambda f: (f / "manifest.json").write_bytes(sealed(b'{\n "format": "sowcast-bundle-1", ')),
                  r"^manifest\.json: not valid JSON"),
+    "not utf-8": (lambda f: (f / "manifest.json").write_bytes(sealed(b'{\n "format": "\xff"}')),
+                  r"^manifest\.json: not UTF-8 text"),
+    "NaN": (lambda f: (f / "manifest.json").write_bytes(sealed(b'{\n "format": NaN}')), r"^manifest\.json: not valid JSON"),
+    "time step 0": (lambda f: rewrite_manifest(f, lambda m: m.update(time_step="P0D")),
+                    r"^manifest\.json: time_step 'P0D' is not a positive ISO 8601 duration"),
+    "time step negative": (lambda f: rewrite_manifest(f, lambda m: m.update(time_step="-P1D")), r"time_step '-P1D'"),
+    "time step junk": (lambda f: rewrite_manifest(f, lambda m: m.update(time_step=1)), r"time_step 1 is not"),
+    "units": (lambda f: rewrite_manifest(f, lambda m: m["channels"][0].update(units="degC")),
+              r"^manifest\.json: channel 2m_temperature has units 'degC', this sowcast knows it as 'K'$"),
+    "level": (lambda f: rewrite_manifest(f, lambda m: m["channels"][2].update(level=500)),
+              r"channel temperature_850 has level 500"),
+    "unknown variable": (lambda f: rewrite_manifest(f, lambda m: m["channels"].append(channel_info("mood"))),
+                         r"^manifest\.json: channel mood is not a known variable"),
+    "no channels": (lambda f: rewrite_manifest(f, lambda m: m.update(channels=[])), r"channels must be a non-empty list"),
+    "channel twice": (lambda f: rewrite_manifest(f, lambda m: m["channels"].append(m["channels"][0])),
+                      r"^manifest\.json: channel 2m_temperature is listed twice$"),
+    "forcing twice": (lambda f: rewrite_manifest(f, lambda m: m["forcing_names"].append(FORCINGS[0])),
+                      r"^manifest\.json: forcing_names lists a name twice$"),
+    "unknown forcing": (lambda f: rewrite_manifest(f, lambda m: m["forcing_names"].append("moon_phase")),
+                        r"forcing_names holds 'moon_phase'"),
+    "static twice": (lambda f: rewrite_manifest(f, lambda m: m["static_names"].append(STATIC[0])), r"static_names lists"),
+    "input steps 0": (lambda f: rewrite_manifest(f, lambda m: m.update(n_input_steps=0)), r"n_input_steps must be"),
+    "input steps bool": (lambda f: rewrite_manifest(f, lambda m: m.update(n_input_steps=True)), r"n_input_steps must be"),
+    "grid kind": (lambda f: rewrite_manifest(f, lambda m: m["grid"].update(kind="spherical")),
+                  r"^manifest\.json: grid\.kind 'spherical' is not one of regional, global$"),
+    "grid descending": (lambda f: rewrite_manifest(f, lambda m: m["grid"]["lat"].reverse()),
+                        r"grid\.lat is not evenly spaced and ascending within \[-90, 90\]"),
+    "grid uneven": (lambda f: rewrite_manifest(f, lambda m: m["grid"]["lon"].__setitem__(1, -1.5)), r"grid\.lon is not"),
+    "grid empty": (lambda f: rewrite_manifest(f, lambda m: m["grid"].update(lat=[])), r"grid\.lat must be a non-empty"),
+    "precipitation": (lambda f: rewrite_manifest(f, lambda m: m.update(precipitation_accumulation="period_ending")),
+                      r"precipitation_accumulation 'period_ending' is not 'period_beginning'"),
+    "bad sha256": (lambda f: rewrite_manifest(f, lambda m: m["files"]["static.nc"].update(sha256="ABC")),
+                   r"sha256 of static\.nc is not 64 lowercase hex digits"),
+    "two statistics": (lambda f: rewrite_manifest(f, lambda m: m["files"]["static.nc"].update(role="statistics")),
+                       r"^manifest\.json: lists 0 static files, expected one$"),
+    "unknown role": (lambda f: rewrite_manifest(f, lambda m: m["files"]["static.nc"].update(role="plugin")), r"a role in"),
+    "variant not listed": (lambda f: rewrite_manifest(f, lambda m: m["model"].update(
+                               variants=[{"file": "static.nc", "precision": "int8"}])),
+                           r"model variant .* names no listed model_variant file"),
     "missing key": (lambda f: rewrite_manifest(f, lambda m: m.pop("grid")), r"^manifest\.json: missing key\(s\) grid$"),
     "traversing name": (lambda f: rewrite_manifest(f, lambda m: m["files"].update({"../x.nc": m["files"]["static.nc"]})),
                         r"^manifest\.json: file name '\.\./x\.nc' is not a plain file name"),
@@ -208,7 +265,81 @@ def test_damage_is_refused_with_one_line(bundle_dir, kind):
         load_bundle(bundle_dir)
     text = str(info.value)
     assert "\n" not in text
-    assert __import__("re").search(message, text), text
+    assert re.search(message, text), text
+
+
+# -- one-bit flips of the manifest ---------------------------------------------------------------
+def _judge_flips(data: bytes, bits, read) -> tuple[int, list, list]:
+    """Flip ``bit`` of every byte of ``data`` for each ``bit`` in ``bits(i)`` and call ``read``
+    on the result; returns (tried, accepted, other) where ``other`` lists any failure that is
+    not a one-line SowcastError."""
+    tried, accepted, other = 0, [], []
+    for i in range(len(data)):
+        for bit in bits(i):
+            flipped = bytearray(data)
+            flipped[i] ^= 1 << bit
+            tried += 1
+            try:
+                read(bytes(flipped))
+                accepted.append((i, bit))
+            except SowcastError as exc:
+                if "\n" in str(exc):
+                    other.append((i, bit, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - any other exception is the failure counted here
+                other.append((i, bit, repr(exc)))
+    return tried, accepted, other
+
+
+def test_every_one_bit_flip_of_the_manifest_is_refused(bundle_dir):
+    """Each of the 8 bits at every byte of manifest.json (its checksum line included) is
+    refused with a one-line SowcastError by the manifest check; one bit per byte goes through
+    the whole reader from disk too. (Before the manifest carried its own checksum, 20.5 % of
+    these flips loaded.)"""
+    path = bundle_dir / "manifest.json"
+    data = path.read_bytes()
+    assert data.startswith(b'{"manifest_sha256": "') and len(data) > 1000
+    assert parse_manifest(data)["time_step"] == "P1D" and load_bundle(bundle_dir).sha256 == sha256_file(path)
+
+    tried, accepted, other = _judge_flips(data, lambda i: range(8), parse_manifest)
+    assert tried == 8 * len(data)
+    assert accepted == [], f"{len(accepted)} of {tried} flips accepted, e.g. (byte, bit) {accepted[0]}"
+    assert other == [], other[:3]
+
+    def load(flipped: bytes) -> None:
+        path.write_bytes(flipped)
+        load_bundle(bundle_dir)
+
+    tried, accepted, other = _judge_flips(data, lambda i: [i % 8], load)
+    assert tried == len(data) and accepted == [] and other == [], (accepted[:3], other[:3])
+
+
+def test_flips_behind_a_recomputed_checksum_are_still_refused(bundle_dir):
+    """A forger who recomputes the checksum still meets the field checks: the flips the old
+    reader let through that change a field the edge acts on (time step, units, ...)."""
+    body = b"{\n" + (bundle_dir / "manifest.json").read_bytes().split(b",\n", 1)[1]
+    assert parse_manifest(sealed(body))["time_step"] == "P1D"
+    for old, new in [(b'"P1D"', b'"P0D"'), (b'"K"', b'"C"'), (b'"level": 850', b'"level": 851'),
+                     (b'"regional"', b'"regionam"'),
+                     (b'"n_input_steps": 2', b'"n_input_steps": 0'), (b'"sin_year', b'"sin_xear')]:
+        assert old in body, old
+        (bundle_dir / "manifest.json").write_bytes(sealed(body.replace(old, new, 1)))
+        with pytest.raises(SowcastError, match=r"^manifest\.json: "):
+            load_bundle(bundle_dir)
+
+
+def test_grid_kind_check_agrees_with_the_graph_builder():
+    """The manifest's torch-free copy of ``is_global_grid`` decides as the graph builder does."""
+    from sowcast.graph.build import is_global_grid
+
+    for grid in (Grid.global_grid(22.5), Grid.global_grid(3.0), GRID, Grid.from_bounds(-60, 60, -180, 179, 1.0),
+                 Grid(lat=np.arange(-78.75, 80, 22.5), lon=np.arange(-180, 180, 22.5))):
+        doc = {"lat": grid.lat.tolist(), "lon": grid.lon.tolist(), "kind": "regional"}
+        if is_global_grid(grid):
+            with pytest.raises(SowcastError, match=r"grid\.kind is 'regional' but the grid .* is global$"):
+                check_grid(doc)
+        else:
+            check_grid(doc)
+        check_grid({**doc, "kind": "global"})  # not refused yet: see check_grid's TODO
 
 
 def _archive_with(path: Path, members: list[tuple[str, bytes | None, bytes]]) -> Path:
@@ -252,6 +383,18 @@ def test_archive_links_and_junk_are_refused(pristine, tmp_path):
         load_bundle(tmp_path / "nothing-here")
 
 
+def test_archive_with_unlisted_members_is_refused(pristine, tmp_path):
+    """A file inside the bundle folder of an archive, or beside that folder, is refused by name."""
+    members = [(f"bundle/{p.name}", p.read_bytes(), tarfile.REGTYPE) for p in sorted(pristine.iterdir())]
+    inside = _archive_with(tmp_path / "inside.tar.gz", members + [("bundle/evil.py", b"import os", tarfile.REGTYPE)])
+    with pytest.raises(SowcastError, match=r"^evil\.py: not listed in manifest\.json \(unlisted file refused\)$"):
+        load_bundle(inside)
+    beside = _archive_with(tmp_path / "beside.tar.gz", members + [("libevil.so", b"\x7fELF", tarfile.REGTYPE)])
+    with pytest.raises(SowcastError, match=r"^libevil\.so: not part of the bundle in beside\.tar\.gz "
+                                           r"\(unlisted file refused\)$"):
+        load_bundle(beside)
+
+
 def test_damaged_archive_member_is_refused(bundle_dir):
     _tamper(bundle_dir)
     archive = write_archive(bundle_dir)  # an archive of a tampered folder: caught after extraction
@@ -292,6 +435,41 @@ def test_add_file_to_bundle(bundle_dir, tmp_path):
     with pytest.raises(SowcastError, match="sha256 mismatch"):
         add_file_to_bundle(bundle_dir, clim, "other", name="extra.nc")
     assert not (bundle_dir / "extra.nc").exists()
+
+
+def test_add_calibration_beside_the_climatology(bundle_dir, tmp_path):
+    """One calibration per bundle, like the climatology; the two live side by side."""
+    clim, calib = tmp_path / "clim.nc", tmp_path / "cal.nc"
+    write_statistics_nc(clim, CHANNELS, {k: [0.0, 1.0, 2.0] for k in ("mean", "std", "diff_mean", "diff_std")})
+    write_statistics_nc(calib, CHANNELS, {k: [3.0, 4.0, 5.0] for k in ("mean", "std", "diff_mean", "diff_std")})
+    assert load_bundle(bundle_dir).calibration_path is None
+
+    add_file_to_bundle(bundle_dir, clim, role="climatology")
+    b = add_file_to_bundle(bundle_dir, calib, role="calibration")
+    assert b.calibration_path == bundle_dir / "calibration.nc" and b.climatology_path == bundle_dir / "climatology.nc"
+    assert b.manifest["files"]["calibration.nc"] == {"sha256": sha256_file(calib), "bytes": calib.stat().st_size,
+                                                     "role": "calibration"}
+    again = add_file_to_bundle(bundle_dir, calib, role="calibration", name="calibration_v2.nc")
+    assert again.calibration_path == bundle_dir / "calibration_v2.nc" and not (bundle_dir / "calibration.nc").exists()
+    assert again.climatology_path == bundle_dir / "climatology.nc"
+    assert load_bundle(bundle_dir).calibration_path == bundle_dir / "calibration_v2.nc"
+
+    (bundle_dir / "calibration_v2.nc").write_bytes(b"tampered")  # checksummed like every file
+    with pytest.raises(SowcastError, match=r"^calibration_v2\.nc: (truncated|size mismatch)"):
+        load_bundle(bundle_dir)
+
+
+def test_add_file_refuses_manifest_updates_the_reader_would_refuse(bundle_dir, tmp_path):
+    note = tmp_path / "note.nc"
+    note.write_bytes(b"x")
+    before = (bundle_dir / "manifest.json").read_bytes()
+    for update, message in [({"time_step": "P0D"}, r"^manifest_update cannot replace 'time_step'$"),
+                            ({"manifest_sha256": "0" * 64}, r"cannot replace 'manifest_sha256'"),
+                            ({"precipitation_accumulation": "period_ending"}, r"precipitation_accumulation")]:
+        with pytest.raises(SowcastError, match=message):
+            add_file_to_bundle(bundle_dir, note, "other", manifest_update=update)
+    assert (bundle_dir / "manifest.json").read_bytes() == before and not (bundle_dir / "note.nc").exists()
+    assert sorted(p.name for p in bundle_dir.parent.iterdir()) == ["bundle", "note.nc"]  # no temporaries left
 
 
 # -- torch-free ----------------------------------------------------------------------------------

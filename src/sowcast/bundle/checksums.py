@@ -1,8 +1,10 @@
 """sha256 and sizes of bundle files, and their verification against ``manifest.json``.
 
 Every failure is one line naming the file and the reason, e.g.
-``model.onnx: sha256 mismatch (bundle tampered or corrupt)`` or
-``model.onnx: truncated (12 of 3456 bytes)``. Torch-free.
+``model.onnx: sha256 mismatch (bundle tampered or corrupt)``,
+``model.onnx: truncated (12 of 3456 bytes)`` or ``evil.py: not listed in manifest.json
+(unlisted file refused)``. The manifest's own checksum is in :mod:`sowcast.bundle.manifest`.
+Torch-free.
 """
 
 from __future__ import annotations
@@ -15,10 +17,6 @@ from typing import Any
 
 from sowcast.bundle.manifest import MANIFEST_FILE
 from sowcast.errors import SowcastError
-
-# Files the engine could load: one of these in the bundle folder but not in the manifest
-# is refused (a swapped-in model must not slip past the checksums).
-MODEL_LIKE_SUFFIXES = (".onnx", ".data", ".ort", ".nc", ".npz", ".npy", ".zarr")
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -54,20 +52,16 @@ def verify_file(folder: Path, name: str, entry: Mapping[str, Any]) -> None:
 
 
 def verify_files(folder: str | os.PathLike, files: Mapping[str, Mapping[str, Any]]) -> None:
-    """Check every listed file, then refuse unlisted model-like files (see module doc)."""
+    """Check every listed file, then refuse anything unlisted (see module doc)."""
     folder = Path(folder)
     for name, entry in files.items():
         verify_file(folder, name, entry)
     for extra in unlisted_files(folder, files):
-        raise SowcastError(f"{extra}: not listed in {MANIFEST_FILE} (unlisted model or data file refused)")
+        raise SowcastError(f"{extra}: not listed in {MANIFEST_FILE} (unlisted file refused)")
 
 
 def unlisted_files(folder: Path, files: Mapping[str, Any]) -> list[str]:
-    """Model-like files in ``folder`` that the manifest does not list (sorted)."""
-    out = []
-    for p in sorted(folder.iterdir()):
-        if p.name == MANIFEST_FILE or p.name in files or p.name.startswith("."):
-            continue
-        if any(p.name.endswith(s) for s in MODEL_LIKE_SUFFIXES):
-            out.append(p.name)
-    return out
+    """Everything in ``folder`` but the manifest and the files it lists (sorted), hidden
+    files and folders included: a bundle carries nothing that is not checksummed (a stray
+    ``evil.py`` or ``libevil.so`` could be picked up by whatever runs beside it)."""
+    return [p.name for p in sorted(folder.iterdir()) if p.name != MANIFEST_FILE and p.name not in files]

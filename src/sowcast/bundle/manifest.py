@@ -1,7 +1,8 @@
-"""The bundle's ``manifest.json``: format version, required keys, channel descriptions.
+"""The bundle's ``manifest.json``: its checksum, format version, and strict field checks.
 
 A bundle (see :mod:`sowcast.bundle`) is one folder; ``manifest.json`` describes it::
 
+    manifest_sha256         the manifest's own checksum (first line, see below)
     format                  "sowcast-bundle-1" (the reader refuses another major version)
     created                 UTC time of the export, ISO 8601
     sowcast_version         the exporting sowcast
@@ -20,12 +21,21 @@ A bundle (see :mod:`sowcast.bundle`) is one folder; ``manifest.json`` describes 
     parity                  {max_abs_diff_random, max_abs_diff_real, tolerance, ...}
     files                   {name: {sha256, bytes, role}} for every file but manifest.json
 
-Torch-free: the edge reads this.
+The checksums in ``files`` cover every other file; the manifest covers itself: its first
+line is ``{"manifest_sha256": "<64 hex>",`` and the hex is the sha256 of the file's bytes
+with that first line replaced by ``{``. So every byte is covered (a one-bit flip anywhere
+is refused before the JSON is read), and the file stays plain JSON. Write manifests with
+:func:`manifest_bytes`; a hand edit is refused (``manifest.json: checksum mismatch``).
+
+:func:`parse_manifest` then checks every field the edge acts on (channels and their units,
+time step, grid, files and roles); each failure is one line. Torch-free: the edge reads this.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
@@ -38,15 +48,21 @@ FORMAT_MAJOR = 1
 FORMAT = f"{FORMAT_PREFIX}{FORMAT_MAJOR}"
 
 MANIFEST_FILE = "manifest.json"
+CHECKSUM_KEY = "manifest_sha256"
 MODEL_FILE = "model.onnx"
 MODEL_DATA_FILE = "model.onnx.data"
 STATIC_FILE = "static.nc"
 STATISTICS_FILE = "statistics.nc"
 CLIMATOLOGY_FILE = "climatology.nc"
+CALIBRATION_FILE = "calibration.nc"
 
 # The role of each file in ``files``; the reader looks files up by role.
-ROLES = ("model", "model_data", "model_variant", "static", "statistics", "climatology", "other")
+ROLES = ("model", "model_data", "model_variant", "static", "statistics", "climatology", "calibration", "other")
+ONE_PER_BUNDLE = ("model", "static", "statistics")                 # exactly one each
+AT_MOST_ONE = ("model_data", "climatology", "calibration")         # zero or one each
+DEFAULT_NAMES = {"climatology": CLIMATOLOGY_FILE, "calibration": CALIBRATION_FILE}
 PRECISIONS = ("fp32", "fp16", "int8")
+GRID_KINDS = ("regional", "global")
 
 INPUT_NAMES = ("inputs", "forcings", "static")
 OUTPUT_NAME = "next_state"
@@ -58,6 +74,8 @@ REQUIRED_STATISTICS = ("mean", "std", "diff_mean", "diff_std")
 REQUIRED_KEYS = ("format", "created", "sowcast_version", "model", "channels", "forcing_names",
                  "static_names", "n_input_steps", "time_step", "grid", "files")
 _FORMAT_RE = re.compile(r"^sowcast-bundle-(\d+)(?:\.(\d+))?$")
+_CHECKSUM_LINE = re.compile(rb'\A\{"' + CHECKSUM_KEY.encode() + rb'": "([0-9a-f]{64})",\n')
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def variant_file(precision: str) -> str:
@@ -83,45 +101,29 @@ def check_file_name(name: Any, what: str = MANIFEST_FILE) -> str:
     return name
 
 
-def parse_manifest(data: bytes) -> dict[str, Any]:
-    """The manifest dict from the bytes of ``manifest.json``, checked for shape and format."""
-    try:
-        manifest = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SowcastError(f"{MANIFEST_FILE}: not UTF-8 text (bundle corrupt)") from None
-    except ValueError as exc:
-        raise SowcastError(f"{MANIFEST_FILE}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise SowcastError(f"{MANIFEST_FILE}: not a JSON object")
-    if "format" not in manifest:
-        raise SowcastError(f"{MANIFEST_FILE}: no 'format' key (not a sowcast bundle)")
-    format_major(manifest["format"])
-    missing = [k for k in REQUIRED_KEYS if k not in manifest]
-    if missing:
-        raise SowcastError(f"{MANIFEST_FILE}: missing key(s) {', '.join(missing)}")
-    files = manifest["files"]
-    if not isinstance(files, dict):
-        raise SowcastError(f"{MANIFEST_FILE}: 'files' is not an object")
-    for name, entry in files.items():
-        check_file_name(name)
-        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) \
-                or not isinstance(entry.get("bytes"), int) or entry.get("role") not in ROLES:
-            raise SowcastError(f"{MANIFEST_FILE}: entry of {name} needs sha256, bytes and a role in {', '.join(ROLES)}")
-    model = manifest["model"]
-    if not isinstance(model, dict) or model.get("file") not in files:
-        raise SowcastError(f"{MANIFEST_FILE}: model.file is not one of the listed files")
-    for key in ("channels", "forcing_names", "static_names"):
-        if not isinstance(manifest[key], list):
-            raise SowcastError(f"{MANIFEST_FILE}: {key} is not a list")
-    grid = manifest["grid"]
-    if not isinstance(grid, dict) or not isinstance(grid.get("lat"), list) or not isinstance(grid.get("lon"), list):
-        raise SowcastError(f"{MANIFEST_FILE}: grid needs lat and lon lists")
-    return manifest
-
-
+# -- the manifest's own checksum -----------------------------------------------------------
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
-    """The bytes written as ``manifest.json`` (indented JSON, trailing newline)."""
-    return (json.dumps(manifest, indent=1, allow_nan=False, default=_json_default) + "\n").encode("utf-8")
+    """The bytes written as ``manifest.json``: indented JSON whose first line holds the sha256
+    of the rest (module doc). An old ``manifest_sha256`` in ``manifest`` is replaced."""
+    body = {k: v for k, v in manifest.items() if k != CHECKSUM_KEY}
+    text = (json.dumps(body, indent=1, allow_nan=False, default=_json_default) + "\n").encode("utf-8")
+    if not text.startswith(b"{\n"):
+        raise SowcastError(f"{MANIFEST_FILE}: an empty manifest cannot be written")
+    digest = hashlib.sha256(text).hexdigest()
+    return b'{"' + CHECKSUM_KEY.encode() + b'": "' + digest.encode() + b'",' + text[1:]
+
+
+def checked_body(data: bytes) -> bytes:
+    """The manifest bytes that the first line's checksum covers, once they match it.
+    Checked before the JSON is read, so no damaged byte reaches the parser."""
+    m = _CHECKSUM_LINE.match(data)
+    if m is None:
+        raise SowcastError(f"{MANIFEST_FILE}: no {CHECKSUM_KEY} on its first line "
+                           "(written by an older sowcast, edited by hand, or corrupt); export the bundle again")
+    body = b"{" + data[m.end() - 1:]
+    if hashlib.sha256(body).hexdigest() != m.group(1).decode():
+        raise SowcastError(f"{MANIFEST_FILE}: checksum mismatch (bundle tampered or corrupt)")
+    return body
 
 
 def _json_default(obj: Any) -> Any:
@@ -132,6 +134,208 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return str(obj)
+
+
+# -- reading and checking ----------------------------------------------------------------------
+def parse_manifest(data: bytes) -> dict[str, Any]:
+    """The manifest dict from the bytes of ``manifest.json``: its checksum first, then the
+    JSON, the format, and every field the edge acts on (:func:`check_manifest`)."""
+    body = checked_body(data)
+    try:
+        manifest = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise SowcastError(f"{MANIFEST_FILE}: not UTF-8 text (bundle corrupt)") from None
+    except ValueError as exc:
+        raise SowcastError(f"{MANIFEST_FILE}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise SowcastError(f"{MANIFEST_FILE}: not a JSON object")
+    check_manifest(manifest)
+    return manifest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def check_manifest(manifest: Mapping[str, Any]) -> None:
+    """Refuse, with one line, a manifest whose fields the edge would misread: the reason is
+    that a wrong time step, unit or grid gives a wrong forecast rather than an error."""
+    if "format" not in manifest:
+        raise SowcastError(f"{MANIFEST_FILE}: no 'format' key (not a sowcast bundle)")
+    format_major(manifest["format"])
+    missing = [k for k in REQUIRED_KEYS if k not in manifest]
+    if missing:
+        raise SowcastError(f"{MANIFEST_FILE}: missing key(s) {', '.join(missing)}")
+    for key in ("created", "sowcast_version"):
+        if not isinstance(manifest[key], str):
+            raise SowcastError(f"{MANIFEST_FILE}: {key} is not a string")
+    _check_files(manifest["files"])
+    _check_model(manifest["model"], manifest["files"])
+    _check_channels(manifest["channels"])
+    _check_names(manifest, "forcing_names", known=_forcing_names())
+    _check_names(manifest, "static_names")
+    n = manifest["n_input_steps"]
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise SowcastError(f"{MANIFEST_FILE}: n_input_steps must be a whole number of at least 1, not {n!r}")
+    check_time_step(manifest["time_step"])
+    check_grid(manifest["grid"])
+    if "precipitation_accumulation" in manifest:
+        from sowcast.data.schema import PRECIPITATION_ACCUMULATION
+
+        if manifest["precipitation_accumulation"] != PRECIPITATION_ACCUMULATION:
+            raise SowcastError(f"{MANIFEST_FILE}: precipitation_accumulation "
+                               f"{manifest['precipitation_accumulation']!r} is not {PRECIPITATION_ACCUMULATION!r}")
+
+
+def _check_files(files: Any) -> None:
+    if not isinstance(files, dict):
+        raise SowcastError(f"{MANIFEST_FILE}: 'files' is not an object")
+    counts = dict.fromkeys(ROLES, 0)
+    for name, entry in files.items():
+        check_file_name(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) \
+                or not isinstance(entry.get("bytes"), int) or entry.get("role") not in ROLES:
+            raise SowcastError(f"{MANIFEST_FILE}: entry of {name} needs sha256, bytes and a role in {', '.join(ROLES)}")
+        if not _SHA256_RE.match(entry["sha256"]):
+            raise SowcastError(f"{MANIFEST_FILE}: sha256 of {name} is not 64 lowercase hex digits")
+        if isinstance(entry["bytes"], bool) or entry["bytes"] < 0:
+            raise SowcastError(f"{MANIFEST_FILE}: bytes of {name} is not a size")
+        counts[entry["role"]] += 1
+    for role in ONE_PER_BUNDLE:
+        if counts[role] != 1:
+            raise SowcastError(f"{MANIFEST_FILE}: lists {counts[role]} {role} files, expected one")
+    for role in AT_MOST_ONE:
+        if counts[role] > 1:
+            raise SowcastError(f"{MANIFEST_FILE}: lists {counts[role]} {role} files, at most one is allowed")
+
+
+def _check_model(model: Any, files: Mapping[str, Mapping[str, Any]]) -> None:
+    if not isinstance(model, dict) or model.get("file") not in files:
+        raise SowcastError(f"{MANIFEST_FILE}: model.file is not one of the listed files")
+    if files[model["file"]]["role"] != "model":
+        raise SowcastError(f"{model['file']}: listed with role {files[model['file']]['role']!r}, not 'model'")
+    data_file = model.get("data_file")
+    listed_data = [n for n, e in files.items() if e["role"] == "model_data"]
+    if data_file is not None and data_file not in files:
+        raise SowcastError(f"{data_file}: missing (model.data_file is not listed in {MANIFEST_FILE})")
+    if listed_data != ([data_file] if data_file is not None else []):
+        raise SowcastError(f"{MANIFEST_FILE}: model.data_file {data_file!r} disagrees with the model_data file(s) "
+                           f"listed ({', '.join(listed_data) or 'none'})")
+    variants = model.get("variants", [])
+    if variants is None:
+        variants = []
+    if not isinstance(variants, list):
+        raise SowcastError(f"{MANIFEST_FILE}: model.variants is not a list")
+    seen: list[str] = []
+    for v in variants:
+        if not isinstance(v, dict) or v.get("file") not in files or files[v["file"]]["role"] != "model_variant":
+            raise SowcastError(f"{MANIFEST_FILE}: model variant {v!r} names no listed model_variant file")
+        if v.get("precision") not in PRECISIONS[1:] or v["precision"] in seen:
+            raise SowcastError(f"{MANIFEST_FILE}: model variant {v['file']} has precision {v.get('precision')!r}; "
+                               f"each of {', '.join(PRECISIONS[1:])} at most once")
+        seen.append(v["precision"])
+    named = {v["file"] for v in variants}
+    for name, entry in files.items():
+        if entry["role"] == "model_variant" and name not in named:
+            raise SowcastError(f"{name}: listed as a model_variant but not in model.variants")
+
+
+def _check_channels(channels: Any) -> None:
+    from sowcast.data.schema import CANONICAL_VARIABLES
+
+    if not isinstance(channels, list) or not channels:
+        raise SowcastError(f"{MANIFEST_FILE}: channels must be a non-empty list")
+    seen: set[str] = set()
+    for c in channels:
+        name = c.get("name") if isinstance(c, dict) else None
+        if not isinstance(name, str) or not name:
+            raise SowcastError(f"{MANIFEST_FILE}: channel entry {c!r} has no name")
+        if name in seen:
+            raise SowcastError(f"{MANIFEST_FILE}: channel {name} is listed twice")
+        seen.add(name)
+        want = channel_info(name)
+        if want["variable"] not in CANONICAL_VARIABLES:
+            raise SowcastError(f"{MANIFEST_FILE}: channel {name} is not a known variable (no units for it)")
+        for key in ("variable", "level", "units", "standard_name"):
+            if c.get(key) != want[key]:
+                raise SowcastError(f"{MANIFEST_FILE}: channel {name} has {key} {c.get(key)!r}, "
+                                   f"this sowcast knows it as {want[key]!r}")
+
+
+def _forcing_names() -> tuple[str, ...]:
+    from sowcast.data.forcings import FORCING_NAMES
+
+    return FORCING_NAMES
+
+
+def _check_names(manifest: Mapping[str, Any], key: str, known: tuple[str, ...] | None = None) -> None:
+    names = manifest[key]
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise SowcastError(f"{MANIFEST_FILE}: {key} must be a list of names")
+    if len(set(names)) != len(names):
+        raise SowcastError(f"{MANIFEST_FILE}: {key} lists a name twice")
+    for n in names:
+        if known is not None and n not in known:
+            raise SowcastError(f"{MANIFEST_FILE}: {key} holds {n!r}, not one of {', '.join(known)}")
+
+
+def check_time_step(text: Any) -> Any:
+    """The manifest's ``time_step`` as a positive ``pd.Timedelta`` (in the form the exporter writes)."""
+    import pandas as pd
+
+    from sowcast.data.schema import time_step_iso
+
+    try:
+        step = pd.Timedelta(text) if isinstance(text, str) else None
+    except (TypeError, ValueError):
+        step = None
+    if step is None or step <= pd.Timedelta(0) or time_step_iso(step) != text:
+        raise SowcastError(f"{MANIFEST_FILE}: time_step {text!r} is not a positive ISO 8601 duration such as P1D or PT6H")
+    return step
+
+
+def _coordinate(grid: Mapping[str, Any], key: str, low: float, high: float) -> list[float]:
+    values = grid.get(key)
+    if not isinstance(values, list) or not values \
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        raise SowcastError(f"{MANIFEST_FILE}: grid.{key} must be a non-empty list of numbers")
+    steps = [b - a for a, b in zip(values, values[1:])]
+    if any(s <= 0 for s in steps) or (steps and max(steps) - min(steps) > 1e-6) \
+            or not (low <= values[0] and values[-1] <= high):
+        raise SowcastError(f"{MANIFEST_FILE}: grid.{key} is not evenly spaced and ascending within [{low:g}, {high:g}]")
+    return values
+
+
+def check_grid(grid: Any) -> None:
+    """lat/lon regular and ascending in range; ``kind`` one of :data:`GRID_KINDS`, and
+    ``global`` for a grid that wraps in longitude and reaches both poles (the graph was
+    built for that kind). TODO: refuse ``global`` on a regional grid too, once
+    tests/forecast/forecast_helpers.py stops labelling its regional grids global."""
+    import numpy as np
+
+    from sowcast.data.grid import Grid
+
+    if not isinstance(grid, dict):
+        raise SowcastError(f"{MANIFEST_FILE}: grid needs lat and lon lists")
+    lat = _coordinate(grid, "lat", -90.0, 90.0)
+    lon = _coordinate(grid, "lon", -180.0, 180.0)
+    if lon[-1] >= 180.0:
+        raise SowcastError(f"{MANIFEST_FILE}: grid.lon must lie in [-180, 180)")
+    kind = grid.get("kind")
+    if kind not in GRID_KINDS:
+        raise SowcastError(f"{MANIFEST_FILE}: grid.kind {kind!r} is not one of {', '.join(GRID_KINDS)}")
+    g = Grid(lat=np.asarray(lat, np.float64), lon=np.asarray(lon, np.float64))
+    if kind == "regional" and _is_global_grid(g):
+        raise SowcastError(f"{MANIFEST_FILE}: grid.kind is 'regional' but the grid ({len(lat)} x {len(lon)}, "
+                           f"lat {lat[0]:g}..{lat[-1]:g}, lon {lon[0]:g}..{lon[-1]:g}) is global")
+
+
+def _is_global_grid(grid: Any) -> bool:
+    """As :func:`sowcast.graph.build.is_global_grid` (which the graph kind comes from)."""
+    if not grid.is_global or len(grid.lat) < 2:
+        return False
+    half = abs(grid.resolution) / 2.0
+    return bool(grid.lat.min() - half <= -90.0 + 1e-6 and grid.lat.max() + half >= 90.0 - 1e-6)
 
 
 def channel_info(name: str) -> dict[str, Any]:

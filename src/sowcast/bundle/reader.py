@@ -2,12 +2,16 @@
 
 :func:`load_bundle` refuses, with one line naming the file and the reason, a bundle that
 
-* has no ``manifest.json``, or one that is not JSON, lacks required keys or has a format
-  of another major version (``manifest.json: format sowcast-bundle-9 is not supported``);
+* has no ``manifest.json``, or one whose own checksum (its first line) does not match
+  (``manifest.json: checksum mismatch (bundle tampered or corrupt)``), or one with a field
+  the edge would misread: another major format, a time step that is not positive, channel
+  units other than the schema's, a grid kind that disagrees with the grid, ... (see
+  :func:`sowcast.bundle.manifest.check_manifest`);
 * lacks a listed file (``static.nc: missing``), holds one of another size
   (``model.onnx: truncated (12 of 3456 bytes)``) or another sha256
   (``model.onnx: sha256 mismatch (bundle tampered or corrupt)``);
-* holds an unlisted model-like file (``extra.onnx: not listed in manifest.json ...``);
+* holds any file or folder that the manifest does not list (``evil.py: not listed in
+  manifest.json (unlisted file refused)``), or an archive with anything beside the bundle folder;
 * has ``statistics.nc`` / ``static.nc`` that disagree with the manifest (channel names,
   static names, grid);
 * comes as an archive with a member that would land outside the extraction folder
@@ -19,7 +23,7 @@ folder if that one is not writable). A later load of the same archive reuses the
 extraction, verified again like any folder.
 
 :func:`add_file_to_bundle` copies a file into a bundle folder (``sowcast hindcast`` adds
-``climatology.nc``) and rewrites the manifest's checksums; the folder is replaced in one
+``climatology.nc``, a calibration step ``calibration.nc``) and rewrites the manifest's checksums; the folder is replaced in one
 rename, so a reader sees the old bundle or the new one. Torch-free: the edge imports this.
 """
 
@@ -41,12 +45,16 @@ import pandas as pd
 from sowcast.atomic import atomic_path
 from sowcast.bundle.checksums import file_entry, sha256_bytes, sha256_file, verify_files
 from sowcast.bundle.manifest import (
-    CLIMATOLOGY_FILE,
+    AT_MOST_ONE,
+    CHECKSUM_KEY,
+    DEFAULT_NAMES,
     MANIFEST_FILE,
+    REQUIRED_KEYS,
     REQUIRED_STATISTICS,
     ROLES,
     channel_names,
     check_file_name,
+    check_time_step,
     manifest_bytes,
     parse_manifest,
 )
@@ -76,6 +84,7 @@ class Bundle:
     statistics: dict[str, np.ndarray]   # mean, std, diff_mean, diff_std (, min, max): [C] float32
     climatology_path: Path | None
     archive: Path | None = None         # the .tar.gz it came from, if any
+    calibration_path: Path | None = None  # calibration.nc (role "calibration"), if added
 
     @property
     def id(self) -> str:
@@ -138,28 +147,25 @@ def _open_folder(folder: Path, archive: Path | None = None) -> Bundle:
     if not manifest_path.is_file():
         raise SowcastError(f"{MANIFEST_FILE}: missing ({folder} is not a sowcast bundle)")
     data = manifest_path.read_bytes()
-    manifest = parse_manifest(data)
+    manifest = parse_manifest(data)  # its own checksum first, then every field (manifest.py)
     files = manifest["files"]
     verify_files(folder, files)
-    _check_roles(manifest)
     channels = channel_names(manifest)
-    try:
-        time_step = pd.Timedelta(manifest["time_step"])
-        n_input_steps = int(manifest["n_input_steps"])
-        grid = Grid(lat=np.asarray(manifest["grid"]["lat"], np.float64), lon=np.asarray(manifest["grid"]["lon"], np.float64))
-    except (TypeError, ValueError) as exc:
-        raise SowcastError(f"{MANIFEST_FILE}: bad time_step, n_input_steps or grid ({exc})") from None
+    time_step = check_time_step(manifest["time_step"])
+    n_input_steps = manifest["n_input_steps"]
+    grid = Grid(lat=np.asarray(manifest["grid"]["lat"], np.float64), lon=np.asarray(manifest["grid"]["lon"], np.float64))
     by_role = _files_by_role(files)
     statistics = _read_statistics(folder, _one(by_role, "statistics"), channels)
     static_names = [str(s) for s in manifest["static_names"]]
     static, static_ds = _read_static(folder, _one(by_role, "static"), static_names, grid)
-    clim = by_role.get("climatology", [])
+    clim, calib = by_role.get("climatology", []), by_role.get("calibration", [])
     return Bundle(path=folder, manifest=manifest, sha256=sha256_bytes(data), channels=channels,
                   channel_info=[dict(c) if isinstance(c, dict) else {"name": c} for c in manifest["channels"]],
                   forcing_names=[str(f) for f in manifest["forcing_names"]], static_names=static_names,
                   n_input_steps=n_input_steps, time_step=time_step, grid=grid, static=static,
                   static_dataset=static_ds, statistics=statistics,
-                  climatology_path=folder / clim[0] if clim else None, archive=archive)
+                  climatology_path=folder / clim[0] if clim else None,
+                  calibration_path=folder / calib[0] if calib else None, archive=archive)
 
 
 def _files_by_role(files: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
@@ -174,18 +180,6 @@ def _one(by_role: Mapping[str, list[str]], role: str) -> str:
     if len(names) != 1:
         raise SowcastError(f"{MANIFEST_FILE}: lists {len(names)} {role} files, expected one")
     return names[0]
-
-
-def _check_roles(manifest: Mapping[str, Any]) -> None:
-    files, model = manifest["files"], manifest["model"]
-    if files[model["file"]]["role"] != "model":
-        raise SowcastError(f"{model['file']}: listed with role {files[model['file']]['role']!r}, not 'model'")
-    data_file = model.get("data_file")
-    if data_file is not None and data_file not in files:
-        raise SowcastError(f"{data_file}: missing (model.data_file is not listed in {MANIFEST_FILE})")
-    for v in model.get("variants", []) or []:
-        if not isinstance(v, dict) or v.get("file") not in files:
-            raise SowcastError(f"{MANIFEST_FILE}: model variant {v!r} names no listed file")
 
 
 def _open_netcdf(path: Path) -> Any:
@@ -252,10 +246,16 @@ def _archive_stem(path: Path) -> str:
 
 
 def _bundle_root(folder: Path, what: str) -> Path:
+    """The bundle folder of an extraction: the top itself or its one folder; anything beside
+    that one folder is refused (the folder's own files are judged by the manifest)."""
     if (folder / MANIFEST_FILE).is_file():
         return folder
-    subdirs = [d for d in folder.iterdir() if d.is_dir()]
+    entries = sorted(folder.iterdir())
+    subdirs = [d for d in entries if d.is_dir()]
     if len(subdirs) == 1 and (subdirs[0] / MANIFEST_FILE).is_file():
+        for extra in entries:
+            if extra != subdirs[0]:
+                raise SowcastError(f"{extra.name}: not part of the bundle in {what} (unlisted file refused)")
         return subdirs[0]
     raise SowcastError(f"{MANIFEST_FILE}: missing ({what} holds no bundle)")
 
@@ -357,9 +357,11 @@ def add_file_to_bundle(bundle_dir: str | os.PathLike, path: str | os.PathLike, r
     """Copy ``path`` into the bundle folder as ``name`` with ``role`` and rewrite the manifest.
 
     The bundle must verify first. ``name`` defaults to ``climatology.nc`` for the
-    ``climatology`` role, else to the file's own name; a file of that name is replaced.
-    ``manifest_update`` adds or replaces top-level manifest keys (e.g. ``{"climatology":
-    {"period": ...}}``); the required keys cannot be replaced this way. The folder is
+    ``climatology`` role, ``calibration.nc`` for ``calibration``, else to the file's own
+    name; a file of that name is replaced, and so is the earlier file of a one-per-bundle
+    role (climatology, calibration). ``manifest_update`` adds or replaces top-level manifest
+    keys (e.g. ``{"climatology": {"period": ...}}``); the required keys cannot be replaced
+    this way. The manifest is rewritten with its own checksum, and checked like any other. The folder is
     rebuilt beside the old one (hard links, so no copy of the model) and renamed into place.
     ``archive``: rewrite ``<bundle>.tar.gz`` too (``None``: if one exists beside it).
     Returns the updated, verified bundle.
@@ -371,18 +373,18 @@ def add_file_to_bundle(bundle_dir: str | os.PathLike, path: str | os.PathLike, r
         raise SowcastError(f"cannot add a file with role {role!r}; roles: {', '.join(r for r in ROLES if r not in ('model', 'model_data'))}")
     if not path.is_file():
         raise SowcastError(f"{path}: missing (nothing to add to the bundle)")
-    name = check_file_name(name or (CLIMATOLOGY_FILE if role == "climatology" else path.name), "bundle")
+    name = check_file_name(name or DEFAULT_NAMES.get(role, path.name), "bundle")
     current = load_bundle(bundle_dir)
     manifest = dict(current.manifest)
     files = dict(manifest["files"])
     if name == manifest["model"]["file"] or name == manifest["model"].get("data_file"):
         raise SowcastError(f"{name}: is the bundle's model; it cannot be replaced this way")
-    if role == "climatology":  # one climatology per bundle
+    if role in AT_MOST_ONE:  # one climatology, one calibration per bundle
         for other, entry in list(files.items()):
-            if entry["role"] == "climatology" and other != name:
+            if entry["role"] == role and other != name:
                 del files[other]
     for key in manifest_update or {}:
-        if key in ("format", "files", "model", "channels", "grid"):
+        if key in REQUIRED_KEYS or key == CHECKSUM_KEY:
             raise SowcastError(f"manifest_update cannot replace {key!r}")
     manifest.update(dict(manifest_update or {}))
     with atomic_path(bundle_dir, overwrite=True, directory=True) as tmp:
@@ -395,7 +397,9 @@ def add_file_to_bundle(bundle_dir: str | os.PathLike, path: str | os.PathLike, r
         shutil.copyfile(path, tmp / name)
         files[name] = file_entry(tmp / name, role)
         manifest["files"] = files
-        (tmp / MANIFEST_FILE).write_bytes(manifest_bytes(manifest))
+        data = manifest_bytes(manifest)
+        parse_manifest(data)  # a manifest_update the reader would refuse is refused here, before the rename
+        (tmp / MANIFEST_FILE).write_bytes(data)
     sibling = bundle_dir.with_name(bundle_dir.name + ".tar.gz")
     if archive or (archive is None and sibling.exists()):
         write_archive(bundle_dir, sibling, overwrite=True)

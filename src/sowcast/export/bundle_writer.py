@@ -16,7 +16,8 @@
    skill change on the real windows) and dropped, with the reason printed, when the skill
    change passes ``max_skill_change`` or the outputs are not finite;
 6. ``static.nc``, ``statistics.nc``, an optional ``climatology.nc``, then ``manifest.json``
-   with the sha256 of every file; the folder is written as a temporary sibling and
+   with the sha256 of every file and, on its first line, its own sha256 (checked as the
+   reader checks it before it is written); the folder is written as a temporary sibling and
    renamed into place (:func:`sowcast.atomic.atomic_path`), then ``<folder>.tar.gz``
    (atomically too) unless ``archive=False``.
 
@@ -52,6 +53,7 @@ from sowcast.bundle.manifest import (
     STATISTICS_KEYS,
     channel_info,
     manifest_bytes,
+    parse_manifest,
     variant_file,
 )
 from sowcast.data.grid import Grid
@@ -119,11 +121,15 @@ def sowcast_version() -> str:
 
 
 def write_manifest(folder: str | os.PathLike, manifest: Mapping[str, Any], roles: Mapping[str, str]) -> dict[str, Any]:
-    """Add ``files`` (sha256, bytes, role of every file in ``roles``) and write ``manifest.json``."""
+    """Add ``files`` (sha256, bytes, role of every file in ``roles``) and write ``manifest.json``
+    with its own checksum on the first line. It is checked as the reader checks it first, so
+    an export never writes a bundle the edge would refuse."""
     folder = Path(folder)
     out = dict(manifest)
     out["files"] = {name: file_entry(folder / name, role) for name, role in roles.items()}
-    (folder / MANIFEST_FILE).write_bytes(manifest_bytes(out))
+    data = manifest_bytes(out)
+    parse_manifest(data)
+    (folder / MANIFEST_FILE).write_bytes(data)
     return out
 
 
