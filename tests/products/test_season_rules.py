@@ -60,6 +60,9 @@ def test_presets_differ_as_specified():
     assert pic.onset.date_convention == "window_end" and pic.dry_day_mm == 0.85
     assert siv.cessation == ana.cessation == agr.cessation  # AGRHYMET balance where none is defined
     assert all(r.onset.latest == "09-30" and r.max_missing_fraction == 0.1 for r in (siv, agr, ana, pic))
+    # No published definition asks for a wet first day in the window (issue 15).
+    assert not any(r.onset.first_day_wet for r in (siv, agr, ana, pic))
+    assert [r.onset.date_convention for r in (siv, agr, ana)] == ["first_wet_day"] * 3
 
 
 def test_overrides_nested_dotted_and_command_line():
