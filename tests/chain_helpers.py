@@ -1,7 +1,8 @@
 """The real chain at a tiny size, for the tests of products, bulletins and the service:
 a canonical store over West Africa -> a torch-free bundle (a small ONNX graph, see
 tests/forecast/forecast_helpers.py) -> hindcasts and their climatology -> an ensemble
-forecast -> ``sowcast products``. Every step is the real code; only sizes are small."""
+forecast -> ``sowcast calibrate`` (calibration.nc added to the bundle) -> ``sowcast products``.
+Every step is the real code; only sizes are small."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def west_africa_grid() -> Grid:
 def make_chain(root: Path, members: int = 4) -> dict[str, Path]:
     """Store (2000-01-01 .. 2001-12-31), bundle with climatology.nc, forecast from
     :data:`ISSUE_DATE`, and the products folder; returns their paths."""
-    from sowcast.cli import hindcast_command, products_command
+    from sowcast.cli import calibrate_command, hindcast_command, products_command
     from sowcast.cli.main import compose
     from sowcast.data.testing import make_canonical_store
     from sowcast.forecast.engine import ForecastOptions, run_forecast
@@ -39,8 +40,11 @@ def make_chain(root: Path, members: int = 4) -> dict[str, Path]:
     bundle = write_bundle(root / "bundle", store, "dynamics")
     cfg = compose([f"hindcast.bundle={bundle}", f"hindcast.store={store}", f"hindcast.output={root / 'hindcast'}",
                    "hindcast.years=[2000,2001]", "hindcast.first=04-20", "hindcast.last=06-29",
-                   "hindcast.every_days=14", "hindcast.members=2", "hindcast.threads=1", "progress=false"])
+                   "hindcast.every_days=14", "hindcast.members=2", "hindcast.threads=1", "hindcast.keep_daily=true",
+                   "progress=false"])
     hindcast_command.run(cfg)
+    calibrate_command.run(compose([f"calibrate.hindcast={root / 'hindcast'}", f"calibrate.store={store}",
+                                   f"calibrate.bundle={bundle}", "calibrate.neighbourhood=1", "progress=false"]))
     forecast = run_forecast(ForecastOptions.from_config(
         {"bundle": str(bundle), "init": str(store), "init_time": ISSUE_DATE, "output": str(root / "forecast.zarr"),
          "members": members, "lead": "46D", "threads": 1}))
@@ -49,4 +53,5 @@ def make_chain(root: Path, members: int = 4) -> dict[str, Path]:
                    f"products.output={root / 'products'}", "progress=false"])
     products_command.run(cfg)
     return {"store": store, "bundle": bundle, "hindcast": root / "hindcast", "forecast": forecast.output,
+            "calibration": root / "hindcast" / "calibration.nc",
             "products": root / "products"}

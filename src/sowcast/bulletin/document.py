@@ -90,8 +90,13 @@ def check_options(products: Products, options: Options) -> None:
 def advice_sentence(t: Translator, row, attrs: dict) -> str:
     """The advice of one locations.csv row in ``t``'s language (the catalogue's advice.<code>)."""
     code = str(row.advice) if str(row.advice) in ADVICE_CODES else "no_data"
-    return t(f"advice.{code}", p=t.percent(row.advice_probability), weeks=int(row.advice_week),
+    text = t(f"advice.{code}", p=t.percent(row.advice_probability), weeks=int(row.advice_week),
              dry_days=attrs.get("dry_spell_days", "?"), lookahead=attrs.get("dry_spell_lookahead_days", "?"))
+    # calibrated products: where the hindcasts showed no skill at the advice's week, say so
+    skillful = getattr(row, "advice_skillful", 1)
+    if not pd.isna(skillful) and int(skillful) == 0:
+        text = f"{text} {t('advice.no_skill')}"
+    return text
 
 
 def headline(t: Translator, table: pd.DataFrame) -> list[str]:
@@ -128,9 +133,15 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
         scores = "; ".join(t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
                            for p, v in skill.rpss.items() if p in periods)
         paragraphs.append(t("method.skill_rain", years=_years(skill.years, t), scores=scores))
+    if skill.rpss_calibrated:
+        scores = "; ".join(t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
+                           for p, v in skill.rpss_calibrated.items() if p in periods)
+        paragraphs.append(t("method.skill_rain_calibrated", scores=scores))
     if math.isfinite(skill.onset_mae):
         paragraphs.append(t("method.skill_onset", mae=t.decimal(skill.onset_mae, 1),
                             reference=t.decimal(skill.onset_reference, 1), n=skill.onset_cases))
+    if math.isfinite(skill.onset_mae_calibrated):
+        paragraphs.append(t("method.skill_onset_calibrated", mae=t.decimal(skill.onset_mae_calibrated, 1)))
     if any(v <= 0 for v in skill.rpss.values()):
         paragraphs.append(t("method.skill_caution"))
     return paragraphs

@@ -25,6 +25,8 @@ RAIN = "total_precipitation"
 @dataclass
 class Skill:
     rpss: dict[str, float] = field(default_factory=dict)   # period -> RPSS
+    rpss_calibrated: dict[str, float] = field(default_factory=dict)   # period -> RPSS, calibrated
+    onset_mae_calibrated: float = math.nan
     years: list[int] = field(default_factory=list)
     onset_mae: float = math.nan
     onset_reference: float = math.nan
@@ -50,6 +52,14 @@ def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
         row = rain[rain.period == period]
         if len(row) and math.isfinite(float(row["value"].iloc[0])):
             skill.rpss[period] = float(row["value"].iloc[0])
+    rain_cal = frame[(frame.metric == "rpss_calibrated") & (frame.variable == RAIN)]
+    for period in periods:
+        row = rain_cal[rain_cal.period == period]
+        if len(row) and math.isfinite(float(row["value"].iloc[0])):
+            skill.rpss_calibrated[period] = float(row["value"].iloc[0])
+    onset_cal = frame[frame.metric == "onset_mae_days_calibrated"]
+    if len(onset_cal):
+        skill.onset_mae_calibrated = float(onset_cal["value"].iloc[0])
     onset = frame[frame.metric == "onset_mae_days"]
     if len(onset):
         skill.onset_mae = float(onset["value"].iloc[0])

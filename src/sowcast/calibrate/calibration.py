@@ -194,7 +194,7 @@ def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: Calibr
 def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
     """Fit and write ``calibration.nc`` (module doc); add it to the bundle folder."""
     from sowcast.atomic import atomic_path
-    from sowcast.calibrate.daily_rain import fit_daily_rain_quantiles, map_daily_rain
+    from sowcast.calibrate.daily_rain import fit_daily_rain_quantiles, map_by_lead_day
     from sowcast.data.store import open_store
     from sowcast.forecast.hindcast import open_hindcast
     from sowcast.products.climatology import read_climatology
@@ -230,8 +230,7 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
                       "'sowcast hindcast' with hindcast.keep_daily=true)")
     if daily is not None and RAIN in daily.data_vars and RAIN in truth_daily.data_vars:
         quantiles = fit_daily_rain_quantiles(daily[RAIN], truth_daily[RAIN])
-        mapped = xr.concat([map_daily_rain(daily[RAIN].sel(start=s), quantiles, s).expand_dims(start=[s])
-                            for s in daily["start"].values], dim="start")
+        mapped = map_by_lead_day(daily[RAIN], quantiles.assign_coords(lat=daily["lat"].values, lon=daily["lon"].values))
         onset = fit_onset(daily.assign({RAIN: mapped}), truth_daily[RAIN], land, options, rules)
         out = xr.merge([out, quantiles, onset])
     years = sorted({int(y) for y in pd.DatetimeIndex(starts).year})

@@ -64,23 +64,27 @@ def fit_daily_rain_quantiles(daily: xr.DataArray, truth_daily: xr.DataArray) -> 
 
 
 def map_daily_rain(rain: xr.DataArray, calibration: xr.Dataset, init_date) -> xr.DataArray:
-    """Daily forecast rain ``(member, time, lat|location...)`` mapped by lead week (module doc).
-
-    ``calibration`` holds the two quantile arrays on the same points as ``rain`` (after
-    :func:`sowcast.products.locations.extract` for locations); lead day = days after
-    ``init_date``; lead weeks beyond the fitted ones use the last.
-    """
-    if "daily_rain_model_quantiles" not in calibration:
-        return rain
+    """Daily forecast rain ``(member, time, lat|location...)`` mapped by lead week (module doc);
+    lead day = days after ``init_date``. See :func:`map_by_lead_day`."""
     init = np.datetime64(np.datetime64(init_date, "D"), "ns")
     lead = ((rain["time"].values.astype("datetime64[ns]") - init) // np.timedelta64(1, "D")).astype(np.int64)
+    return map_by_lead_day(rain, calibration, lead, "time")
+
+
+def map_by_lead_day(rain: xr.DataArray, calibration: xr.Dataset, lead_days=None, dim: str = "lead_day") -> xr.DataArray:
+    """Daily rain with lead days along ``dim`` (by default the ``lead_day`` coordinate) mapped
+    with the quantiles of their lead week; weeks beyond the fitted ones use the last.
+    ``calibration`` holds the two quantile arrays on the same points as ``rain``."""
+    if "daily_rain_model_quantiles" not in calibration:
+        return rain
+    lead = np.asarray(rain[dim].values if lead_days is None else lead_days, np.int64)
     weeks = np.minimum(lead_week(lead), int(calibration["lead_week"].values.max()))
     qm = calibration["daily_rain_model_quantiles"]
     qo = calibration["daily_rain_observed_quantiles"]
     space = [d for d in qm.dims if d not in ("lead_week", "daily_quantile")]
     levels = np.asarray(calibration["daily_quantile"].values, np.float64)
-    extra = [d for d in rain.dims if d not in space and d != "time"]
-    r = rain.transpose(*extra, "time", *space)
+    extra = [d for d in rain.dims if d not in space and d != dim]
+    r = rain.transpose(*extra, dim, *space)
     values = np.asarray(r.values, np.float64)
     out = np.empty_like(values)
     for w in np.unique(weeks):

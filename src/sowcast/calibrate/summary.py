@@ -1,7 +1,8 @@
 """What a ``calibration.nc`` found, in lines for people: raw beside calibrated skill.
 
-Skill scores over the grid are ratios of summed scores approximated by the cos(latitude)
-weighted mean of the per-point (neighbourhood-pooled) skill; the share of the area where
+A skill score over the grid is ``1 - sum(w RPS) / sum(w RPS_ref)`` with cos(latitude)
+weights ``w`` over every point and start (a ratio of sums, not a mean of per-point ratios,
+which a point with a near-certain climatology would dominate); the share of the area where
 the calibrated terciles are skilful is weighted the same way.
 """
 
@@ -18,18 +19,27 @@ def area_mean(da: xr.DataArray) -> float:
     return float((da * w).sum() / total) if total > 0 else float("nan")
 
 
+def area_skill(score: xr.DataArray, reference: xr.DataArray) -> float:
+    """``1 - sum(w score) / sum(w reference)``, w = cos(latitude)."""
+    w = np.cos(np.deg2rad(score["lat"])).broadcast_like(score)
+    ref = float((reference * w).sum())
+    return 1.0 - float((score * w).sum()) / ref if ref > 0 else float("nan")
+
+
 def tercile_table(cal: xr.Dataset) -> list[dict]:
-    """Per variable and period: ``raw_rpss``, ``cv_rpss``, ``cv_rpss_equal_odds``, ``skillful_share``."""
+    """Per variable and period: ``raw_rpss``, ``cv_rpss`` (both against the climatological
+    frequencies), ``cv_rpss_equal_odds`` and ``skillful_share``."""
     rows = []
     for name in ("total_precipitation", "2m_temperature"):
-        if f"{name}_tercile_cv_rpss" not in cal:
+        if f"{name}_tercile_rps_cv" not in cal:
             continue
         for period in cal["period"].values:
             one = {k: cal[f"{name}_tercile_{k}"].sel(period=period) for k in
-                   ("raw_rpss", "cv_rpss", "cv_rpss_equal_odds", "skillful")}
-            rows.append({"variable": name, "period": str(period), "raw_rpss": area_mean(one["raw_rpss"]),
-                         "cv_rpss": area_mean(one["cv_rpss"]),
-                         "cv_rpss_equal_odds": area_mean(one["cv_rpss_equal_odds"]),
+                   ("rps_cv", "rps_climatology", "rps_equal_odds", "rps_raw", "rps_climatology_raw", "skillful")}
+            rows.append({"variable": name, "period": str(period),
+                         "raw_rpss": area_skill(one["rps_raw"], one["rps_climatology_raw"]),
+                         "cv_rpss": area_skill(one["rps_cv"], one["rps_climatology"]),
+                         "cv_rpss_equal_odds": area_skill(one["rps_cv"], one["rps_equal_odds"]),
                          "skillful_share": area_mean(one["skillful"].astype(float))})
     return rows
 

@@ -81,7 +81,10 @@ def fit_tercile_calibration(z: np.ndarray, category: np.ndarray, raw_prob: np.nd
     member-fraction probabilities ``raw_prob (start, lat, lon, 3)``, ``years (start,)``.
 
     Returns arrays on ``(lat, lon)``: ``theta_lower``, ``theta_upper``, ``slope``,
-    ``cv_rpss``, ``cv_rpss_equal_odds``, ``raw_rpss``, ``skillful`` and ``n_samples``.
+    ``cv_rpss``, ``cv_rpss_equal_odds``, ``raw_rpss``, ``skillful``, ``n_samples``, and the
+    point's own summed RPS (not pooled; for area totals) ``rps_cv``, ``rps_climatology``,
+    ``rps_equal_odds``, ``rps_raw``, ``rps_climatology_raw`` (over the samples the raw
+    forecast has).
     """
     z = np.asarray(z, np.float64)
     category = np.asarray(category, np.int64)
@@ -104,14 +107,16 @@ def fit_tercile_calibration(z: np.ndarray, category: np.ndarray, raw_prob: np.nd
     cat = np.where(known, category, -1)
     raw_known = known & np.isfinite(raw_prob).all(-1)
 
-    def pooled_sum(score: np.ndarray, where: np.ndarray) -> np.ndarray:
-        return box_sum(np.where(where, score, 0.0).sum(0), neighbourhood, axes=(0, 1))
+    def summed(score: np.ndarray, where: np.ndarray) -> np.ndarray:
+        return np.where(where, score, 0.0).sum(0)
 
-    s_cv = pooled_sum(tr.rps(p_cv, cat), known)
-    s_clim = pooled_sum(tr.rps(p_clim, cat), known)
-    s_equal = pooled_sum(tr.rps(np.full(p_cv.shape, 1 / 3), cat), known)
-    s_raw = pooled_sum(tr.rps(np.where(raw_known[..., None], raw_prob, 1 / 3), cat), raw_known)
-    s_clim_raw = pooled_sum(tr.rps(p_clim, cat), raw_known)
+    own = {"rps_cv": summed(tr.rps(p_cv, cat), known), "rps_climatology": summed(tr.rps(p_clim, cat), known),
+           "rps_equal_odds": summed(tr.rps(np.full(p_cv.shape, 1 / 3), cat), known),
+           "rps_raw": summed(tr.rps(np.where(raw_known[..., None], raw_prob, 1 / 3), cat), raw_known),
+           "rps_climatology_raw": summed(tr.rps(p_clim, cat), raw_known)}
+    s_cv, s_clim, s_equal, s_raw, s_clim_raw = (box_sum(own[k], neighbourhood, axes=(0, 1)) for k in
+                                                ("rps_cv", "rps_climatology", "rps_equal_odds", "rps_raw",
+                                                 "rps_climatology_raw"))
     with np.errstate(invalid="ignore", divide="ignore"):
         cv_rpss = np.where(s_clim > 0, 1.0 - s_cv / s_clim, np.nan)
         cv_equal = np.where(s_equal > 0, 1.0 - s_cv / s_equal, np.nan)
@@ -122,7 +127,7 @@ def fit_tercile_calibration(z: np.ndarray, category: np.ndarray, raw_prob: np.nd
     params = np.where((n > 0)[..., None], params, np.nan)
     return {"theta_lower": params[..., 0], "theta_upper": params[..., 1], "slope": params[..., 2],
             "cv_rpss": cv_rpss, "cv_rpss_equal_odds": cv_equal, "raw_rpss": raw_rpss,
-            "skillful": skillful.astype(np.int8), "n_samples": n}
+            "skillful": skillful.astype(np.int8), "n_samples": n, **own}
 
 
 def calibrated_probabilities(params: xr.Dataset, var: str, ensemble_mean: xr.DataArray, clim: xr.Dataset,

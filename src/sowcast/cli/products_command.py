@@ -104,6 +104,10 @@ def _location_table(outlook: xr.Dataset, weekly: xr.Dataset | None, locations: A
             row[key] = "" if np.isnat(t) else f"{pd.Timestamp(t):%Y-%m-%d}"
         row["advice"] = ADVICE_CODES[int(o["advice"])]
         row["advice_probability"] = round(float(o["advice_probability"]), 3)
+        if "onset_skillful" in o:
+            week = int(o["advice_week"])
+            row["advice_skillful"] = 1 if week < 1 else int(o["onset_skillful"].sel(
+                week=min(week, int(o["week"].max()))))
         row["advice_text"] = advice_text(outlook, name, lang="en")
         if weekly is not None and f"{RAIN}_tercile_probability" in weekly:
             tp = weekly[f"{RAIN}_tercile_probability"].isel(location=i)

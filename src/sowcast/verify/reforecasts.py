@@ -249,20 +249,13 @@ def calibrated_onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_tr
     """:func:`onset_cases` of the calibrated forecast: daily rain quantile mapped by lead week,
     and the onset-by-week probability blended with climatology and bounded, as ``sowcast
     products`` does (:mod:`sowcast.calibrate`)."""
-    from sowcast.calibrate.daily_rain import map_daily_rain
+    from sowcast.calibrate.daily_rain import map_by_lead_day
     from sowcast.calibrate.onset_blend import blend
 
-    rain = daily[RAIN]
     if "daily_rain_model_quantiles" in calibration:
+        rain = daily[RAIN]
         q = calibration.assign_coords(lat=rain["lat"].values, lon=rain["lon"].values)
-        lead_time = rain.rename(lead_day="time")
-        mapped = []
-        for s in rain["start"].values:
-            one = lead_time.sel(start=s).assign_coords(
-                time=np.datetime64(s, "D") + rain["lead_day"].values.astype("timedelta64[D]"))
-            mapped.append(map_daily_rain(one, q, s).assign_coords(time=rain["lead_day"].values)
-                          .rename(time="lead_day").expand_dims(start=[s]))
-        daily = daily.assign({RAIN: xr.concat(mapped, dim="start").transpose(*rain.dims)})
+        daily = daily.assign({RAIN: map_by_lead_day(rain, q)})
     cases = onset_cases(daily, truth_daily, past_truth_daily, setup, land)
     if "onset_blend_weight" in calibration:
         floor = float(calibration.attrs.get("probability_floor", 0.02))
