@@ -1,9 +1,11 @@
 """``sowcast export`` end to end on a tiny trained run: folder + archive, both load and
-verify; the int8 verdict is printed and the manifest agrees; variants dropped past the
+verify, the manifest sealed by its own checksum; the int8 verdict is printed and the manifest agrees; variants dropped past the
 skill limit; weights beside the graph; overwrite; a parity failure writes nothing."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import sys
 from pathlib import Path
@@ -21,6 +23,7 @@ from sowcast.bundle.checksums import sha256_file
 from sowcast.data.windows import WindowSource
 from sowcast.errors import SowcastError
 from sowcast.export import export_bundle
+from sowcast.export.bundle_writer import write_manifest
 from sowcast.export import parity as P
 from sowcast.train.checkpoint import load_checkpoint
 
@@ -70,6 +73,9 @@ def test_cli_export_writes_folder_and_archive_that_load(run, tmp_path, sowcast_c
     assert m["parity"]["max_abs_diff_random_normalised"] < 1e-4 and m["parity"]["n_real"] == 3
     listed = set(m["files"])
     assert listed == {p.name for p in out.iterdir()} - {"manifest.json"}
+    first, rest = (out / "manifest.json").read_bytes().split(b"\n", 1)  # sealed: first line is the sha256 of the rest
+    assert first == b'{"manifest_sha256": "' + hashlib.sha256(b"{\n" + rest).hexdigest().encode() + b'",'
+    assert "manifest_sha256" not in m
     assert {m["files"][n]["role"] for n in listed} >= {"model", "static", "statistics"}
 
     # static.nc holds the store's static fields; statistics.nc the checkpoint's statistics.
@@ -133,6 +139,25 @@ def test_variants_dropped_past_the_skill_limit_external_weights_and_climatology(
     (tmp_path / "b" / "model.onnx.data").write_bytes(b"")  # the weights file is checked like any other
     with pytest.raises(SowcastError, match=r"^model\.onnx\.data: truncated \(0 of \d+ bytes\)$"):
         load_bundle(tmp_path / "b")
+
+
+def test_write_manifest_refuses_what_the_reader_would_refuse(tmp_path):
+    """The exporter checks its manifest as the edge will, before writing it."""
+    (tmp_path / "model.onnx").write_bytes(b"x")
+    manifest = {"format": "sowcast-bundle-1", "created": "2026-01-01T00:00:00Z", "sowcast_version": "test",
+                "model": {"file": "model.onnx", "data_file": None, "variants": []},
+                "channels": [{"name": "2m_temperature", "variable": "2m_temperature", "level": None, "units": "K",
+                              "standard_name": "air_temperature"}],
+                "forcing_names": [], "static_names": [], "n_input_steps": 2, "time_step": "P0D",
+                "grid": {"lat": [0.0, 1.0], "lon": [0.0, 1.0], "kind": "regional"}}
+    roles = {"model.onnx": "model", "static.nc": "static", "statistics.nc": "statistics"}
+    for name in ("static.nc", "statistics.nc"):
+        (tmp_path / name).write_bytes(b"z")
+    with pytest.raises(SowcastError, match=r"^manifest\.json: time_step 'P0D' is not a positive"):
+        write_manifest(tmp_path, manifest, roles)
+    assert not (tmp_path / "manifest.json").exists()
+    written = write_manifest(tmp_path, {**manifest, "time_step": "P1D"}, roles)
+    assert json.loads((tmp_path / "manifest.json").read_text())["files"] == written["files"]
 
 
 def test_parity_failure_writes_nothing(run, tmp_path, monkeypatch):
