@@ -393,6 +393,7 @@ def test_archive_with_unlisted_members_is_refused(pristine, tmp_path):
     with pytest.raises(SowcastError, match=r"^libevil\.so: not part of the bundle in beside\.tar\.gz "
                                            r"\(unlisted file refused\)$"):
         load_bundle(beside)
+    assert list((tmp_path / ".sowcast-bundles").iterdir()) == []  # refused extractions are removed
 
 
 def test_damaged_archive_member_is_refused(bundle_dir):

@@ -2,7 +2,8 @@
 
 One folder (or a ``.tar.gz`` of it, members ``<folder>/<file>``)::
 
-    manifest.json      format, channels, grid, time step, provenance, sha256 of every file
+    manifest.json      its own sha256 (first line), format, channels, grid, time step,
+                       provenance, sha256 of every other file
     model.onnx         inputs [B, T_in, C, H, W], forcings [B, T_in+1, F, H, W],
                        static [B, S, H, W] -> next_state [B, C, H, W]; physical units,
                        normalisation and graph inside; B dynamic
@@ -10,11 +11,13 @@ One folder (or a ``.tar.gz`` of it, members ``<folder>/<file>``)::
     static.nc          static fields on the grid (CF netCDF, lat/lon)
     statistics.nc      per-channel mean, std, diff_mean, diff_std, min, max over ``channel``
     climatology.nc     optional: model climatology (added by ``sowcast hindcast``)
+    calibration.nc     optional: calibration fitted on hindcasts (added by ``sowcast calibrate``)
     model_fp16.onnx    optional variants, kept only when their skill change was small
     model_int8.onnx
 
 ``sowcast export`` writes bundles (:mod:`sowcast.export`); :func:`load_bundle` opens and
-verifies one; :func:`add_file_to_bundle` adds a file later.
+verifies one (nothing unlisted, every byte checksummed, manifest included);
+:func:`add_file_to_bundle` adds a file later.
 """
 
 from sowcast.bundle.manifest import FORMAT, MANIFEST_FILE, channel_info, parse_manifest

@@ -131,15 +131,24 @@ def load_bundle(path: str | os.PathLike, extract_dir: str | os.PathLike | None =
         return _open_folder(path)
     if not path.is_file():
         raise SowcastError(f"no bundle at {path}")
-    folder, reused = _extract(path, extract_dir)
+    dest, reused = _extract(path, extract_dir)
     try:
-        return _open_folder(folder, archive=path)
+        return _open_folder(_bundle_root(dest, path.name), archive=path)
     except SowcastError:
         if not reused:
+            _remove_tree(dest)  # a refused archive leaves no extraction behind
             raise
     # An earlier extraction that no longer verifies: extract afresh and judge that.
-    folder, _ = _extract(path, extract_dir, fresh=True)
-    return _open_folder(folder, archive=path)
+    dest, _ = _extract(path, extract_dir, fresh=True)
+    try:
+        return _open_folder(_bundle_root(dest, path.name), archive=path)
+    except SowcastError:
+        _remove_tree(dest)
+        raise
+
+
+def _remove_tree(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _open_folder(folder: Path, archive: Path | None = None) -> Bundle:
@@ -269,7 +278,7 @@ def _writable_dir(base: Path) -> bool:
 
 
 def _extract(archive: Path, extract_dir: str | os.PathLike | None, fresh: bool = False) -> tuple[Path, bool]:
-    """Extract ``archive`` (or reuse an earlier extraction); returns (bundle folder, reused)."""
+    """Extract ``archive`` (or reuse an earlier extraction); returns (extraction folder, reused)."""
     if extract_dir is not None:
         base = Path(extract_dir)
         if not _writable_dir(base):
@@ -282,13 +291,10 @@ def _extract(archive: Path, extract_dir: str | os.PathLike | None, fresh: bool =
                 raise SowcastError(f"cannot extract {archive.name}: no writable folder next to it or in the temp folder")
     dest = base / f"{_archive_stem(archive)}-{sha256_file(archive)[:16]}"
     if dest.is_dir() and not fresh:
-        try:
-            return _bundle_root(dest, archive.name), True
-        except SowcastError:
-            pass
+        return dest, True
     with atomic_path(dest, overwrite=True, directory=True) as tmp:
         safe_extract(archive, tmp)
-    return _bundle_root(dest, archive.name), False
+    return dest, False
 
 
 def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> None:
