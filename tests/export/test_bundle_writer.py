@@ -1,6 +1,7 @@
 """``sowcast export`` end to end on a tiny trained run: folder + archive, both load and
-verify, the manifest sealed by its own checksum; the int8 verdict is printed and the manifest agrees; variants dropped past the
-skill limit; weights beside the graph; overwrite; a parity failure writes nothing."""
+verify, the manifest sealed by its own checksum; the int8 verdict is printed and the
+manifest agrees; variants dropped past the skill limit; weights beside the graph;
+overwrite; a parity failure or a manifest the reader would refuse writes nothing."""
 
 from __future__ import annotations
 

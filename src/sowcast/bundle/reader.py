@@ -23,8 +23,9 @@ folder if that one is not writable). A later load of the same archive reuses the
 extraction, verified again like any folder.
 
 :func:`add_file_to_bundle` copies a file into a bundle folder (``sowcast hindcast`` adds
-``climatology.nc``, a calibration step ``calibration.nc``) and rewrites the manifest's checksums; the folder is replaced in one
-rename, so a reader sees the old bundle or the new one. Torch-free: the edge imports this.
+``climatology.nc``, ``sowcast calibrate`` adds ``calibration.nc``) and rewrites the manifest
+with its checksums; the folder is replaced in one rename, so a reader sees the old bundle or
+the new one. A refused archive leaves no extraction behind. Torch-free: the edge imports this.
 """
 
 from __future__ import annotations
@@ -132,23 +133,16 @@ def load_bundle(path: str | os.PathLike, extract_dir: str | os.PathLike | None =
     if not path.is_file():
         raise SowcastError(f"no bundle at {path}")
     dest, reused = _extract(path, extract_dir)
+    if reused:
+        try:
+            return _open_folder(_bundle_root(dest, path.name), archive=path)
+        except SowcastError:  # an earlier extraction that no longer verifies: extract afresh
+            dest, _ = _extract(path, extract_dir, fresh=True)
     try:
         return _open_folder(_bundle_root(dest, path.name), archive=path)
     except SowcastError:
-        if not reused:
-            _remove_tree(dest)  # a refused archive leaves no extraction behind
-            raise
-    # An earlier extraction that no longer verifies: extract afresh and judge that.
-    dest, _ = _extract(path, extract_dir, fresh=True)
-    try:
-        return _open_folder(_bundle_root(dest, path.name), archive=path)
-    except SowcastError:
-        _remove_tree(dest)
+        shutil.rmtree(dest, ignore_errors=True)  # a refused archive leaves no extraction behind
         raise
-
-
-def _remove_tree(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _open_folder(folder: Path, archive: Path | None = None) -> Bundle:
