@@ -7,7 +7,7 @@ from importlib import metadata
 
 # Packages that run on the edge box. Later stages (forecast, products, verify, bulletin,
 # serve) join this list as they land.
-EDGE_PACKAGES = ["sowcast.data", "sowcast.cli", "sowcast.bundle", "sowcast.forecast", "sowcast.products", "sowcast.verify", "sowcast.bulletin", "sowcast.serve"]
+EDGE_PACKAGES = ["sowcast.data", "sowcast.cli", "sowcast.bundle", "sowcast.forecast", "sowcast.products", "sowcast.verify", "sowcast.calibrate", "sowcast.bulletin", "sowcast.serve"]
 
 _PROBE = r"""
 import importlib, pkgutil, sys

@@ -185,7 +185,9 @@ def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: Calibr
     for y in years:
         these = daily.sel(start=starts[starts.year == y].values)
         truth_y = rain_truth.sel(time=rain_truth.time.dt.year == y)
-        past = rain_truth.sel(time=rain_truth.time.dt.year.isin([x for x in years if x != y]))
+        # the other years; year y blanked (a missing season), so the series stays regular
+        span = rain_truth.sel(time=rain_truth.time.dt.year.isin(list(range(years[0], years[-1] + 1))))
+        past = span.where(span.time.dt.year != y)
         parts.append(onset_cases(these, truth_y, past, setup, land=land))
     cases = xr.concat(parts, dim="start", coords="minimal", compat="override", join="outer")
     return fit_onset_blend(cases)

@@ -405,6 +405,8 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     (:mod:`sowcast.products.onset_climatology`), kept non-decreasing and within
     ``[floor, 1 - floor]`` unless the observations confirm the onset; the raw ``E_k`` stays as
     ``onset_by_week_expected_raw``. "No onset expected" then rests on ``1 - E_weeks``.
+    The false-start and dry-spell risks are kept within ``[floor, 1 - floor]`` (raw values
+    beside them); they are bounded, not yet recalibrated against their climatology.
     ``onset_skillful(week)`` is 1 where the blend beat climatology on left-out hindcast years.
     """
     th = thresholds if isinstance(thresholds, PlantingThresholds) else PlantingThresholds.from_mapping(thresholds)
@@ -486,6 +488,13 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     n_onset = has_onset.sum("member")
     ds_risk = _fraction(spell_seen, has_onset, n_onset)
     ds_undetermined = _fraction(spell_possible & ~spell_seen, has_onset, n_onset)
+    if onset_extra:  # bounded, not yet recalibrated: a handful of members cannot make them certain
+        floor = np.float32(calibration.attrs.get("probability_floor", 0.02))
+        onset_extra["false_start_risk_raw"] = fs_risk.assign_attrs(long_name="raw fraction of members with a "
+                                                                             "false start", units="1")
+        onset_extra["dry_spell_risk_raw"] = ds_risk.assign_attrs(long_name="raw dry-spell risk", units="1")
+        fs_risk = xr.where(started, fs_risk, fs_risk.clip(floor, 1 - floor)).astype(np.float32)
+        ds_risk = ds_risk.clip(floor, 1 - floor).astype(np.float32)
 
     # planting window and advice
     weekly = exp_p.sel(week=slice(1, None))

@@ -128,7 +128,9 @@ def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.Da
         bs = brier_score(p, e) if members is None else fair_brier_score(p, e, members)
         card.add_scores(f"bss_{cat}{suffix}", name, skill_score(bs, brier_score(equal.sel(category=cat), e), SPATIAL),
                         perfect=1.0)
-        card.add_scores(f"roc_area_{cat}{suffix}", name, roc(p, e, dims=SPATIAL)["roc_area"], perfect=1.0)
+        # calibrated probabilities are continuous: the curve at 1 % steps, not at every value
+        thresholds = None if members is not None else [i / 100 for i in range(1, 100)]
+        card.add_scores(f"roc_area_{cat}{suffix}", name, roc(p, e, thresholds, dims=SPATIAL)["roc_area"], perfect=1.0)
     bins = _member_bins(members) if members is not None else [i / 10 for i in range(11)]
     return reliability_table(prob.sel(category="above"), obs.sel(category="above"), bins=bins, dims=SPATIAL)
 

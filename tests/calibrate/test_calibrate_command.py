@@ -1,0 +1,78 @@
+"""``sowcast calibrate`` on the tiny real chain, what products do with it, and its one-line errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from sowcast.bundle.reader import load_bundle
+from sowcast.calibrate.calibration import read_calibration
+
+
+def test_the_calibration_is_in_the_bundle_and_checksummed(chain):
+    bundle = load_bundle(chain["bundle"])
+    assert bundle.calibration_path is not None and bundle.calibration_path.name == "calibration.nc"
+    cal = read_calibration(bundle.calibration_path)
+    for name in ("total_precipitation", "2m_temperature"):
+        for key in ("theta_lower", "theta_upper", "slope", "cv_rpss", "skillful"):
+            assert f"{name}_tercile_{key}" in cal
+        # not skilful -> slope 0 (the climatological frequencies)
+        no_skill = cal[f"{name}_tercile_skillful"] == 0
+        assert bool((abs(cal[f"{name}_tercile_slope"].where(no_skill, 0)) < 1e-12).all())
+    assert {"daily_rain_model_quantiles", "onset_blend_weight", "onset_cv_bss"} <= set(cal.data_vars)
+    assert cal.attrs["first_year"] == 2000 and cal.attrs["last_year"] == 2001
+
+
+def test_products_publish_calibrated_probabilities_within_bounds_and_keep_the_raw_ones(chain):
+    weekly = xr.open_dataset(chain["products"] / "weekly.nc")
+    floor = 0.02
+    for name in ("total_precipitation", "2m_temperature"):
+        p = weekly[f"{name}_tercile_probability"]
+        raw = weekly[f"{name}_tercile_probability_raw"]
+        assert float(p.min()) >= floor - 1e-6 and float(p.max()) <= 1 - 2 * floor + 1e-6
+        np.testing.assert_allclose(p.sum("category"), 1.0, atol=1e-5)
+        assert set(np.unique(raw.values[np.isfinite(raw.values)]) * 4) <= {0.0, 1.0, 2.0, 3.0, 4.0}   # member fractions
+        skillful = weekly[f"{name}_tercile_skillful"]
+        # where the hindcasts showed no skill the probabilities do not move with the forecast
+        clim_like = p.where(skillful == 0)
+        assert float((clim_like.max("period") - clim_like.min("period")).max()) < 0.35
+    assert "terciles" in weekly.attrs["calibrated"]
+    loc = xr.open_dataset(chain["products"] / "locations.nc")
+    assert "onset_by_week_expected_raw" in loc and "onset_skillful" in loc
+    table = pd.read_csv(chain["products"] / "locations.csv")
+    assert "advice_skillful" in table
+    for _, row in table.iterrows():
+        if row["advice_skillful"] == 0:
+            assert "no better than the usual dates" in row["advice_text"]
+
+
+def test_calibrate_without_hindcasts_is_one_line_error(sowcast_cli, tmp_path, chain):
+    r = sowcast_cli("calibrate", f"calibrate.hindcast={tmp_path / 'none'}", f"calibrate.store={chain['store']}")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "calibrate.hindcast: no such file or folder" in r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    shutil.copy(chain["hindcast"] / "climatology.nc", empty / "climatology.nc")
+    out = tmp_path / "cal.nc"
+    r = sowcast_cli("calibrate", f"calibrate.hindcast={empty}", f"calibrate.store={chain['store']}",
+                    f"calibrate.output={out}")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "not a hindcast folder" in r.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("calibrate.neighbourhood=-1", "calibrate.neighbourhood must be >= 0"),
+    ("calibrate.probability_floor=0.5", "calibrate.probability_floor must be >= 0"),
+    ("calibrate.add_to_bundle=maybe", "calibrate.add_to_bundle must be true or false"),
+    ("calibrate.onset_region=[1,2]", "calibrate.onset_region must be"),
+    ("+calibrate.nonsense=1", "unknown calibrate option"),
+])
+def test_bad_calibrate_options_are_one_line_errors(sowcast_cli, chain, override, message):
+    r = sowcast_cli("calibrate", f"calibrate.hindcast={chain['hindcast']}", f"calibrate.store={chain['store']}",
+                    override)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert message in r.stderr, r.stderr
