@@ -8,7 +8,9 @@ A model trained on early years (give its bundle: ``sowcast train`` on the demo s
    (``climatology.nc``, added to a copy of the bundle);
 2. ``sowcast hindcast`` again over the held-out years (``--test-members`` members, daily
    series kept): the reforecasts;
-3. ``sowcast verify`` of the reforecasts against the synthetic truth (the demo store).
+3. ``sowcast calibrate`` on the training-year hindcasts (terciles, daily rain, onset);
+4. ``sowcast verify`` of the reforecasts against the synthetic truth (the demo store), raw
+   and calibrated.
 
 Prints RPSS and Brier skill (above and below normal) of weekly rain terciles at weeks 1, 2,
 3-4 and 5-6 (reference: equal odds, the probabilistic climatology), the spread-skill ratio,
@@ -29,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from sowcast.bundle.reader import load_bundle
-from sowcast.cli import hindcast_command, verify_command
+from sowcast.cli import calibrate_command, hindcast_command, verify_command
 from sowcast.cli.main import compose
 
 ROWS = [("rpss", "RPSS"), ("bss_above", "BSS above"), ("bss_below", "BSS below"),
@@ -68,8 +70,15 @@ def main() -> None:
                                   f"hindcast.members={args.test_members}", "hindcast.keep_daily=true",
                                   "hindcast.climatology.build=false", f"hindcast.output={work / 'hc_test'}"]))
     t2 = time.perf_counter()
+    calibration = work / "hc_train" / "calibration.nc"
+    if not calibration.exists():
+        calibrate_command.run(compose([f"calibrate.hindcast={work / 'hc_train'}", f"calibrate.store={args.store}",
+                                       f"calibrate.rules={args.rules}", f"calibrate.onset_region=[{args.onset_region}]",
+                                       "calibrate.add_to_bundle=false"]))
+    t_cal = time.perf_counter()
     verify_command.run(compose([f"verify.hindcast={work / 'hc_test'}", f"verify.truth={args.store}",
                                 f"verify.climatology={work / 'hc_train' / 'climatology.nc'}",
+                                f"verify.calibration={calibration}",
                                 f"verify.rules={args.rules}", f"verify.onset_region=[{args.onset_region}]",
                                 f"verify.output={work / 'scorecard'}"]))
     t3 = time.perf_counter()
@@ -84,18 +93,28 @@ def main() -> None:
     for metric, label in ROWS:
         cells = [f"{rain.loc[(metric, p), 'value']:+.3f}" for p in PERIODS]
         print(f"| {label} | " + " | ".join(cells) + " |")
-    t2m = scores[(scores.variable == "2m_temperature") & (scores.metric == "rpss")].set_index("period")
-    print("| RPSS 2 m temperature | " + " | ".join(f"{t2m.loc[p, 'value']:+.3f}" for p in PERIODS) + " |")
+        if (f"{metric}_calibrated", PERIODS[0]) in rain.index:
+            cells = [f"{rain.loc[(f'{metric}_calibrated', p), 'value']:+.3f}" for p in PERIODS]
+            print(f"| {label}, calibrated | " + " | ".join(cells) + " |")
+    for suffix in ("", "_calibrated"):
+        t2m = scores[(scores.variable == "2m_temperature") & (scores.metric == f"rpss{suffix}")].set_index("period")
+        if len(t2m):
+            print(f"| RPSS 2 m temperature{suffix.replace('_', ', ')} | "
+                  + " | ".join(f"{t2m.loc[p, 'value']:+.3f}" for p in PERIODS) + " |")
     onset = scores[scores.period == "onset"].set_index("metric")
     print(f"\nonset ({summary['rules']}, {int(onset.loc['onset_mae_days', 'n'])} cases: grid point x start "
           f"before the observed onset)")
     for metric in ("onset_mae_days", "onset_bias_days", "onset_hit_rate_7d"):
-        print(f"  {metric:<20} forecast {onset.loc[metric, 'value']:7.2f}   climatology "
-              f"{onset.loc[metric, 'reference']:7.2f}")
-    brier = scores[scores.metric == "onset_by_week_brier"].set_index("period")
-    print("  Brier 'onset by week k': " + "  ".join(
-        f"{p} {brier.loc[p, 'value']:.3f}/{brier.loc[p, 'reference']:.3f}" for p in brier.index))
-    print(f"\ntimes: training-year hindcasts {t1 - t0:.0f} s, reforecasts {t2 - t1:.0f} s, verify {t3 - t2:.0f} s")
+        for name in (metric, f"{metric}_calibrated"):
+            if name in onset.index:
+                print(f"  {name:<31} forecast {onset.loc[name, 'value']:7.2f}   climatology "
+                      f"{onset.loc[name, 'reference']:7.2f}")
+    for suffix in ("", "_calibrated"):
+        brier = scores[scores.metric == f"onset_by_week_brier{suffix}"].set_index("period")
+        print(f"  Brier 'onset by week k'{suffix.replace('_', ', ')} (forecast/climatology): " + "  ".join(
+            f"{p} {brier.loc[p, 'value']:.3f}/{brier.loc[p, 'reference']:.3f}" for p in brier.index))
+    print(f"\ntimes: training-year hindcasts {t1 - t0:.0f} s, reforecasts {t2 - t1:.0f} s, calibrate "
+          f"{t_cal - t2:.0f} s, verify {t3 - t_cal:.0f} s")
 
 
 if __name__ == "__main__":

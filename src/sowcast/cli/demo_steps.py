@@ -83,7 +83,8 @@ def demo_config(cfg: DictConfig, plan: Plan) -> DictConfig:
     _merge(d, "hindcast", {"bundle": bundle, "store": store, "years": list(plan.climatology_years)},
            _demo(cfg, "hindcast"))
     _merge(d, "calibrate", {"hindcast": str(d.hindcast.output), "store": store, "bundle": bundle,
-                            "output": str(Path(str(d.hindcast.output)) / "calibration.nc"),
+                            # beside the hindcasts, not in their folder (whose identity it would change)
+                            "output": str(Path(str(cfg.demo.root)) / "calibration.nc"),
                             "rules": d.products.rules,
                             "onset_region": _demo(cfg, "verify").get("onset_region", _container(d.verify.onset_region))},
            _demo(cfg, "calibrate"))

@@ -250,7 +250,9 @@ def calibrated_onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_tr
                            setup: OnsetSetup, calibration: xr.Dataset, land: xr.DataArray | None = None) -> xr.Dataset:
     """:func:`onset_cases` of the calibrated forecast: daily rain quantile mapped by lead week,
     and the onset-by-week probability blended with climatology and bounded, as ``sowcast
-    products`` does (:mod:`sowcast.calibrate`)."""
+    products`` does (:mod:`sowcast.calibrate`). The calibrated onset date is the median of
+    that distribution (the day its chance reaches 1/2, linear between week ends), else the
+    climatological one."""
     from sowcast.calibrate.daily_rain import map_by_lead_day
     from sowcast.calibrate.onset_blend import blend
 
@@ -264,7 +266,30 @@ def calibrated_onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_tr
         weight = calibration["onset_blend_weight"].reindex(week=cases["week"].values, fill_value=0.0)
         mixed = blend(cases["prob_by_week"], cases["clim_prob_by_week"], weight).clip(floor, 1 - floor)
         cases["prob_by_week"] = mixed.where(cases["prob_by_week"].notnull())
+        cases["forecast"] = _median_day(cases["prob_by_week"], cases["start"]).fillna(cases["climatology"]).where(
+            cases["forecast"].notnull())
     return cases
+
+
+def _median_day(prob_by_week: xr.DataArray, start: xr.DataArray) -> xr.DataArray:
+    """The day (since 1970) where the chance of onset by then reaches 1/2: linear between the
+    week ends (0 at the start); NaN where it stays below 1/2 over the weeks."""
+    p = prob_by_week.transpose(..., "week")
+    values = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.asarray(p.values, np.float64)], axis=-1)
+    days = np.concatenate([[0.0], 7.0 * np.asarray(p["week"].values, np.float64)])
+    reached = values >= 0.5
+    k = np.argmax(reached, axis=-1)
+    ok = reached.any(-1) & (k > 0)
+    k = np.clip(k, 1, values.shape[-1] - 1)
+    lo = np.take_along_axis(values, (k - 1)[..., None], -1)[..., 0]
+    hi = np.take_along_axis(values, k[..., None], -1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(hi > lo, (0.5 - lo) / (hi - lo), 1.0)
+    lead = days[k - 1] + frac * (days[k] - days[k - 1])
+    start_days = (start.values.astype("datetime64[ns]").astype(np.int64) / 86400e9).reshape(
+        [-1 if d == "start" else 1 for d in p.dims[:-1]])
+    out = np.where(ok, start_days + lead, np.nan)
+    return xr.DataArray(out, dims=p.dims[:-1], coords={c: v for c, v in p.coords.items() if "week" not in v.dims})
 
 
 def _season_of(seasons: xr.Dataset, year: int) -> xr.Dataset:
