@@ -15,8 +15,8 @@ from sowcast.cli.demo_torchrun import failure_cause
 from sowcast.errors import SowcastError
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ["synthesise", "ingest", "train", "export", "hindcast", "forecast", "products", "reforecast", "verify",
-         "bulletin"]
+STEPS = ["synthesise", "ingest", "train", "export", "hindcast", "calibrate", "forecast", "products", "reforecast",
+         "verify", "bulletin"]
 
 
 def small(root: Path, **changes: object) -> list[str]:

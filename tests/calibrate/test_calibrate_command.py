@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -27,8 +28,23 @@ def test_the_calibration_is_in_the_bundle_and_checksummed(chain):
     assert cal.attrs["first_year"] == 2000 and cal.attrs["last_year"] == 2001
 
 
-def test_products_publish_calibrated_probabilities_within_bounds_and_keep_the_raw_ones(chain):
-    weekly = xr.open_dataset(chain["products"] / "weekly.nc")
+@pytest.fixture(scope="module")
+def calibrated_products(chain, tmp_path_factory):
+    """``sowcast products`` of the chain's forecast with the bundle's calibration (the default)."""
+    from chain_helpers import LOCATIONS
+
+    from sowcast.cli import products_command
+    from sowcast.cli.main import compose
+
+    out = tmp_path_factory.mktemp("calibrated") / "products"
+    products_command.run(compose([f"products.forecast={chain['forecast']}", f"products.bundle={chain['bundle']}",
+                                  f"products.observed={chain['store']}", f"products.locations={LOCATIONS}",
+                                  f"products.output={out}", "progress=false"]))
+    return out
+
+
+def test_products_publish_calibrated_probabilities_within_bounds_and_keep_the_raw_ones(calibrated_products):
+    weekly = xr.open_dataset(calibrated_products / "weekly.nc")
     floor = 0.02
     for name in ("total_precipitation", "2m_temperature"):
         p = weekly[f"{name}_tercile_probability"]
@@ -41,9 +57,10 @@ def test_products_publish_calibrated_probabilities_within_bounds_and_keep_the_ra
         clim_like = p.where(skillful == 0)
         assert float((clim_like.max("period") - clim_like.min("period")).max()) < 0.35
     assert "terciles" in weekly.attrs["calibrated"]
-    loc = xr.open_dataset(chain["products"] / "locations.nc")
+    loc = xr.open_dataset(calibrated_products / "locations.nc")
     assert "onset_by_week_expected_raw" in loc and "onset_skillful" in loc
-    table = pd.read_csv(chain["products"] / "locations.csv")
+    table = pd.read_csv(calibrated_products / "locations.csv")
+    assert json.loads((calibrated_products / "products.json").read_text())["calibration_years"] == [2000, 2001]
     assert "advice_skillful" in table
     for _, row in table.iterrows():
         if row["advice_skillful"] == 0:
