@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from serve_helpers import ISSUE_DATE, base_overrides, start_server, wait_for
 
@@ -55,6 +56,10 @@ def test_chain_jobs_run_one_at_a_time_and_publish(chain, tmp_path):
 
         # while the first runs, the second waits in the queue
         first = srv.wait_job("000001", ("running",))
+        deadline = time.monotonic() + 30   # a job is marked running a moment before its first step starts
+        while first["step"] is None and first["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            first = srv.get_json("/api/runs/000001")
         assert first["step"] in ("forecast", "products", "publish")
         second = srv.get_json("/api/runs/000002")
         assert second["status"] == "queued" and second["started"] is None
