@@ -86,6 +86,19 @@ def blend(p_model: xr.DataArray, p_clim: xr.DataArray, weight: xr.DataArray) -> 
     return _cummax(xr.where(p_clim.notnull(), mixed, p_model))
 
 
+def blend_weights(calibration: xr.Dataset, weeks) -> xr.DataArray:
+    """The fitted ``onset_blend_weight`` on ``weeks``; 0 (climatology) beyond the fitted weeks."""
+    return calibration["onset_blend_weight"].reindex(week=np.asarray(weeks), fill_value=0.0)
+
+
+def calibrated_onset_probability(p_model: xr.DataArray, p_clim: xr.DataArray, calibration: xr.Dataset) -> xr.DataArray:
+    """:func:`blend` with the fitted weights, kept within ``[floor, 1 - floor]``
+    (``calibration.attrs["probability_floor"]``): the rule of products and verification."""
+    floor = float(calibration.attrs.get("probability_floor", 0.02))
+    weight = blend_weights(calibration, p_model["week"].values)
+    return blend(p_model, p_clim, weight).clip(floor, 1 - floor)
+
+
 def _cummax(da: xr.DataArray) -> xr.DataArray:
     axis = da.get_axis_num("week")
     values = np.asarray(da.values, np.float64)

@@ -26,13 +26,11 @@ bulletin: raw and calibrated side by side.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from sowcast.calibrate import tercile_regression as tr
 from sowcast.errors import SowcastError
-
-CATEGORY_CODES = ("below", "near", "above")
+from sowcast.verify.categorical import CATEGORIES
 
 
 def categories(values: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -132,25 +130,21 @@ def fit_tercile_calibration(z: np.ndarray, category: np.ndarray, raw_prob: np.nd
 
 def calibrated_probabilities(params: xr.Dataset, var: str, ensemble_mean: xr.DataArray, clim: xr.Dataset,
                              floor: float) -> xr.DataArray:
-    """Calibrated tercile probabilities ``(category, period, lat, lon)`` of one forecast from
-    its ensemble mean ``(period, lat, lon)``, the model climatology at its start day
-    (``<var>_mean``, ``<var>_std``) and the fitted parameters in ``params``."""
-    theta = np.stack([params[f"{var}_tercile_theta_lower"].values, params[f"{var}_tercile_theta_upper"].values,
-                      params[f"{var}_tercile_slope"].values], axis=-1)
-    mean = ensemble_mean.transpose("period", "lat", "lon")
+    """Calibrated tercile probabilities ``(category, ..., period, lat, lon)`` (float64) from the
+    ensemble mean ``(..., period, lat, lon)`` (one forecast, or a ``start`` dim of many), the
+    model climatology at each start day (``<var>_mean``, ``<var>_std`` on the same dims) and
+    the fitted parameters in ``params`` ``(period, lat, lon)`` on the same periods and grid."""
+    theta = np.stack([params[f"{var}_tercile_{k}"].transpose("period", "lat", "lon").values
+                      for k in ("theta_lower", "theta_upper", "slope")], axis=-1)
+    mean = ensemble_mean.transpose(..., "period", "lat", "lon")
     z = standardised_anomaly(mean.values, clim[f"{var}_mean"].transpose(*mean.dims).values,
                              clim[f"{var}_std"].transpose(*mean.dims).values)
     p = tr.bounded(tr.probabilities(theta, z), floor)
     p = np.where(np.isfinite(p).all(-1, keepdims=True), p, np.nan)
-    out = xr.DataArray(np.moveaxis(p, -1, 0).astype(np.float32), dims=("category", *mean.dims),
-                       coords={"category": list(CATEGORY_CODES), **{d: mean[d] for d in mean.dims}})
+    out = xr.DataArray(np.moveaxis(p, -1, 0), dims=("category", *mean.dims),
+                       coords={"category": list(CATEGORIES), **{d: mean[d] for d in mean.dims}})
     out.attrs = {"long_name": "calibrated probability of the tercile category (extended logistic regression on "
                               "the ensemble-mean anomaly; climatological frequencies where it showed no "
                               "cross-validated skill)", "units": "1",
                  "comment": f"kept within [{floor:g}, {1 - 2 * floor:g}]"}
     return out
-
-
-def stack_by_start(da: xr.DataArray, starts: pd.DatetimeIndex) -> np.ndarray:
-    """``da`` as ``(start, lat, lon)`` numpy in the order of ``starts``."""
-    return np.asarray(da.sel(start=starts.values).transpose("start", "lat", "lon").values, np.float64)

@@ -3,7 +3,7 @@
 From past years' onsets (day of year, 365-day calendar) at each point, given that the rains
 have not started by the issue date: ``P_k = #{years: issue_doy < onset <= doy(issue + 7k)} /
 #{years: onset > issue_doy}``, k = 1..weeks. Years with no onset (or none known) are left out
-of both counts, as in the verification's climatological baseline (:mod:`sowcast.verify.
+of both counts. The verification's climatological baseline is this one (:mod:`sowcast.verify.
 reforecasts`). NaN where fewer than ``min_years`` past onsets lie after the issue date.
 """
 

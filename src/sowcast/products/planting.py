@@ -598,16 +598,15 @@ def _calibrated_onset(exp_p: xr.DataArray, started: xr.DataArray, history, rules
                       issue: pd.Timestamp, weeks: int, calibration: xr.Dataset) -> tuple[xr.DataArray, dict]:
     """The blended, bounded onset-by-week probability (``planting_outlook`` doc) and the
     variables that say how it was made."""
-    from sowcast.calibrate.onset_blend import blend
+    from sowcast.calibrate.onset_blend import blend_weights, calibrated_onset_probability
     from sowcast.products.onset_climatology import onset_by_week_climatology, past_onset_doy
 
     week = np.arange(1, weeks + 1)
-    floor = float(calibration.attrs.get("probability_floor", 0.02))
-    weight = calibration["onset_blend_weight"].reindex(week=week, fill_value=0.0)
+    weight = blend_weights(calibration, week)
     cv_bss = calibration["onset_cv_bss"].reindex(week=week)
     doy = past_onset_doy(_rain(history, "history"), rules, before_year=issue.year)
     clim = onset_by_week_climatology(doy, issue, weeks, MIN_HISTORY_YEARS)
-    mixed = blend(exp_p.sel(week=slice(1, None)), clim, weight).clip(floor, 1 - floor)
+    mixed = calibrated_onset_probability(exp_p.sel(week=slice(1, None)), clim, calibration)
     calibrated = xr.concat([exp_p.sel(week=[0]), mixed.transpose(*exp_p.dims)], dim="week")
     calibrated = xr.where(started, np.float32(1), calibrated).astype(np.float32).transpose(*exp_p.dims)
     skillful = ((weight > 0) & (cv_bss > 0)).astype(np.int8)

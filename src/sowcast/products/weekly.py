@@ -128,7 +128,8 @@ def weekly_products(forecast: xr.Dataset, climatology: xr.Dataset | None, calibr
             params = _calibration_on(calibration, out, n)
             out[f"{n}_tercile_probability_raw"] = prob.assign_attrs(
                 long_name="raw probability of the tercile category (fraction of ensemble members)")
-            prob = calibrated_probabilities(params, n, mean, clim, float(calibration.attrs.get("probability_floor", 0.02)))
+            floor = float(calibration.attrs.get("probability_floor", 0.02))
+            prob = calibrated_probabilities(params, n, mean, clim, floor).astype(np.float32)
             out[f"{n}_tercile_skillful"] = params[f"{n}_tercile_skillful"].astype(np.int8).assign_attrs(
                 long_name="1 where the calibrated terciles beat climatology on left-out hindcast years "
                           "(0: the probabilities are the climatological ones)", flag_values=np.array([0, 1], np.int8),

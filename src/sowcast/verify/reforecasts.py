@@ -42,6 +42,7 @@ import xarray as xr
 
 from sowcast.errors import SowcastError
 from sowcast.products.climatology import climatology_for, day_of_year
+from sowcast.products.onset_climatology import onset_by_week_climatology
 from sowcast.products.periods import observed_periods
 from sowcast.products.terciles import tercile_bounds, tercile_probabilities
 from sowcast.verify.categorical import (
@@ -98,21 +99,14 @@ def persistence_periods(truth_daily: xr.Dataset, starts: Sequence[np.datetime64]
 
 def calibrated_tercile_probabilities(forecast: xr.DataArray, clim: xr.Dataset, calibration: xr.Dataset,
                                      name: str) -> xr.DataArray:
-    """Calibrated tercile probabilities ``(start, period, lat, lon, category)`` of reforecasts
-    (:mod:`sowcast.calibrate.tercile_fit`: the products' rule applied to every start)."""
-    from sowcast.calibrate import tercile_regression as tr
-    from sowcast.calibrate.tercile_fit import CATEGORY_CODES, standardised_anomaly
+    """Calibrated tercile probabilities ``(start, period, lat, lon, category)`` of reforecasts:
+    the products' rule (:func:`sowcast.calibrate.tercile_fit.calibrated_probabilities`) at
+    every start."""
+    from sowcast.calibrate.tercile_fit import calibrated_probabilities
 
-    mean = forecast.mean("member").transpose("start", "period", "lat", "lon")
-    params = calibration.sel(period=mean["period"].values)
-    theta = np.stack([params[f"{name}_tercile_{k}"].transpose("period", "lat", "lon").values
-                      for k in ("theta_lower", "theta_upper", "slope")], axis=-1)
-    z = standardised_anomaly(mean.values, clim[f"{name}_mean"].transpose(*mean.dims).values,
-                             clim[f"{name}_std"].transpose(*mean.dims).values)
-    p = tr.bounded(tr.probabilities(theta[None], z), float(calibration.attrs.get("probability_floor", 0.02)))
-    p = np.where(np.isfinite(p).all(-1, keepdims=True), p, np.nan)
-    return xr.DataArray(p, dims=(*mean.dims, "category"),
-                        coords={**{d: mean[d] for d in mean.dims}, "category": list(CATEGORY_CODES)})
+    params = calibration.sel(period=forecast["period"].values)
+    floor = float(calibration.attrs.get("probability_floor", 0.02))
+    return calibrated_probabilities(params, name, forecast.mean("member"), clim, floor).transpose(..., "category")
 
 
 def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.DataArray, members: int | None,
@@ -235,9 +229,7 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
         forecast_day = xr.where(np.isfinite(median), median, clim_day)
         week_ends = [s + pd.Timedelta(days=7 * k) for k in range(1, WEEKS + 1)]
         p_fc = xr.concat([(member_day <= _days_scalar(e)).mean("member") for e in week_ends], dim="week")
-        n_later = later.notnull().sum("year")
-        p_clim = xr.concat([(later <= float(day_of_year([e])[0])).sum("year") / n_later.where(n_later > 0)
-                            for e in week_ends], dim="week")
+        p_clim = onset_by_week_climatology(past_onset, s, WEEKS, min_years=1).drop_vars("week")
         case = xr.Dataset({"observed": _days(observed), "forecast": forecast_day, "climatology": clim_day,
                            "prob_by_week": p_fc, "clim_prob_by_week": p_clim})
         rows.append(case.where(~started).assign_coords(week=np.arange(1, WEEKS + 1)).expand_dims(start=[s]))
@@ -254,7 +246,7 @@ def calibrated_onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_tr
     that distribution (the day its chance reaches 1/2, linear between week ends), else the
     climatological one."""
     from sowcast.calibrate.daily_rain import map_by_lead_day
-    from sowcast.calibrate.onset_blend import blend
+    from sowcast.calibrate.onset_blend import calibrated_onset_probability
 
     if "daily_rain_model_quantiles" in calibration:
         rain = daily[RAIN]
@@ -262,9 +254,7 @@ def calibrated_onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_tr
         daily = daily.assign({RAIN: map_by_lead_day(rain, q)})
     cases = onset_cases(daily, truth_daily, past_truth_daily, setup, land)
     if "onset_blend_weight" in calibration:
-        floor = float(calibration.attrs.get("probability_floor", 0.02))
-        weight = calibration["onset_blend_weight"].reindex(week=cases["week"].values, fill_value=0.0)
-        mixed = blend(cases["prob_by_week"], cases["clim_prob_by_week"], weight).clip(floor, 1 - floor)
+        mixed = calibrated_onset_probability(cases["prob_by_week"], cases["clim_prob_by_week"], calibration)
         cases["prob_by_week"] = mixed.where(cases["prob_by_week"].notnull())
         cases["forecast"] = _median_day(cases["prob_by_week"], cases["start"]).fillna(cases["climatology"]).where(
             cases["forecast"].notnull())
