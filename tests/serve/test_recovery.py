@@ -6,7 +6,9 @@ and ``latest`` always names a complete published run."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+from pathlib import Path
 
 import pytest
 import xarray as xr
@@ -30,6 +32,26 @@ def forecast_step(root, job_id: str) -> int:
     except (OSError, ValueError, KeyError):     # replaced while read: next look
         return -1
     return -1 if state is None else state.step
+
+
+def child_pid(parent: int) -> int | None:
+    """The pid of a live child process of ``parent`` (the running step), or None."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if int(ppid) == parent and state != "Z":
+            return int(stat.parent.name)
+    return None
+
+
+def sigterm_pending(pid: int) -> bool:
+    """Whether SIGTERM waits, undelivered, for the (stopped) process ``pid``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("ShdPnd:", "SigPnd:")) and int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+            return True
+    return False
 
 
 def assert_latest_complete(root, expect: str | None) -> None:
@@ -96,6 +118,16 @@ def test_sigterm_stops_cleanly_and_the_job_goes_on(chain, tmp_path):
     srv = start_server(log, overrides(root, chain))
     job = post_job(srv)
     wait_for(lambda: forecast_step(root, job) >= 2, 120, "the forecast to save step 2", srv)
+    # Hold the forecast still (SIGSTOP) so it cannot finish before the service's SIGTERM
+    # reaches it (the tiny forecast takes about a second: seen finishing first on a fast CI
+    # machine); let it go once that SIGTERM is pending, so it dies of it mid-way.
+    child = wait_for(lambda: child_pid(srv.proc.pid), 30, "the forecast process", srv)
+    os.kill(child, signal.SIGSTOP)
+    cut_at = forecast_step(root, job)
+    assert 2 <= cut_at < 46
+    srv.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: sigterm_pending(child), 30, "the service to SIGTERM its forecast")
+    os.kill(child, signal.SIGCONT)
     assert srv.stop(signal.SIGTERM) == 0
     text = srv.log()
     assert "SIGTERM: stopping" in text and f"job {job}: stopped during forecast; requeued" in text
@@ -104,8 +136,7 @@ def test_sigterm_stops_cleanly_and_the_job_goes_on(chain, tmp_path):
     stopped = journal.get(job)
     journal.close()
     assert stopped["status"] == "queued" and stopped["attempts"] == 0
-    cut_at = forecast_step(root, job)
-    assert cut_at >= 2
+    assert forecast_step(root, job) == cut_at
 
     srv = start_server(log, overrides(root, chain))
     done = srv.wait_job(job)
