@@ -7,6 +7,10 @@ One step (GraphCast, Lam et al. 2023: ``X_{t+1} = X_t + f(X_{t-1}, X_t, forcings
     out   = EncodeProcessDecode(z)                     [B, G, C], the normalised increment
     x_t+1 = x_t + diff_mean + diff_std * out
 
+A stochastic model (``noise_channels > 0``) also takes ``noise [B, M, K]``, independent
+standard normal values per mesh node (:mod:`sowcast.model.noise`): each draw gives another
+member. :meth:`Forecaster.rollout` draws fresh noise at every step unless it is given.
+
 Grid fields ``[B, C, H, W]`` become nodes ``[B, H*W, C]`` row-major, the graph's grid node
 order ``g = i_lat * n_lon + i_lon``; the graph decides global vs regional and the model
 works for any number of channels, forcings and static fields.
@@ -59,11 +63,12 @@ class Forecaster(nn.Module):
                  n_input_steps: int = 2, width: int = 64, processor_layers: int = 6,
                  mlp_hidden_layers: int = 1, activation: str = "silu",
                  checkpoint_activations: bool = False,
-                 forcing_statistics: Mapping[str, np.ndarray] | None = None):
+                 forcing_statistics: Mapping[str, np.ndarray] | None = None, noise_channels: int = 0):
         super().__init__()
-        if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1:
+        if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
-                               f"got {n_channels}, {n_forcings}, {n_static}, {n_input_steps}")
+                               f"and noise_channels >= 0; got {n_channels}, {n_forcings}, {n_static}, {n_input_steps}, "
+                               f"{noise_channels}")
         self.n_channels, self.n_forcings, self.n_static = int(n_channels), int(n_forcings), int(n_static)
         self.n_input_steps = int(n_input_steps)
         self.grid_shape = grid_shape(graph)
@@ -72,17 +77,35 @@ class Forecaster(nn.Module):
             "n_input_steps": self.n_input_steps, "width": int(width),
             "processor_layers": int(processor_layers), "mlp_hidden_layers": int(mlp_hidden_layers),
             "activation": str(activation), "checkpoint_activations": bool(checkpoint_activations),
+            "noise_channels": int(noise_channels),
         }
+        self.noise_channels = int(noise_channels)
+        self.n_mesh = int(graph.n_mesh)
         self.normalization = Normalization(self.n_channels, self.n_forcings, self.n_static,
                                            statistics, static_statistics, forcing_statistics)
         n_inputs = self.n_input_steps * self.n_channels + (self.n_input_steps + 1) * self.n_forcings + self.n_static
         self.network = EncodeProcessDecode(graph, n_inputs, self.n_channels, int(width), int(processor_layers),
-                                           int(mlp_hidden_layers), str(activation), bool(checkpoint_activations))
+                                           int(mlp_hidden_layers), str(activation), bool(checkpoint_activations),
+                                           self.noise_channels)
 
     # -- bookkeeping -----------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
         """The constructor's arguments but graph and statistics (JSON-able): ``Forecaster(graph, **hp, ...)``."""
         return dict(self._hyper)
+
+    @property
+    def stochastic(self) -> bool:
+        return self.noise_channels > 0
+
+    def noise_shape(self, batch: int) -> tuple[int, int, int]:
+        """Shape of one step's noise input, ``(batch, n_mesh, noise_channels)``."""
+        return (int(batch), self.n_mesh, self.noise_channels)
+
+    def draw_noise(self, batch: int, n_steps: int, like: torch.Tensor) -> torch.Tensor | None:
+        """Fresh standard normal noise ``[batch, n_steps, M, K]`` (torch's generator), or None if deterministic."""
+        if not self.stochastic:
+            return None
+        return torch.randn((batch, n_steps, self.n_mesh, self.noise_channels), device=like.device, dtype=torch.float32)
 
     def count_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -105,7 +128,8 @@ class Forecaster(nn.Module):
                 raise SowcastError(f"{name} has shape {tuple(x.shape)}, expected [B, {', '.join(map(str, want[name]))}]")
 
     # -- forward ---------------------------------------------------------------------------
-    def increment(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+    def increment(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor,
+                  noise: torch.Tensor | None = None) -> torch.Tensor:
         """Normalised increment ``[B, C, H, W]`` (the training target space, see normalization.py)."""
         self._check(inputs, forcings, static, 1)
         norm = self.normalization
@@ -113,26 +137,34 @@ class Forecaster(nn.Module):
                             norm.normalize_forcings(forcings).flatten(1, 2),  # [B, (T+1)*F, H, W]
                             norm.normalize_static(static)], dim=1)
         nodes = fields.flatten(2).transpose(1, 2)                            # [B, G, n_inputs]
-        out = self.network(nodes)                                            # [B, G, C]
+        if self.stochastic and (noise is None or tuple(noise.shape) != self.noise_shape(inputs.shape[0])):
+            raise SowcastError(f"noise has shape {None if noise is None else tuple(noise.shape)}, "
+                               f"expected {list(self.noise_shape(inputs.shape[0]))}")
+        out = self.network(nodes, noise if self.stochastic else None)        # [B, G, C]
         return out.transpose(1, 2).unflatten(2, self.grid_shape)
 
-    def forward(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
-        """State at ``t+1`` ``[B, C, H, W]`` from ``inputs [B, T, C, H, W]``, ``forcings [B, T+1, F, H, W]``, ``static [B, S, H, W]``."""
-        return self.normalization.apply_increment(inputs[:, -1], self.increment(inputs, forcings, static))
+    def forward(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor,
+                noise: torch.Tensor | None = None) -> torch.Tensor:
+        """State at ``t+1`` ``[B, C, H, W]`` from ``inputs [B, T, C, H, W]``, ``forcings [B, T+1, F, H, W]``,
+        ``static [B, S, H, W]`` (and, stochastic, ``noise [B, M, K]``)."""
+        return self.normalization.apply_increment(inputs[:, -1], self.increment(inputs, forcings, static, noise))
 
     def rollout(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor,
-                n_steps: int) -> torch.Tensor:
+                n_steps: int, noise: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, n_steps, C, H, W]``: each prediction fed back, the window the last ``T`` states.
 
-        ``forcings`` ``[B, T + n_steps, F, H, W]``: step ``k`` uses forcings ``k .. k + T``.
+        ``forcings`` ``[B, T + n_steps, F, H, W]``: step ``k`` uses forcings ``k .. k + T``;
+        ``noise`` ``[B, n_steps, M, K]`` (stochastic models; drawn here when None).
         """
         if n_steps < 1:
             raise SowcastError(f"n_steps must be at least 1, not {n_steps}")
         self._check(inputs, forcings, static, n_steps)
         t = self.n_input_steps
+        if noise is None:
+            noise = self.draw_noise(inputs.shape[0], n_steps, inputs)
         window, out = inputs, []
         for k in range(n_steps):
-            state = self(window, forcings[:, k:k + t + 1], static)
+            state = self(window, forcings[:, k:k + t + 1], static, None if noise is None else noise[:, k])
             out.append(state)
             window = torch.cat([window[:, 1:], state.unsqueeze(1)], dim=1)
         return torch.stack(out, dim=1)
@@ -162,5 +194,6 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         mlp_hidden_layers=int(get("mlp_hidden_layers", 1)),
         activation=str(get("activation", "silu")),
         checkpoint_activations=bool(get("checkpoint_activations", False)),
+        noise_channels=int(get("noise_channels", 0)),
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )

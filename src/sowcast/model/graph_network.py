@@ -8,6 +8,9 @@ GraphCast (Lam et al. 2023, Science 382, Supplement 3):
 * **encoder**: one interaction network on ``grid2mesh`` updates the mesh nodes (and the
   grid2mesh edges, then dropped); the grid nodes, which receive nothing, get a residual
   MLP update ``v_G <- v_G + MLP(v_G)``;
+* **noise** (stochastic models only, ``noise_channels > 0``): standard normal noise
+  ``[B, M, K]`` per mesh node, embedded and added to the mesh latents before the processor
+  (:mod:`sowcast.model.noise`; AIFS-CRPS, Lang et al. 2024);
 * **processor**: ``processor_layers`` interaction networks on the multimesh, weights not
   shared, updating mesh nodes and mesh edges; each optionally under activation
   checkpointing (``torch.utils.checkpoint``, ``use_reentrant=False``) while training;
@@ -37,6 +40,7 @@ from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import ForecastGraph
 from sowcast.model.interaction_network import EdgeTensors, InteractionNetwork
 from sowcast.model.mlp import MLP
+from sowcast.model.noise import NoiseEmbedding
 
 EDGE_SETS = ("grid2mesh", "mesh", "mesh2grid")
 
@@ -58,7 +62,7 @@ class EncodeProcessDecode(nn.Module):
 
     def __init__(self, graph: ForecastGraph, n_inputs: int, n_outputs: int, width: int = 64,
                  processor_layers: int = 6, mlp_hidden_layers: int = 1, activation: str = "silu",
-                 checkpoint_activations: bool = False):
+                 checkpoint_activations: bool = False, noise_channels: int = 0):
         super().__init__()
         if width < 1 or processor_layers < 0:
             raise SowcastError(f"width must be >= 1 and processor_layers >= 0, not {width} and {processor_layers}")
@@ -89,8 +93,11 @@ class EncodeProcessDecode(nn.Module):
                                        for _ in range(processor_layers))
         self.decoder = InteractionNetwork(width, mlp_hidden_layers, activation)
         self.output = mlp(width, n_outputs, layer_norm=False)
+        self.noise_channels = int(noise_channels)
+        self.noise_embed = (NoiseEmbedding(m, self.noise_channels, width, mlp_hidden_layers, activation)
+                            if self.noise_channels > 0 else None)
 
-    def forward(self, grid_inputs: torch.Tensor) -> torch.Tensor:
+    def forward(self, grid_inputs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         e = {name: self.edge_embed[name](edges.features) for name, edges in self.edges.items()}
         emb = self.grid_embed
         grid = emb.finish(emb.project(grid_inputs, 0) + emb.project(self.grid_features, 1))  # [B, G, W]
@@ -98,6 +105,10 @@ class EncodeProcessDecode(nn.Module):
 
         mesh, _ = self.encoder(self.edges["grid2mesh"], grid, mesh, e["grid2mesh"])
         grid = grid + self.grid_update(grid)
+        if self.noise_embed is not None:
+            if noise is None:
+                raise SowcastError("this stochastic model needs noise [B, n_mesh, noise_channels]")
+            mesh = mesh + self.noise_embed(noise)
 
         edges, mesh_e = self.edges["mesh"], e["mesh"]
         use_checkpoint = self.checkpoint_activations and self.training and torch.is_grad_enabled()
