@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from sowcast.data.testing import make_canonical_store
 from sowcast.errors import SowcastError
@@ -134,13 +135,16 @@ def test_launch_environment(monkeypatch):
 @pytest.mark.slow
 def test_torchrun_two_processes(store, tmp_path):
     run = tmp_path / "run"
+    # a stochastic model on afCRPS: 2 members of every window side by side on its rank
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "sowcast", "train", *overrides(store, run)]
+           "-m", "sowcast", "train", *overrides(store, run, **{"model.noise_channels": 4, "train.ensemble_members": 2})]
     r = subprocess.run(cmd, cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     status = json.loads((run / "status.json").read_text())
     assert status["state"] == "finished" and status["step"] == 24
-    check_ranks_agree(run, 24)
+    state = check_ranks_agree(run, 24)
+    assert state["hyperparameters"]["noise_channels"] == 4
+    assert not torch.equal(state["noise_rng"][0], state["noise_rng"][1])   # each rank its own noise stream
     losses = train_losses(run)
     assert len(losses) == 24
     assert np.mean(losses[-6:]) < 0.8 * np.mean(losses[:3]), losses

@@ -70,18 +70,22 @@ def _wait_for_step(run_dir: Path, proc: subprocess.Popen, step: int, timeout: fl
     raise AssertionError(f"no step {step} in the metrics log after {timeout} s")
 
 
-@pytest.mark.parametrize("num_workers", [0, pytest.param(2, marks=pytest.mark.slow)])
-def test_sigterm_and_resume_match_an_uninterrupted_run(store, tmp_path, num_workers):
+STOCHASTIC = {"model.noise_channels": 4, "train.ensemble_members": 2}   # afCRPS over 2 members per window
+
+
+@pytest.mark.parametrize("num_workers, extra", [(0, {}), (0, STOCHASTIC), pytest.param(2, {}, marks=pytest.mark.slow)],
+                         ids=["mse", "afcrps", "mse-workers"])
+def test_sigterm_and_resume_match_an_uninterrupted_run(store, tmp_path, num_workers, extra):
     # A: uninterrupted, in this process.
     run_a = tmp_path / "a"
-    result = train(compose(overrides(store, run_a, **{"train.num_workers": num_workers})))
+    result = train(compose(overrides(store, run_a, **{"train.num_workers": num_workers, **extra})))
     assert result.state == "finished" and result.step == MAX_STEPS
     losses_a = train_losses(run_a)
     assert sorted(losses_a) == list(range(1, MAX_STEPS + 1))
 
     # B: the same run in a subprocess, stopped by a real SIGTERM ...
     run_b = tmp_path / "b"
-    args = overrides(store, run_b, **{"train.num_workers": num_workers})
+    args = overrides(store, run_b, **{"train.num_workers": num_workers, **extra})
     proc = subprocess.Popen([sys.executable, "-m", "sowcast", "train", *args], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

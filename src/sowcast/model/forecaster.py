@@ -101,11 +101,14 @@ class Forecaster(nn.Module):
         """Shape of one step's noise input, ``(batch, n_mesh, noise_channels)``."""
         return (int(batch), self.n_mesh, self.noise_channels)
 
-    def draw_noise(self, batch: int, n_steps: int, like: torch.Tensor) -> torch.Tensor | None:
-        """Fresh standard normal noise ``[batch, n_steps, M, K]`` (torch's generator), or None if deterministic."""
+    def draw_noise(self, batch: int, n_steps: int, like: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """Fresh standard normal noise ``[batch, n_steps, M, K]`` from ``generator`` (torch's
+        global one if None), or None for a deterministic model."""
         if not self.stochastic:
             return None
-        return torch.randn((batch, n_steps, self.n_mesh, self.noise_channels), device=like.device, dtype=torch.float32)
+        return torch.randn((batch, n_steps, self.n_mesh, self.noise_channels), device=like.device,
+                           dtype=torch.float32, generator=generator)
 
     def count_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

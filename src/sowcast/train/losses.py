@@ -1,4 +1,5 @@
-"""Training loss: area-weighted MSE of the one-step increment in units of its spread.
+"""Training losses: area-weighted MSE (deterministic models) and the almost fair CRPS
+(stochastic models), both on the one-step increment in units of its spread.
 
 For a prediction ``p`` and target ``y`` (physical units, ``[..., C, H, W]``)::
 
@@ -18,6 +19,19 @@ For a prediction ``p`` and target ``y`` (physical units, ``[..., C, H, W]``)::
 
 With all ``v`` equal to 1 the loss is the mean squared normalised error; the weights only
 shift emphasis between channels.
+
+**afCRPS** (:class:`AreaWeightedAFCRPS`; Lang et al. 2024, "AIFS-CRPS", arXiv 2412.15832,
+eq. 4) for ``M >= 2`` members ``x_j`` of one sample and the truth ``y``, per point::
+
+    afCRPS_alpha = 1/M sum_j |x_j - y|  -  (1 - eps) / (2 M (M - 1)) sum_{j != k} |x_j - x_k|,
+    eps = (1 - alpha) / M
+
+i.e. ``alpha * fCRPS + (1 - alpha) * CRPS``: ``alpha = 1`` is the fair CRPS (Ferro 2014;
+unbiased for the CRPS of the ensemble's distribution, so it does not reward too little
+spread), ``alpha = 0`` the plain ensemble CRPS; AIFS-CRPS trains with ``alpha = 0.95``,
+which keeps the fair score's calibration and avoids its degenerate solutions when the
+members collapse. Errors are normalised by ``diff_std[c]`` and weighted by ``a[h] v[c]``
+as above, then averaged over samples, lead times and points.
 """
 
 from __future__ import annotations
@@ -73,8 +87,8 @@ def variable_weights(channels: Sequence[str], weights: Mapping[str, float] | Non
     return out
 
 
-class AreaWeightedMSE(nn.Module):
-    """The loss of the module docstring for fields ``[..., C, H, W]``."""
+class AreaWeightedLoss(nn.Module):
+    """The weights both losses share: latitude ``a[h]``, ``1 / diff_std[c]`` and ``v[c]``."""
 
     def __init__(self, lat: Sequence[float] | np.ndarray, diff_std: Sequence[float] | np.ndarray,
                  channel_weights: Sequence[float] | np.ndarray | None = None):
@@ -92,11 +106,24 @@ class AreaWeightedMSE(nn.Module):
         self.register_buffer("channel_weights", torch.tensor(c, dtype=torch.float32))
 
     @classmethod
-    def from_source(cls, source, weights: Mapping[str, float] | None = None) -> AreaWeightedMSE:
+    def from_source(cls, source, weights: Mapping[str, float] | None = None, **kwargs):
         """For a :class:`sowcast.data.windows.WindowSource` (its grid, channels and diff_std)."""
         stats = source.statistics
         diff_std = stats.get("diff_std", stats["std"])
-        return cls(source.grid.lat, diff_std, variable_weights(source.channels, weights))
+        return cls(source.grid.lat, diff_std, variable_weights(source.channels, weights), **kwargs)
+
+    def weight(self, field: torch.Tensor) -> torch.Tensor:
+        """``a[h] v[c] * field`` for a field ``[..., C, H, W]`` already in normalised units."""
+        return field * self.lat_weights[:, None] * self.channel_weights[:, None, None]
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float() * self.inv_scale[:, None, None]
+
+
+class AreaWeightedMSE(AreaWeightedLoss):
+    """The MSE of the module docstring for fields ``[..., C, H, W]``."""
+
+    members = 1
 
     def squared_error(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``a[h] * ((p - y) / diff_std[c]) ** 2`` in float32, same shape as ``pred``."""
@@ -113,3 +140,60 @@ class AreaWeightedMSE(nn.Module):
             raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
         se = self.squared_error(pred, target) * self.channel_weights[:, None, None]
         return se.mean()
+
+
+class AreaWeightedAFCRPS(AreaWeightedLoss):
+    """The almost fair CRPS of the module docstring: ``pred [B, M, ..., C, H, W]`` (``M``
+    members of each sample), ``target [B, ..., C, H, W]``."""
+
+    def __init__(self, lat: Sequence[float] | np.ndarray, diff_std: Sequence[float] | np.ndarray,
+                 channel_weights: Sequence[float] | np.ndarray | None = None, members: int = 2,
+                 alpha: float = 0.95):
+        super().__init__(lat, diff_std, channel_weights)
+        if int(members) < 2:
+            raise SowcastError(f"train.ensemble_members must be at least 2 for the CRPS loss, not {members}")
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise SowcastError(f"train.crps_alpha must lie in [0, 1], not {alpha}")
+        self.members, self.alpha = int(members), float(alpha)
+
+    def pointwise(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """afCRPS per point ``[B, ..., C, H, W]`` in normalised units, before weighting."""
+        m = pred.shape[1]
+        if m != self.members or pred.shape[:1] + pred.shape[2:] != target.shape:
+            raise ValueError(f"prediction {tuple(pred.shape)} is not [B, {self.members}, *target] for target "
+                             f"{tuple(target.shape)}")
+        x, y = self.normalise(pred), self.normalise(target).unsqueeze(1)
+        skill = (x - y).abs().mean(dim=1)
+        pairs = (x.unsqueeze(1) - x.unsqueeze(2)).abs().sum(dim=(1, 2))       # sum over j != k (j == k adds 0)
+        eps = (1.0 - self.alpha) / m
+        return skill - (1.0 - eps) / (2.0 * m * (m - 1)) * pairs
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.weight(self.pointwise(pred, target)).mean()
+
+
+LOSSES = ("auto", "mse", "afcrps")
+
+
+def make_loss(t: Mapping, source, model) -> AreaWeightedLoss:
+    """The loss ``train.loss`` names for ``model`` (``auto``: afCRPS for a stochastic model,
+    MSE for a deterministic one), weighted by ``train.variable_weights``."""
+    name = str(t.get("loss", "auto") or "auto").lower()
+    if name not in LOSSES:
+        raise SowcastError(f"train.loss must be one of {', '.join(LOSSES)}, not {name!r}")
+    stochastic = bool(getattr(model, "stochastic", False))
+    if name == "auto":
+        name = "afcrps" if stochastic else "mse"
+    weights = t.get("variable_weights")
+    weights = dict(weights) if weights else None
+    if name == "mse":
+        return AreaWeightedMSE.from_source(source, weights)
+    if not stochastic:
+        raise SowcastError("train.loss=afcrps needs a stochastic model (model.noise_channels > 0): "
+                           "the members of a deterministic model are all the same")
+    try:
+        members, alpha = int(t.get("ensemble_members", 2)), float(t.get("crps_alpha", 0.95))
+    except (TypeError, ValueError):
+        raise SowcastError(f"train.ensemble_members must be an integer and train.crps_alpha a number, "
+                           f"not {t.get('ensemble_members')!r} and {t.get('crps_alpha')!r}") from None
+    return AreaWeightedAFCRPS.from_source(source, weights, members=members, alpha=alpha)

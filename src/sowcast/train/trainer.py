@@ -59,7 +59,7 @@ from sowcast.errors import SowcastError
 from sowcast.train import distributed as D
 from sowcast.train.checkpoint import CheckpointManager, capture_rng, load_checkpoint, parameter_digest, restore_rng
 from sowcast.train.dataloader import make_dataloader
-from sowcast.train.losses import AreaWeightedMSE
+from sowcast.train.losses import make_loss
 from sowcast.train.metrics_log import MetricsLog
 from sowcast.train.schedule import RolloutCurriculum, make_optimizer, make_scheduler
 from sowcast.train.signals import StopFlag
@@ -88,8 +88,9 @@ class RolloutStep(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor, n_steps: int) -> torch.Tensor:
-        return self.model.rollout(inputs, forcings, static, n_steps)
+    def forward(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor, n_steps: int,
+                noise: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model.rollout(inputs, forcings, static, n_steps, noise)
 
 
 def _optional_list(value: Any) -> list | None:
@@ -306,7 +307,8 @@ class _Trainer:
     def _save(self, manager: CheckpointManager, step: int, epoch: int, val_loss: float | None,
               best_val: float | None) -> str | None:
         info = self.info
-        gathered = _gather({"rng": capture_rng(), "digest": parameter_digest(self.model)}, info)
+        gathered = _gather({"rng": capture_rng(), "noise_rng": self.noise_generator.get_state().cpu(),
+                            "digest": parameter_digest(self.model)}, info)
         if not info.is_main:
             return None
         digests = [g["digest"] for g in gathered]
@@ -321,6 +323,7 @@ class _Trainer:
             "scheduler": self.scheduler.state_dict(),
             "sampler": sampler_state,
             "rng": [g["rng"] for g in gathered],
+            "noise_rng": [g["noise_rng"] for g in gathered],
             "hyperparameters": self.model.hyperparameters(),
             "channels": list(src.channels), "forcings": list(src.forcing_names), "static": list(src.static_names),
             "statistics": {k: [float(x) for x in v] for k, v in src.statistics.items()},
@@ -351,6 +354,9 @@ class _Trainer:
         rngs = payload.get("rng") or []
         if rngs:
             restore_rng(rngs[self.info.rank] if len(rngs) == self.info.world_size else rngs[0])
+        noise = payload.get("noise_rng") or []
+        if len(noise) == self.info.world_size:
+            self.noise_generator.set_state(noise[self.info.rank])
         return int(payload["step"]), int(payload["epoch"]), payload.get("best_val_loss")
 
     # -- the run -------------------------------------------------------------------------------
@@ -389,7 +395,11 @@ class _Trainer:
         graph = self._graph(train_source)
         model = build_forecaster(plain(cfg.model), graph, train_source).to(info.device)
         self.model = model
-        loss_fn = AreaWeightedMSE.from_source(train_source, plain(t.get("variable_weights"))).to(info.device)
+        # The members' noise: its own generator, one stream per rank, saved in the checkpoints
+        # (the global one also serves the data loader, whose draws differ after a resume).
+        self.noise_generator = torch.Generator(device=info.device)
+        self.noise_generator.manual_seed(int(np.random.SeedSequence([seed, info.rank]).generate_state(1)[0]))
+        loss_fn = make_loss(t, train_source, model).to(info.device)
         self.optimizer = make_optimizer(model, float(t.lr), float(t.weight_decay), plain(t.get("betas", [0.9, 0.95])))
         self.scheduler = make_scheduler(self.optimizer, float(t.lr), int(t.warmup_steps), max_steps, float(t.lr_min))
         if len(train_source) < batch_size * info.world_size:
@@ -427,7 +437,9 @@ class _Trainer:
         ddp: nn.Module = RolloutStep(model)
         if info.distributed:
             ddp = _wrap_ddp(ddp, info)
-        self.log(f"{model.count_parameters():,} parameters; {len(train_source)} training windows; "
+        kind = (f"stochastic, afCRPS (alpha {loss_fn.alpha}) over {loss_fn.members} members per window"
+                if loss_fn.members > 1 else "deterministic, MSE")
+        self.log(f"{model.count_parameters():,} parameters ({kind}); {len(train_source)} training windows; "
                  f"{info.world_size} rank(s) on {info.device.type}"
                  f"{' (' + info.launcher + ')' if info.world_size > 1 else ''}; "
                  f"global batch {batch_size * info.world_size}; steps {step}..{max_steps}")
@@ -480,8 +492,14 @@ class _Trainer:
                 forcings = batch["forcings"][:, :t_in + n].to(device, non_blocking=True)
                 static = batch["static"].to(device, non_blocking=True)
                 lr = self.optimizer.param_groups[0]["lr"]
+                members = loss_fn.members
+                if members > 1:   # the members of one window, side by side in the batch, on this rank
+                    inputs, forcings, static = (x.repeat_interleave(members, dim=0) for x in (inputs, forcings, static))
+                noise = model.draw_noise(inputs.shape[0], n, inputs, self.noise_generator)
                 with autocast:
-                    pred = ddp(inputs, forcings, static, n)
+                    pred = ddp(inputs, forcings, static, n, noise)
+                if members > 1:
+                    pred = pred.unflatten(0, (-1, members))
                 loss = loss_fn(pred.float(), targets)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -20,9 +20,12 @@ forecasts. In physical units. The same for two reference forecasts:
   ``max_bytes`` (1 GiB), the store's per-channel mean (its statistics) stands in, and the
   log says so (``climatology`` column of the metrics is then ``store_mean``).
 
-``loss``: the training loss (:class:`~sowcast.train.losses.AreaWeightedMSE`, channel
-weights included) over the whole rollout ``1..max(leads)``; the best checkpoint is chosen
-by it. Windows are shared among DDP ranks and the sums all-reduced, so every rank returns
+``loss``: the training loss (MSE, or the afCRPS of a stochastic model; channel weights
+included) over the whole rollout ``1..max(leads)``; the best checkpoint is chosen by it.
+A stochastic model rolls out the loss's ``M`` members per window: ``rmse`` is then the
+RMSE of their mean and ``spread`` ``sqrt(area-weighted mean of the unbiased member
+variance)``. For a reliable ensemble, ``rmse = sqrt((M + 1) / M) * spread`` (Fortin et al.
+2014), so ``spread / rmse`` should be near ``sqrt(M / (M + 1))`` (0.82 for 2 members). Windows are shared among DDP ranks and the sums all-reduced, so every rank returns
 the same numbers.
 """
 
@@ -43,9 +46,10 @@ import torch.distributed as dist
 from sowcast.atomic import atomic_path
 from sowcast.data.windows import WindowSource
 from sowcast.errors import SowcastError
-from sowcast.train.losses import AreaWeightedMSE
+from sowcast.train.losses import AreaWeightedLoss
 
 CLIMATOLOGY_WINDOW_DAYS = 31
+VALIDATION_NOISE_SEED = 20_240_917
 
 
 # -- climatology --------------------------------------------------------------------------------
@@ -157,13 +161,17 @@ class ValidationResult:
     rmse_climatology: np.ndarray  # [n_leads, C]
     climatology: str
     n_windows: int
+    spread: np.ndarray | None = None   # [n_leads, C], stochastic models only
 
     def rows(self, step: int, epoch: int) -> list[dict[str, Any]]:
         """Rows for :class:`sowcast.train.metrics_log.MetricsLog`."""
         rows: list[dict[str, Any]] = [{"step": step, "epoch": epoch, "split": "val", "metric": "loss",
                                        "value": float(self.loss)}]
-        for name, table in (("rmse", self.rmse), ("rmse_persistence", self.rmse_persistence),
-                            ("rmse_climatology", self.rmse_climatology)):
+        tables = [("rmse", self.rmse), ("rmse_persistence", self.rmse_persistence),
+                  ("rmse_climatology", self.rmse_climatology)]
+        if self.spread is not None:
+            tables.append(("spread", self.spread))
+        for name, table in tables:
             for i, lead in enumerate(self.leads):
                 for c, channel in enumerate(self.channels):
                     rows.append({"step": step, "epoch": epoch, "split": "val", "metric": name,
@@ -176,14 +184,16 @@ class ValidationResult:
         for i, lead in enumerate(self.leads):
             rp = np.mean(self.rmse[i] / np.maximum(self.rmse_persistence[i], 1e-12))
             rc = np.mean(self.rmse[i] / np.maximum(self.rmse_climatology[i], 1e-12))
-            parts.append(f"lead {lead}: {rp:.2f} of persistence, {rc:.2f} of climatology")
+            ratio = "" if self.spread is None else \
+                f", spread/error {np.mean(self.spread[i] / np.maximum(self.rmse[i], 1e-12)):.2f}"
+            parts.append(f"lead {lead}: {rp:.2f} of persistence, {rc:.2f} of climatology{ratio}")
         return f"val loss {self.loss:.4g}; RMSE " + "; ".join(parts)
 
 
 class Validator:
     """Validation of a model on ``source`` (its ``n_target_steps`` at least ``max(leads)``)."""
 
-    def __init__(self, source: WindowSource, leads: Sequence[int], n_windows: int, loss_fn: AreaWeightedMSE,
+    def __init__(self, source: WindowSource, leads: Sequence[int], n_windows: int, loss_fn: AreaWeightedLoss,
                  climatology: Climatology, batch_size: int = 4, rank: int = 0, world_size: int = 1):
         self.leads = sorted({int(x) for x in leads})
         if not self.leads or self.leads[0] < 1:
@@ -204,9 +214,13 @@ class Validator:
         lead_idx = torch.tensor([lead - 1 for lead in self.leads], device=device)
         n_chan = len(self.source.channels)
         # sums[k, l, c]: model, persistence, climatology; extra: loss sum, window count
-        sums = torch.zeros(3, len(self.leads), n_chan, dtype=torch.float64, device=device)
+        members = int(getattr(self.loss_fn, "members", 1))
+        sums = torch.zeros(4, len(self.leads), n_chan, dtype=torch.float64, device=device)
         extra = torch.zeros(2, dtype=torch.float64, device=device)
         mine = self.indices[self.rank::self.world_size]
+        # the same noise at every validation (scores comparable between steps; training's stream untouched)
+        generator = torch.Generator(device=device)
+        generator.manual_seed(VALIDATION_NOISE_SEED + self.rank)
         was_training = model.training
         model.eval()
         t_in = self.source.n_input_steps
@@ -217,10 +231,22 @@ class Validator:
                 targets = torch.from_numpy(np.stack([w["targets"] for w in windows])).to(device)[:, :n_steps]
                 forcings = torch.from_numpy(np.stack([w["forcings"] for w in windows])).to(device)[:, :t_in + n_steps]
                 static = torch.from_numpy(np.stack([w["static"] for w in windows])).to(device)
+                if members > 1:
+                    inputs_m, forcings_m, static_m = (x.repeat_interleave(members, dim=0) for x in (inputs, forcings, static))
+                else:
+                    inputs_m, forcings_m, static_m = inputs, forcings, static
+                noise = model.draw_noise(inputs_m.shape[0], n_steps, inputs_m, generator) \
+                    if hasattr(model, "draw_noise") else None
                 with autocast if autocast is not None else contextlib.nullcontext():
-                    pred = model.rollout(inputs, forcings, static, n_steps)
+                    pred = model.rollout(inputs_m, forcings_m, static_m, n_steps, noise)
+                if members > 1:
+                    pred = pred.unflatten(0, (-1, members))
                 pred = pred.float()
                 extra[0] += float(self.loss_fn(pred, targets)) * len(windows)
+                if members > 1:
+                    var = pred.index_select(2, lead_idx).var(dim=1) * self.loss_fn.lat_weights[:, None]
+                    sums[3] += var.mean(dim=(-2, -1)).sum(dim=0).double()
+                    pred = pred.mean(dim=1)
                 extra[1] += len(windows)
                 valid = np.stack([self.source.window_times(int(i))[t_in:t_in + n_steps]
                                   for i in mine[b0:b0 + self.batch_size]])           # [B, n]
@@ -242,4 +268,4 @@ class Validator:
         return ValidationResult(loss=float(extra[0]) / count, leads=list(self.leads),
                                 channels=list(self.source.channels), rmse=rmse[0], rmse_persistence=rmse[1],
                                 rmse_climatology=rmse[2], climatology=self.climatology.kind,
-                                n_windows=int(extra[1]))
+                                n_windows=int(extra[1]), spread=rmse[3] if members > 1 else None)
