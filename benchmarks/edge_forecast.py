@@ -164,7 +164,8 @@ def main() -> None:
     torch_model = load_model(checkpoint).model
     n_params = sum(p.numel() for p in torch_model.parameters())
     print(f"model: {n_params:,} parameters, grid {bundle.grid.shape}, {len(bundle.channels)} channels, "
-          f"step {bundle.time_step}, threads {args.threads}")
+          f"step {bundle.time_step}, threads {args.threads}"
+          + (f", stochastic ({bundle.noise['channels']} noise channels)" if bundle.stochastic else ""))
 
     # -- onnxruntime vs torch eager: same weights, same inputs ------------------------------
     torch.set_num_threads(args.threads)
@@ -173,9 +174,11 @@ def main() -> None:
     for batch_size in sorted({1, args.members}):
         batch = P.random_batch(bundle.n_input_steps, bundle.statistics, bundle.grid.lat, bundle.grid.lon,
                                bundle.time_step, batch_size, bundle.forcing_names, static=bundle.static)
+        noise = bundle.noise  # a stochastic model takes noise [B, nodes, channels] too
+        batch = P.add_noise(batch, None if noise is None else (noise["nodes"], noise["channels"]))
         ort_ms = best_ms(lambda b=batch: P.run_ort(session, b), args.repeats)
         torch_ms = best_ms(lambda b=batch: P.run_torch(torch_model, b), args.repeats)
-        tensors = [torch.from_numpy(np.ascontiguousarray(batch[k], np.float32)) for k in ("inputs", "forcings", "static")]
+        tensors = [torch.from_numpy(np.ascontiguousarray(batch[k], np.float32)) for k in P.MODEL_INPUTS if k in batch]
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             torch_model(*tensors)
         rows.append((batch_size, torch_ms, ort_ms, counter.get_total_flops()))

@@ -5,8 +5,9 @@ One folder (or a ``.tar.gz`` of it, members ``<folder>/<file>``)::
     manifest.json      its own sha256 (first line), format, channels, grid, time step,
                        provenance, sha256 of every other file
     model.onnx         inputs [B, T_in, C, H, W], forcings [B, T_in+1, F, H, W],
-                       static [B, S, H, W] -> next_state [B, C, H, W]; physical units,
-                       normalisation and graph inside; B dynamic
+                       static [B, S, H, W] (and, for a stochastic model, noise
+                       [B, M, K] standard normal, manifest model.noise) -> next_state
+                       [B, C, H, W]; physical units, normalisation and graph inside; B dynamic
     model.onnx.data    only for models over 2 GB (the weights beside the graph)
     static.nc          static fields on the grid (CF netCDF, lat/lon)
     statistics.nc      per-channel mean, std, diff_mean, diff_std, min, max over ``channel``

@@ -9,6 +9,7 @@ A bundle (see :mod:`sowcast.bundle`) is one folder; ``manifest.json`` describes 
     software                {torch, onnx, onnxruntime, onnxscript, numpy, xarray, python}
     model                   {file, data_file (null unless the weights are in model.onnx.data),
                              inputs/outputs [{name, shape ("batch" for the dynamic dim), dtype}],
+                             noise (null, or absent, for a deterministic model; see below),
                              opset, n_parameters, hyperparameters, graph {...},
                              variants [{file, precision, max_abs_diff, max_abs_diff_normalised,
                                         skill_change}], dropped_variants [{precision, reason}]}
@@ -20,6 +21,16 @@ A bundle (see :mod:`sowcast.bundle`) is one folder; ``manifest.json`` describes 
     provenance              {checkpoint, step, run_dir, data_store, train_range, ...}
     parity                  {max_abs_diff_random, max_abs_diff_real, tolerance, ...}
     files                   {name: {sha256, bytes, role}} for every file but manifest.json
+
+A stochastic model (trained with ``model.noise_channels > 0``) takes a fourth input, fresh
+standard normal noise per member and step; ``model.noise`` says so, with exactly the keys::
+
+    {"input": "noise", "nodes": M, "channels": K, "distribution": "standard_normal"}
+
+the input ``noise [batch, M, K]`` float32 (M mesh nodes, K channels). The edge draws it from
+the member's seed (:mod:`sowcast.forecast.model_noise`). Where the manifest also lists
+``model.inputs``, ``model.hyperparameters.noise_channels`` or ``model.graph.n_mesh``, they
+must agree with it (a deterministic model: no noise input, noise_channels 0).
 
 The checksums in ``files`` cover every other file; the manifest covers itself: its first
 line is ``{"manifest_sha256": "<64 hex>",`` and the hex is the sha256 of the file's bytes
@@ -65,6 +76,9 @@ PRECISIONS = ("fp32", "fp16", "int8")
 GRID_KINDS = ("regional", "global")
 
 INPUT_NAMES = ("inputs", "forcings", "static")
+NOISE_NAME = "noise"            # the fourth input of a stochastic model
+NOISE_DISTRIBUTION = "standard_normal"
+NOISE_KEYS = ("input", "nodes", "channels", "distribution")
 OUTPUT_NAME = "next_state"
 BATCH_DIM = "batch"
 
@@ -76,6 +90,22 @@ REQUIRED_KEYS = ("format", "created", "sowcast_version", "model", "channels", "f
 _FORMAT_RE = re.compile(r"^sowcast-bundle-(\d+)(?:\.(\d+))?$")
 _CHECKSUM_LINE = re.compile(rb'\A\{"' + CHECKSUM_KEY.encode() + rb'": "([0-9a-f]{64})",\n')
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def input_names(stochastic: bool) -> tuple[str, ...]:
+    """The model's input names in order: :data:`INPUT_NAMES`, then ``noise`` if stochastic."""
+    return INPUT_NAMES + ((NOISE_NAME,) if stochastic else ())
+
+
+def noise_entry(nodes: int, channels: int) -> dict[str, Any]:
+    """``model.noise`` of a stochastic model: input ``noise [batch, nodes, channels]``."""
+    return {"input": NOISE_NAME, "nodes": int(nodes), "channels": int(channels), "distribution": NOISE_DISTRIBUTION}
+
+
+def model_noise(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The checked ``model.noise`` entry of a manifest, or None for a deterministic model."""
+    model = manifest.get("model")
+    return _check_noise(model) if isinstance(model, Mapping) else None
 
 
 def variant_file(precision: str) -> str:
@@ -238,6 +268,54 @@ def _check_model(model: Any, files: Mapping[str, Mapping[str, Any]]) -> None:
     for name, entry in files.items():
         if entry["role"] == "model_variant" and name not in named:
             raise SowcastError(f"{name}: listed as a model_variant but not in model.variants")
+    _check_noise(model)
+
+
+def _whole(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _check_noise(model: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``model.noise`` (module doc): null/absent, or exactly its four keys with sound values,
+    agreeing with ``model.inputs``, ``hyperparameters.noise_channels`` and ``graph.n_mesh``."""
+    noise = model.get("noise")
+    what = f"{MANIFEST_FILE}: model.noise"
+    if noise is not None:
+        if not isinstance(noise, dict):
+            raise SowcastError(f"{what} must be null or {{{', '.join(NOISE_KEYS)}}}, not {noise!r}")
+        unknown, missing = sorted(set(noise) - set(NOISE_KEYS)), [k for k in NOISE_KEYS if k not in noise]
+        if unknown or missing:
+            raise SowcastError(f"{what} has unknown key(s) {', '.join(unknown) or 'none'} and lacks "
+                               f"{', '.join(missing) or 'none'}; it needs exactly {', '.join(NOISE_KEYS)}")
+        if noise["input"] != NOISE_NAME:
+            raise SowcastError(f"{what}.input is {noise['input']!r}, not {NOISE_NAME!r}")
+        if noise["distribution"] != NOISE_DISTRIBUTION:
+            raise SowcastError(f"{what}.distribution {noise['distribution']!r} is not {NOISE_DISTRIBUTION!r} "
+                               "(the only one this sowcast draws)")
+        for key in ("nodes", "channels"):
+            if not _whole(noise[key], 1):
+                raise SowcastError(f"{what}.{key} must be a whole number of at least 1, not {noise[key]!r}")
+    channels = 0 if noise is None else noise["channels"]
+    hyper = model.get("hyperparameters")
+    if isinstance(hyper, Mapping) and hyper.get("noise_channels", 0) != channels:
+        raise SowcastError(f"{what} ({'null: a deterministic model' if noise is None else f'{channels} channels'}) "
+                           f"disagrees with model.hyperparameters.noise_channels {hyper.get('noise_channels')!r}")
+    graph = model.get("graph")
+    if noise is not None and isinstance(graph, Mapping) and "n_mesh" in graph and graph["n_mesh"] != noise["nodes"]:
+        raise SowcastError(f"{what}.nodes {noise['nodes']} is not model.graph.n_mesh {graph['n_mesh']!r}")
+    inputs = model.get("inputs")
+    if inputs is not None:
+        names = [i.get("name") if isinstance(i, dict) else i for i in inputs] if isinstance(inputs, list) else inputs
+        want = list(input_names(noise is not None))
+        if names != want:
+            raise SowcastError(f"{MANIFEST_FILE}: model.inputs {names!r} are not {want} "
+                               f"({'a stochastic' if noise is not None else 'a deterministic'} model, see model.noise)")
+        if noise is not None:
+            shape = inputs[-1].get("shape") if isinstance(inputs[-1], dict) else None
+            if shape is not None and shape != [BATCH_DIM, noise["nodes"], noise["channels"]]:
+                raise SowcastError(f"{MANIFEST_FILE}: model.inputs gives noise the shape {shape!r}, model.noise says "
+                                   f"{[BATCH_DIM, noise['nodes'], noise['channels']]}")
+    return noise
 
 
 def _check_channels(channels: Any) -> None:

@@ -57,6 +57,7 @@ from sowcast.bundle.manifest import (
     check_file_name,
     check_time_step,
     manifest_bytes,
+    model_noise,
     parse_manifest,
 )
 from sowcast.data.grid import Grid
@@ -96,6 +97,16 @@ class Bundle:
         return str(self.manifest["grid"].get("kind", "regional"))
 
     @property
+    def noise(self) -> dict[str, Any] | None:
+        """``model.noise`` (``{input, nodes, channels, distribution}``) of a stochastic model, else None."""
+        return model_noise(self.manifest)
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether the model takes a ``noise`` input (a fresh standard normal draw per member and step)."""
+        return self.noise is not None
+
+    @property
     def precisions(self) -> list[str]:
         """``fp32`` and the kept variants (``fp16``, ``int8``)."""
         return ["fp32"] + [v["precision"] for v in self.manifest["model"].get("variants", [])]
@@ -110,7 +121,9 @@ class Bundle:
         raise SowcastError(f"bundle {self.path.name} has no {precision} model; it has {', '.join(self.precisions)}")
 
     def open_session(self, precision: str = "fp32", threads: int | None = None) -> Any:
-        """An onnxruntime CPU session on :meth:`model_path` (``threads`` intra-op threads)."""
+        """An onnxruntime CPU session on :meth:`model_path` (``threads`` intra-op threads). A
+        stochastic model (:attr:`noise`) needs ``noise`` in every run's feeds; the forecast
+        engine (:class:`sowcast.forecast.session.StepModel`) draws it."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()

@@ -7,9 +7,11 @@
    fields and a few real windows; a store that cannot be reached is an error when the model
    has static fields (``static.nc`` needs them), else real-window parity is skipped with a
    warning;
-3. export to ONNX, check it (``onnx.checker``, no Scatter op, I/O names and shapes);
+3. export to ONNX, check it (``onnx.checker``, no Scatter op, I/O names and shapes; a
+   stochastic model has a fourth input ``noise``, recorded as ``model.noise``);
 4. parity of onnxruntime (CPU, ``threads`` threads) against torch eager on a random batch
-   (and its first sample alone: two batch sizes) and on the real windows; beyond
+   (and its first sample alone: two batch sizes) and on the real windows, a stochastic
+   model's noise drawn once from ``seed`` and fed to both (and to the variants); beyond
    ``parity_tolerance`` (normalised, see :mod:`sowcast.export.parity`) the export fails
    and nothing is written;
 5. optional variants (``fp16``, ``int8``), each measured against fp32 (max abs difference,
@@ -53,6 +55,7 @@ from sowcast.bundle.manifest import (
     STATISTICS_KEYS,
     channel_info,
     manifest_bytes,
+    noise_entry,
     parse_manifest,
     variant_file,
 )
@@ -316,6 +319,9 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
                                     static=static_fields if static_names else None,
                                     static_statistics=payload.get("static_statistics"), n_static=len(static_names),
                                     seed=int(seed))
+            noise_shape = model.noise_shape(1)[1:] if model.stochastic else None  # (n_mesh, K)
+            random = P.add_noise(random, noise_shape, int(seed))
+            real = P.add_noise(real, noise_shape, int(seed) + 1)
             report, fp32_out = P.check_parity(model, session, random, real, stats, channels, grid.lat,
                                               float(parity_tolerance), real_skipped=skipped)
             say(f"parity onnxruntime vs torch: {report.summary()}")
@@ -360,6 +366,7 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
                     "file": MODEL_FILE,
                     "data_file": MODEL_DATA_FILE if external else None,
                     "inputs": info["inputs"], "outputs": info["outputs"],
+                    "noise": noise_entry(*noise_shape) if noise_shape is not None else None,
                     "units": "physical in and out (normalisation inside the model)",
                     "opset": info["opset"],
                     "n_parameters": int(model.count_parameters()),

@@ -9,7 +9,8 @@
   ``graph_digest`` buffer refuses any other).
 * :func:`export_onnx`: the eval-mode model traced with an example batch of 2 (torch.export
   specialises a batch of 1), batch dim ``batch``; inputs ``inputs``, ``forcings``,
-  ``static``, output ``next_state``; the graph is baked in as constants. Weights are
+  ``static`` and, for a stochastic model (``noise_channels > 0``), ``noise [batch, n_mesh,
+  K]``; output ``next_state``; the graph is baked in as constants. Weights are
   embedded in ``model.onnx`` unless the tensors pass ``embed_limit_bytes`` (ONNX's
   protobuf limit is 2 GB), then they go to ``model.onnx.data`` beside it.
 * :func:`check_onnx`: ``onnx.checker`` plus a refusal of any Scatter op (scatter-based
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sowcast.bundle.manifest import BATCH_DIM, INPUT_NAMES, MODEL_DATA_FILE, OUTPUT_NAME
+from sowcast.bundle.manifest import BATCH_DIM, MODEL_DATA_FILE, NOISE_NAME, OUTPUT_NAME, input_names
 from sowcast.errors import SowcastError
 
 EMBED_LIMIT_BYTES = 1_900_000_000  # below ONNX's 2 GB protobuf limit, with room for the graph
@@ -86,13 +87,17 @@ def load_model(checkpoint: str | os.PathLike | Mapping[str, Any]) -> LoadedModel
     return LoadedModel(model=model, payload=payload, graph=graph, graph_key=key, graph_digest=digest)
 
 
-def example_inputs(model: Any, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Random tensors of the model's input shapes (normalised scale; for tracing only)."""
+def example_inputs(model: Any, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Random tensors of the model's input shapes (normalised scale; for tracing only), the
+    noise ``[batch, n_mesh, K]`` last for a stochastic model."""
     g = torch.Generator().manual_seed(seed)
     t, (h, w) = model.n_input_steps, model.grid_shape
-    return (torch.randn(batch, t, model.n_channels, h, w, generator=g),
-            torch.randn(batch, t + 1, model.n_forcings, h, w, generator=g),
-            torch.randn(batch, model.n_static, h, w, generator=g))
+    out = (torch.randn(batch, t, model.n_channels, h, w, generator=g),
+           torch.randn(batch, t + 1, model.n_forcings, h, w, generator=g),
+           torch.randn(batch, model.n_static, h, w, generator=g))
+    if getattr(model, "stochastic", False):
+        out += (torch.randn(model.noise_shape(batch), generator=g),)
+    return out
 
 
 def tensor_bytes(model: torch.nn.Module) -> int:
@@ -131,11 +136,12 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, opset: int = 18
     model = model.eval()
     batch = torch.export.Dim(BATCH_DIM)
     external = tensor_bytes(model) > int(embed_limit_bytes)
+    names = input_names(bool(getattr(model, "stochastic", False)))
     with torch.no_grad(), _quiet_exporter():
         program = torch.onnx.export(
             model, example_inputs(model, int(example_batch)), dynamo=True, opset_version=int(opset),
-            input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
-            dynamic_shapes={name: {0: batch} for name in INPUT_NAMES}, verbose=False)
+            input_names=list(names), output_names=[OUTPUT_NAME],
+            dynamic_shapes={name: {0: batch} for name in names}, verbose=False)
     if program is None:
         raise SowcastError("torch.onnx.export returned no program")
     if external:
@@ -208,7 +214,8 @@ def io_spec(proto: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def check_onnx(path: str | os.PathLike, model: Any | None = None) -> dict[str, Any]:
     """Run ``onnx.checker`` on the file, refuse Scatter ops, check names and shapes against
-    ``model`` (a Forecaster). Returns ``{inputs, outputs, opset, ops}``."""
+    ``model`` (a Forecaster; a stochastic one has the ``noise`` input last; without a model
+    either set of names passes). Returns ``{inputs, outputs, opset, ops}``."""
     import onnx
 
     path = Path(path)
@@ -220,14 +227,18 @@ def check_onnx(path: str | os.PathLike, model: Any | None = None) -> dict[str, A
     proto = onnx.load(str(path), load_external_data=False)
     check_no_scatter(proto, path.name)
     inputs, outputs = io_spec(proto)
-    if [i["name"] for i in inputs] != list(INPUT_NAMES) or [o["name"] for o in outputs] != [OUTPUT_NAME]:
-        raise SowcastError(f"{path.name}: inputs {[i['name'] for i in inputs]} / outputs {[o['name'] for o in outputs]}, "
-                           f"expected {list(INPUT_NAMES)} / [{OUTPUT_NAME!r}]")
+    names = [i["name"] for i in inputs]
+    allowed = [list(input_names(bool(model.stochastic)))] if model is not None else \
+        [list(input_names(False)), list(input_names(True))]
+    if names not in allowed or [o["name"] for o in outputs] != [OUTPUT_NAME]:
+        raise SowcastError(f"{path.name}: inputs {names} / outputs {[o['name'] for o in outputs]}, "
+                           f"expected {' or '.join(map(str, allowed))} / [{OUTPUT_NAME!r}]")
     if model is not None:
         t, (h, w) = model.n_input_steps, model.grid_shape
         want = {"inputs": [BATCH_DIM, t, model.n_channels, h, w],
                 "forcings": [BATCH_DIM, t + 1, model.n_forcings, h, w],
                 "static": [BATCH_DIM, model.n_static, h, w],
+                NOISE_NAME: [BATCH_DIM, *model.noise_shape(1)[1:]],
                 OUTPUT_NAME: [BATCH_DIM, model.n_channels, h, w]}
         for v in inputs + outputs:
             if v["shape"] != want[v["name"]] or v["dtype"] != "float32":

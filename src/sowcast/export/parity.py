@@ -18,6 +18,9 @@ units of ``diff_std`` (the increment's spread) are reported beside it.
 Inputs: a *random* batch (states drawn around the channel means with the channel std,
 forcings computed at random times, the real static fields when known) and *real* windows
 of the training store (the validation range when the checkpoint has one), spread evenly.
+A stochastic model's batches also hold ``noise [B, n_mesh, K]``, standard normal from
+``numpy.random.default_rng([seed, NOISE_STREAM])`` (:func:`add_noise`): torch, onnxruntime
+and every variant get the same draw.
 
 **Skill** (:func:`skill_rmse`): the area-weighted RMSE of ``(prediction - truth) /
 diff_std`` over every channel, point and window: the training loss's space, so a
@@ -39,7 +42,9 @@ import pandas as pd
 
 from sowcast.errors import SowcastError
 
-Batch = dict[str, np.ndarray]  # inputs, forcings, static (float32), optionally targets, time
+Batch = dict[str, np.ndarray]  # inputs, forcings, static (, noise) (float32), optionally targets, time
+MODEL_INPUTS = ("inputs", "forcings", "static", "noise")  # the model's inputs, in order, when present
+NOISE_STREAM = 0x70617269  # "pari": the parity noise's own stream beside the batch's draws
 
 
 def safe_std(std: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -65,7 +70,7 @@ def ort_session(path: str | os.PathLike, threads: int = 2) -> Any:
 
 
 def run_ort(session: Any, batch: Batch) -> np.ndarray:
-    feeds = {k: np.ascontiguousarray(batch[k], np.float32) for k in ("inputs", "forcings", "static")}
+    feeds = {k: np.ascontiguousarray(batch[k], np.float32) for k in MODEL_INPUTS if k in batch}
     return np.asarray(session.run(["next_state"], feeds)[0], np.float32)
 
 
@@ -74,8 +79,19 @@ def run_torch(model: Any, batch: Batch) -> np.ndarray:
 
     with torch.no_grad():
         out = model(*(torch.from_numpy(np.ascontiguousarray(batch[k], np.float32))
-                      for k in ("inputs", "forcings", "static")))
+                      for k in MODEL_INPUTS if k in batch))
     return out.numpy().astype(np.float32)
+
+
+def add_noise(batch: Batch | None, noise_shape: Sequence[int] | None, seed: int = 0) -> Batch | None:
+    """``batch`` with ``noise [B, *noise_shape]`` (standard normal, float32, from
+    ``default_rng([seed, NOISE_STREAM])``) for a stochastic model; unchanged when
+    ``noise_shape`` is None (a deterministic model) or there is no batch."""
+    if batch is None or noise_shape is None:
+        return batch
+    rng = np.random.default_rng([int(seed), NOISE_STREAM])
+    n = len(batch["inputs"])
+    return {**batch, "noise": rng.standard_normal((n, *map(int, noise_shape)), dtype=np.float32)}
 
 
 def time_ort(session: Any, batch: Batch, repeats: int = 3) -> float:
@@ -216,6 +232,7 @@ class ParityReport:
     real_skipped: str | None = None   # why there were no real windows
     rmse_torch: float | None = None   # skill of torch and onnxruntime on the real windows
     rmse_onnx: float | None = None
+    noise: bool = False               # a stochastic model: both sides got the same noise draw
 
     @property
     def worst(self) -> float:
@@ -245,6 +262,8 @@ class ParityReport:
             "real": self.real.as_dict() if self.real is not None else None,
             "n_random": self.n_random, "n_real": self.n_real, "batch_sizes": [1, self.n_random],
             "runtime": "onnxruntime CPUExecutionProvider",
+            "noise": ("the same standard normal draw fed to torch and onnxruntime (numpy default_rng([seed, "
+                      f"{NOISE_STREAM:#x}]))") if self.noise else None,
         }
         if self.real_skipped:
             out["real_skipped"] = self.real_skipped
@@ -255,7 +274,7 @@ class ParityReport:
 
     def summary(self) -> str:
         worst_random = max(self.random.max_normalised, self.random_batch1.max_normalised)
-        parts = [(f"random (batch {self.n_random} and 1): max abs diff {self.random.max_abs:.3g} "
+        parts = [(f"random{' with noise' if self.noise else ''} (batch {self.n_random} and 1): max abs diff {self.random.max_abs:.3g} "
                   f"({self.random.max_abs_channel}), normalised {worst_random:.2g}")]
         if self.real is not None:
             parts.append(f"real ({self.n_real} windows): {self.real.max_abs:.3g} ({self.real.max_abs_channel}), "
@@ -270,7 +289,8 @@ def check_parity(model: Any, session: Any, random: Batch, real: Batch | None, st
                  channels: Sequence[str], lat: np.ndarray, tolerance: float,
                  real_skipped: str | None = None) -> tuple[ParityReport, dict[str, np.ndarray]]:
     """Compare onnxruntime with torch on the random batch (whole and its first sample: two
-    batch sizes through the dynamic batch dim) and the real windows. Returns the report and
+    batch sizes through the dynamic batch dim) and the real windows, each with its ``noise``
+    for a stochastic model (:func:`add_noise`). Returns the report and
     the onnxruntime outputs (``random``, ``real``) for comparing variants against."""
     onnx_random = run_ort(session, random)
     d_random = difference(onnx_random, run_torch(model, random), statistics, channels)
@@ -287,5 +307,5 @@ def check_parity(model: Any, session: Any, random: Batch, real: Batch | None, st
         rmse_o = skill_rmse(onnx_real, real["targets"], statistics, lat)
     report = ParityReport(random=d_random, random_batch1=d_one, real=d_real, tolerance=float(tolerance),
                           n_random=len(random["inputs"]), n_real=0 if real is None else len(real["inputs"]),
-                          real_skipped=real_skipped, rmse_torch=rmse_t, rmse_onnx=rmse_o)
+                          real_skipped=real_skipped, rmse_torch=rmse_t, rmse_onnx=rmse_o, noise="noise" in random)
     return report, outputs

@@ -140,7 +140,9 @@ class Forecaster(nn.Module):
                             norm.normalize_forcings(forcings).flatten(1, 2),  # [B, (T+1)*F, H, W]
                             norm.normalize_static(static)], dim=1)
         nodes = fields.flatten(2).transpose(1, 2)                            # [B, G, n_inputs]
-        if self.stochastic and (noise is None or tuple(noise.shape) != self.noise_shape(inputs.shape[0])):
+        # The batch sizes compared as they are (no int()): an export keeps the batch dim dynamic.
+        if self.stochastic and (noise is None or noise.dim() != 3 or noise.shape[0] != inputs.shape[0]
+                                or tuple(noise.shape[1:]) != self.noise_shape(0)[1:]):
             raise SowcastError(f"noise has shape {None if noise is None else tuple(noise.shape)}, "
                                f"expected {list(self.noise_shape(inputs.shape[0]))}")
         out = self.network(nodes, noise if self.stochastic else None)        # [B, G, C]

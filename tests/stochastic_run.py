@@ -1,0 +1,34 @@
+"""A tiny real *stochastic* training run (``model=tiny`` with ``model.noise_channels``), for the
+tests of the noise input through export, bundle, forecast and hindcasts.
+
+The same run as :func:`sowcast.train.testing.train_tiny_run` (whose overrides are fixed)
+with the noise channels added; the loss is whatever the training config picks for a
+stochastic model. Tests must not depend on the trained weights' values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NOISE_CHANNELS = 4
+
+
+def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 2,
+                              noise_channels: int = NOISE_CHANNELS) -> Path:
+    """``model=tiny`` with ``noise_channels`` trained ``steps`` steps on a 24-day store from
+    2000-01-01; returns the last checkpoint folder."""
+    from sowcast.cli.main import compose
+    from sowcast.train.checkpoint import CheckpointManager
+    from sowcast.train.trainer import train
+
+    root = Path(root)
+    run = root / "run"
+    overrides = {
+        "model": "tiny", "model.noise_channels": noise_channels, "data.store": str(store),
+        "train.run_dir": str(run), "graph.cache_dir": str(root / "graphs"), "train.max_steps": steps,
+        "train.batch_size": 2, "train.warmup_steps": 1, "train.train_range": "[2000-01-01,2000-01-16]",
+        "train.validation_range": "[2000-01-17,2000-01-24]", "train.validate_every": steps,
+        "train.validation_leads": "[1]", "train.validation_windows": 2, "train.checkpoint_every": steps,
+        "train.num_workers": 0, "train.threads": 1, "progress": "false",
+    }
+    train(compose([f"{k}={v}" for k, v in overrides.items()]))
+    return CheckpointManager(run / "checkpoints").steps()[-1][1]
