@@ -82,8 +82,8 @@ def test_calibrate_without_hindcasts_is_one_line_error(sowcast_cli, tmp_path, ch
 
 
 @pytest.mark.parametrize("override, message", [
-    ("calibrate.neighbourhood=-1", "calibrate.neighbourhood must be >= 0"),
-    ("calibrate.probability_floor=0.5", "calibrate.probability_floor must be >= 0"),
+    ("calibrate.neighbourhood=-1", "calibrate.neighbourhood must be at least 0"),
+    ("calibrate.probability_floor=0.5", "calibrate.probability_floor must be at least 0"),
     ("calibrate.add_to_bundle=maybe", "calibrate.add_to_bundle must be true or false"),
     ("calibrate.onset_region=[1,2]", "calibrate.onset_region must be"),
     ("+calibrate.nonsense=1", "unknown calibrate option"),

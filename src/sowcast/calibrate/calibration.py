@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sowcast.config_values import flag, number, whole
 from sowcast.errors import SowcastError
 
 CALIBRATE_OPTIONS = ("hindcast", "store", "climatology", "bundle", "output", "neighbourhood", "ridge",
@@ -52,33 +53,11 @@ def _path(value: Any, key: str, must_exist: bool = True) -> Path | None:
     return path
 
 
-def _number(cfg: Mapping, key: str, default, kind, low, high=None):
-    value = cfg.get(key, default)
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        out = kind(value)
-        if kind is int and out != float(value):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise SowcastError(f"calibrate.{key} must be a {'whole number' if kind is int else 'number'}, "
-                           f"not {value!r}") from None
-    if out < low or (high is not None and out >= high):
-        raise SowcastError(f"calibrate.{key} must be >= {low}{f' and < {high:.4g}' if high is not None else ''}, "
-                           f"not {value!r}")
+def _floor(value: Any) -> float:
+    out = number(value, "calibrate.probability_floor")
+    if not 0 <= out < 1 / 3:
+        raise SowcastError(f"calibrate.probability_floor must be at least 0 and below 1/3, not {value!r}")
     return out
-
-
-def _flag(cfg: Mapping, key: str, default: bool) -> bool:
-    value = cfg.get(key, default)
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1"):
-        return True
-    if text in ("false", "no", "0"):
-        return False
-    raise SowcastError(f"calibrate.{key} must be true or false, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -122,17 +101,18 @@ class CalibrateOptions:
             if not isinstance(region, (list, tuple)) or len(region) != 4:
                 raise SowcastError(f"calibrate.onset_region must be [lat_min, lat_max, lon_min, lon_max], "
                                    f"not {region!r}")
-            region = tuple(float(x) for x in region)
+            region = tuple(number(x, "calibrate.onset_region") for x in region)
         else:
             region = None
         return cls(hindcast=hindcast, store=store, climatology=climatology,
                    output=_path(cfg.get("output"), "output", must_exist=False) or hindcast / CALIBRATION_FILE,
                    bundle=_path(cfg.get("bundle"), "bundle"),
-                   neighbourhood=_number(cfg, "neighbourhood", 2, int, 0),
-                   ridge=_number(cfg, "ridge", 1.0, float, 0.0),
-                   probability_floor=_number(cfg, "probability_floor", 0.02, float, 0.0, 1 / 3),
+                   neighbourhood=whole(cfg.get("neighbourhood", 2), "calibrate.neighbourhood", 0),
+                   ridge=number(cfg.get("ridge", 1.0), "calibrate.ridge", 0.0),
+                   probability_floor=_floor(cfg.get("probability_floor", 0.02)),
                    rules=cfg.get("rules") or "sivakumar1988", rules_overrides=cfg.get("rules_overrides") or None,
-                   onset_region=region, add_to_bundle=_flag(cfg, "add_to_bundle", True))
+                   onset_region=region, add_to_bundle=flag(cfg.get("add_to_bundle", True),
+                                                                  "calibrate.add_to_bundle"))
 
 
 def fit_terciles(periods: xr.Dataset, truth: xr.Dataset, clim: xr.Dataset, names: list[str],

@@ -23,6 +23,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sowcast.config import plain
+from sowcast.config_values import whole
 from sowcast.errors import SowcastError
 
 BULLETIN_OPTIONS = ("products", "scorecard", "languages", "agency", "catalogue_dir", "output", "formats",
@@ -114,13 +115,8 @@ def run(cfg: DictConfig) -> int:
     if bad:
         raise SowcastError(f"unknown bulletin format(s) {', '.join(bad)}; known: {', '.join(FORMATS)}")
     agency, signature = _agency(b.get("agency"))
-    try:
-        map_weeks = [int(w) for w in _list(b.get("map_weeks"), "map_weeks", [2, 4])]
-        dpi = int(b.get("dpi") or 120)
-    except (TypeError, ValueError):
-        raise SowcastError("bulletin.map_weeks must be whole weeks and bulletin.dpi a whole number") from None
-    if not 50 <= dpi <= 400:
-        raise SowcastError(f"bulletin.dpi must be between 50 and 400, not {dpi}")
+    map_weeks = [whole(w, "bulletin.map_weeks", 1) for w in _list(b.get("map_weeks"), "map_weeks", [2, 4])]
+    dpi = whole(b.get("dpi") or 120, "bulletin.dpi", 50, 400)
     rain_periods = [str(p) for p in _list(b.get("rain_periods"), "rain_periods",
                                           ["week1", "week2", "weeks3-4", "weeks5-6"])]
     output = Path(os.path.expanduser(str(b.get("output") or "bulletin")))

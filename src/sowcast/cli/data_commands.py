@@ -7,6 +7,7 @@ import sys
 from omegaconf import DictConfig
 
 from sowcast.config import plain
+from sowcast.config_values import flag, whole
 from sowcast.errors import SowcastError
 
 
@@ -20,8 +21,9 @@ def synth(cfg: DictConfig) -> int:
     from sowcast.data.synthetic_monsoon import write_raw
 
     s = cfg.data.synth
-    paths = write_raw(s.output, Grid.from_config(plain(s.grid)), str(s.start), str(s.end),
-                      seed=int(s.seed), overwrite=bool(cfg.overwrite), progress=bool(cfg.progress))
+    overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
+    paths = write_raw(s.output, Grid.from_config(plain(s.grid), "data.synth.grid"), str(s.start), str(s.end),
+                      seed=whole(s.seed, "data.synth.seed", 0), overwrite=overwrite, progress=progress)
     print(f"wrote {len(paths)} yearly files to {s.output}")
     return 0
 
@@ -36,8 +38,9 @@ def ingest(cfg: DictConfig) -> int:
     """
     from sowcast.data.ingest import ingest as run_ingest
 
+    overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
     path = run_ingest(plain(cfg.data.ingest), cfg.data.store, cluster=plain(cfg.cluster),
-                      overwrite=bool(cfg.overwrite), progress=bool(cfg.progress))
+                      overwrite=overwrite, progress=progress)
     print(f"wrote canonical store {path}")
     return 0
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from sowcast.config_values import flag
 from sowcast.errors import SowcastError
 
 
@@ -72,7 +73,7 @@ def run(cfg: DictConfig) -> int:
     plan = make_plan(cfg)
     d = demo_config(cfg, plan)
     stamps = Path(str(d.demo.stamps))
-    fresh = bool(d.demo.fresh)
+    fresh = flag(d.demo.fresh, "demo.fresh")
     chain = steps(plan)
     records = []
     t_all = time.perf_counter()

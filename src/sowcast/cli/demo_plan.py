@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 from omegaconf import DictConfig
 
+from sowcast.config_values import whole
 from sowcast.errors import SowcastError
 
 
@@ -40,13 +41,7 @@ class Plan:
 
 
 def _count(cfg: DictConfig, key: str, low: int) -> int:
-    try:
-        n = int(cfg.demo[key])
-    except (TypeError, ValueError):
-        raise SowcastError(f"demo.{key} must be a whole number, not {cfg.demo[key]!r}") from None
-    if n < low:
-        raise SowcastError(f"demo.{key} must be at least {low}, not {n}")
-    return n
+    return whole(cfg.demo[key], f"demo.{key}", low)
 
 
 def make_plan(cfg: DictConfig) -> Plan:

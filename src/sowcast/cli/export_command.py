@@ -8,6 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from sowcast.config import plain
+from sowcast.config_values import flag, number, whole
 from sowcast.errors import SowcastError
 
 
@@ -54,28 +55,27 @@ def run(cfg: DictConfig) -> int:
         raise SowcastError(f"export needs onnx, onnxscript and onnxruntime: install sowcast[train,edge] ({exc})") from None
 
     e = cfg.export
+    overwrite, archive = flag(cfg.get("overwrite", False), "overwrite"), flag(e.get("archive", True), "export.archive")
+    numbers = dict(
+        opset=whole(e.get("opset", 18), "export.opset", 1),
+        parity_tolerance=number(e.get("parity_tolerance", 1e-4), "export.parity_tolerance", 0),
+        parity_real_windows=whole(e.get("parity_real_windows", 4), "export.parity_real_windows", 0),
+        parity_batch=whole(e.get("parity_batch", 3), "export.parity_batch", 1),
+        max_skill_change=number(e.get("max_skill_change", 0.02), "export.max_skill_change", 0),
+        threads=whole(e.get("threads", 2), "export.threads", 0),
+        seed=whole(e.get("seed", 0), "export.seed", 0),
+    )
     output = Path(str(e.output))
-    for path in (output, output.with_name(output.name + ".tar.gz") if bool(e.get("archive", True)) else None):
-        if path is not None and path.exists() and not bool(cfg.get("overwrite", False)):
+    for path in (output, output.with_name(output.name + ".tar.gz") if archive else None):
+        if path is not None and path.exists() and not overwrite:
             raise SowcastError(f"{path} exists already; set overwrite=true to replace it")
     spec = str(e.get("checkpoint") or "latest")
     checkpoint = _checkpoint(spec, str(cfg.train.run_dir))
     variants = plain(e.get("variants")) or []
     variants = [variants] if isinstance(variants, str) else list(variants)
     result = export_bundle(
-        checkpoint, output,
-        archive=bool(e.get("archive", True)),
-        opset=int(e.get("opset", 18)),
-        variants=variants,
-        parity_tolerance=float(e.get("parity_tolerance", 1e-4)),
-        parity_real_windows=int(e.get("parity_real_windows", 4)),
-        parity_batch=int(e.get("parity_batch", 3)),
-        max_skill_change=float(e.get("max_skill_change", 0.02)),
-        threads=int(e.get("threads", 2)),
-        climatology=e.get("climatology"),
-        store=e.get("store"),
-        overwrite=bool(cfg.get("overwrite", False)),
-        seed=int(e.get("seed", 0)),
+        checkpoint, output, archive=archive, variants=variants, climatology=e.get("climatology"),
+        store=e.get("store"), overwrite=overwrite, **numbers,
     )
     size = sum(p.stat().st_size for p in result.bundle.iterdir() if p.is_file())
     from sowcast.bundle.checksums import sha256_file

@@ -7,6 +7,7 @@ import math
 from omegaconf import DictConfig
 
 from sowcast.config import plain
+from sowcast.config_values import flag, with_flags
 
 
 def run(cfg: DictConfig) -> int:
@@ -24,8 +25,9 @@ def run(cfg: DictConfig) -> int:
     """
     from sowcast.forecast.engine import ForecastOptions, run_forecast
 
-    options = ForecastOptions.from_config(plain(cfg.forecast))
-    result = run_forecast(options, overwrite=bool(cfg.overwrite), progress=bool(cfg.progress))
+    overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
+    options = ForecastOptions.from_config(with_flags(dict(plain(cfg.forecast) or {}), "forecast.", "spinning"))
+    result = run_forecast(options, overwrite=overwrite, progress=progress)
     if result.status == "up to date":
         print(f"{result.output} is up to date (same bundle, initial conditions and config); "
               f"set overwrite=true to recompute it")

@@ -8,6 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from sowcast.config import plain
+from sowcast.config_values import flag, whole, with_flags
 from sowcast.errors import SowcastError
 
 
@@ -34,13 +35,17 @@ def run(cfg: DictConfig) -> int:
     if unknown:
         raise SowcastError(f"unknown hindcast.climatology option(s) {', '.join(unknown)}; "
                            f"known: build, window_days, add_to_bundle")
-    options = HindcastOptions.from_config(hc)
-    result = run_hindcast(options, overwrite=bool(cfg.overwrite), progress=bool(cfg.progress))
+    build = flag(clim_cfg.get("build", True), "hindcast.climatology.build")
+    add_to_bundle = flag(clim_cfg.get("add_to_bundle", True), "hindcast.climatology.add_to_bundle")
+    window_days = whole(clim_cfg.get("window_days", 15), "hindcast.climatology.window_days", 0)
+    overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
+    options = HindcastOptions.from_config(with_flags(hc, "hindcast.", "keep_daily"))
+    result = run_hindcast(options, overwrite=overwrite, progress=progress)
     rate = result.member_days_per_cpu_second
     speed = f", {rate:.3g} member-days per CPU-second" if not math.isnan(rate) else ""
     print(f"hindcasts in {result.output}: {len(result.starts)} starts "
           f"({result.computed} computed now in {result.seconds:.1f} s{speed})")
-    if not clim_cfg.get("build", True):
+    if not build:
         return 0
 
     from sowcast.bundle.reader import add_file_to_bundle, is_archive, load_bundle
@@ -53,13 +58,13 @@ def run(cfg: DictConfig) -> int:
     with open_store(options.store, chunks=None) as store:
         names = [v for v in options.variables if v in store.data_vars]
         observed = observed_periods(store_daily(store[names]), periods["start"].values)
-    clim = build_climatology(periods, observed, window_days=int(clim_cfg.get("window_days", 15)))
+    clim = build_climatology(periods, observed, window_days=window_days)
     bundle = load_bundle(options.bundle)
     clim.attrs["bundle_sha256"] = str(bundle.sha256)
     path = Path(options.output) / "climatology.nc"
     write_climatology(clim, path)
     print(f"model climatology: {path}")
-    if clim_cfg.get("add_to_bundle", True):
+    if add_to_bundle:
         if is_archive(options.bundle):
             print(f"the bundle {options.bundle} is an archive: climatology.nc was not added to it "
                   f"(give the bundle folder, or pass products.climatology={path})")

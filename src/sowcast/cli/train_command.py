@@ -7,6 +7,7 @@ import sys
 
 from omegaconf import DictConfig
 
+from sowcast.config_values import with_flags
 from sowcast.errors import SowcastError
 
 
@@ -39,6 +40,9 @@ def run(cfg: DictConfig) -> int:
     except ImportError as exc:
         raise SowcastError(f"training needs torch: install sowcast[train] ({exc})") from None
 
+    with_flags(cfg, "", "overwrite", "progress")
+    with_flags(cfg.train, "train.", "tensorboard")
+    with_flags(cfg.model, "model.", "checkpoint_activations")
     try:
         result = train(cfg)
     except SowcastError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from sowcast.config import plain
+from sowcast.config_values import number
 from sowcast.errors import SowcastError
 
 VERIFY_OPTIONS = ("hindcast", "truth", "climatology", "calibration", "rules", "rules_overrides", "onset_region",
@@ -72,7 +73,7 @@ def run(cfg: DictConfig) -> int:
     region = v.get("onset_region")
     if region is not None and (not isinstance(region, (list, tuple)) or len(region) != 4):
         raise SowcastError(f"verify.onset_region must be [lat_min, lat_max, lon_min, lon_max], not {region!r}")
-    tolerance = float(v.get("tolerance_days", 7))
+    tolerance = number(v.get("tolerance_days", 7), "verify.tolerance_days", 0)
 
     periods = open_hindcast(hindcast, "periods")
     daily = open_hindcast(hindcast, "daily")

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from sowcast.config_values import flag, whole
 from sowcast.errors import SowcastError
 
 
@@ -42,9 +43,9 @@ def dask_session(cluster: Any = None) -> Iterator[Any]:
         raise SowcastError("a dask.distributed cluster needs the 'distributed' package (pip install 'sowcast[ingest]')") from None
     if not address or address == "local-cluster":
         local = LocalCluster(
-            n_workers=int(cfg.get("n_workers", 2)),
-            threads_per_worker=int(cfg.get("threads_per_worker", 1)),
-            processes=bool(cfg.get("processes", True)),
+            n_workers=whole(cfg.get("n_workers", 2), "cluster.n_workers", 1),
+            threads_per_worker=whole(cfg.get("threads_per_worker", 1), "cluster.threads_per_worker", 1),
+            processes=flag(cfg.get("processes", True), "cluster.processes"),
             dashboard_address=cfg.get("dashboard_address"),
         )
         client = Client(local)

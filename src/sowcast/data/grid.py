@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from sowcast.config_values import flag, number
 from sowcast.errors import SowcastError
 
 
@@ -44,23 +45,28 @@ class Grid:
     @classmethod
     def global_grid(cls, resolution: float) -> Grid:
         """A global grid including both poles, longitudes from -180."""
+        if not resolution > 0:
+            raise SowcastError(f"grid resolution must be positive, not {resolution}")
         n_lon = int(round(360 / resolution))
         if not np.isclose(n_lon * resolution, 360):
             raise SowcastError(f"a global grid needs a resolution that divides 360, not {resolution}")
         return cls.from_bounds(-90, 90, -180, 180 - resolution, resolution)
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> Grid:
-        """From ``{global: true, resolution: r}`` or ``{lat_min, lat_max, lon_min, lon_max, resolution}``."""
+    def from_config(cls, cfg: Mapping[str, Any], key: str = "grid") -> Grid:
+        """From ``{global: true, resolution: r}`` or ``{lat_min, lat_max, lon_min, lon_max, resolution}``
+        (``key``: the option's name in errors)."""
+        if not isinstance(cfg, Mapping):
+            raise SowcastError(f"{key} is {{lat_min, lat_max, lon_min, lon_max, resolution}} or "
+                               f"{{global: true, resolution}}, not {cfg!r}")
         cfg = dict(cfg)
         try:
-            if cfg.get("global"):
-                return cls.global_grid(float(cfg["resolution"]))
-            return cls.from_bounds(float(cfg["lat_min"]), float(cfg["lat_max"]),
-                                   float(cfg["lon_min"]), float(cfg["lon_max"]),
-                                   float(cfg["resolution"]))
+            if flag(cfg.get("global", False), f"{key}.global"):
+                return cls.global_grid(number(cfg["resolution"], f"{key}.resolution"))
+            return cls.from_bounds(*(number(cfg[k], f"{key}.{k}") for k in
+                                     ("lat_min", "lat_max", "lon_min", "lon_max", "resolution")))
         except KeyError as exc:
-            raise SowcastError(f"grid config lacks {exc.args[0]!r} (give global+resolution or lat/lon bounds+resolution)") from None
+            raise SowcastError(f"{key} lacks {exc.args[0]!r} (give global+resolution or lat/lon bounds+resolution)") from None
 
     @property
     def shape(self) -> tuple[int, int]:
