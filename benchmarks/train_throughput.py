@@ -4,6 +4,10 @@ One run, same model, same batches, same optimiser: (a) batches drawn by the torc
 DataLoader from the canonical store on disk (with 0 and with N worker processes), (b) the
 very same batches, collated in advance and held in memory. The ratio (a)/(b) says whether
 the loader starves the model (target >= 0.9; Anemoi reports about 0.57 on one GPU).
+
+Then the cost of the loss, from memory batches in the same run: MSE on the deterministic
+model against the afCRPS on the stochastic one (``--members`` draws per window, side by
+side in the batch as ``sowcast train`` does): windows per second of each and their ratio.
 ``--quick`` times 10 steps after 2 warm-up steps; ``--json PATH`` also writes the ratios
 for ``benchmarks/run_all.py``.
 
@@ -30,15 +34,20 @@ from sowcast.data.windows import WindowSource
 from sowcast.graph.build import build_graph
 from sowcast.model.forecaster import build_forecaster
 from sowcast.train.dataloader import make_dataloader
-from sowcast.train.losses import AreaWeightedMSE
+from sowcast.train.losses import AreaWeightedAFCRPS, AreaWeightedMSE
 
 QUICK = {"steps": 10, "warmup": 2}
 
 
 def _step(model, loss_fn, opt, batch) -> float:
     opt.zero_grad(set_to_none=True)
-    pred = model(batch["inputs"], batch["forcings"][:, : batch["inputs"].shape[1] + 1], batch["static"])
-    loss = loss_fn(pred, batch["targets"][:, 0])
+    inputs, forcings = batch["inputs"], batch["forcings"][:, : batch["inputs"].shape[1] + 1]
+    static, m = batch["static"], loss_fn.members
+    if m > 1:
+        inputs, forcings, static = (x.repeat_interleave(m, dim=0) for x in (inputs, forcings, static))
+    noise = model.draw_noise(inputs.shape[0], 1, inputs)
+    pred = model(inputs, forcings, static, None if noise is None else noise[:, 0])
+    loss = loss_fn(pred.unflatten(0, (-1, m)) if m > 1 else pred, batch["targets"][:, 0])
     loss.backward()
     opt.step()
     return loss.item()
@@ -65,6 +74,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    p.add_argument("--members", type=int, default=2, help="afCRPS members per window (train.ensemble_members)")
+    p.add_argument("--noise-channels", type=int, default=8, help="the stochastic model's model.noise_channels")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--quick", action="store_true",
                    help="smaller defaults: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))
@@ -90,7 +101,7 @@ def main() -> None:
     results = []
     for workers in args.workers:
         torch.manual_seed(0)
-        model = build_forecaster(dict(cfg.model), graph, source)
+        model = build_forecaster(dict(cfg.model, noise_channels=0), graph, source)
         loss_fn = AreaWeightedMSE.from_source(source)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         loader = make_dataloader(source, args.batch_size, rank=0, world_size=1, num_workers=workers, seed=0)
@@ -99,7 +110,7 @@ def main() -> None:
         memory_batches = list(itertools.islice(make_dataloader(source, args.batch_size, rank=0, world_size=1,
                                                                num_workers=0, seed=0), n_batches))
         torch.manual_seed(0)
-        model = build_forecaster(dict(cfg.model), graph, source)
+        model = build_forecaster(dict(cfg.model, noise_channels=0), graph, source)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         memory = _time_training(model, loss_fn, opt, memory_batches, args.steps, args.warmup)
         results.append((workers, real, memory))
@@ -109,8 +120,22 @@ def main() -> None:
     for workers, real, memory in results:
         print(f"{workers:>14} {real:>10.1f} {memory:>10.1f} {real / memory:>6.2f}")
     print(f"parameters: {model.count_parameters():,}")
+
+    # The loss: MSE (deterministic) against afCRPS (stochastic, members side by side), same batches.
+    losses = {}
+    for name in ("mse", "afcrps"):
+        torch.manual_seed(0)
+        noise = args.noise_channels if name == "afcrps" else 0
+        model = build_forecaster(dict(cfg.model, noise_channels=noise), graph, source)
+        loss_fn = (AreaWeightedAFCRPS.from_source(source, members=args.members) if name == "afcrps"
+                   else AreaWeightedMSE.from_source(source))
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        losses[name] = _time_training(model, loss_fn, opt, memory_batches, args.steps, args.warmup)
+    ratio = losses["mse"] / losses["afcrps"]
+    print(f"\nloss cost (memory batches): MSE {losses['mse']:.1f} windows/s; afCRPS over {args.members} members "
+          f"{losses['afcrps']:.1f} windows/s; afCRPS costs {ratio:.2f} x MSE per window")
     if args.json:
-        figures = []
+        figures = [{"figure": f"afCRPS ({args.members} members) / MSE cost per window", "value": ratio, "unit": "ratio"}]
         for workers, real, memory in results:
             figures += [{"figure": f"real loader/memory, {workers} workers", "value": real / memory, "unit": "ratio"},
                         {"figure": f"samples/s real loader, {workers} workers", "value": real, "unit": "samples/s"}]
