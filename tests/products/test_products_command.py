@@ -113,6 +113,9 @@ def test_verify_scores_reforecasts_beside_baselines(chain, tmp_path):
     assert np.isfinite(rpss.value).all() and (rpss.value <= 1).all()
     rmse = scores[(scores.metric == "rmse") & (scores.variable == "2m_temperature")]
     assert (rmse.value > 0).all() and (rmse.reference > 0).all()
+    bias = scores[(scores.metric == "bias") & (scores.variable == "2m_temperature")].set_index("period")
+    assert bias.skill.isna().all() and (bias.reference.values == rmse.reference.values).all()
+    assert (bias.value.abs() <= rmse.set_index("period").value + 1e-9).all()   # |mean error| <= RMSE
     assert {"onset_mae_days", "onset_hit_rate_7d", "onset_by_week_brier"} <= set(scores.metric)
     for png in ("reliability.png", "skill_by_lead.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

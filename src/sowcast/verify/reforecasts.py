@@ -7,6 +7,8 @@ variable and period, over every start and grid point (latitude-weighted):
 * ``rmse`` of the ensemble mean, against climatology (the observed climatological mean of
   the start's pooled dates) and persistence (the observed aggregate over the same number of
   days up to the init date);
+* ``bias`` of the ensemble mean (forecast minus truth; the drift of the weekly means), its
+  reference the climatology's RMSE (the variability it should stay well inside);
 * ``acc`` of the ensemble-mean anomaly (against the model climatology) with the observed
   anomaly (against the observed climatology), WeatherBench 2;
 * ``crps`` (fair, Ferro 2014) and the ``spread_skill`` ratio (WeatherBench 2);
@@ -55,7 +57,7 @@ from sowcast.verify.categorical import (
     rps,
     skill_score,
 )
-from sowcast.verify.deterministic import acc, rmse
+from sowcast.verify.deterministic import acc, bias, rmse
 from sowcast.verify.ensemble import crps_ensemble, spread_skill_ratio
 from sowcast.verify.onset_scores import onset_errors
 from sowcast.verify.scorecard import Scorecard
@@ -143,6 +145,8 @@ def score_periods(card: Scorecard, forecast: xr.Dataset, truth: xr.Dataset, clim
         card.add_scores("rmse", name, rmse(mean, o, SPATIAL), rmse(o_clim, o, SPATIAL))
         card.add_scores("rmse_vs_persistence", name, rmse(mean, o, SPATIAL),
                         rmse(persistence[name].transpose(*o.dims), o, SPATIAL))
+        # the drift of the weekly means, beside their variability (the climatology's RMSE)
+        card.add_scores("bias", name, bias(mean, o, SPATIAL), rmse(o_clim, o, SPATIAL), skill=False)
         card.add_scores("acc", name, acc(mean - clim[f"{name}_mean"], o - o_clim, 0.0, SPATIAL), perfect=1.0)
         card.add_scores("crps", name, crps_ensemble(f, o, dims=SPATIAL))
         card.add_scores("spread_skill", name, spread_skill_ratio(f, o, SPATIAL), perfect=1.0)

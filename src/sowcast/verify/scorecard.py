@@ -52,9 +52,10 @@ class Scorecard:
 
     def add_scores(self, metric: str, variable: str, value: xr.DataArray,
                    reference: xr.DataArray | None = None, n: xr.DataArray | None = None,
-                   period_dim: str = "period", perfect: float = 0.0) -> None:
+                   period_dim: str = "period", perfect: float = 0.0, skill: bool = True) -> None:
         """Add one row per ``period_dim`` label of 1-D score arrays (one row "all" if 0-D);
-        ``reference`` and ``n`` (optional) have the same shape and labels as ``value``."""
+        ``reference`` and ``n`` (optional) have the same shape and labels as ``value``;
+        ``skill=False``: no skill score (NaN), for a signed score such as the bias."""
         if value.ndim == 0:
             value = value.expand_dims({period_dim: ["all"]})
             reference, n = (None if a is None else a.expand_dims({period_dim: ["all"]}) for a in (reference, n))
@@ -64,7 +65,8 @@ class Scorecard:
         value, reference, n = aligned(value, nan if reference is None else reference, nan if n is None else n)
         labels = value[period_dim].values if period_dim in value.coords else range(value.size)
         for label, v, ref, count in zip(labels, value.values, reference.values, n.values, strict=True):
-            self.add(metric, variable, label, v, ref, None if np.isnan(count) else count, perfect=perfect)
+            self.add(metric, variable, label, v, ref, None if np.isnan(count) else count, perfect=perfect,
+                     skill=None if skill else math.nan)
 
     def to_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.rows, columns=list(COLUMNS))
