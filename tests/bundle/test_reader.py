@@ -29,7 +29,7 @@ from sowcast.bundle import (
     write_archive,
 )
 from sowcast.bundle.checksums import sha256_file
-from sowcast.bundle.manifest import channel_info, check_grid, manifest_bytes, parse_manifest
+from sowcast.bundle.manifest import channel_info, check_grid, manifest_bytes, noise_entry, parse_manifest
 from sowcast.data.grid import Grid
 from sowcast.errors import SowcastError
 from sowcast.export.bundle_writer import (
@@ -128,6 +128,7 @@ def test_loads_folder_and_archive(bundle_dir, tmp_path):
     assert b.static.shape == (2, *GRID.shape) and b.static.dtype == np.float32
     assert b.static_dataset["orography"].attrs["standard_name"] == "surface_altitude"
     assert set(b.statistics) == {"mean", "std", "diff_mean", "diff_std", "min", "max"}
+    assert b.noise is None and not b.stochastic  # no model.noise: a deterministic model
     assert b.statistics["diff_std"].dtype == np.float32 and b.statistics["std"].tolist() == [5.0, 4.0, 3.0]
     assert b.sha256 == sha256_file(bundle_dir / "manifest.json") == b.id
     assert b.climatology_path is None and b.precisions == ["fp32"]
@@ -247,6 +248,16 @@ DAMAGE = {
                                variants=[{"file": "static.nc", "precision": "int8"}])),
                            r"model variant .* names no listed model_variant file"),
     "missing key": (lambda f: rewrite_manifest(f, lambda m: m.pop("grid")), r"^manifest\.json: missing key\(s\) grid$"),
+    "noise not an object": (lambda f: rewrite_manifest(f, lambda m: m["model"].update(noise=4)),
+                            r"^manifest\.json: model\.noise must be null or \{input, nodes, channels, distribution\}"),
+    "noise nodes 0": (lambda f: rewrite_manifest(f, lambda m: m["model"].update(noise=noise_entry(0, 4))),
+                      r"^manifest\.json: model\.noise\.nodes must be a whole number of at least 1, not 0$"),
+    "noise channels bool": (lambda f: rewrite_manifest(f, lambda m: m["model"].update(noise=noise_entry(10, 1) | {"channels": True})),
+                            r"model\.noise\.channels must be a whole number"),
+    "noise but 3 inputs": (lambda f: rewrite_manifest(f, lambda m: m["model"].update(
+                               noise=noise_entry(10, 4), inputs=[{"name": n} for n in ("inputs", "forcings", "static")])),
+                           r"^manifest\.json: model\.inputs \['inputs', 'forcings', 'static'\] are not \[.*'noise'\] "
+                           r"\(a stochastic model"),
     "traversing name": (lambda f: rewrite_manifest(f, lambda m: m["files"].update({"../x.nc": m["files"]["static.nc"]})),
                         r"^manifest\.json: file name '\.\./x\.nc' is not a plain file name"),
     "statistics channels": (_other_channels,

@@ -7,16 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from forecast_helpers import make_store, write_bundle
+from forecast_helpers import NOISE, make_store, write_bundle
 
 
 @pytest.fixture(scope="session")
 def forecast_data(tmp_path_factory) -> dict[str, Path]:
-    """A store (12 daily steps, 8 x 16 global grid, 4 channels) and bundles made from it."""
+    """A store (12 daily steps, 8 x 16 global grid, 4 channels) and bundles made from it
+    (``stochastic``: the dynamics model with a noise input)."""
     root = tmp_path_factory.mktemp("forecast_data")
     store = make_store(root / "analysis.zarr")
     out = {"root": root, "store": store,
-           "bundle": write_bundle(root / "bundle", store, "dynamics")}
+           "bundle": write_bundle(root / "bundle", store, "dynamics"),
+           # The same dynamics, stochastic: noise [batch, 12, 3] shifts each member (forecast_helpers.py).
+           "stochastic": write_bundle(root / "stochastic", store, "dynamics", noise=NOISE)}
     with xr.open_zarr(store, consolidated=False, chunks=None) as ds:
         c = sum(ds[n].sizes.get("level", 1) for n in ("2m_temperature", "total_precipitation", "temperature"))
     # Probe bundle: no channel counts as non-negative, so nothing is clipped.

@@ -9,6 +9,10 @@ small ONNX graph built by ``onnx.helper`` instead of an exported network:
   (``m``, ``s``: the channel's mean and std): stable, nonlinear, uses every input;
 * ``probe``: channel ``c`` of the output is forcing ``PROBE[c]`` = (time index, forcing
   index) of the ``forcings`` input, so a test reads back exactly what the engine fed.
+
+With ``noise=(M, K)`` either model is stochastic: a fourth input ``noise [batch, M, K]``
+(manifest ``model.noise``) adds ``0.05 s sqrt(M K) mean(noise)`` to every channel (a
+standard normal shift per member, the same over the grid), so members differ by the noise.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import xarray as xr
 from sowcast.errors import SowcastError
 
 N_INPUT_STEPS = 2
+NOISE = (12, 3)  # (nodes, channels) of the hand-made stochastic bundles (forecast_data["stochastic"])
 # Probe model: output channel c <- forcings[:, t, f] with (t, f) = PROBE[c] (t = 2: target time).
 PROBE = [(2, 0), (0, 3), (1, 1), (2, 4)]
 
@@ -34,8 +39,9 @@ def _const(name: str, array: np.ndarray):
 
 
 def build_onnx_model(path: Path, kind: str, mean: np.ndarray, std: np.ndarray, n_input_steps: int = N_INPUT_STEPS,
-                     n_forcings: int = 5) -> Path:
-    """Write the ``dynamics`` or ``probe`` model (module doc) with the bundle contract's I/O."""
+                     n_forcings: int = 5, noise: tuple[int, int] | None = None) -> Path:
+    """Write the ``dynamics`` or ``probe`` model (module doc) with the bundle contract's I/O
+    (and the ``noise`` input of a stochastic model when ``noise`` is ``(M, K)``)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -87,6 +93,16 @@ def build_onnx_model(path: Path, kind: str, mean: np.ndarray, std: np.ndarray, n
         ]
     else:
         raise ValueError(kind)
+    if noise is not None:
+        n_mesh, k = noise
+        inputs.append(helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["batch", n_mesh, k]))
+        init += [_const("kn", 0.05 * float(np.sqrt(n_mesh * k)) * s),
+                 _const("noise_to_state", np.array([-1, 1, 1, 1], np.int64))]
+        last = nodes.pop()  # the Sum, now with the noise term
+        nodes += [helper.make_node("ReduceMean", ["noise"], ["nmean"], axes=[1, 2], keepdims=1),
+                  helper.make_node("Reshape", ["nmean", "noise_to_state"], ["nz"]),
+                  helper.make_node("Mul", ["nz", "kn"], ["nterm"]),
+                  helper.make_node("Sum", [*last.input, "nterm"], ["next_state"])]
     graph = helper.make_graph(nodes, f"sowcast_test_{kind}", inputs, [output], initializer=init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="sowcast-tests")
     model.ir_version = 8
@@ -96,10 +112,11 @@ def build_onnx_model(path: Path, kind: str, mean: np.ndarray, std: np.ndarray, n
 
 
 def write_bundle(folder: Path, store: Path, kind: str = "dynamics", statistics_override: dict | None = None,
-                 n_input_steps: int = N_INPUT_STEPS) -> Path:
-    """A verified bundle folder for the channels, grid and statistics of ``store``."""
+                 n_input_steps: int = N_INPUT_STEPS, noise: tuple[int, int] | None = None) -> Path:
+    """A verified bundle folder for the channels, grid and statistics of ``store`` (a
+    stochastic model with ``noise=(M, K)``, see the module doc)."""
     from sowcast.bundle.checksums import file_entry
-    from sowcast.bundle.manifest import FORMAT, channel_info, manifest_bytes
+    from sowcast.bundle.manifest import FORMAT, channel_info, manifest_bytes, noise_entry
     from sowcast.data.schema import time_step_iso
     from sowcast.data.windows import WindowSource
 
@@ -107,7 +124,7 @@ def write_bundle(folder: Path, store: Path, kind: str = "dynamics", statistics_o
     folder.mkdir(parents=True)
     stats = {k: np.asarray(v, np.float32) for k, v in src.statistics.items()}
     stats.update(statistics_override or {})
-    build_onnx_model(folder / "model.onnx", kind, stats["mean"], stats["std"], n_input_steps)
+    build_onnx_model(folder / "model.onnx", kind, stats["mean"], stats["std"], n_input_steps, noise=noise)
     xr.Dataset({k: ("channel", v) for k, v in stats.items()},
                coords={"channel": src.channels}).to_netcdf(folder / "statistics.nc")
     xr.Dataset({n: (("lat", "lon"), src._static[i]) for i, n in enumerate(src.static_names)},
@@ -117,7 +134,8 @@ def write_bundle(folder: Path, store: Path, kind: str = "dynamics", statistics_o
              "static.nc": file_entry(folder / "static.nc", "static")}
     manifest = {
         "format": FORMAT, "created": "2026-01-01T00:00:00Z", "sowcast_version": "test",
-        "model": {"file": "model.onnx", "data_file": None, "variants": []},
+        "model": {"file": "model.onnx", "data_file": None, "variants": [],
+                  "noise": None if noise is None else noise_entry(*noise)},
         "channels": [channel_info(c) for c in src.channels],
         "forcing_names": list(src.forcing_names), "static_names": list(src.static_names),
         "n_input_steps": n_input_steps, "time_step": time_step_iso(src.time_step),
@@ -144,9 +162,17 @@ def options(bundle, init, output, **kw):
     return ForecastOptions.from_config(cfg)
 
 
-def run_reference(bundle, ic_times: np.ndarray, n_steps: int, members_window: np.ndarray, threads: int = 1
-                  ) -> np.ndarray:
-    """Manual rollout with plain onnxruntime calls: ``[M, n_steps, C, H, W]`` (torch-free)."""
+def reference_noise(seed: int, start, member: int, step: int, shape: tuple[int, int]) -> np.ndarray:
+    """The noise the edge must feed (sowcast.forecast.model_noise's formula, written out here):
+    ``default_rng([seed, start as YYYYMMDDhhmm, member, step, 0x6E6F6973])``."""
+    key = int(pd.Timestamp(start).strftime("%Y%m%d%H%M"))
+    return np.random.default_rng([seed, key, member, step, 0x6E6F6973]).standard_normal(shape, dtype=np.float32)
+
+
+def run_reference(bundle, ic_times: np.ndarray, n_steps: int, members_window: np.ndarray, threads: int = 1,
+                  noise_seed: int = 0) -> np.ndarray:
+    """Manual rollout with plain onnxruntime calls: ``[M, n_steps, C, H, W]`` (torch-free);
+    a stochastic bundle gets :func:`reference_noise` (``noise_seed``, start ``ic_times[-1]``)."""
     import onnxruntime as ort
 
     from sowcast.data.forcings import compute_forcings
@@ -165,7 +191,12 @@ def run_reference(bundle, ic_times: np.ndarray, n_steps: int, members_window: np
         f = compute_forcings(np.array(times + [target]), bundle.grid.lat, bundle.grid.lon, bundle.time_step)
         forcings = np.stack([f[n] for n in bundle.forcing_names], axis=1)
         forcings = np.broadcast_to(forcings, (m, *forcings.shape)).astype(np.float32)
-        (nxt,) = sess.run(["next_state"], {"inputs": window, "forcings": forcings, "static": static})
+        feeds = {"inputs": window, "forcings": forcings, "static": static}
+        if bundle.noise is not None:
+            shape = (bundle.noise["nodes"], bundle.noise["channels"])
+            feeds["noise"] = np.stack([reference_noise(noise_seed, ic_times[-1], g, len(out) + 1, shape)
+                                       for g in range(m)])
+        (nxt,) = sess.run(["next_state"], feeds)
         nxt[:, nonneg] = np.maximum(nxt[:, nonneg], 0)
         out.append(nxt)
         window = np.concatenate([window[:, 1:], nxt[:, None]], axis=1)

@@ -1,5 +1,6 @@
 """Hindcasts: several starts per onnxruntime call give exactly what one forecast per start
-gives; a killed run goes on with the starts not yet done; bad options are one-line errors."""
+gives (a stochastic bundle's noise included); a killed run goes on with the starts not yet
+done; bad options are one-line errors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from forecast_helpers import make_store, one_line_error, options, write_bundle
+from forecast_helpers import NOISE, make_store, one_line_error, options, write_bundle
 
 from sowcast.forecast.engine import run_forecast
 from sowcast.forecast.hindcast import (
@@ -27,11 +28,12 @@ from sowcast.products.daily import forecast_daily
 def long_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("hindcast")
     store = make_store(root / "a.zarr", n_times=40, levels=None, start="2000-01-01")
-    return {"store": store, "bundle": write_bundle(root / "bundle", store, "dynamics")}
+    return {"store": store, "bundle": write_bundle(root / "bundle", store, "dynamics"),
+            "stochastic": write_bundle(root / "stochastic", store, "dynamics", noise=NOISE)}
 
 
-def _hc(data, out, **kw):
-    cfg = {"bundle": str(data["bundle"]), "store": str(data["store"]), "output": str(out), "years": [2000, 2000],
+def _hc(data, out, kind="bundle", **kw):
+    cfg = {"bundle": str(data[kind]), "store": str(data["store"]), "output": str(out), "years": [2000, 2000],
            "first": "01-03", "last": "01-24", "every_days": 7, "members": 3, "lead": "9D", "threads": 1,
            "batch": 6, "keep_daily": True}
     cfg.update(kw)
@@ -46,8 +48,9 @@ def test_start_dates_same_calendar_days_each_year_and_across_the_year_end():
     assert [f"{t:%Y-%m-%d}" for t in wrap] == ["2001-12-25", "2002-01-01", "2002-01-08"]
 
 
-def test_each_start_equals_a_forecast_from_that_start(long_data, tmp_path):
-    opts = _hc(long_data, tmp_path / "hc")
+@pytest.mark.parametrize("kind, noise_seed", [("bundle", 0), ("stochastic", 3)])
+def test_each_start_equals_a_forecast_from_that_start(long_data, tmp_path, kind, noise_seed):
+    opts = _hc(long_data, tmp_path / "hc", kind, noise_seed=noise_seed)
     result = run_hindcast(opts)
     assert [f"{t:%m-%d}" for t in result.starts] == ["01-03", "01-10", "01-17", "01-24"]
     assert result.computed == 4 and result.member_days == 4 * 3 * 9
@@ -56,11 +59,11 @@ def test_each_start_equals_a_forecast_from_that_start(long_data, tmp_path):
     assert daily["total_precipitation"].dims == ("start", "member", "lead_day", "lat", "lon")
     assert periods["total_precipitation"].dims == ("start", "member", "period", "lat", "lon")
     # Two starts went through onnxruntime together (batch 6 = 2 starts x 3 members), each with
-    # its own forcings and perturbations; the engine run from one start alone must agree.
+    # its own forcings, perturbations (and noise); the engine run from one start alone must agree.
     for start in result.starts[1:3]:
         pert = start_perturbation(opts.perturbation, start)
-        fc = run_forecast(options(long_data["bundle"], long_data["store"], tmp_path / f"{start:%d}.zarr",
-                                  init_time=str(start), lead="9D", members=3,
+        fc = run_forecast(options(long_data[kind], long_data["store"], tmp_path / f"{start:%d}.zarr",
+                                  init_time=str(start), lead="9D", members=3, noise_seed=noise_seed,
                                   perturbation={"scale": pert.scale, "length_scale": pert.length_scale,
                                                 "seed": pert.seed}))
         with xr.open_zarr(fc.output, consolidated=False, chunks=None) as ds:
@@ -76,11 +79,46 @@ def test_each_start_equals_a_forecast_from_that_start(long_data, tmp_path):
     assert np.isnan(periods["total_precipitation"].sel(period="week2").values).all()
 
 
-def test_grouping_does_not_change_the_numbers(long_data, tmp_path):
-    run_hindcast(_hc(long_data, tmp_path / "a", batch=12))
-    run_hindcast(_hc(long_data, tmp_path / "b", batch=1))
+@pytest.mark.parametrize("kind", ["bundle", "stochastic"])
+def test_grouping_does_not_change_the_numbers(long_data, tmp_path, kind):
+    run_hindcast(_hc(long_data, tmp_path / "a", kind, batch=12))
+    run_hindcast(_hc(long_data, tmp_path / "b", kind, batch=1))
     a, b = open_hindcast(tmp_path / "a"), open_hindcast(tmp_path / "b")
     np.testing.assert_allclose(a["total_precipitation"].values, b["total_precipitation"].values, rtol=1e-6)
+    np.testing.assert_allclose(a["2m_temperature"].values, b["2m_temperature"].values, rtol=1e-6)
+    assert (json.loads((tmp_path / "a" / "hindcast.json").read_text()).get("noise_seed") == 0) == (kind == "stochastic")
+
+
+def test_stochastic_hindcast_members_and_starts_draw_their_own_noise(long_data, tmp_path):
+    """No initial perturbations: the members of a start differ by the model noise alone, each
+    start has its own, and a start's members do not depend on which starts run beside it."""
+    kw = {"perturbation": {"scale": 0}, "every_days": 1, "first": "01-03", "last": "01-04", "lead": "3D"}
+    run_hindcast(_hc(long_data, tmp_path / "both", "stochastic", **kw))
+    run_hindcast(_hc(long_data, tmp_path / "alone", "stochastic", **{**kw, "last": "01-03"}))
+    run_hindcast(_hc(long_data, tmp_path / "seed1", "stochastic", noise_seed=1, **kw))
+    both = open_hindcast(tmp_path / "both", "daily")["2m_temperature"]
+    alone = open_hindcast(tmp_path / "alone", "daily")["2m_temperature"]
+    t = both.values  # [start, member, lead_day, lat, lon]
+    assert (t[:, 1:, 0] != t[:, :1, 0]).all()                      # members part at once
+    np.testing.assert_array_equal(alone.values[0], t[0])           # grouping-free
+    assert not np.array_equal(open_hindcast(tmp_path / "seed1", "daily")["2m_temperature"].values, t)
+    one_line_error(lambda: _hc(long_data, tmp_path / "x", "stochastic", noise_seed=-2),
+                   "hindcast.noise_seed must be at least 0")
+
+
+def test_real_stochastic_bundle_hindcast_grouping(stochastic_bundle, tmp_path):
+    """The exported stochastic tiny model: two starts per call or one give the same members."""
+    data = {"bundle": stochastic_bundle["bundle"], "store": stochastic_bundle["store"]}
+    kw = {"first": "01-03", "last": "01-10", "members": 2, "lead": "3D"}
+    run_hindcast(_hc(data, tmp_path / "a", batch=4, **kw))
+    run_hindcast(_hc(data, tmp_path / "b", batch=2, **kw))
+    a, b = open_hindcast(tmp_path / "a", "daily"), open_hindcast(tmp_path / "b", "daily")
+    assert a.sizes["start"] == 2 and a.sizes["lead_day"] == 3
+    for name in ("total_precipitation", "2m_temperature"):
+        assert np.isfinite(a[name].values).all()
+        np.testing.assert_allclose(a[name].values, b[name].values, rtol=1e-6, atol=1e-5, err_msg=name)
+    t = a["2m_temperature"].values
+    assert not np.array_equal(t[:, 0], t[:, 1]) and not np.array_equal(t[0], t[1])
 
 
 def test_a_killed_run_goes_on_with_the_starts_not_done(long_data, tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 """Resumability: after an interruption (an exception, or kill -9 at any moment) the same
 command goes on from the last saved state and the finished output equals an uninterrupted
-run's bit for bit."""
+run's bit for bit, for deterministic and stochastic bundles (whose noise is drawn afresh
+from the member's seed, so nothing about it is saved)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,9 @@ def _assert_same(a: dict, b: dict) -> None:
         np.testing.assert_array_equal(value, b[name], err_msg=name)
 
 
-def test_resume_after_an_exception_equals_uninterrupted(forecast_data, tmp_path, monkeypatch):
-    bundle, store = forecast_data["bundle"], forecast_data["store"]
+@pytest.mark.parametrize("kind", ["bundle", "stochastic"])
+def test_resume_after_an_exception_equals_uninterrupted(forecast_data, tmp_path, monkeypatch, kind):
+    bundle, store = forecast_data[kind], forecast_data["store"]
     kw = {"members": 3, "lead": "8D", "checkpoint_every": 3}
     run_forecast(options(bundle, store, tmp_path / "whole.zarr", **kw))
 
@@ -118,10 +120,13 @@ def _run_until(cmd, cwd, ready, timeout=120.0) -> None:
     assert proc.returncode == -signal.SIGKILL, f"the forecast was not killed (rc {proc.returncode}): {err}"
 
 
-def test_kill_9_at_any_point_then_resume_equals_uninterrupted(real_bundle, tmp_path):
-    """A real exported bundle, run by ``python -m sowcast forecast``, killed three times with
-    SIGKILL: while the partial output is being created, after the state shows 6 steps (steps
-    beyond it already written), and again after 15; the fourth run finishes the forecast."""
+@pytest.mark.parametrize("exported", ["real_bundle", "stochastic_bundle"])
+def test_kill_9_at_any_point_then_resume_equals_uninterrupted(exported, request, tmp_path):
+    """A real exported bundle (deterministic, and stochastic: its noise drawn per member and
+    step), run by ``python -m sowcast forecast``, killed three times with SIGKILL: while the
+    partial output is being created, after the state shows 6 steps (steps beyond it already
+    written), and again after 15; the fourth run finishes the forecast."""
+    real_bundle = request.getfixturevalue(exported)
     bundle, store = real_bundle["archive"], real_bundle["store"]
     out = tmp_path / "fc.zarr"
     pdir = partial_dir(out)

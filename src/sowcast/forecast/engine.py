@@ -6,15 +6,20 @@
    initial conditions and check them against it
    (:mod:`sowcast.forecast.initial_conditions`);
 2. build the ensemble (:mod:`sowcast.forecast.ensemble`): per start, a control and
-   perturbed members; lagged starts (``lagged.n`` analyses ``lagged.spacing`` steps apart
-   before ``init_time``) are first run on their own up to ``init_time`` ("pre-roll"), so all
-   members are aligned in valid time and the output has one ``lead_time`` axis;
+   perturbed members (``perturbation.scale`` 0: no initial perturbation); lagged starts
+   (``lagged.n`` analyses ``lagged.spacing`` steps apart before ``init_time``) are first
+   run on their own up to ``init_time`` ("pre-roll"), so all members are aligned in valid
+   time and the output has one ``lead_time`` axis;
 3. roll out with onnxruntime (:mod:`sowcast.forecast.session`), the members as the batch
    (``batch`` members per call): each step computes the forcings at the input times and the
    target time (:func:`sowcast.data.forcings.compute_forcings`, in the bundle's
    ``forcing_names`` order), runs the model, keeps channels that are never negative in the
    training data (statistics ``min >= 0``, e.g. precipitation) at >= 0, writes the new
-   state and slides the window;
+   state and slides the window. A stochastic bundle (manifest ``model.noise``) also gets
+   fresh standard normal noise for every member at every step, drawn statelessly from
+   ``noise_seed``, the member's start and number and the step
+   (:mod:`sowcast.forecast.model_noise`), so its members differ by the model's own spread
+   and batching, resuming and lagged starts do not change them;
 4. write each lead time to disk as it is made (:mod:`sowcast.forecast.output_writer`);
 5. every ``checkpoint_every`` steps fsync what was written and save the rollout state
    (:mod:`sowcast.forecast.rollout_state`); the same command after a kill goes on from the
@@ -22,8 +27,9 @@
    (zarr) or copied (netCDF) into place atomically.
 
 A finished output whose ``config_fingerprint`` (bundle sha256, the initial conditions'
-sha256, init time, lead, members, perturbation, lagged starts, batch, precision) equals
-this run's is not recomputed; another existing output is an error unless ``overwrite``.
+sha256, init time, lead, members, perturbation, lagged starts, batch, precision, and for a
+stochastic bundle ``noise_seed``) equals this run's is not recomputed; another existing
+output is an error unless ``overwrite``.
 The thread settings are not part of the fingerprint: a run resumed with fewer threads (a
 tighter power budget) goes on, though its last bits may then differ from an uninterrupted run.
 """
@@ -45,6 +51,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sowcast.bundle.manifest import model_noise
 from sowcast.data.forcings import compute_forcings
 from sowcast.data.schema import PRECIPITATION_ACCUMULATION, time_step_iso
 from sowcast.errors import SowcastError
@@ -60,6 +67,7 @@ from sowcast.forecast.initial_conditions import (
     channel_specs,
     read_initial_conditions,
 )
+from sowcast.forecast.model_noise import NOISE_STREAM, ModelNoise, bundle_noise, start_key, step_keys
 from sowcast.forecast.output_writer import (
     OutputLayout,
     ZarrStepWriter,
@@ -74,7 +82,7 @@ from sowcast.forecast.rollout_state import (
     save_state,
 )
 
-OPTIONS = ("bundle", "init", "init_time", "lead", "members", "perturbation", "lagged", "threads",
+OPTIONS = ("bundle", "init", "init_time", "lead", "members", "perturbation", "noise_seed", "lagged", "threads",
            "inter_op_threads", "spinning", "batch", "output", "checkpoint_every", "precision")
 ZARR_SUFFIXES = (".zarr",)
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
@@ -108,6 +116,7 @@ class ForecastOptions:
     lead: pd.Timedelta = field(default_factory=lambda: pd.Timedelta("46D"))
     members: int = 16                 # per start (see sowcast.forecast.ensemble)
     perturbation: Perturbation = field(default_factory=Perturbation)
+    noise_seed: int = 0               # stochastic bundles: the model noise's seed (model_noise.py)
     lagged_n: int = 0
     lagged_spacing: int = 1           # steps between lagged starts
     threads: int = 2
@@ -157,6 +166,7 @@ class ForecastOptions:
             lead=lead,
             members=_int(cfg, "members", 16, 1),
             perturbation=Perturbation.from_config(cfg.get("perturbation")),
+            noise_seed=_int(cfg, "noise_seed", 0, 0),
             lagged_n=_int(lagged, "n", 0, 0, "lagged.n"),
             lagged_spacing=_int(lagged, "spacing", 1, 1, "lagged.spacing"),
             threads=_int(cfg, "threads", 2, 0),
@@ -178,7 +188,7 @@ class ForecastOptions:
             "init": self.init, "output": str(self.output),
             "init_time": None if self.init_time is None else str(self.init_time),
             "lead": time_step_iso(self.lead), "members": self.members,
-            "perturbation": asdict(self.perturbation),
+            "perturbation": asdict(self.perturbation), "noise_seed": self.noise_seed,
             "lagged": {"n": self.lagged_n, "spacing": self.lagged_spacing},
             "threads": self.threads, "inter_op_threads": self.inter_op_threads, "spinning": self.spinning,
             "batch": self.batch, "checkpoint_every": self.checkpoint_every, "precision": self.precision,
@@ -235,12 +245,18 @@ def forcing_block(times: np.ndarray, grid: Any, step: pd.Timedelta, names: list[
 
 
 class Stepper:
-    """One step of every member: forcings, onnxruntime in batches, non-negative channels kept >= 0."""
+    """One step of every member: forcings, (a stochastic model's noise,) onnxruntime in
+    batches, non-negative channels kept >= 0.
 
-    def __init__(self, model: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], static: np.ndarray,
+    ``noise`` (a stochastic model): each call then needs ``noise_keys [M, 3]``, the
+    ``(start, member, step)`` of every member (:mod:`sowcast.forecast.model_noise`); the
+    model is called as ``model(inputs, forcings, static, noise)``."""
+
+    def __init__(self, model: Callable[..., np.ndarray], static: np.ndarray,
                  grid: Any, time_step: pd.Timedelta, forcing_names: list[str], nonnegative: np.ndarray,
-                 batch: int | None):
+                 batch: int | None, noise: ModelNoise | None = None):
         self.model = model
+        self.noise = noise
         self.static = static
         self.grid = grid
         self.time_step = pd.Timedelta(time_step)
@@ -263,22 +279,29 @@ class Stepper:
         times = np.append(np.asarray(window_times, "datetime64[ns]"), self.target_time(window_times))
         return forcing_block(times, self.grid, self.time_step, self.forcing_names)
 
-    def __call__(self, window: np.ndarray, window_times: np.ndarray) -> np.ndarray:
+    def __call__(self, window: np.ndarray, window_times: np.ndarray, noise_keys: np.ndarray | None = None) -> np.ndarray:
         """The next state ``[M, C, H, W]`` of every member of ``window [M, T, C, H, W]``."""
-        return self.run(window, self.forcings(window_times), pd.Timestamp(self.target_time(window_times)))
+        return self.run(window, self.forcings(window_times), pd.Timestamp(self.target_time(window_times)), noise_keys)
 
-    def run(self, window: np.ndarray, forcings: np.ndarray, when: Any) -> np.ndarray:
+    def run(self, window: np.ndarray, forcings: np.ndarray, when: Any, noise_keys: np.ndarray | None = None) -> np.ndarray:
         """The model on ``window [M, T, C, H, W]`` in batches; ``forcings`` are ``[T + 1, F, H, W]``
         for every member, or ``[M, T + 1, F, H, W]`` one per member (hindcasts from several
-        starts); non-negative channels kept >= 0. ``when`` names the step in an error."""
+        starts); a stochastic model's noise drawn per member from ``noise_keys [M, 3]``, so a
+        member's draw does not depend on the batch; non-negative channels kept >= 0. ``when``
+        names the step in an error."""
         m = window.shape[0]
         batch = self.batch or m
         per_member = forcings.ndim == window.ndim
+        if self.noise is not None and (noise_keys is None or np.shape(noise_keys) != (m, 3)):
+            raise SowcastError(f"the stochastic model needs a noise key (start, member, step) for each of {m} members")
         out = np.empty((m, *window.shape[2:]), np.float32)
         for b0 in range(0, m, batch):
             n = min(batch, m - b0)
             f = forcings[b0:b0 + n] if per_member else np.broadcast_to(forcings, (n, *forcings.shape))
-            res = self.model(window[b0:b0 + n], np.ascontiguousarray(f), self.static_batch(n))
+            args = (window[b0:b0 + n], np.ascontiguousarray(f), self.static_batch(n))
+            if self.noise is not None:
+                args += (self.noise.batch(noise_keys[b0:b0 + n]),)
+            res = self.model(*args)
             if res.shape != (n, *window.shape[2:]):
                 raise SowcastError(f"the model returned shape {res.shape}, expected {(n, *window.shape[2:])}")
             out[b0:b0 + n] = res
@@ -286,9 +309,10 @@ class Stepper:
             raise SowcastError(f"the model produced NaN or infinite values for {when}")
         return clip_nonnegative(out, self.nonnegative, channel_axis=1)
 
-    def advance(self, window: np.ndarray, window_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def advance(self, window: np.ndarray, window_times: np.ndarray,
+                noise_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One step: the next state, and the window and its times slid by one (in place)."""
-        nxt = self(window, window_times)
+        nxt = self(window, window_times, noise_keys)
         window[:, :-1] = window[:, 1:]
         window[:, -1] = nxt
         times = np.append(window_times[1:], self.target_time(window_times))
@@ -306,7 +330,7 @@ def _load_bundle(spec: Any) -> Any:
 
 
 def _fingerprint(options: ForecastOptions, bundle: Any, ic: InitialConditions, n_members: int,
-                 batch: int) -> str:
+                 batch: int, stochastic: bool) -> str:
     key = {
         "bundle_sha256": str(bundle.sha256),
         "initial_conditions_sha256": ic.digest(),
@@ -319,18 +343,20 @@ def _fingerprint(options: ForecastOptions, bundle: Any, ic: InitialConditions, n
         "batch": batch,
         "precision": options.precision,
     }
+    if stochastic:  # a deterministic bundle's fingerprint is as before this option existed
+        key["noise_seed"] = options.noise_seed
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
 def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fingerprint: str,
-                n_members: int) -> dict[str, Any]:
+                n_members: int, noise: ModelNoise | None) -> dict[str, Any]:
     import onnxruntime
 
     import sowcast
 
     p = options.perturbation
     now = pd.Timestamp.now("UTC")
-    return {
+    attrs = {
         "Conventions": "CF-1.8",
         "title": "sowcast ensemble forecast",
         "source": f"sowcast {sowcast.__version__} graph network forecast run with onnxruntime {onnxruntime.__version__}",
@@ -356,6 +382,14 @@ def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fi
         "forecast_config": json.dumps(options.as_config(), sort_keys=True),
         "config_fingerprint": fingerprint,
     }
+    if p.scale == 0:
+        attrs["perturbation"] = "none (perturbation.scale 0): every member starts from the analysis"
+    if noise is not None:
+        attrs["model_noise"] = (f"stochastic model: standard normal noise [{noise.nodes} mesh nodes, {noise.channels} "
+                                f"channels] per member and step, numpy default_rng([noise_seed, start YYYYMMDDhhmm, "
+                                f"member of its start, step since its start, {NOISE_STREAM:#x}])")
+        attrs["noise_seed"] = noise.seed
+    return attrs
 
 
 def _log(message: str) -> None:
@@ -384,17 +418,21 @@ def _publish_zarr(src: Path, dest: Path) -> None:
 
 def _initial_window(ic: InitialConditions, options: ForecastOptions, bundle: Any, stepper: Stepper,
                     generator: PerturbationGenerator | None, nonnegative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All members' windows at init_time ``[M, T, C, H, W]`` (lagged starts pre-rolled) and times."""
+    """All members' windows at init_time ``[M, T, C, H, W]`` (lagged starts pre-rolled, with
+    their steps' noise when stochastic) and times."""
     t_in = int(bundle.n_input_steps)
     windows = []
     times = None
+    members = np.arange(options.members)
     for start in range(options.lagged_n + 1):
         lag = start * options.lagged_spacing
         end = len(ic.times) - 1 - lag
         ens = start_ensemble(ic.window(end, t_in), start, options.members, generator, nonnegative)
         t = ic.times[end - t_in + 1:end + 1].copy()
-        for _ in range(lag):
-            _, t = stepper.advance(ens, t)
+        key = start_key(ic.times[end])
+        for j in range(1, lag + 1):
+            keys = step_keys(np.full(options.members, key), members, j) if stepper.noise is not None else None
+            _, t = stepper.advance(ens, t, keys)
         if times is not None and not (t == times).all():
             raise AssertionError("lagged starts did not align in valid time")
         times = t
@@ -419,7 +457,9 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
     batch = min(options.batch or n_members, n_members)
     ic = read_initial_conditions(options.init, bundle, options.init_time,
                                  n_times=t_in + options.lagged_n * options.lagged_spacing)
-    fingerprint = _fingerprint(options, bundle, ic, n_members, batch)
+    manifest = getattr(bundle, "manifest", None) or {}
+    stochastic = model_noise(manifest) is not None
+    fingerprint = _fingerprint(options, bundle, ic, n_members, batch, stochastic)
     output = options.output
     pdir = partial_dir(output)
     if output.exists() and not overwrite:
@@ -434,19 +474,27 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
     nonnegative = nonnegative_channels(stats, len(specs))
     model_path = bundle.model_path(options.precision)
     model = StepModel(model_path, options.threads, options.inter_op_threads, options.spinning)
-    stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch)
+    noise = bundle_noise(manifest, model.noise_shape, options.noise_seed, model_path.name)
+    stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch,
+                      noise)
     generator = None
     if options.perturbation.scale > 0 and options.members > 1:
         if "diff_std" not in stats:
             raise SowcastError("the bundle's statistics lack diff_std; cannot perturb the members")
         generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation)
+    elif noise is None and options.members > 1:
+        log(f"perturbation.scale is 0 and the model is deterministic: all {options.members} members of a start are the same")
 
-    starts = np.repeat(ic.times[len(ic.times) - 1 - options.lagged_spacing * np.arange(n_starts)], options.members)
-    channel_attrs = {c.get("name"): c for c in (getattr(bundle, "manifest", None) or {}).get("channels", [])
-                     if isinstance(c, dict)}
+    start_times = ic.times[len(ic.times) - 1 - options.lagged_spacing * np.arange(n_starts)]
+    starts = np.repeat(start_times, options.members)
+    # Each member's noise key (model_noise.py): its start, its number there, steps since its start.
+    key_starts = np.repeat([start_key(t) for t in start_times], options.members)
+    key_members = np.tile(np.arange(options.members), n_starts)
+    key_lags = np.repeat(options.lagged_spacing * np.arange(n_starts), options.members)
+    channel_attrs = {c.get("name"): c for c in manifest.get("channels", []) if isinstance(c, dict)}
     layout = OutputLayout.build(specs, channel_attrs, bundle.grid.lat, bundle.grid.lon, ic.init_time,
                                 pd.TimedeltaIndex([step * (k + 1) for k in range(n_steps)]), starts,
-                                _provenance(options, bundle, ic, fingerprint, n_members))
+                                _provenance(options, bundle, ic, fingerprint, n_members, noise))
     expected = (n_members, t_in, len(specs), *bundle.grid.shape)
     zpath = pdir / OUTPUT_NAME
     state = load_state(pdir) if pdir.is_dir() else None
@@ -478,7 +526,8 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
     with tqdm(total=n_steps, initial=done, disable=not progress, unit="step", file=sys.stderr,
               desc=f"forecast {n_members} members") as bar:
         for k in range(done + 1, n_steps + 1):
-            nxt, times = stepper.advance(window, times)
+            keys = step_keys(key_starts, key_members, key_lags + k) if noise is not None else None
+            nxt, times = stepper.advance(window, times, keys)
             writer.write_step(k - 1, nxt)
             if k % options.checkpoint_every == 0 or k == n_steps:
                 writer.flush()

@@ -10,7 +10,11 @@ up to ``last``), so the climatology's start days line up across years. Each star
 ``members`` members (member 0 unperturbed, the others perturbed as in the forecast engine,
 with noise seeded by the start date so that a start's members do not depend on how starts
 were grouped) for ``lead``; several starts go through onnxruntime in one call (``batch``
-members per call), each with its own forcings. What is kept per start:
+members per call), each with its own forcings. A stochastic bundle's noise is drawn per
+(start, member, step) from ``noise_seed`` as in the forecast engine
+(:mod:`sowcast.forecast.model_noise`), so a start's members do not depend on the grouping
+either, and a start equals the forecast from it with the same perturbation and noise seeds.
+What is kept per start:
 
     <output>/hindcast.json            the options, the model file's sha256, the fingerprint
     <output>/daily/<YYYY-MM-DD>.nc    daily series (member, time, lat, lon) when keep_daily
@@ -50,11 +54,12 @@ from sowcast.forecast.ensemble import (
     start_ensemble,
 )
 from sowcast.forecast.initial_conditions import channel_specs, extract
+from sowcast.forecast.model_noise import bundle_noise, start_key, step_keys
 
 OPTIONS_FILE = "hindcast.json"
 DEFAULT_VARIABLES = ("total_precipitation", "2m_temperature")
 HINDCAST_OPTIONS = ("bundle", "store", "years", "first", "last", "every_days", "members", "lead", "perturbation",
-                    "variables", "threads", "batch", "precision", "keep_daily", "output")
+                    "noise_seed", "variables", "threads", "batch", "precision", "keep_daily", "output")
 
 
 def _is_null(value: Any) -> bool:
@@ -84,6 +89,7 @@ class HindcastOptions:
     members: int = 4
     lead: pd.Timedelta = field(default_factory=lambda: pd.Timedelta("46D"))
     perturbation: Perturbation = field(default_factory=Perturbation)
+    noise_seed: int = 0                       # stochastic bundles (model_noise.py)
     variables: tuple[str, ...] = DEFAULT_VARIABLES
     threads: int = 2
     batch: int = 16
@@ -124,7 +130,8 @@ class HindcastOptions:
         if lead <= pd.Timedelta(0):
             raise SowcastError("hindcast.lead must be positive")
         ints = {}
-        for key, default, low in (("every_days", 7, 1), ("members", 4, 1), ("threads", 2, 0), ("batch", 16, 1)):
+        for key, default, low in (("every_days", 7, 1), ("members", 4, 1), ("threads", 2, 0), ("batch", 16, 1),
+                                  ("noise_seed", 0, 0)):
             value = cfg.get(key, default)
             try:
                 ints[key] = int(value)
@@ -145,13 +152,18 @@ class HindcastOptions:
                    precision=str(cfg.get("precision") or "fp32"), keep_daily=bool(cfg.get("keep_daily", False)),
                    **ints)
 
-    def as_config(self, model_sha256: str, years: tuple[int, int]) -> dict[str, Any]:
-        """What identifies the hindcasts (``years`` resolved: the bundle's training years by default)."""
-        return {"model_sha256": model_sha256, "store": str(Path(self.store).resolve()),
-                "years": [int(years[0]), int(years[1])], "first": self.first, "last": self.last,
-                "every_days": self.every_days, "members": self.members, "lead": time_step_iso(self.lead),
-                "perturbation": asdict(self.perturbation), "variables": list(self.variables),
-                "precision": self.precision, "keep_daily": self.keep_daily}
+    def as_config(self, model_sha256: str, years: tuple[int, int], stochastic: bool = False) -> dict[str, Any]:
+        """What identifies the hindcasts (``years`` resolved: the bundle's training years by
+        default; ``noise_seed`` only for a stochastic model, so a deterministic one's
+        hindcasts keep their fingerprint)."""
+        out = {"model_sha256": model_sha256, "store": str(Path(self.store).resolve()),
+               "years": [int(years[0]), int(years[1])], "first": self.first, "last": self.last,
+               "every_days": self.every_days, "members": self.members, "lead": time_step_iso(self.lead),
+               "perturbation": asdict(self.perturbation), "variables": list(self.variables),
+               "precision": self.precision, "keep_daily": self.keep_daily}
+        if stochastic:
+            out["noise_seed"] = self.noise_seed
+        return out
 
 
 def start_dates(years: tuple[int, int], first: str, last: str, every_days: int) -> pd.DatetimeIndex:
@@ -289,7 +301,8 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
         if name not in surface:
             raise SowcastError(f"the bundle has no surface channel {name}; hindcast.variables can be "
                                f"{', '.join(surface)}")
-    config = options.as_config(str(bundle.manifest["files"][model_file]["sha256"]), years)
+    stochastic = bundle.noise is not None
+    config = options.as_config(str(bundle.manifest["files"][model_file]["sha256"]), years, stochastic)
     _prepare_folder(options, config, overwrite)
     todo = [s for s in usable if not start_file(options.output, "periods", s).is_file()]
     result = HindcastResult(options.output, usable, len(todo))
@@ -302,8 +315,9 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
     stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
     nonnegative = nonnegative_channels(stats, len(specs))
     model = StepModel(bundle.model_path(options.precision), options.threads, 1, False)
+    noise = bundle_noise(bundle.manifest, model.noise_shape, options.noise_seed, model_file)
     static = static_fields(bundle)
-    stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch)
+    stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch, noise)
     attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
              "time_step": time_step_iso(step), "lead": time_step_iso(options.lead)}
     per_call = max(1, options.batch // options.members)
@@ -324,9 +338,12 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
                 window_times.append(ic.times)
             window = np.concatenate(windows)                       # [G*M, T, C, H, W]
             wtimes = np.stack(window_times)                        # [G, T]
+            key_starts = np.repeat([start_key(s) for s in group], options.members)
+            key_members = np.tile(np.arange(options.members), len(group))
             states = np.empty((len(group), options.members, n_steps, len(specs), *bundle.grid.shape), np.float32)
             for k in range(n_steps):
-                nxt = _step_starts(stepper, window, wtimes, options.members)
+                keys = step_keys(key_starts, key_members, k + 1) if noise is not None else None
+                nxt = _step_starts(stepper, window, wtimes, options.members, keys)
                 states[:, :, k] = nxt.reshape(len(group), options.members, *nxt.shape[1:])
                 window[:, :-1] = window[:, 1:]
                 window[:, -1] = nxt
@@ -344,10 +361,12 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
     return result
 
 
-def _step_starts(stepper: Stepper, window: np.ndarray, wtimes: np.ndarray, members: int) -> np.ndarray:
-    """The next state of every member of every start: each start with its own forcings."""
+def _step_starts(stepper: Stepper, window: np.ndarray, wtimes: np.ndarray, members: int,
+                 noise_keys: np.ndarray | None = None) -> np.ndarray:
+    """The next state of every member of every start: each start with its own forcings (and
+    each member with its own noise, for a stochastic model)."""
     forcings = np.repeat(np.stack([stepper.forcings(t) for t in wtimes]), members, axis=0)  # [G*M, T+1, F, H, W]
-    return stepper.run(window, forcings, "a hindcast step")
+    return stepper.run(window, forcings, "a hindcast step", noise_keys)
 
 
 def _write(ds: xr.Dataset, path: Path) -> None:

@@ -8,8 +8,9 @@ A forecast to ``<output>`` works in ``<output>.partial/``:
   computed and written, and fsynced, when the state was saved; the output's valid length)
   and the run's config ``fingerprint``.
 
-Perturbations are drawn once, at the start; the saved window already holds them, so no
-random generator state is needed to go on. ``state.npz`` is replaced atomically
+Perturbations are drawn once, at the start; the saved window already holds them, and a
+stochastic model's noise is drawn afresh at every step from the member's key
+(:mod:`sowcast.forecast.model_noise`), so no random generator state is needed to go on. ``state.npz`` is replaced atomically
 (temporary file in the same folder, fsync, rename, fsync of the folder): after a kill at
 any moment it is the old state or the new one. Lead times written after the saved step are
 simply computed and written again on resume, from the same state with the same batches, so

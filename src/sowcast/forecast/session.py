@@ -14,8 +14,9 @@ Settings (see PITFALLS.md, "onnxruntime threads"):
   core between operators, which a generator-powered box pays for in fuel.
 
 The model follows the bundle contract: inputs ``inputs [B, T, C, H, W]``, ``forcings
-[B, T + 1, F, H, W]``, ``static [B, S, H, W]`` (float32, physical units) and output
-``next_state [B, C, H, W]``; ``B`` (the ensemble members of one call) is dynamic.
+[B, T + 1, F, H, W]``, ``static [B, S, H, W]`` (float32, physical units), and for a
+stochastic model ``noise [B, M, K]`` (standard normal, :mod:`sowcast.forecast.model_noise`),
+and output ``next_state [B, C, H, W]``; ``B`` (the ensemble members of one call) is dynamic.
 """
 
 from __future__ import annotations
@@ -25,10 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sowcast.bundle.manifest import NOISE_NAME, OUTPUT_NAME, input_names
 from sowcast.errors import SowcastError
-
-INPUT_NAMES = ("inputs", "forcings", "static")
-OUTPUT_NAME = "next_state"
 
 
 def make_session(model_path: str | os.PathLike, threads: int = 2, inter_op_threads: int = 1,
@@ -58,25 +57,47 @@ def make_session(model_path: str | os.PathLike, threads: int = 2, inter_op_threa
 
 
 class StepModel:
-    """One model step: ``next_state = model(inputs, forcings, static)`` through onnxruntime."""
+    """One model step: ``next_state = model(inputs, forcings, static[, noise])`` through onnxruntime.
+
+    :attr:`noise_shape` is ``(M, K)`` of a stochastic model's ``noise`` input, else None."""
 
     def __init__(self, model_path: str | os.PathLike, threads: int = 2, inter_op_threads: int = 1,
                  spinning: bool = False):
         self.path = Path(model_path)
         self.session = make_session(model_path, threads, inter_op_threads, spinning)
-        inputs = [i.name for i in self.session.get_inputs()]
+        inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = [o.name for o in self.session.get_outputs()]
-        if sorted(inputs) != sorted(INPUT_NAMES) or OUTPUT_NAME not in outputs:
+        stochastic = NOISE_NAME in inputs
+        if sorted(inputs) != sorted(input_names(stochastic)) or OUTPUT_NAME not in outputs:
             raise SowcastError(
-                f"{self.path}: model inputs {inputs} and outputs {outputs} are not the bundle contract "
-                f"(inputs {list(INPUT_NAMES)}, output {OUTPUT_NAME!r})"
+                f"{self.path}: model inputs {list(inputs)} and outputs {outputs} are not the bundle contract "
+                f"(inputs {list(input_names(False))}, and {NOISE_NAME!r} if stochastic; output {OUTPUT_NAME!r})"
             )
+        self.noise_shape: tuple[int, int] | None = None
+        if stochastic:
+            shape = list(inputs[NOISE_NAME].shape)
+            if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape[1:]):
+                raise SowcastError(f"{self.path}: input {NOISE_NAME!r} has shape {shape}, expected [batch, nodes, channels]")
+            self.noise_shape = (int(shape[1]), int(shape[2]))
 
-    def __call__(self, inputs: np.ndarray, forcings: np.ndarray, static: np.ndarray) -> np.ndarray:
+    @property
+    def stochastic(self) -> bool:
+        return self.noise_shape is not None
+
+    def __call__(self, inputs: np.ndarray, forcings: np.ndarray, static: np.ndarray,
+                 noise: np.ndarray | None = None) -> np.ndarray:
         feeds = {
             "inputs": np.ascontiguousarray(inputs, dtype=np.float32),
             "forcings": np.ascontiguousarray(forcings, dtype=np.float32),
             "static": np.ascontiguousarray(static, dtype=np.float32),
         }
+        if self.noise_shape is not None:
+            want = (len(feeds["inputs"]), *self.noise_shape)
+            if noise is None or np.shape(noise) != want:
+                raise SowcastError(f"{self.path.name} is stochastic: it needs noise of shape {list(want)}, "
+                                   f"not {None if noise is None else list(np.shape(noise))}")
+            feeds[NOISE_NAME] = np.ascontiguousarray(noise, dtype=np.float32)
+        elif noise is not None:
+            raise SowcastError(f"{self.path.name} is deterministic: it takes no noise")
         (out,) = self.session.run([OUTPUT_NAME], feeds)
         return out

@@ -1,0 +1,218 @@
+"""Forecasts from stochastic bundles: the engine feeds the noise the documented formula gives
+(equal to onnxruntime by hand, for a hand-made model and a real exported one), the same seed
+gives the same forecast and another seed other members, members differ without initial
+perturbations, batching and the ensemble size do not change a member, lagged starts are the
+earlier forecasts, a different seed is another forecast for the fingerprint, bad values
+are one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from forecast_helpers import NOISE, one_line_error, options, reference_noise, run_reference
+
+from sowcast.bundle.reader import load_bundle
+from sowcast.forecast.engine import run_forecast
+from sowcast.forecast.ensemble import (
+    Perturbation,
+    PerturbationGenerator,
+    nonnegative_channels,
+    start_ensemble,
+)
+from sowcast.forecast.initial_conditions import read_initial_conditions
+from sowcast.forecast.model_noise import ModelNoise, bundle_noise, start_key, step_keys
+from sowcast.forecast.output_writer import ZarrStepWriter
+from sowcast.forecast.rollout_state import load_state, partial_dir
+from sowcast.forecast.session import StepModel
+
+NO_PERTURBATION = {"scale": 0.0}
+
+
+def _values(path) -> dict[str, np.ndarray]:
+    with xr.open_dataset(path, engine="zarr", consolidated=False, chunks=None) as ds:
+        return {name: ds[name].values for name in ds.data_vars}
+
+
+def _same(a: dict, b: dict) -> None:
+    assert set(a) == set(b)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+# -- the noise itself --------------------------------------------------------------------------
+def test_noise_is_stateless_standard_normal_and_apart_from_the_perturbations():
+    noise = ModelNoise(nodes=50, channels=4, seed=3)
+    assert start_key("2024-05-01T06:30") == 202405010630 and start_key("1961-01-01") == 196101010000
+    one = noise.draw(200005010000, 2, 7)
+    assert one.shape == (50, 4) and one.dtype == np.float32
+    np.testing.assert_array_equal(one, noise.draw(200005010000, 2, 7))   # nothing carried between draws
+    np.testing.assert_array_equal(one, reference_noise(3, "2000-05-01", 2, 7, (50, 4)))  # the documented formula
+    keys = step_keys([200005010000] * 3 + [200005020000], [0, 1, 2, 0], 7)
+    batch = noise.batch(keys)
+    for row, key in zip(batch, keys):
+        np.testing.assert_array_equal(row, noise.draw(*key))
+    draws = [batch[0], batch[1], batch[3], noise.draw(200005010000, 0, 8), ModelNoise(50, 4, 4).draw(200005010000, 0, 7)]
+    for i in range(len(draws)):            # another member, start, step or seed: another draw
+        for j in range(i):
+            assert not np.array_equal(draws[i], draws[j]), (i, j)
+    perturbation = np.random.default_rng([3, 0]).standard_normal(200)  # the initial perturbation stream of member 0
+    assert not np.isin(batch[0].ravel(), perturbation.astype(np.float32)).any()
+    many = noise.batch(step_keys(np.full(400, 200005010000), np.arange(400), 1))
+    assert abs(many.mean()) < 0.01 and abs(many.std() - 1) < 0.01
+
+
+# -- the engine ----------------------------------------------------------------------------------
+def test_engine_feeds_the_documented_noise(forecast_data, stochastic_bundle, tmp_path):
+    """The engine's output (batches of 2) equals a rollout by hand with plain onnxruntime
+    and noise drawn by the formula of model_noise.py, for the hand-made stochastic model
+    and for a real exported one (from its .tar.gz)."""
+    for bundle_path, store in ((forecast_data["stochastic"], forecast_data["store"]),
+                               (stochastic_bundle["archive"], stochastic_bundle["store"])):
+        bundle = load_bundle(bundle_path)
+        assert bundle.stochastic
+        out = tmp_path / f"{bundle.sha256[:8]}.zarr"
+        run_forecast(options(bundle_path, store, out, members=3, lead="5D", batch=2, noise_seed=7))
+        ic = read_initial_conditions(store, bundle)
+        stats = {k: np.asarray(v) for k, v in bundle.statistics.items()}
+        gen = PerturbationGenerator(bundle.grid, stats["diff_std"], Perturbation())
+        members = start_ensemble(ic.states, 0, 3, gen, nonnegative_channels(stats, len(bundle.channels)))
+        want = run_reference(bundle, ic.times, 5, members, threads=1, noise_seed=7)  # [M, L, C, H, W]
+        with xr.open_dataset(out, engine="zarr", consolidated=False, chunks=None) as ds:
+            assert ds.attrs["noise_seed"] == 7 and "standard normal noise" in ds.attrs["model_noise"]
+            for c, spec in enumerate(bundle.channel_info):
+                da = ds[spec["variable"]]
+                got = (da.sel(level=spec["level"]) if spec["level"] is not None else da).values
+                np.testing.assert_allclose(got, want[:, :, c], rtol=1e-6, atol=1e-5, err_msg=spec["name"])
+                if bundle_path == forecast_data["stochastic"]:  # element-wise model: no batch round-off
+                    np.testing.assert_array_equal(got, want[:, :, c], err_msg=spec["name"])
+
+
+def test_the_seed_makes_the_forecast_and_members_differ_by_the_noise(forecast_data, tmp_path):
+    bundle, store = forecast_data["stochastic"], forecast_data["store"]
+    kw = {"members": 3, "lead": "4D", "perturbation": NO_PERTURBATION}
+    run_forecast(options(bundle, store, tmp_path / "a.zarr", **kw))
+    run_forecast(options(bundle, store, tmp_path / "b.zarr", **kw))
+    run_forecast(options(bundle, store, tmp_path / "c.zarr", noise_seed=1, **kw))
+    a, b, c = _values(tmp_path / "a.zarr"), _values(tmp_path / "b.zarr"), _values(tmp_path / "c.zarr")
+    _same(a, b)
+    t = a["2m_temperature"]
+    assert not np.array_equal(t, c["2m_temperature"])
+    # No initial perturbation: the members start alike and part at the first step, by the noise.
+    for m in range(1, 3):
+        assert (t[m, 0] != t[0, 0]).all()
+    with xr.open_dataset(tmp_path / "a.zarr", engine="zarr", consolidated=False) as ds:
+        assert ds.attrs["perturbation"].startswith("none (perturbation.scale 0)")
+
+
+@pytest.mark.parametrize("which", ["hand-made", "exported"])
+def test_batching_and_ensemble_size_do_not_change_a_member(forecast_data, stochastic_bundle, tmp_path, which):
+    bundle, store = ((forecast_data["stochastic"], forecast_data["store"]) if which == "hand-made"
+                     else (stochastic_bundle["bundle"], stochastic_bundle["store"]))
+    run_forecast(options(bundle, store, tmp_path / "m4.zarr", members=4, lead="4D", batch=None))
+    run_forecast(options(bundle, store, tmp_path / "m4b1.zarr", members=4, lead="4D", batch=1))
+    run_forecast(options(bundle, store, tmp_path / "m2.zarr", members=2, lead="4D", batch=None))
+    whole, one, two = _values(tmp_path / "m4.zarr"), _values(tmp_path / "m4b1.zarr"), _values(tmp_path / "m2.zarr")
+    for name in whole:
+        # The same noise per member whatever the batch; onnxruntime may round differently by batch size.
+        np.testing.assert_allclose(one[name], whole[name], rtol=1e-6, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(two[name], whole[name][:2], rtol=1e-6, atol=1e-5, err_msg=name)
+        if which == "hand-made":
+            np.testing.assert_array_equal(one[name], whole[name], err_msg=name)
+            np.testing.assert_array_equal(two[name], whole[name][:2], err_msg=name)
+        spread = whole[name].std(axis=0)
+        assert (spread > 0).mean() > (0.5 if name == "total_precipitation" else 0.99), name
+
+
+def test_lagged_members_are_the_earlier_forecasts(forecast_data, tmp_path):
+    """Noise is keyed on a member's own start, number and steps: a lagged start's members are
+    the forecast from that start (no initial perturbations), run two steps longer."""
+    bundle, store = forecast_data["stochastic"], forecast_data["store"]
+    run_forecast(options(bundle, store, tmp_path / "lagged.zarr", members=2, lead="3D",
+                         lagged={"n": 1, "spacing": 2}, perturbation=NO_PERTURBATION))
+    with xr.open_dataset(tmp_path / "lagged.zarr", engine="zarr", consolidated=False, chunks=None) as ds:
+        init = pd.Timestamp(ds["init_time"].values)
+        lagged = {n: ds[n].values[2:] for n in ds.data_vars}
+        latest = {n: ds[n].values[:2] for n in ds.data_vars}
+    run_forecast(options(bundle, store, tmp_path / "early.zarr", members=2, lead="5D",
+                         init_time=str(init - pd.Timedelta("2D")), perturbation=NO_PERTURBATION))
+    early = _values(tmp_path / "early.zarr")
+    for name in lagged:
+        np.testing.assert_array_equal(lagged[name], early[name][:, 2:], err_msg=name)
+        assert not np.array_equal(lagged[name], latest[name])
+
+
+def test_resume_after_a_power_cut_equals_uninterrupted_and_another_seed_starts_again(forecast_data, tmp_path,
+                                                                                       monkeypatch):
+    bundle, store = forecast_data["stochastic"], forecast_data["store"]
+    kw = {"members": 3, "lead": "8D", "checkpoint_every": 3}
+    run_forecast(options(bundle, store, tmp_path / "whole.zarr", **kw))
+    run_forecast(options(bundle, store, tmp_path / "whole1.zarr", noise_seed=1, **kw))
+    out = tmp_path / "fc.zarr"
+    original = ZarrStepWriter.write_step
+
+    def power_cut(self, index, state):
+        original(self, index, state)
+        if index == 4:  # lead 5 written, state saved at step 3
+            raise RuntimeError("power cut")
+
+    monkeypatch.setattr(ZarrStepWriter, "write_step", power_cut)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="power cut"):
+            run_forecast(options(bundle, store, out, **kw))
+        assert load_state(partial_dir(out)).step == 3
+    monkeypatch.setattr(ZarrStepWriter, "write_step", original)
+    messages = []
+    result = run_forecast(options(bundle, store, out, **kw), log=messages.append)
+    assert result.status == "resumed" and result.steps_run == 5
+    _same(_values(out), _values(tmp_path / "whole.zarr"))
+
+    # A partial from seed 0 is not resumed with seed 1; a finished one is another forecast.
+    monkeypatch.setattr(ZarrStepWriter, "write_step", power_cut)
+    other = tmp_path / "other.zarr"
+    with pytest.raises(RuntimeError, match="power cut"):
+        run_forecast(options(bundle, store, other, **kw))
+    monkeypatch.setattr(ZarrStepWriter, "write_step", original)
+    messages = []
+    result = run_forecast(options(bundle, store, other, noise_seed=1, **kw), log=messages.append)
+    assert result.status == "computed" and any("discarding" in m for m in messages)
+    _same(_values(other), _values(tmp_path / "whole1.zarr"))
+    one_line_error(lambda: run_forecast(options(bundle, store, out, noise_seed=1, **kw)), "exists already", "overwrite")
+    assert run_forecast(options(bundle, store, out, **kw)).status == "up to date"
+
+
+def test_a_deterministic_bundle_ignores_the_noise_seed(forecast_data, tmp_path):
+    bundle, store = forecast_data["bundle"], forecast_data["store"]
+    out = tmp_path / "fc.zarr"
+    run_forecast(options(bundle, store, out, members=2, lead="2D"))
+    assert run_forecast(options(bundle, store, out, members=2, lead="2D", noise_seed=5)).status == "up to date"
+    with xr.open_dataset(out, engine="zarr", consolidated=False) as ds:
+        assert "model_noise" not in ds.attrs and "noise_seed" not in ds.attrs
+
+
+@pytest.mark.parametrize("value, needles", [
+    (-1, ("forecast.noise_seed must be at least 0, not -1",)),
+    ("x", ("forecast.noise_seed must be a whole number, not 'x'",)),
+    (1.5, ("forecast.noise_seed must be a whole number",)),
+])
+def test_bad_noise_seed_is_a_one_line_error(forecast_data, tmp_path, value, needles):
+    one_line_error(lambda: options(forecast_data["stochastic"], forecast_data["store"], tmp_path / "fc.zarr",
+                                   noise_seed=value), *needles)
+
+
+def test_the_model_and_its_manifest_must_agree_on_the_noise(forecast_data):
+    stochastic = StepModel(forecast_data["stochastic"] / "model.onnx", threads=1)
+    deterministic = StepModel(forecast_data["bundle"] / "model.onnx", threads=1)
+    assert stochastic.noise_shape == NOISE and deterministic.noise_shape is None
+    x = [np.zeros((2, *s), np.float32) for s in ((2, 4, 8, 16), (3, 5, 8, 16), (2, 8, 16))]
+    one_line_error(lambda: stochastic(*x), "model.onnx is stochastic", "noise of shape [2, 12, 3], not None")
+    one_line_error(lambda: stochastic(*x, np.zeros((2, 12, 4), np.float32)), "noise of shape [2, 12, 3], not [2, 12, 4]")
+    one_line_error(lambda: deterministic(*x, np.zeros((2, *NOISE), np.float32)), "deterministic: it takes no noise")
+    assert stochastic(*x, np.zeros((2, *NOISE), np.float32)).shape == (2, 4, 8, 16)
+    manifest = load_bundle(forecast_data["stochastic"]).manifest
+    assert bundle_noise(manifest, NOISE, 9) == ModelNoise(12, 3, 9)
+    assert bundle_noise({"model": {}}, None, 9) is None
+    one_line_error(lambda: bundle_noise(manifest, None, 0, "model_int8.onnx"),
+                   "model_int8.onnx takes no noise but the manifest's model.noise says [12, 3]")
+    one_line_error(lambda: bundle_noise({"model": {}}, NOISE, 0), "takes noise [12, 3]", "says none")
