@@ -214,3 +214,81 @@ def test_cli_one_line_error(tmp_path, sowcast_cli):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sowcast: error: no such file"), proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out.zarr").exists()
+
+
+def test_chunk_size_zero(tmp_path):
+    fails(tmp_path, [write(field(), tmp_path / "t.nc")], r"ingest.chunks.time must be at least 1, not 0",
+          chunks={"time": 0})
+
+
+def test_infinite_value_names_the_variable_and_where(tmp_path):
+    values = field()["t2m"].values.copy()
+    values[2, 1, 3] = np.inf
+    msg = fails(tmp_path, [write(field(values=values), tmp_path / "t.nc")], "holds infinite values")
+    assert "'2m_temperature'" in msg and "2020-01-01 12:00" in msg and "lat=1, lon=13" in msg
+
+
+def test_celsius_labelled_kelvin(tmp_path):
+    ds = field(values=field()["t2m"].values - 273.15)
+    msg = fails(tmp_path, [write(ds, tmp_path / "t.nc")], "outside the plausible 150 .. 350 K")
+    assert "'2m_temperature' ranges 16.85 .. 17.32 K (labelled 'K')" in msg
+    # the same values with their right units are fine
+    ingest({"sources": [str(write(field(values=ds["t2m"].values, units="degC"), tmp_path / "c.nc"))]},
+           tmp_path / "ok.zarr", progress=False)
+
+
+def test_hectopascal_labelled_pascal(tmp_path):
+    ds = field(name="msl", units="Pa", values=np.full((4, 3, 4), 1013.0))
+    msg = fails(tmp_path, [write(ds, tmp_path / "msl.nc")], "outside the plausible 80000 .. 110000 Pa")
+    assert "'mean_sea_level_pressure'" in msg
+
+
+def grib_message_list(path: Path) -> list[bytes]:
+    """Every GRIB1 message of a file with the padding that follows it."""
+    data, starts, offset = path.read_bytes(), [], 0
+    while (offset := data.find(b"GRIB", offset)) >= 0:
+        starts.append(offset)
+        offset += int.from_bytes(data[offset + 4:offset + 7], "big")
+    return [data[a:b] for a, b in zip(starts, starts[1:] + [len(data)], strict=True)]
+
+
+def test_grib_cut_at_a_message_boundary(tmp_path):
+    """The hourly month cut after a third of its messages reads as a shorter series; its
+    last day is a part of a day, and that is refused unless time_range says where to stop."""
+    messages = grib_message_list(real("era5-2mt-2019-03-uk.grib"))
+    path = tmp_path / "cut.grib"
+    path.write_bytes(b"".join(messages[: len(messages) // 3]))
+    msg = fails(tmp_path, [path], "cut short at a message boundary")
+    assert "2019-03-11 has 8 of its 24 PT1H steps" in msg
+    store = ingest({"sources": [str(path)], "time_range": ["2019-03-01", "2019-03-11T07"]}, tmp_path / "ok.zarr",
+                   progress=False)
+    assert xr.open_zarr(store, consolidated=False).sizes["time"] == 248
+
+
+def test_grib_hypercube_with_holes(tmp_path):
+    messages = grib_message_list(real("era5-levels-members.grib"))
+    path = tmp_path / "levels.grib"
+    path.write_bytes(b"".join(messages[:53]))
+    fails(tmp_path, [path], "hypercube needs 80 GRIB messages but the file holds 53")
+
+
+def test_grib_message_without_its_end_marker(tmp_path):
+    messages = grib_message_list(real("era5-levels-members.grib"))
+    bad = bytearray(messages[5])
+    end = int.from_bytes(bad[4:7], "big")
+    bad[end - 4:end] = b"XXXX"
+    path = tmp_path / "no7777.grib"
+    path.write_bytes(b"".join(messages[:5] + [bytes(bad)] + messages[6:]))
+    fails(tmp_path, [path], r"GRIB message at byte 73800 does not end with 7777")
+
+
+def test_corrupt_grib_is_one_line_without_cfgrib_or_eccodes_noise(tmp_path, capfd):
+    messages = grib_message_list(real("era5-levels-members.grib"))
+    bad = bytearray(messages[2])
+    bad[8:40] = b"\xff" * 32
+    path = tmp_path / "corrupt.grib"
+    path.write_bytes(b"".join(messages[:2] + [bytes(bad)] + messages[3:]))
+    capfd.readouterr()
+    fails(tmp_path, [path], r"as GRIB \(corrupt\?\): eccodes: ")
+    out, err = capfd.readouterr()
+    assert err == "" and out == ""

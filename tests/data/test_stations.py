@@ -135,6 +135,11 @@ def test_small_csv_fills_missing_days_and_spans(tmp_path):
     ([r.split(",", 2)[0] + "," + r.split(",", 2)[2] for r in GOOD], HEADER.replace("date,", ""), "no date column"),
     ([r.split(",", 1)[1] for r in GOOD], HEADER.replace("station_name,", ""), "no station column"),
     (GOOD + ["Zinder,1960-01-05,1960,Jan,5,5,T,12.0,,,,,,"], HEADER, "non-numeric value 'T'"),
+    (GOOD + ["Zinder,1960-01-05,1960,Jan,5,5,inf,12.0,,,,,,"], HEADER, "infinite value 'inf' on line 5"),
+    (GOOD + ["Zinder,1960-01-05,1960,Jan,5,5,29.0,12.0,2500,,,,,"], HEADER,
+     "total_precipitation 2500 mm .* on 1960-01-05 \\(line 5\\) is outside the plausible -1 .. 2000 mm"),
+    (GOOD + ["Zinder,1960-01-05,1960,Jan,5,5,29.0,12.0,,40,20,30,,"], HEADER,
+     "sunshine_duration 30 h .* is outside the plausible 0 .. 24 h"),
 ])
 def test_bad_csv_is_one_line_error(tmp_path, rows, header, match):
     with pytest.raises(SowcastError, match=match) as exc:

@@ -27,6 +27,7 @@ import xarray as xr
 from omegaconf import DictConfig
 
 from sowcast.config import plain
+from sowcast.config_values import flag
 from sowcast.errors import SowcastError
 
 PRODUCTS_OPTIONS = ("forecast", "bundle", "climatology", "observed", "stations", "locations",
@@ -56,13 +57,23 @@ def _path(value: Any, key: str, must_exist: bool = True) -> Path | None:
     return path
 
 
+NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
+
+
 def open_forecast(path: Path) -> xr.Dataset:
-    """The forecast engine's output (.zarr or .nc), or a one-line error."""
+    """The forecast engine's output (.zarr or .nc), or a one-line error (any other file too)."""
+    if not (path.suffix == ".zarr" or path.is_dir()):
+        with open(path, "rb") as f:
+            head = f.read(8)
+        if not head.startswith(NETCDF_MAGIC):
+            kind = ("a GRIB file" if head.startswith(b"GRIB") else "an empty file" if not head
+                    else f"a file starting {head[:4]!r}")
+            raise SowcastError(f"the forecast {path} is {kind}, not a sowcast forecast (.zarr or netCDF)")
     try:
         if path.suffix == ".zarr" or path.is_dir():
             return xr.open_zarr(path, consolidated=False)
-        return xr.open_dataset(path)
-    except (OSError, ValueError, KeyError) as exc:
+        return xr.open_dataset(path, engine="netcdf4")
+    except Exception as exc:  # noqa: BLE001 - zarr and netCDF raise many kinds for a damaged file
         raise SowcastError(f"cannot read the forecast {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
 
 
@@ -149,6 +160,8 @@ def run(cfg: DictConfig) -> int:
     unknown = sorted(set(p) - set(PRODUCTS_OPTIONS))
     if unknown:
         raise SowcastError(f"unknown products option(s) {', '.join(unknown)}; known: {', '.join(PRODUCTS_OPTIONS)}")
+    calibrate = flag(p.get("calibrate", False), "products.calibrate")
+    maps = flag(p.get("maps", True), "products.maps")
     fc_path = _path(p.get("forecast"), "forecast")
     if fc_path is None:
         raise SowcastError("products.forecast is not set: give the forecast (.zarr or .nc) from 'sowcast forecast'")
@@ -171,7 +184,6 @@ def run(cfg: DictConfig) -> int:
         if calibration_path is None and _is_auto(p.get("calibration", "auto")):
             calibration_path = getattr(bundle, "calibration_path", None)
     climatology = read_climatology(clim_path, load=True) if clim_path is not None else None
-    calibrate = bool(p.get("calibrate", False))
     calibration = None
     if calibration_path is not None:
         from sowcast.calibrate.calibration import read_calibration
@@ -208,7 +220,7 @@ def run(cfg: DictConfig) -> int:
         obs_loc = extract(locations, observed)
         outlook_loc = planting_outlook(obs_loc.sel(time=slice(None, issue)), extract(locations, rain), issue, rules,
                                        history=obs_loc, thresholds=thresholds, calibration=calibration)
-        if gridded and bool(p.get("maps", True)):
+        if gridded and maps:
             outlook_map = planting_outlook(observed, rain, issue, rules, history=observed, thresholds=thresholds,
                                            calibration=calibration)
 

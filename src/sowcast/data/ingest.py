@@ -8,7 +8,8 @@ The steps, each in its own module:
 3. sources with the same variables are concatenated in time (yearly files), then per
    such group: the constant time step, units (:mod:`sowcast.data.units`), the
    precipitation convention (ERA5 period-ending sums move to period-beginning), the
-   ``time_range``, a missing-value check (one dask pass over all groups), resampling to
+   ``time_range``, a value check (gaps, +-inf, implausible ranges of
+   :mod:`sowcast.data.plausible`: one dask pass over all groups), resampling to
    ``time_step``, regridding to ``grid`` (:func:`sowcast.data.regrid.regrid`) and static
    masks filled and flagged (:mod:`sowcast.data.normalize` has the conventions);
 4. the groups are merged (same grid and time step, or a clear error naming both), chunked
@@ -35,8 +36,10 @@ import pandas as pd
 import xarray as xr
 
 from sowcast.config import plain
+from sowcast.config_values import number, whole
 from sowcast.data import normalize
 from sowcast.data.dask_runtime import persist
+from sowcast.data.plausible import check_values, value_summary
 from sowcast.data.schema import (
     CANONICAL_VARIABLES, PRECIPITATION_ACCUMULATION, cf_attrs, time_step_iso,
 )
@@ -48,6 +51,7 @@ from sowcast.errors import SowcastError
 
 OPTIONS = ("sources", "storage_options", "variables", "rename", "units", "time_step", "time_range",
            "level", "grid", "regrid_method", "chunks", "statistics_period", "stations", "accumulation")
+_CHUNK_DIMS = ("time", "member", "level", "lat", "lon", "station")
 _ACCUMULATION = "_sowcast_accumulation"  # private attr: the source's labelling convention
 
 
@@ -103,11 +107,15 @@ class Options:
         level = cfg.get("level")
         if level is not None and not isinstance(level, list):
             level = [level]
+        chunks = cfg.get("chunks") or {"time": 8}
+        if not isinstance(chunks, Mapping) or set(map(str, chunks)) - set(_CHUNK_DIMS):
+            raise SowcastError(f"ingest.chunks must map dims ({', '.join(_CHUNK_DIMS)}) to chunk sizes, "
+                               f"not {chunks!r}")
         grid = None
         if cfg.get("grid"):
             from sowcast.data.grid import Grid
 
-            grid = Grid.from_config(cfg["grid"])
+            grid = Grid.from_config(cfg["grid"], "ingest.grid")
         period = cfg.get("statistics_period")
         if period is not None:
             if len(period) != 2:
@@ -125,10 +133,10 @@ class Options:
             units={str(k): str(v) for k, v in (cfg.get("units") or {}).items()},
             time_step=step or None,
             time_range=list(cfg["time_range"]) if cfg.get("time_range") else None,
-            level=[float(x) for x in level] if level else None,
+            level=[number(x, "ingest.level", 0) for x in level] if level else None,
             grid=grid,
             regrid_method=str(cfg.get("regrid_method") or "conservative"),
-            chunks={str(k): int(v) for k, v in (cfg.get("chunks") or {"time": 8}).items()},
+            chunks={str(k): whole(v, f"ingest.chunks.{k}", 1) for k, v in chunks.items()},
             statistics_period=period,
             stations=str(cfg["stations"]) if cfg.get("stations") else None,
             accumulation=accumulation,
@@ -271,6 +279,7 @@ class Group:
     ds: xr.Dataset
     step: pd.Timedelta | None = None
     masked: list[str] = field(default_factory=list)
+    units: dict[str, str | None] = field(default_factory=dict)  # each variable's source units
 
 
 def _group(parts: list[Part]) -> list[Group]:
@@ -300,14 +309,37 @@ def _group(parts: list[Part]) -> list[Group]:
     return groups
 
 
+def _check_last_day(g: Group, opts: Options) -> None:
+    """A GRIB file cut at a message boundary reads as a shorter series of whole fields; the
+    sign it leaves: a sub-daily series whose first day is whole ends in a part of a day.
+    An ``ingest.time_range`` with an end says where the series is meant to stop."""
+    day = pd.Timedelta(days=1)
+    if g.step is None or g.step >= day or day % g.step or not any(s.kind == GRIB for s in g.sources):
+        return
+    if opts.time_range and opts.time_range[-1] is not None:
+        return
+    if any(da.attrs.get(_ACCUMULATION) == normalize.PERIOD_ENDING for da in g.ds.data_vars.values()):
+        return  # labelled by the end of their period: a day's last value falls on the next day
+    days = pd.DatetimeIndex(g.ds["time"].values).normalize()
+    whole, first, last = int(day / g.step), int((days == days[0]).sum()), int((days == days[-1]).sum())
+    if days[0] != days[-1] and first == whole and last < whole:
+        raise SowcastError(
+            f"{g.what}: the last day {days[-1]:%Y-%m-%d} has {last} of its {whole} {time_step_iso(g.step)} steps "
+            f"but the first day is whole: a GRIB file cut short at a message boundary? If the series "
+            f"does end there, give ingest.time_range with its end"
+        )
+
+
 def _prepare_group(g: Group, opts: Options, progress: bool = False) -> Group:
     """Time step, units, precipitation convention and time range of one group."""
     ds = g.ds
     g.step = normalize.time_step(ds, g.what)
+    _check_last_day(g, opts)
     converted = {}
     for name, da in ds.data_vars.items():
         attrs = dict(da.attrs)
         conv = attrs.pop(_ACCUMULATION, None)
+        g.units[str(name)] = attrs.get("units")
         out = convert_units(da, str(name), attrs.get("units"), g.step, g.what)
         out.attrs = {**attrs, "units": out.attrs["units"]}
         if conv:
@@ -328,18 +360,21 @@ def _prepare_group(g: Group, opts: Options, progress: bool = False) -> Group:
     return g
 
 
-def _check_missing(groups: list[Group], progress: bool) -> None:
-    """One dask pass over all groups: masks are fine, gaps and empty fields are errors."""
-    lazy: list[tuple[Group, str, dict[str, xr.DataArray]]] = []
+def _check_values(groups: list[Group], progress: bool) -> None:
+    """One dask pass over all groups: masks are fine; gaps, empty fields, +-inf and values
+    outside the plausible range (:mod:`sowcast.data.plausible`) are errors."""
+    lazy: list[tuple[Group, str, dict[str, xr.DataArray], dict[str, xr.DataArray]]] = []
     for g in groups:
         for name, da in g.ds.data_vars.items():
-            lazy.append((g, str(name), normalize.nan_summary(da)))
-    arrays = [a.data for _, _, s in lazy for a in s.values()]
-    it = iter(_compute_together(arrays, groups, "checking missing values", progress))
-    for g, name, summary in lazy:
-        loaded = {k: a.copy(data=np.asarray(next(it))) for k, a in summary.items()}
-        if normalize.check_nans(name, loaded, g.what):
+            lazy.append((g, str(name), normalize.nan_summary(da), value_summary(da)))
+    arrays = [a.data for _, _, n, v in lazy for a in (*n.values(), *v.values())]
+    it = iter(_compute_together(arrays, groups, "checking values", progress))
+    for g, name, nans, values in lazy:
+        nans = {k: a.copy(data=np.asarray(next(it))) for k, a in nans.items()}
+        values = {k: a.copy(data=np.asarray(next(it))) for k, a in values.items()}
+        if normalize.check_nans(name, nans, g.what):
             g.masked.append(name)
+        check_values(name, values, g.units.get(name), g.what, g.step)
 
 
 def _pack(*values: Any) -> tuple[Any, ...]:
@@ -556,7 +591,7 @@ def ingest(cfg_ingest: Mapping, store: str | Path, cluster: Mapping | None = Non
                 f"(found: {', '.join(sorted(available)) or 'none'})"
             )
         groups = [_prepare_group(g, opts, progress) for g in _group(parts)]
-        _check_missing(groups, progress)
+        _check_values(groups, progress)
         groups = [_transform_group(g, opts) for g in groups]
         _fill_masks(groups, progress)
         ds = _merge(groups, opts)

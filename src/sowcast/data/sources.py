@@ -19,11 +19,16 @@ caught before any value is read (HDF5 end-of-file address, GRIB message lengths)
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import logging
 import os
+import re
 import struct
+import sys
+import tempfile
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,9 +209,12 @@ def check_hdf5_complete(path: Path) -> None:
         raise SowcastError(f"{path} is truncated: its header says {eof} bytes, the file has {size}")
 
 
-def check_grib_complete(path: Path) -> None:
-    """Walk the GRIB messages by their declared lengths; one running past the end is an error."""
+def check_grib_complete(path: Path) -> int | None:
+    """Walk the GRIB messages by their declared lengths: one running past the end of the file,
+    or not ending in ``7777``, is an error. Returns how many messages there are (None when a
+    layout is met that this walk does not follow; eccodes then judges the rest)."""
     size = path.stat().st_size
+    count = 0
     with open(path, "rb") as f:
         offset = 0
         while offset < size:
@@ -214,7 +222,7 @@ def check_grib_complete(path: Path) -> None:
             window = f.read(1024)  # messages may be padded (e.g. to 8 or 120 bytes)
             start = window.find(b"GRIB")
             if start < 0:
-                return  # trailing padding, or a layout we do not walk: leave it to eccodes
+                return count  # trailing padding, or a layout we do not walk: leave it to eccodes
             offset += start
             head = window[start:start + 16]
             if len(head) < 16:
@@ -226,19 +234,69 @@ def check_grib_complete(path: Path) -> None:
             if edition == 1:
                 length = int.from_bytes(head[4:7], "big")
                 if length & 0x800000:
-                    return  # ECMWF's large-GRIB1 length encoding: do not guess
+                    return None  # ECMWF's large-GRIB1 length encoding: do not guess
             elif edition == 2 and len(head) == 16:
                 length = int.from_bytes(head[8:16], "big")
             else:
-                return
+                return None
             if length < 8:
-                return
+                return None
             if offset + length > size:
                 raise SowcastError(
                     f"{path} is truncated: its GRIB message at byte {offset} needs {length} bytes, "
                     f"only {size - offset} are left"
                 )
+            f.seek(offset + length - 4)
+            if f.read(4) != b"7777":
+                raise SowcastError(f"{path} is corrupt: its GRIB message at byte {offset} does not end "
+                                   f"with 7777 where its length ({length} bytes) says")
+            count += 1
             offset += length
+    return count
+
+
+def grib_fields(datasets: list[xr.Dataset]) -> int:
+    """How many GRIB messages (one field each) the hypercubes cfgrib built are made of."""
+    total = 0
+    for ds in datasets:
+        for da in ds.data_vars.values():
+            points = int(da.attrs.get("GRIB_numberOfPoints") or 0)
+            if points <= 0 or da.size % points:
+                return 0  # a layout this count does not follow
+            total += da.size // points
+    return total
+
+
+@contextlib.contextmanager
+def quiet_grib_readers() -> Iterator[list[str]]:
+    """Hold back what cfgrib logs and eccodes prints on stderr (a corrupt file's tracebacks):
+    the lines are collected in the yielded list, for one clear error instead."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger("cfgrib")
+    handler, propagate = Collect(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                held.seek(0)
+                lines[:0] = [line for line in held.read().decode(errors="replace").splitlines() if line.strip()]
+    finally:
+        os.close(saved)
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 # --- opening ---
@@ -253,22 +311,30 @@ def _open_netcdf(path: str) -> xr.Dataset:
 
 
 def _open_grib(path: str) -> list[xr.Dataset]:
-    check_grib_complete(Path(path))
+    messages = check_grib_complete(Path(path))
     try:
         import cfgrib
     except (ImportError, RuntimeError):  # RuntimeError: eccodes library not found
         raise SowcastError(f"reading GRIB ({path}) needs cfgrib and eccodes: pip install 'sowcast[grib]'") from None
-    try:
-        # open_datasets, not open_dataset: the latter logs and *skips* variables that do not
-        # fit its one hypercube (e.g. t2m beside ensemble pressure levels).
-        with warnings.catch_warnings():  # cfgrib's own xr.merge call and xarray's new defaults
-            warnings.simplefilter("ignore", FutureWarning)
-            datasets = list(cfgrib.open_datasets(path, backend_kwargs={"indexpath": ""}, chunks={}))
-    except Exception as exc:  # eccodes and cfgrib raise many kinds for a bad file
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SowcastError(f"cannot read {path} as GRIB: {msg}") from None
+    failure = None
+    with quiet_grib_readers() as complaints:
+        try:
+            # open_datasets, not open_dataset: the latter logs and *skips* variables that do not
+            # fit its one hypercube (e.g. t2m beside ensemble pressure levels).
+            with warnings.catch_warnings():  # cfgrib's own xr.merge call and xarray's new defaults
+                warnings.simplefilter("ignore", FutureWarning)
+                datasets = list(cfgrib.open_datasets(path, backend_kwargs={"indexpath": ""}, chunks={}))
+        except Exception as exc:  # eccodes and cfgrib raise many kinds for a bad file
+            failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if failure is not None or complaints:
+        said = re.sub(r"^ECCODES ERROR\s*:\s*", "eccodes: ", complaints[0]) if complaints else failure
+        raise SowcastError(f"cannot read {path} as GRIB (corrupt?): {said}")
     if not datasets:
         raise SowcastError(f"{path} holds no GRIB fields that cfgrib can read")
+    fields = grib_fields(datasets)
+    if messages is not None and fields > messages:
+        raise SowcastError(f"{path} is incomplete: its hypercube needs {fields} GRIB messages but the file "
+                           f"holds {messages} (a file cut short at a message boundary?)")
     return datasets
 
 

@@ -23,6 +23,9 @@ sunh (sunshine)        ``sunshine_duration``       h, as is
 ws (wind_speed)        ``10m_wind_speed``          m s-1, as is (anemometer at ~10 m)
 =====================  ==========================  ====================================
 
+A value outside the plausible range of its variable (:mod:`sowcast.data.plausible`, the
+table gridded ingest uses too) or an infinite one is refused with its line.
+
 Dropped: ``wd`` (daily mean wind direction: the schema has no direction variable, and a
 daily mean speed and a mean direction do not give the mean wind vector, so u/v cannot be
 recovered), ``year``/``month``/``doy``/``day`` (redundant with ``date``), and any other
@@ -49,6 +52,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sowcast.data.plausible import bounds
 from sowcast.data.schema import (
     CANONICAL_VARIABLES, COORD_ATTRS, PRECIPITATION_ACCUMULATION, cf_attrs, infer_time_step,
 )
@@ -116,6 +120,11 @@ def _numeric(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
         raise SowcastError(f"{path}: column {col!r} has a non-numeric value {raw.iloc[i]!r} on line {i + 2}")
+    inf = np.isinf(values.to_numpy(np.float64))
+    if inf.any():
+        i = int(np.argmax(inf))
+        raise SowcastError(f"{path}: column {col!r} has an infinite value {raw.iloc[i]!r} on line {i + 2}; "
+                           "leave missing values empty")
     return values.astype(np.float64)
 
 
@@ -241,6 +250,14 @@ def read_station_csv(path: str | os.PathLike, stations: str | os.PathLike | None
             i = int(np.argmax((v < 0).to_numpy()))
             raise SowcastError(f"{path}: negative rain {v.iloc[i]:g} at {key['station'].iloc[i]!r} on "
                                f"{key['date'].iloc[i]:%Y-%m-%d} (line {i + 2}); leave missing values empty")
+        low, high = bounds(name, pd.Timedelta(days=1)) or (-np.inf, np.inf)
+        out = (v < low) | (v > high)
+        if out.any():
+            i = int(np.argmax(out.to_numpy()))
+            units = CANONICAL_VARIABLES[name].units
+            raise SowcastError(f"{path}: {name} {v.iloc[i]:g} {units} (from {', '.join(src)}) at "
+                               f"{key['station'].iloc[i]!r} on {key['date'].iloc[i]:%Y-%m-%d} (line {i + 2}) is "
+                               f"outside the plausible {low:g} .. {high:g} {units}")
         values[name] = v
 
     # Coordinates: from the data itself, else from the station coordinate file.
