@@ -48,6 +48,20 @@ PLACEHOLDER = """<!doctype html>
 <a href="/openapi.json">/openapi.json</a>.</p></body></html>
 """
 MAX_RUNS = 1000
+MAX_JSON_DEPTH = 64            # nesting of a request body; deeper ones are refused (400) before parsing
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of objects and arrays in JSON ``text`` (strings skipped)."""
+    depth = deepest = 0
+    for ch in _JSON_STRING.sub('""', text):
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 @dataclass
@@ -67,7 +81,10 @@ class Request:
         if not body.strip():
             return {}
         try:
-            data = json.loads(body.decode("utf-8"))
+            text = body.decode("utf-8")
+            if json_depth(text) > MAX_JSON_DEPTH:
+                raise HttpError(400, f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.")
+            data = json.loads(text)
         except (UnicodeDecodeError, ValueError):
             raise HttpError(400, "The request body is not valid JSON.") from None
         if not isinstance(data, dict):
@@ -294,4 +311,8 @@ def route(method: str, segments: list[str]) -> tuple[Route, dict[str, Any]]:
     if allowed:
         allow = ", ".join(sorted(set(allowed) | ({"HEAD"} if "GET" in allowed else set())))
         raise HttpError(405, f"{method} is not allowed here; use {allow}.", {"Allow": allow})
+    served = {r.method for r in ROUTES} | {"HEAD"}
+    if method not in served:
+        allow = ", ".join(sorted(served))
+        raise HttpError(405, f"{method} is not a method this service answers; it answers {allow}.", {"Allow": allow})
     raise HttpError(404, f"Nothing at /{'/'.join(segments)}; see /openapi.json for the API.")

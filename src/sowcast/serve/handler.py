@@ -1,21 +1,29 @@
 """The HTTP layer: ``ThreadingHTTPServer`` and one request handler for every route.
 
 Each request: parse and confine the path (400), check the Host header and the token (401),
-find the route (404/405), bound the body (411/413), run the handler. Every refusal is a
+find the route (404/405, any method the service does not know included), bound the body
+(411/413), run the handler. Every refusal is a
 JSON ``{"error": "..."}`` with its 4xx status; an unexpected exception is logged with its
 traceback on stderr and answered 500 ``{"error": "internal error ..."}`` with no detail.
 Every response carries :data:`~sowcast.serve.security.SECURITY_HEADERS`; each request
 logs one line ``sowcast serve: METHOD PATH STATUS MS ms`` on stderr. HTTP/1.0 (one request
 per connection): a stop never waits on an idle keep-alive connection.
+
+Limits: at most ``serve.max_connections`` connections are served at once (one more is
+answered 503 at once and closed), and a client has ``serve.request_timeout`` seconds for
+its whole request (line, headers and body together, however slowly it trickles in).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import socket
 import sys
+import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +51,26 @@ def _printable(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+class DeadlineReader(io.RawIOBase):
+    """Socket reads that must all end by one deadline: a whole-request limit (slow-loris)."""
+
+    def __init__(self, sock: socket.socket, seconds: float):
+        self.sock, self.deadline = sock, time.monotonic() + seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request took too long to arrive")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
+
+
+BUSY = json.dumps({"error": "The service is busy; try again in a few seconds."}).encode()
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = False      # server_close() waits for the responses under way
     block_on_close = True
@@ -50,8 +78,43 @@ class Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], ctx: api.Context):
         self.ctx = ctx
+        self.slots = threading.BoundedSemaphore(ctx.settings.max_connections)
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Handler)
+
+    def process_request(self, request, client_address) -> None:
+        """A thread per connection while a slot is free; else 503 at once, from this thread."""
+        if not self.slots.acquire(blocking=False):
+            self._refuse_busy(request, client_address)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def _refuse_busy(self, request: socket.socket, client_address) -> None:
+        head = "".join(f"{k}: {v}\r\n" for k, v in SECURITY_HEADERS.items())
+        try:
+            request.setblocking(False)
+            with contextlib.suppress(OSError):
+                request.recv(64 * 1024)      # what the client sent already: closing on it would reset
+            request.settimeout(1.0)
+            request.sendall(f"HTTP/1.0 503 Service Unavailable\r\n{head}Retry-After: 5\r\n"
+                            f"Content-Type: application/json\r\nContent-Length: {len(BUSY)}\r\n"
+                            f"Connection: close\r\n\r\n".encode() + BUSY)
+        except OSError:
+            pass
+        finally:
+            self.shutdown_request(request)
+        log(f"connection from {client_address[0]} refused: {self.ctx.settings.max_connections} "
+            f"connections already (serve.max_connections) 503")
 
     def handle_error(self, request, client_address) -> None:
         exc = sys.exc_info()[1]
@@ -67,11 +130,19 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 30                # seconds a client may take to send its request
 
-    # Every method goes through _handle: unknown ones get 405 from the router.
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()
+        self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.server.ctx.settings.request_timeout))
+
+    # Every method goes through _handle: one the service does not serve gets 405 from the router.
     def do_GET(self):
         self._handle()
 
-    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
+    def __getattr__(self, name: str):
+        if name.startswith("do_"):   # TRACE, CONNECT, any token: http.server would answer 501
+            return self._handle
+        raise AttributeError(name)
 
     def version_string(self) -> str:
         return self.server_version
@@ -129,7 +200,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise HttpError(413, f"The request body is larger than {limit} bytes.")
         self._body_read = True
-        return self.rfile.read(length)
+        try:
+            return self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            raise HttpError(408, "The request body took too long to arrive.") from None
 
     def _drain(self) -> None:
         """Read a body the handler left unread (a refusal), so that closing the connection
@@ -154,6 +229,7 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:                      # pruned since it was found: as if never there
                 response = api.json_response({"error": "That file is gone; reload the page."}, 404)
         self._status = response.status
+        self.connection.settimeout(self.timeout)   # the request deadline is for reading only
         self.send_response(response.status)
         for key, value in {**SECURITY_HEADERS, **response.headers}.items():
             self.send_header(key, value)

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sowcast.config_values import number, whole
 from sowcast.errors import SowcastError
 
 STEPS = ("forecast", "products", "bulletin")
 OPTIONS = ("root", "host", "port", "token", "max_body_bytes", "inbox", "init", "bundle", "observed", "stations",
            "locations", "chain", "forecast", "languages", "overrides", "schedule", "keep_published", "keep_runs",
-           "max_attempts", "poll_seconds")
+           "max_attempts", "poll_seconds", "max_connections", "request_timeout")
 FORECAST_OPTIONS = ("members", "lead", "threads", "checkpoint_every")
 MIN_TOKEN_LENGTH = 16
 
@@ -39,16 +40,7 @@ def _path(value: Any, key: str, must_exist: bool = True) -> Path | None:
 
 
 def _int(cfg: Mapping[str, Any], key: str, default: int, low: int, high: int | None = None) -> int:
-    value = cfg.get(key, default)
-    try:
-        out = int(value)
-        if isinstance(value, bool) or out != float(value):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise SowcastError(f"serve.{key} must be a whole number, not {value!r}") from None
-    if out < low or (high is not None and out > high):
-        raise SowcastError(f"serve.{key} must be between {low} and {high if high is not None else 'any'}, not {out}")
-    return out
+    return whole(cfg.get(key, default), f"serve.{key}", low, high)
 
 
 def is_loopback(host: str) -> bool:
@@ -80,6 +72,8 @@ class ServeSettings:
     keep_runs: int = 10
     max_attempts: int = 3
     poll_seconds: float = 10.0
+    max_connections: int = 32      # connections served at once; more are answered 503
+    request_timeout: float = 30.0  # seconds a client has to send its whole request
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> ServeSettings:
@@ -137,7 +131,9 @@ class ServeSettings:
             languages=tuple(str(x) for x in languages), overrides={k: list(v) for k, v in overrides.items()},
             daily_at=daily_at, keep_published=_int(cfg, "keep_published", 5, 1),
             keep_runs=_int(cfg, "keep_runs", 10, 1), max_attempts=_int(cfg, "max_attempts", 3, 1),
-            poll_seconds=_poll(cfg.get("poll_seconds", 10)),
+            poll_seconds=number(cfg.get("poll_seconds", 10), "serve.poll_seconds", 0.05, 3600),
+            max_connections=_int(cfg, "max_connections", 32, 1, 4096),
+            request_timeout=number(cfg.get("request_timeout", 30), "serve.request_timeout", 1, 3600),
         )
 
 
@@ -146,13 +142,3 @@ def _daily_at(value: Any) -> tuple[int, int]:
     if not m:
         raise SowcastError(f"serve.schedule.daily_at must be a UTC time \"HH:MM\" (quoted) or null, not {value!r}")
     return int(m.group(1)), int(m.group(2))
-
-
-def _poll(value: Any) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise SowcastError(f"serve.poll_seconds must be a number of seconds, not {value!r}") from None
-    if not 0.05 <= out <= 3600:
-        raise SowcastError(f"serve.poll_seconds must be between 0.05 and 3600, not {out}")
-    return out
