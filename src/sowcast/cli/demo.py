@@ -23,7 +23,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sowcast.config_values import flag
+from sowcast.config_values import flag, whole
 from sowcast.errors import SowcastError
 
 
@@ -74,6 +74,7 @@ def run(cfg: DictConfig) -> int:
     d = demo_config(cfg, plan)
     stamps = Path(str(d.demo.stamps))
     fresh = flag(d.demo.fresh, "demo.fresh")
+    whole(d.demo.nproc, "demo.nproc", 1)  # the train step's; refused before any step runs
     chain = steps(plan)
     records = []
     t_all = time.perf_counter()

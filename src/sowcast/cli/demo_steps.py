@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sowcast.cli.demo_plan import Plan
 from sowcast.cli.demo_stamps import model_identity, tree_identity
+from sowcast.config_values import whole
 from sowcast.errors import SowcastError
 
 
@@ -130,7 +131,7 @@ def _checkpoint_or_error(c: DictConfig) -> Path:
 def _train(c: DictConfig) -> None:
     from sowcast.cli.demo_torchrun import train_with_torchrun
 
-    train_with_torchrun(c, Path(str(c.demo.stamps)) / "train.conf", int(c.demo.nproc))
+    train_with_torchrun(c, Path(str(c.demo.stamps)) / "train.conf", whole(c.demo.nproc, "demo.nproc", 1))
     status = json.loads((Path(str(c.train.run_dir)) / "status.json").read_text())
     if status.get("state") != "finished":
         raise SowcastError(f"training {status.get('state')} at step {status.get('step')} of {c.train.max_steps}")
