@@ -19,7 +19,8 @@ def run(cfg: DictConfig) -> int:
             forecast.output=fc.zarr forecast.members=16 forecast.threads=2
 
     Member 0 is the control; the others start from smooth Gaussian perturbations
-    (forecast.perturbation). The run saves its state every forecast.checkpoint_every steps
+    (forecast.perturbation; scale 0: none). A stochastic bundle's members also draw the
+    model's noise at every step from forecast.noise_seed. The run saves its state every forecast.checkpoint_every steps
     in <output>.partial/: the same command after a power cut goes on from there. A finished
     output with the same config is left as it is; overwrite=true recomputes it.
     """

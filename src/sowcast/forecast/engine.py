@@ -279,11 +279,13 @@ class Stepper:
         times = np.append(np.asarray(window_times, "datetime64[ns]"), self.target_time(window_times))
         return forcing_block(times, self.grid, self.time_step, self.forcing_names)
 
-    def __call__(self, window: np.ndarray, window_times: np.ndarray, noise_keys: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, window: np.ndarray, window_times: np.ndarray,
+                 noise_keys: np.ndarray | None = None) -> np.ndarray:
         """The next state ``[M, C, H, W]`` of every member of ``window [M, T, C, H, W]``."""
         return self.run(window, self.forcings(window_times), pd.Timestamp(self.target_time(window_times)), noise_keys)
 
-    def run(self, window: np.ndarray, forcings: np.ndarray, when: Any, noise_keys: np.ndarray | None = None) -> np.ndarray:
+    def run(self, window: np.ndarray, forcings: np.ndarray, when: Any,
+            noise_keys: np.ndarray | None = None) -> np.ndarray:
         """The model on ``window [M, T, C, H, W]`` in batches; ``forcings`` are ``[T + 1, F, H, W]``
         for every member, or ``[M, T + 1, F, H, W]`` one per member (hindcasts from several
         starts); a stochastic model's noise drawn per member from ``noise_keys [M, 3]``, so a
@@ -483,7 +485,8 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
             raise SowcastError("the bundle's statistics lack diff_std; cannot perturb the members")
         generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation)
     elif noise is None and options.members > 1:
-        log(f"perturbation.scale is 0 and the model is deterministic: all {options.members} members of a start are the same")
+        log(f"perturbation.scale is 0 and the model is deterministic: "
+            f"all {options.members} members of a start are the same")
 
     start_times = ic.times[len(ic.times) - 1 - options.lagged_spacing * np.arange(n_starts)]
     starts = np.repeat(start_times, options.members)

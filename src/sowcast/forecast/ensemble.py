@@ -7,7 +7,10 @@ Every start (the analysis at ``init_time`` and, with lagged starts, the analyses
 ``g = k * members + m`` is member ``m`` of start ``k``; ``m = 0`` is that start's control,
 run from the unperturbed analysis, so member 0 is *the* control of the forecast. Members
 ``1..members-1`` of a start are perturbed. Numbering per start means that adding lagged
-starts never changes the members already there.
+starts never changes the members already there. With a stochastic model (bundle
+``model.noise``) every member, the control too, also draws the model's own noise at each
+step (:mod:`sowcast.forecast.model_noise`); the initial perturbations then come on top of
+that spread and ``scale: 0`` leaves them out.
 
 Perturbations
 -------------

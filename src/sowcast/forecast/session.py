@@ -77,7 +77,8 @@ class StepModel:
         if stochastic:
             shape = list(inputs[NOISE_NAME].shape)
             if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape[1:]):
-                raise SowcastError(f"{self.path}: input {NOISE_NAME!r} has shape {shape}, expected [batch, nodes, channels]")
+                raise SowcastError(f"{self.path}: input {NOISE_NAME!r} has shape {shape}, "
+                                   "expected [batch, nodes, channels]")
             self.noise_shape = (int(shape[1]), int(shape[2]))
 
     @property
