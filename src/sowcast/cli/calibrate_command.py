@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from sowcast.config_values import flag
+
 
 def run(cfg: DictConfig) -> int:
     """Fit calibration.nc from the hindcasts the model climatology was built from and the
@@ -18,8 +20,9 @@ def run(cfg: DictConfig) -> int:
     from sowcast.calibrate.calibration import run as fit
     from sowcast.calibrate.summary import summary_lines
 
+    overwrite = flag(cfg.overwrite, "overwrite")
     options = CalibrateOptions.from_config(cfg.calibrate)
-    path = fit(options, overwrite=bool(cfg.overwrite))
+    path = fit(options, overwrite=overwrite)
     print(f"calibration: {path}")
     for line in summary_lines(read_calibration(path)):
         print(f"  {line}")

@@ -257,6 +257,12 @@ def select(ds: xr.Dataset, time_range: Sequence[Any] | None = None, levels: Sequ
         if len(time_range) != 2:
             raise SowcastError(f"ingest.time_range must be [start, end], not {list(time_range)!r}")
         start, end = (None if t is None else str(t) for t in time_range)
+        for t in (start, end):
+            try:
+                if t is not None:
+                    pd.Timestamp(t)
+            except ValueError:
+                raise SowcastError(f"ingest.time_range: {t!r} is not a date (YYYY-MM-DD, or a part of one)") from None
         ds = ds.sel(time=slice(start, end))
         if ds.sizes["time"] == 0:
             raise SowcastError(f"{what} has no times in ingest.time_range {start}..{end}")
