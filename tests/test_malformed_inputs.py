@@ -177,6 +177,8 @@ CASES = {
     "hindcast keep_daily=often": ("hindcast", None, ("hindcast.output={out}/hindcast", "hindcast.keep_daily=often")),
     "forecast overwrite=maybe": ("forecast", None, ("forecast.output={out}/forecast.zarr", "overwrite=maybe")),
     "forecast spinning=fast": ("forecast", None, ("forecast.output={out}/forecast.zarr", "forecast.spinning=fast")),
+    "train max_steps abc": ("train", None, ("train.run_dir={out}/run", "train.max_steps=abc")),
+    "train tensorboard=maybe": ("train", None, ("train.run_dir={out}/run", "train.tensorboard=maybe")),
     "serve max_connections 0": ("serve", None, ("serve.root={out}/serve", "serve.bundle={out}/bundle",
                                                 f"serve.locations={LOCATIONS}", "serve.max_connections=0")),
     "serve request_timeout abc": ("serve", None, ("serve.root={out}/serve", "serve.bundle={out}/bundle",
@@ -189,7 +191,7 @@ CASES = {
 def _existing_outputs(d: Path) -> None:
     """Every output the cases name, already there with content of its own."""
     for folder in ("store.zarr", "raw", "products", "bulletin", "scorecard", "hindcast", "forecast.zarr",
-                   "serve", "bundle", "demo"):
+                   "serve", "bundle", "demo", "run"):
         (d / folder).mkdir()
         (d / folder / "keep.txt").write_text(f"the {folder} that was here\n")
     (d / "hindcast" / "climatology.nc").write_bytes(b"not looked at\n")

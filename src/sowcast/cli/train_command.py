@@ -7,7 +7,7 @@ import sys
 
 from omegaconf import DictConfig
 
-from sowcast.config_values import with_flags
+from sowcast.config_values import number, whole, with_flags
 from sowcast.errors import SowcastError
 
 
@@ -17,6 +17,19 @@ def _flush() -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
+
+
+# train options the trainer reads with int()/float(): parsed here first (a one-line error, not a
+# traceback from inside the trainer); null is left to the trainer
+TRAIN_COUNTS = ("max_steps", "batch_size", "warmup_steps", "validate_every", "validation_windows",
+                "checkpoint_every", "keep_last", "log_every", "seed", "num_workers")
+TRAIN_NUMBERS = ("lr", "weight_decay", "lr_min", "grad_clip")
+
+
+def _parse_numbers(t: DictConfig) -> None:
+    for key in TRAIN_COUNTS + TRAIN_NUMBERS:
+        if t.get(key) is not None:
+            t[key] = (whole if key in TRAIN_COUNTS else number)(t[key], f"train.{key}", 0)
 
 
 def run(cfg: DictConfig) -> int:
@@ -43,6 +56,7 @@ def run(cfg: DictConfig) -> int:
     with_flags(cfg, "", "overwrite", "progress")
     with_flags(cfg.train, "train.", "tensorboard")
     with_flags(cfg.model, "model.", "checkpoint_activations")
+    _parse_numbers(cfg.train)
     try:
         result = train(cfg)
     except SowcastError as exc:

@@ -128,7 +128,7 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
     server_version = "sowcast"
     sys_version = ""
-    timeout = 30                # seconds a client may take to send its request
+    timeout = 30                # seconds one socket read or write may wait (the whole request: DeadlineReader)
 
     def setup(self) -> None:
         super().setup()
