@@ -19,7 +19,6 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections import deque
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -31,6 +30,8 @@ LAUNCH_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RA
                "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt)\b: ")
 
+
+TAIL_CHARS = 256 * 1024
 
 def command(conf_dir: Path, nproc: int) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
@@ -71,7 +72,7 @@ def train_with_torchrun(cfg: DictConfig, conf_dir: Path, nproc: int) -> None:
     env["PYTHONUNBUFFERED"] = "1"
     cmd = command(conf_dir, nproc)
     print(f"$ OMP_NUM_THREADS=1 {shlex.join(cmd)}", file=sys.stderr, flush=True)
-    tail: deque[str] = deque(maxlen=64)
+    tail = ""   # the last TAIL_CHARS of the output (by size: under load it comes in many small pieces)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
         assert proc.stdout is not None
@@ -79,7 +80,7 @@ def train_with_torchrun(cfg: DictConfig, conf_dir: Path, nproc: int) -> None:
             text = chunk.decode("utf-8", "replace")
             sys.stderr.write(text)
             sys.stderr.flush()
-            tail.append(text)
+            tail = (tail + text)[-TAIL_CHARS:]
         code = proc.wait()
     except BaseException:  # interrupted: stop the ranks (torchrun forwards SIGTERM), then go on raising
         if proc.poll() is None:
@@ -91,4 +92,4 @@ def train_with_torchrun(cfg: DictConfig, conf_dir: Path, nproc: int) -> None:
                 proc.wait()
         raise
     if code != 0:
-        raise SowcastError(failure_cause("".join(tail), code))
+        raise SowcastError(failure_cause(tail, code))
