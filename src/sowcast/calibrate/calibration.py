@@ -31,6 +31,7 @@ import xarray as xr
 
 from sowcast.config_values import flag, number, whole
 from sowcast.errors import SowcastError
+from sowcast.output_lock import output_lock
 
 CALIBRATE_OPTIONS = ("hindcast", "store", "climatology", "bundle", "output", "neighbourhood", "ridge",
                      "probability_floor", "rules", "rules_overrides", "onset_region", "add_to_bundle")
@@ -231,7 +232,7 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
         "created": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ}",
     }
     options.output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(options.output, overwrite=True) as tmp:
+    with output_lock(options.output), atomic_path(options.output, overwrite=True) as tmp:
         out.to_netcdf(tmp)
     return options.output
 

@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from sowcast.config import plain
 from sowcast.config_values import whole
 from sowcast.errors import SowcastError
+from sowcast.output_lock import output_lock
 
 BULLETIN_OPTIONS = ("products", "scorecard", "languages", "agency", "catalogue_dir", "output", "formats",
                     "map_weeks", "rain_periods", "dpi")
@@ -138,7 +139,7 @@ def run(cfg: DictConfig) -> int:
 
     files, pages, sizes, sms_all = [], {}, {}, []
     try:
-        with atomic_path(output, overwrite=True, directory=True) as tmp:
+        with output_lock(output), atomic_path(output, overwrite=True, directory=True) as tmp:
             (tmp / "maps").mkdir()
             for lang, t in translators.items():
                 if "html" in formats or "pdf" in formats:

@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 from sowcast.config import plain
 from sowcast.config_values import flag
 from sowcast.errors import SowcastError
+from sowcast.output_lock import output_lock
 
 PRODUCTS_OPTIONS = ("forecast", "bundle", "climatology", "observed", "stations", "locations",
                     "location_name_property", "rules", "rules_overrides", "calibrate", "calibration", "thresholds", "maps", "output")
@@ -239,7 +240,7 @@ def run(cfg: DictConfig) -> int:
         "calibration": None if calibration_path is None else str(Path(calibration_path).resolve()),
         "calibration_years": None if calibration is None else
         [int(calibration.attrs["first_year"]), int(calibration.attrs["last_year"])],
-        "rules": rules.name, "rules_source": rules.source, "thresholds": thresholds.__dict__,
+        "rules": rules.name, "rules_source": rules.source, "rules_source_fr": rules.source_fr, "thresholds": thresholds.__dict__,
         "locations": [{"name": n, "lat": float(a), "lon": float(b)}
                       for n, a, b in zip(locations.names, locations.lat, locations.lon, strict=True)],
         "sowcast_version": __import__("sowcast").__version__,
@@ -247,7 +248,7 @@ def run(cfg: DictConfig) -> int:
     }
     attrs = {"issue_date": meta["issue_date"], "bundle_sha256": str(bundle_sha or forecast.attrs.get("bundle_sha256", "")),
              "sowcast_version": meta["sowcast_version"], "season_rules": rules.name}
-    with atomic_path(output, overwrite=True, directory=True) as tmp:
+    with output_lock(output), atomic_path(output, overwrite=True, directory=True) as tmp:
         written = []
         for name, ds in files.items():
             if ds is None:

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from sowcast.config import plain
 from sowcast.config_values import number
 from sowcast.errors import SowcastError
+from sowcast.output_lock import output_lock
 
 VERIFY_OPTIONS = ("hindcast", "truth", "climatology", "calibration", "rules", "rules_overrides", "onset_region",
                   "tolerance_days", "output")
@@ -128,7 +129,7 @@ def run(cfg: DictConfig) -> int:
             f"{m} {p}": _value(frame, f"{m}_calibrated", p) for m, p in HEADLINE}
         summary["onset_mae_days_calibrated"] = _value(frame, "onset_mae_days_calibrated")
         summary["onset_bias_days_calibrated"] = _value(frame, "onset_bias_days_calibrated")
-    with atomic_path(output, overwrite=True, directory=True) as tmp:
+    with output_lock(output), atomic_path(output, overwrite=True, directory=True) as tmp:
         card.to_csv(tmp / "scores.csv")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         rain = frame[(frame.variable == "total_precipitation") & (frame.metric == "rpss")]

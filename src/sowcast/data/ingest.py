@@ -48,6 +48,7 @@ from sowcast.data.store import is_remote
 from sowcast.data.units import convert_units, normalise_units
 from sowcast.data.variable_names import rename_variables
 from sowcast.errors import SowcastError
+from sowcast.output_lock import output_lock
 
 OPTIONS = ("sources", "storage_options", "variables", "rename", "units", "time_step", "time_range",
            "level", "grid", "regrid_method", "chunks", "statistics_period", "stations", "accumulation")
@@ -566,38 +567,39 @@ def ingest(cfg_ingest: Mapping, store: str | Path, cluster: Mapping | None = Non
     if is_remote(str(store)):
         raise SowcastError(f"canonical stores are written to a local path, not {store}")
     store = Path(store)
-    if store.exists() and not overwrite:
-        raise SowcastError(f"{store} exists already; set overwrite=true to replace it")
-    sources = expand_sources(opts.sources, opts.storage_options)
-    csvs = [s for s in sources if s.kind == CSV]
-    with dask_session(plain(cluster) if cluster else None):
-        if csvs:
-            if len(csvs) != len(sources):
-                raise SowcastError("station CSVs and gridded sources go to separate stores; ingest them separately")
-            return _ingest_stations(sources, opts, store, overwrite, progress)
-        parts: list[Part] = []
-        available: set[str] = set()
-        for src in sources:
-            opened = open_source(src, opts.storage_options)
-            for i, raw in enumerate(opened):
-                what = src.name if len(opened) == 1 else f"{src.name} (part {i + 1})"
-                part = _prepare(raw, src, what, opts, available)
-                if part is not None:
-                    parts.append(part)
-        missing = [v for v in (opts.variables or []) if v not in available]
-        if missing:
-            raise SowcastError(
-                f"requested variable(s) {', '.join(missing)} not found in the sources "
-                f"(found: {', '.join(sorted(available)) or 'none'})"
-            )
-        groups = [_prepare_group(g, opts, progress) for g in _group(parts)]
-        _check_values(groups, progress)
-        groups = [_transform_group(g, opts) for g in groups]
-        _fill_masks(groups, progress)
-        ds = _merge(groups, opts)
-        steps = [g.step for g in groups if g.step is not None]
-        ds = _finalise(ds, sources, steps[0] if steps else None, opts)
-        with _reading("the sources"):
-            stats = compute_statistics(ds, opts.statistics_period, progress=progress)
-            return write_store(ds, store, statistics=stats, chunks=opts.chunks, overwrite=overwrite,
-                               progress=progress)
+    with output_lock(store):                     # one writer per store (sowcast.output_lock)
+        if store.exists() and not overwrite:
+            raise SowcastError(f"{store} exists already; set overwrite=true to replace it")
+        sources = expand_sources(opts.sources, opts.storage_options)
+        csvs = [s for s in sources if s.kind == CSV]
+        with dask_session(plain(cluster) if cluster else None):
+            if csvs:
+                if len(csvs) != len(sources):
+                    raise SowcastError("station CSVs and gridded sources go to separate stores; ingest them separately")
+                return _ingest_stations(sources, opts, store, overwrite, progress)
+            parts: list[Part] = []
+            available: set[str] = set()
+            for src in sources:
+                opened = open_source(src, opts.storage_options)
+                for i, raw in enumerate(opened):
+                    what = src.name if len(opened) == 1 else f"{src.name} (part {i + 1})"
+                    part = _prepare(raw, src, what, opts, available)
+                    if part is not None:
+                        parts.append(part)
+            missing = [v for v in (opts.variables or []) if v not in available]
+            if missing:
+                raise SowcastError(
+                    f"requested variable(s) {', '.join(missing)} not found in the sources "
+                    f"(found: {', '.join(sorted(available)) or 'none'})"
+                )
+            groups = [_prepare_group(g, opts, progress) for g in _group(parts)]
+            _check_values(groups, progress)
+            groups = [_transform_group(g, opts) for g in groups]
+            _fill_masks(groups, progress)
+            ds = _merge(groups, opts)
+            steps = [g.step for g in groups if g.step is not None]
+            ds = _finalise(ds, sources, steps[0] if steps else None, opts)
+            with _reading("the sources"):
+                stats = compute_statistics(ds, opts.statistics_period, progress=progress)
+                return write_store(ds, store, statistics=stats, chunks=opts.chunks, overwrite=overwrite,
+                                   progress=progress)

@@ -29,7 +29,9 @@
 A finished output whose ``config_fingerprint`` (bundle sha256, the initial conditions'
 sha256, init time, lead, members, perturbation, lagged starts, batch, precision, and for a
 stochastic bundle ``noise_seed``) equals this run's is not recomputed; another existing
-output is an error unless ``overwrite``.
+output is an error unless ``overwrite``. The run holds ``<output>.lock``
+(:mod:`sowcast.output_lock`) from before it looks at the output: a second forecast on the
+same output is a one-line error naming the first one's pid, never a second writer.
 The thread settings are not part of the fingerprint: a run resumed with fewer threads (a
 tighter power budget) goes on, though its last bits may then differ from an uninterrupted run.
 """
@@ -55,6 +57,7 @@ from sowcast.bundle.manifest import model_noise
 from sowcast.data.forcings import compute_forcings
 from sowcast.data.schema import PRECIPITATION_ACCUMULATION, time_step_iso
 from sowcast.errors import SowcastError
+from sowcast.output_lock import output_lock
 from sowcast.forecast.ensemble import (
     Perturbation,
     PerturbationGenerator,
@@ -463,90 +466,93 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
     stochastic = model_noise(manifest) is not None
     fingerprint = _fingerprint(options, bundle, ic, n_members, batch, stochastic)
     output = options.output
-    pdir = partial_dir(output)
-    if output.exists() and not overwrite:
-        if read_fingerprint(output) == fingerprint:
+    # One writer per output: a second forecast on it stops here, before it reads or
+    # touches the output or its .partial (sowcast.output_lock).
+    with output_lock(output):
+        pdir = partial_dir(output)
+        if output.exists() and not overwrite:
+            if read_fingerprint(output) == fingerprint:
+                if pdir.exists():
+                    shutil.rmtree(pdir, ignore_errors=True)
+                return ForecastResult(output, "up to date", n_members, n_steps)
+            raise SowcastError(f"{output} exists already (another forecast); set overwrite=true to replace it")
+
+        specs = channel_specs(bundle)
+        stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
+        nonnegative = nonnegative_channels(stats, len(specs))
+        model_path = bundle.model_path(options.precision)
+        model = StepModel(model_path, options.threads, options.inter_op_threads, options.spinning)
+        noise = bundle_noise(manifest, model.noise_shape, options.noise_seed, model_path.name)
+        stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch,
+                          noise)
+        generator = None
+        if options.perturbation.scale > 0 and options.members > 1:
+            if "diff_std" not in stats:
+                raise SowcastError("the bundle's statistics lack diff_std; cannot perturb the members")
+            generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation)
+        elif noise is None and options.members > 1:
+            log(f"perturbation.scale is 0 and the model is deterministic: "
+                f"all {options.members} members of a start are the same")
+
+        start_times = ic.times[len(ic.times) - 1 - options.lagged_spacing * np.arange(n_starts)]
+        starts = np.repeat(start_times, options.members)
+        # Each member's noise key (model_noise.py): its start, its number there, steps since its start.
+        key_starts = np.repeat([start_key(t) for t in start_times], options.members)
+        key_members = np.tile(np.arange(options.members), n_starts)
+        key_lags = np.repeat(options.lagged_spacing * np.arange(n_starts), options.members)
+        channel_attrs = {c.get("name"): c for c in manifest.get("channels", []) if isinstance(c, dict)}
+        layout = OutputLayout.build(specs, channel_attrs, bundle.grid.lat, bundle.grid.lon, ic.init_time,
+                                    pd.TimedeltaIndex([step * (k + 1) for k in range(n_steps)]), starts,
+                                    _provenance(options, bundle, ic, fingerprint, n_members, noise))
+        expected = (n_members, t_in, len(specs), *bundle.grid.shape)
+        zpath = pdir / OUTPUT_NAME
+        state = load_state(pdir) if pdir.is_dir() else None
+        writer = None
+        if state is not None and state.fingerprint == fingerprint and state.window.shape == expected \
+                and 0 <= state.step <= n_steps and zpath.is_dir():
+            try:
+                writer = ZarrStepWriter(zpath, layout)
+            except SowcastError as exc:
+                log(f"cannot resume ({exc}); starting again")
+        if writer is not None:
+            assert state is not None
+            window, times, done, status = state.window, state.window_times, state.step, "resumed"
+            log(f"resuming {output} from step {done} of {n_steps}")
+        else:
             if pdir.exists():
-                shutil.rmtree(pdir, ignore_errors=True)
-            return ForecastResult(output, "up to date", n_members, n_steps)
-        raise SowcastError(f"{output} exists already (another forecast); set overwrite=true to replace it")
+                log(f"discarding {pdir} (from another forecast or unreadable)")
+                shutil.rmtree(pdir)
+            pdir.mkdir(parents=True)
+            window, times = _initial_window(ic, options, bundle, stepper, generator, nonnegative)
+            writer = ZarrStepWriter(zpath, layout, create=True)
+            writer.flush()
+            save_state(pdir, RolloutState(0, window, times, fingerprint))
+            done, status = 0, "computed"
 
-    specs = channel_specs(bundle)
-    stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
-    nonnegative = nonnegative_channels(stats, len(specs))
-    model_path = bundle.model_path(options.precision)
-    model = StepModel(model_path, options.threads, options.inter_op_threads, options.spinning)
-    noise = bundle_noise(manifest, model.noise_shape, options.noise_seed, model_path.name)
-    stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch,
-                      noise)
-    generator = None
-    if options.perturbation.scale > 0 and options.members > 1:
-        if "diff_std" not in stats:
-            raise SowcastError("the bundle's statistics lack diff_std; cannot perturb the members")
-        generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation)
-    elif noise is None and options.members > 1:
-        log(f"perturbation.scale is 0 and the model is deterministic: "
-            f"all {options.members} members of a start are the same")
+        from tqdm import tqdm
 
-    start_times = ic.times[len(ic.times) - 1 - options.lagged_spacing * np.arange(n_starts)]
-    starts = np.repeat(start_times, options.members)
-    # Each member's noise key (model_noise.py): its start, its number there, steps since its start.
-    key_starts = np.repeat([start_key(t) for t in start_times], options.members)
-    key_members = np.tile(np.arange(options.members), n_starts)
-    key_lags = np.repeat(options.lagged_spacing * np.arange(n_starts), options.members)
-    channel_attrs = {c.get("name"): c for c in manifest.get("channels", []) if isinstance(c, dict)}
-    layout = OutputLayout.build(specs, channel_attrs, bundle.grid.lat, bundle.grid.lon, ic.init_time,
-                                pd.TimedeltaIndex([step * (k + 1) for k in range(n_steps)]), starts,
-                                _provenance(options, bundle, ic, fingerprint, n_members, noise))
-    expected = (n_members, t_in, len(specs), *bundle.grid.shape)
-    zpath = pdir / OUTPUT_NAME
-    state = load_state(pdir) if pdir.is_dir() else None
-    writer = None
-    if state is not None and state.fingerprint == fingerprint and state.window.shape == expected \
-            and 0 <= state.step <= n_steps and zpath.is_dir():
-        try:
-            writer = ZarrStepWriter(zpath, layout)
-        except SowcastError as exc:
-            log(f"cannot resume ({exc}); starting again")
-    if writer is not None:
-        assert state is not None
-        window, times, done, status = state.window, state.window_times, state.step, "resumed"
-        log(f"resuming {output} from step {done} of {n_steps}")
-    else:
-        if pdir.exists():
-            log(f"discarding {pdir} (from another forecast or unreadable)")
-            shutil.rmtree(pdir)
-        pdir.mkdir(parents=True)
-        window, times = _initial_window(ic, options, bundle, stepper, generator, nonnegative)
-        writer = ZarrStepWriter(zpath, layout, create=True)
-        writer.flush()
-        save_state(pdir, RolloutState(0, window, times, fingerprint))
-        done, status = 0, "computed"
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        with tqdm(total=n_steps, initial=done, disable=not progress, unit="step", file=sys.stderr,
+                  desc=f"forecast {n_members} members") as bar:
+            for k in range(done + 1, n_steps + 1):
+                keys = step_keys(key_starts, key_members, key_lags + k) if noise is not None else None
+                nxt, times = stepper.advance(window, times, keys)
+                writer.write_step(k - 1, nxt)
+                if k % options.checkpoint_every == 0 or k == n_steps:
+                    writer.flush()
+                    save_state(pdir, RolloutState(k, window, times, fingerprint))
+                bar.update(1)
+        seconds, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        steps_run = n_steps - done
 
-    from tqdm import tqdm
+        if options.is_netcdf:
+            from sowcast.atomic import atomic_path
 
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    with tqdm(total=n_steps, initial=done, disable=not progress, unit="step", file=sys.stderr,
-              desc=f"forecast {n_members} members") as bar:
-        for k in range(done + 1, n_steps + 1):
-            keys = step_keys(key_starts, key_members, key_lags + k) if noise is not None else None
-            nxt, times = stepper.advance(window, times, keys)
-            writer.write_step(k - 1, nxt)
-            if k % options.checkpoint_every == 0 or k == n_steps:
-                writer.flush()
-                save_state(pdir, RolloutState(k, window, times, fingerprint))
-            bar.update(1)
-    seconds, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    steps_run = n_steps - done
-
-    if options.is_netcdf:
-        from sowcast.atomic import atomic_path
-
-        with atomic_path(output, overwrite=True) as tmp:
-            write_netcdf(zpath, tmp, layout)
-    else:
-        _publish_zarr(zpath, output)
-    shutil.rmtree(pdir, ignore_errors=True)
+            with atomic_path(output, overwrite=True) as tmp:
+                write_netcdf(zpath, tmp, layout)
+        else:
+            _publish_zarr(zpath, output)
+        shutil.rmtree(pdir, ignore_errors=True)
     days = step / pd.Timedelta(days=1)
     return ForecastResult(output, status, n_members, n_steps, steps_run, seconds, cpu,
                           member_days=n_members * steps_run * days)

@@ -22,7 +22,8 @@ What is kept per start:
 
 Each file is written atomically and the period file last, so a killed run (a batch job at
 its wall-time limit, a power cut) goes on with the starts not yet done; a folder from other
-options is an error unless ``overwrite``. The model is identified by its ONNX file's sha256,
+options is an error unless ``overwrite``; the run holds ``<output>.lock``
+(:mod:`sowcast.output_lock`), so a second hindcast into the same folder is a one-line error. The model is identified by its ONNX file's sha256,
 not the bundle's, since adding ``climatology.nc`` to the bundle re-signs its manifest. Torch-free: runs on the edge as on HPC.
 """
 
@@ -46,6 +47,7 @@ import xarray as xr
 from sowcast.atomic import atomic_path, atomic_write_text
 from sowcast.data.schema import time_step_iso
 from sowcast.errors import SowcastError
+from sowcast.output_lock import output_lock
 from sowcast.forecast.engine import Stepper, static_fields
 from sowcast.forecast.ensemble import (
     Perturbation,
@@ -303,62 +305,63 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
                                f"{', '.join(surface)}")
     stochastic = bundle.noise is not None
     config = options.as_config(str(bundle.manifest["files"][model_file]["sha256"]), years, stochastic)
-    _prepare_folder(options, config, overwrite)
-    todo = [s for s in usable if not start_file(options.output, "periods", s).is_file()]
-    result = HindcastResult(options.output, usable, len(todo))
-    if not todo:
+    with output_lock(options.output):            # one writer per hindcast folder
+        _prepare_folder(options, config, overwrite)
+        todo = [s for s in usable if not start_file(options.output, "periods", s).is_file()]
+        result = HindcastResult(options.output, usable, len(todo))
+        if not todo:
+            ds.close()
+            return result
+        if len(todo) < len(usable):
+            log(f"going on: {len(usable) - len(todo)} of {len(usable)} starts are done")
+
+        stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
+        nonnegative = nonnegative_channels(stats, len(specs))
+        model = StepModel(bundle.model_path(options.precision), options.threads, 1, False)
+        noise = bundle_noise(bundle.manifest, model.noise_shape, options.noise_seed, model_file)
+        static = static_fields(bundle)
+        stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch, noise)
+        attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
+                 "time_step": time_step_iso(step), "lead": time_step_iso(options.lead)}
+        per_call = max(1, options.batch // options.members)
+        from tqdm import tqdm
+
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        with tqdm(total=len(todo), disable=not progress, unit="start", file=sys.stderr,
+                  desc=f"hindcast {options.members} members") as bar:
+            for g0 in range(0, len(todo), per_call):
+                group = todo[g0:g0 + per_call]
+                windows, window_times = [], []
+                for s in group:
+                    ic = extract(ds, specs, bundle.grid, step, s, t_in, str(store_path))
+                    gen = None
+                    if options.perturbation.scale > 0 and options.members > 1:
+                        gen = PerturbationGenerator(bundle.grid, stats["diff_std"], start_perturbation(options.perturbation, s))
+                    windows.append(start_ensemble(ic.window(-1, t_in), 0, options.members, gen, nonnegative))
+                    window_times.append(ic.times)
+                window = np.concatenate(windows)                       # [G*M, T, C, H, W]
+                wtimes = np.stack(window_times)                        # [G, T]
+                key_starts = np.repeat([start_key(s) for s in group], options.members)
+                key_members = np.tile(np.arange(options.members), len(group))
+                states = np.empty((len(group), options.members, n_steps, len(specs), *bundle.grid.shape), np.float32)
+                for k in range(n_steps):
+                    keys = step_keys(key_starts, key_members, k + 1) if noise is not None else None
+                    nxt = _step_starts(stepper, window, wtimes, options.members, keys)
+                    states[:, :, k] = nxt.reshape(len(group), options.members, *nxt.shape[1:])
+                    window[:, :-1] = window[:, 1:]
+                    window[:, -1] = nxt
+                    wtimes = np.concatenate([wtimes[:, 1:], wtimes[:, -1:] + np.timedelta64(step.value, "ns")], axis=1)
+                for i, s in enumerate(group):
+                    raw = _raw_dataset(states[i], s, step, specs, options.variables, bundle.grid, attrs)
+                    daily = forecast_daily(raw)
+                    if options.keep_daily:
+                        _write(daily, start_file(options.output, "daily", s))
+                    _write(period_aggregates(daily), start_file(options.output, "periods", s))
+                bar.update(len(group))
         ds.close()
+        result.seconds, result.cpu_seconds = time.perf_counter() - wall0, time.process_time() - cpu0
+        result.member_days = len(todo) * options.members * n_steps * step / pd.Timedelta(days=1)
         return result
-    if len(todo) < len(usable):
-        log(f"going on: {len(usable) - len(todo)} of {len(usable)} starts are done")
-
-    stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
-    nonnegative = nonnegative_channels(stats, len(specs))
-    model = StepModel(bundle.model_path(options.precision), options.threads, 1, False)
-    noise = bundle_noise(bundle.manifest, model.noise_shape, options.noise_seed, model_file)
-    static = static_fields(bundle)
-    stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch, noise)
-    attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
-             "time_step": time_step_iso(step), "lead": time_step_iso(options.lead)}
-    per_call = max(1, options.batch // options.members)
-    from tqdm import tqdm
-
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    with tqdm(total=len(todo), disable=not progress, unit="start", file=sys.stderr,
-              desc=f"hindcast {options.members} members") as bar:
-        for g0 in range(0, len(todo), per_call):
-            group = todo[g0:g0 + per_call]
-            windows, window_times = [], []
-            for s in group:
-                ic = extract(ds, specs, bundle.grid, step, s, t_in, str(store_path))
-                gen = None
-                if options.perturbation.scale > 0 and options.members > 1:
-                    gen = PerturbationGenerator(bundle.grid, stats["diff_std"], start_perturbation(options.perturbation, s))
-                windows.append(start_ensemble(ic.window(-1, t_in), 0, options.members, gen, nonnegative))
-                window_times.append(ic.times)
-            window = np.concatenate(windows)                       # [G*M, T, C, H, W]
-            wtimes = np.stack(window_times)                        # [G, T]
-            key_starts = np.repeat([start_key(s) for s in group], options.members)
-            key_members = np.tile(np.arange(options.members), len(group))
-            states = np.empty((len(group), options.members, n_steps, len(specs), *bundle.grid.shape), np.float32)
-            for k in range(n_steps):
-                keys = step_keys(key_starts, key_members, k + 1) if noise is not None else None
-                nxt = _step_starts(stepper, window, wtimes, options.members, keys)
-                states[:, :, k] = nxt.reshape(len(group), options.members, *nxt.shape[1:])
-                window[:, :-1] = window[:, 1:]
-                window[:, -1] = nxt
-                wtimes = np.concatenate([wtimes[:, 1:], wtimes[:, -1:] + np.timedelta64(step.value, "ns")], axis=1)
-            for i, s in enumerate(group):
-                raw = _raw_dataset(states[i], s, step, specs, options.variables, bundle.grid, attrs)
-                daily = forecast_daily(raw)
-                if options.keep_daily:
-                    _write(daily, start_file(options.output, "daily", s))
-                _write(period_aggregates(daily), start_file(options.output, "periods", s))
-            bar.update(len(group))
-    ds.close()
-    result.seconds, result.cpu_seconds = time.perf_counter() - wall0, time.process_time() - cpu0
-    result.member_days = len(todo) * options.members * n_steps * step / pd.Timedelta(days=1)
-    return result
 
 
 def _step_starts(stepper: Stepper, window: np.ndarray, wtimes: np.ndarray, members: int,
