@@ -102,3 +102,56 @@ def test_bulletin_check_reports_incomplete_catalogues(tmp_path, capsys):
     assert bulletin_command.check(cfg) == 1
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("wo:"))
     assert "section.method (missing)" in line and "no.such.id (not an English id)" in line
+
+
+NBSP, NNBSP = "\u00a0", "\u202f"
+
+
+def french_typography_faults(text: str) -> list[str]:
+    """Where ``text`` breaks the French rule: a no-break space (U+00A0 or U+202F), never a
+    plain one or none, before ':', ';', '?' and '!' (URLs' '://' aside)."""
+    faults = []
+    for i, c in enumerate(text):
+        if c in ":;?!" and not text.startswith("://", i) and (i == 0 or text[i - 1] not in (NBSP, NNBSP)):
+            faults.append(text[max(0, i - 12):i + 3])
+    return faults
+
+
+def test_every_french_string_has_the_french_typographic_spaces():
+    """Every French message, rendered with its fields, and each rule preset's French source."""
+    from sowcast.products.season_rules import list_presets, load_rules
+
+    fr, en = Translator.load("fr"), Translator.load("en")
+    fields = {"p": fr.percent(0.62), "weeks": 3, "week": 2, "dry_days": 10, "lookahead": 30, "n": 2, "total": 5,
+              "names": "Tamale et Wa", "advice": fr("advice_label.wait"), "date": fr.date("2009-05-15"),
+              "agency": "ANACIM", "period": fr("period.week", n=1), "place": "Tamale", "signature": "NMA",
+              "rules": "Sivakumar (1988)", "dates": fr.date_range("2009-05-16", "2009-05-22"),
+              "threshold": fr.percent(0.5), "false_start_max": fr.percent(0.3), "first": 3, "last": 4,
+              "members": 8, "init": fr.date("2009-05-15"), "years": "2002–2003", "scores": "x",
+              "value": fr.decimal(-0.61), "mae": "6,5", "reference": "9,2", "version": "0.1.0", "page": 1}
+    faults = {}
+    for key in en.messages:
+        if key.startswith("format."):
+            continue
+        text = fr(key, **{k: v for k, v in fields.items() if k in placeholders(fr.messages[key])})
+        if french_typography_faults(text):
+            faults[key] = french_typography_faults(text)
+    for name in list_presets():
+        source = load_rules(name).source_fr
+        assert source, name
+        source = source.replace("(PICSA): Field Manual", "")  # an English title, quoted as published
+        if french_typography_faults(source):
+            faults[f"rules {name}"] = french_typography_faults(source)
+    assert faults == {}
+    joined = fr("method.skill_separator").join([fr("method.skill_item", period="Semaine 1", value="-0,61"),
+                                                fr("method.skill_item", period="Semaine 2", value="0,10")])
+    assert joined == f"Semaine 1 -0,61{NNBSP}; Semaine 2 0,10"
+    assert french_typography_faults("Date d'émission : 2009") == [" d'émission : 2"]
+
+
+def test_french_verification_words_skill_is_competence():
+    """'fiabilité' is reliability, never skill: the skill texts say 'compétence'."""
+    fr = Translator.load("fr")
+    for key in ("section.method", "method.skill_none", "method.skill_rain", "method.skill_caution"):
+        assert "compétence" in fr.messages[key].lower() and "fiabilité" not in fr.messages[key].lower(), key
+    assert fr("prov.map_data_source") == "Natural Earth (domaine public)"

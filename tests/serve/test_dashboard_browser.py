@@ -430,6 +430,13 @@ def test_dashboard_from_empty_service_to_published_bulletin(tmp_path, chain, bro
         browser.evaluate("document.querySelector('#lang button[data-lang=fr]').click()")
         assert browser.evaluate("document.documentElement.lang") == "fr"
         assert text(browser, "#loc-title") == "Perspectives de semis par localité"
+        # French typography (a no-break space before ':') and the chain's step names translated
+        assert "Date d’émission\u00a0:" in text(browser, "#bulletin"), text(browser, "#bulletin")
+        french_steps = {"forecast": "prévision", "products": "produits", "bulletin": "bulletin",
+                        "publish": "publication"}
+        assert job["step"] in french_steps, job
+        step_cell = browser.evaluate("document.querySelector('#runs tbody tr td:nth-child(3)').textContent")
+        assert step_cell == french_steps[job["step"]], step_cell
         french = api_locations[0]["advice_text"]["fr"]      # the bulletin's French SMS
         shown = text(browser, "#locations tbody tr .advice-text")
         assert shown and shown in french and "-NMA" not in shown, (shown, french)

@@ -130,12 +130,14 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
         paragraphs.append(t("method.skill_none"))
         return paragraphs
     if skill.rpss:
-        scores = "; ".join(t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
-                           for p, v in skill.rpss.items() if p in periods)
+        scores = t("method.skill_separator").join(
+            t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
+            for p, v in skill.rpss.items() if p in periods)
         paragraphs.append(t("method.skill_rain", years=_years(skill.years, t), scores=scores))
     if skill.rpss_calibrated:
-        scores = "; ".join(t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
-                           for p, v in skill.rpss_calibrated.items() if p in periods)
+        scores = t("method.skill_separator").join(
+            t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
+            for p, v in skill.rpss_calibrated.items() if p in periods)
         paragraphs.append(t("method.skill_rain_calibrated", scores=scores))
     if math.isfinite(skill.onset_mae):
         paragraphs.append(t("method.skill_onset", mae=t.decimal(skill.onset_mae, 1),
@@ -156,9 +158,10 @@ def provenance(t: Translator, products: Products) -> list[tuple[str, str]]:
         (t("prov.members"), str(meta.get("members", "?"))),
         (t("prov.version"), str(meta.get("sowcast_version", "?"))),
         (t("prov.rules"), str(meta.get("rules", "?"))),
-        (t("prov.rules_source"), str(meta.get("rules_source") or products.attrs.get("season_rules_source", "?"))),
+        (t("prov.rules_source"), str(meta.get(f"rules_source_{t.language}") or meta.get("rules_source")
+                                     or products.attrs.get("season_rules_source", "?"))),
         (t("prov.created"), str(meta.get("created", "?"))),
-        (t("prov.map_data"), "Natural Earth (public domain)"),
+        (t("prov.map_data"), t("prov.map_data_source")),
     ]
 
 

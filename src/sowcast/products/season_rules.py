@@ -11,6 +11,7 @@ yaml file, or from a mapping, with optional overrides::
 Keys (``.`` = nesting; defaults in brackets, the rest are required)::
 
     name, source [""]            preset name and full citation
+    source_fr [""]               the source in French (the French bulletin's; else ``source``)
     base                         (yaml/mapping only) start from this preset, then apply the rest
     dry_day_mm                   a day is wet if rain >= dry_day_mm, dry if below
     max_missing_fraction [0.1]   a year whose search window has more missing days is "missing"
@@ -173,6 +174,7 @@ class SeasonRules:
     dry_day_mm: float
     onset: OnsetRules
     source: str = ""
+    source_fr: str = ""
     max_missing_fraction: float = 0.1
     dry_spell_risk: DrySpellRisk = field(default_factory=DrySpellRisk)
     cessation: CessationRules = field(default_factory=CessationRules)
@@ -180,8 +182,9 @@ class SeasonRules:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip():
             raise SowcastError(f"season rules: name must be a non-empty string, not {self.name!r}")
-        if not isinstance(self.source, str):
-            raise SowcastError(f"season rules: source must be a string, not {self.source!r}")
+        for key in ("source", "source_fr"):
+            if not isinstance(getattr(self, key), str):
+                raise SowcastError(f"season rules: {key} must be a string, not {getattr(self, key)!r}")
         _set(self, "dry_day_mm", _number(self.dry_day_mm, "dry_day_mm", positive=True))
         frac = _number(self.max_missing_fraction, "max_missing_fraction")
         if frac > 1:
