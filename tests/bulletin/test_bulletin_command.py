@@ -121,6 +121,7 @@ def test_the_output_folder_holds_every_file_and_its_description(made):
                                f"onset_chart_{lang}.png"])
         assert meta["pdf_pages"][lang] == count_pages((out / f"bulletin_{lang}.pdf").read_bytes())
     assert meta["provenance"]["bundle_sha256"] and meta["provenance"]["rules"] == "sivakumar1988"
+    assert meta["provenance"]["rules_citation"] == "Sivakumar (1988)"
     assert not list(out.parent.glob(".bulletin.tmp-*"))
 
 
@@ -207,7 +208,10 @@ def test_method_states_the_scorecard_skill_and_provenance(made):
     assert "Semaine 1 0,21" in fr and "2002–2003" in en
     assert "6.5 days" in en and "9.2" in en
     sha = json.loads((made["products"] / "products.json").read_text())["bundle_sha256"][:12]
-    assert sha in en and sha in fr and "sivakumar1988" in en
+    assert sha in en and sha in fr
+    # the rule is shown by its citation, never by its machine name
+    assert "Sivakumar (1988)" in en and "Sivakumar (1988)" in fr
+    assert "sivakumar1988" not in en and "sivakumar1988" not in fr
 
 
 def test_sms_are_one_gsm7_message_per_location_and_language(made):

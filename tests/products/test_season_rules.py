@@ -158,3 +158,12 @@ def test_round_trip_and_frozen():
         config = load_rules("picsa").to_dict()
         config["onset"]["earliest"] = "5-1"
         rules_from_config(config)
+
+
+def test_every_preset_has_a_citation_for_readers():
+    """Readers see the citation ("Sivakumar (1988)"); the name stays the machine key."""
+    labels = {name: load_rules(name).label for name in PRESETS}
+    assert labels["sivakumar1988"] == "Sivakumar (1988)" and labels["anacim"] == "ANACIM"
+    assert labels["agrhymet_sahel"] == "AGRHYMET"
+    assert all(label != name for name, label in labels.items())
+    assert load_rules({"base": "anacim", "name": "mine", "citation": ""}).label == "mine"

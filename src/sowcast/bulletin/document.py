@@ -119,12 +119,25 @@ def _years(years: list[int], t: Translator) -> str:
     return str(years[0]) if len(years) == 1 else f"{min(years)}–{max(years)}"
 
 
+def rule_citation(products: Products) -> str:
+    """The rule as a reader sees it ("Sivakumar (1988)"): the products' citation, else the
+    citation of the preset the products name (older products), else the rule's name."""
+    meta = products.meta
+    cited = meta.get("rules_citation") or products.attrs.get("season_rules_citation")
+    if cited:
+        return str(cited)
+    name = str(meta.get("rules") or products.attrs.get("season_rules") or "?")
+    from sowcast.products.season_rules import list_presets, load_rules
+
+    return load_rules(name).label if name in list_presets() else name
+
+
 def method_text(t: Translator, products: Products, skill: Skill | None, periods: list[str]) -> list[str]:
     meta = products.meta
     paragraphs = [
         t("method.forecast", members=meta.get("members", "?"), init=t.date(meta["init_time"]),
           years=_years(products.climatology_years, t)),
-        t("method.onset", rules=meta.get("rules", "?")),
+        t("method.onset", rules=rule_citation(products)),
     ]
     if skill is None or (not skill.rpss and not math.isfinite(skill.onset_mae)):
         paragraphs.append(t("method.skill_none"))
@@ -157,7 +170,7 @@ def provenance(t: Translator, products: Products) -> list[tuple[str, str]]:
         (t("prov.init"), f"{pd.Timestamp(meta['init_time']):%Y-%m-%d %H:%M} UTC"),
         (t("prov.members"), str(meta.get("members", "?"))),
         (t("prov.version"), str(meta.get("sowcast_version", "?"))),
-        (t("prov.rules"), str(meta.get("rules", "?"))),
+        (t("prov.rules"), rule_citation(products)),
         (t("prov.rules_source"), str(meta.get(f"rules_source_{t.language}") or meta.get("rules_source")
                                      or products.attrs.get("season_rules_source", "?"))),
         (t("prov.created"), str(meta.get("created", "?"))),
@@ -186,7 +199,7 @@ def build_bulletin(products: Products, t: Translator, options: Options, skill: S
             png = maps.onset_map(prob, pm["lat"].values, pm["lon"].values, title, t("map.onset_colorbar"), credit,
                                  points=points, dpi=options.dpi)
             onset_maps.append(Figure(f"onset_week{week}", title, png))
-        onset_text = t("map.onset_caption", rules=meta.get("rules", "?"))
+        onset_text = t("map.onset_caption", rules=rule_citation(products))
     else:
         onset_text = t("map.no_onset_maps")
 

@@ -199,6 +199,7 @@ def _metadata(products, languages, agency, signature, files, pages, sizes, n_sms
     import pandas as pd
 
     import sowcast
+    from sowcast.bulletin.document import rule_citation
 
     meta = products.meta
     return {
@@ -211,7 +212,8 @@ def _metadata(products, languages, agency, signature, files, pages, sizes, n_sms
             "scorecard": None if _is_null(scorecard) else str(Path(str(scorecard)).resolve()),
             "bundle_sha256": meta.get("bundle_sha256") or meta.get("forecast_bundle_sha256"),
             "init_time": meta.get("init_time"), "products_sowcast_version": meta.get("sowcast_version"),
-            "rules": meta.get("rules"), "rules_source": meta.get("rules_source"),
+            "rules": meta.get("rules"), "rules_citation": rule_citation(products),
+            "rules_source": meta.get("rules_source"),
             "sowcast_version": sowcast.__version__,
         },
         "created": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ}",

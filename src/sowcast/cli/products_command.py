@@ -240,7 +240,8 @@ def run(cfg: DictConfig) -> int:
         "calibration": None if calibration_path is None else str(Path(calibration_path).resolve()),
         "calibration_years": None if calibration is None else
         [int(calibration.attrs["first_year"]), int(calibration.attrs["last_year"])],
-        "rules": rules.name, "rules_source": rules.source, "rules_source_fr": rules.source_fr, "thresholds": thresholds.__dict__,
+        "rules": rules.name, "rules_citation": rules.label, "rules_source": rules.source,
+        "rules_source_fr": rules.source_fr, "thresholds": thresholds.__dict__,
         "locations": [{"name": n, "lat": float(a), "lon": float(b)}
                       for n, a, b in zip(locations.names, locations.lat, locations.lon, strict=True)],
         "sowcast_version": __import__("sowcast").__version__,

@@ -580,6 +580,7 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     out.attrs = {
         "title": "planting outlook",
         "season_rules": rules.name,
+        "season_rules_citation": rules.label,
         "season_rules_source": rules.source,
         "issue_date": f"{issue:%Y-%m-%d}",
         "forecast_end": f"{end:%Y-%m-%d}",

@@ -123,6 +123,7 @@ def analyse_seasons(rain: xr.DataArray | xr.Dataset, rules: SeasonRules | str) -
     return xr.Dataset(data, coords=coords, attrs={
         "title": "rainy season analysis",
         "season_rules": rules.name,
+        "season_rules_citation": rules.label,
         "season_rules_source": rules.source,
         "season_rules_config": json.dumps(rules.to_dict()),
     })

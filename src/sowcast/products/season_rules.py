@@ -11,6 +11,7 @@ yaml file, or from a mapping, with optional overrides::
 Keys (``.`` = nesting; defaults in brackets, the rest are required)::
 
     name, source [""]            preset name and full citation
+    citation [name]              how a reader is shown the rule: "Sivakumar (1988)"
     source_fr [""]               the source in French (the French bulletin's; else ``source``)
     base                         (yaml/mapping only) start from this preset, then apply the rest
     dry_day_mm                   a day is wet if rain >= dry_day_mm, dry if below
@@ -174,6 +175,7 @@ class SeasonRules:
     dry_day_mm: float
     onset: OnsetRules
     source: str = ""
+    citation: str = ""
     source_fr: str = ""
     max_missing_fraction: float = 0.1
     dry_spell_risk: DrySpellRisk = field(default_factory=DrySpellRisk)
@@ -182,7 +184,7 @@ class SeasonRules:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip():
             raise SowcastError(f"season rules: name must be a non-empty string, not {self.name!r}")
-        for key in ("source", "source_fr"):
+        for key in ("source", "citation", "source_fr"):
             if not isinstance(getattr(self, key), str):
                 raise SowcastError(f"season rules: {key} must be a string, not {getattr(self, key)!r}")
         _set(self, "dry_day_mm", _number(self.dry_day_mm, "dry_day_mm", positive=True))
@@ -193,6 +195,11 @@ class SeasonRules:
         if self.cessation.earliest <= self.onset.earliest:
             raise SowcastError(f"season rules: cessation.earliest {self.cessation.earliest} must come after "
                                f"onset.earliest {self.onset.earliest} in the same year")
+
+    @property
+    def label(self) -> str:
+        """The rule as a reader sees it: its citation, else its name."""
+        return self.citation.strip() or self.name
 
     def to_dict(self) -> dict[str, Any]:
         """The rules as a nested plain mapping (what :func:`rules_from_config` reads)."""
