@@ -36,16 +36,10 @@ from sowcast.data.forcings import FORCING_NAMES, compute_forcings
 from sowcast.data.grid import Grid
 from sowcast.data.schema import channel_names, infer_time_step, parse_time_step
 from sowcast.data.store import data_variables, open_store, read_statistics
+from sowcast.data.time_ranges import inclusive_end, timestamp
 from sowcast.errors import SowcastError
 
 _CHANNEL_STATS = ("mean", "std", "min", "max", "diff_mean", "diff_std")
-
-
-def _timestamp(value: Any, what: str) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise SowcastError(f"{what} {value!r} is not a date") from None
 
 
 class WindowSource:
@@ -54,12 +48,15 @@ class WindowSource:
     ``prognostic``: time-varying variables used as inputs and targets (default: all of them,
     stored order); ``static``: static variables (default: all, stored order);
     ``time_range``: ``[start, end]`` (inclusive; either may be None) that *every* time of a
-    window must lie in, so that training and validation ranges never share a state.
+    window must lie in, so that training and validation ranges never share a state; an end
+    without a time of day is the end of that day (:mod:`sowcast.data.time_ranges`).
+    ``range_setting`` / ``targets_setting``: the settings an error about a short range names.
     """
 
     def __init__(self, store_path: str | os.PathLike, n_input_steps: int = 2, n_target_steps: int = 1,
                  prognostic: Sequence[str] | None = None, static: Sequence[str] | None = None,
-                 time_range: Sequence[Any] | None = None):
+                 time_range: Sequence[Any] | None = None, range_setting: str = "time_range",
+                 targets_setting: str | None = None):
         if int(n_input_steps) < 1:
             raise SowcastError(f"n_input_steps must be at least 1, not {n_input_steps}")
         if int(n_target_steps) < 1:
@@ -96,7 +93,7 @@ class WindowSource:
         stats = read_statistics(self.store_path)
         self.statistics = self._channel_statistics(stats, levels)
         self.static_statistics = self._static_statistics(stats)
-        self._first, self._count = self._window_range(time_range)
+        self._first, self._count = self._window_range(time_range, range_setting, targets_setting)
         self._group: Any = None
         self._arrays: dict[str, Any] | None = None
         self._pid: int | None = None
@@ -146,25 +143,31 @@ class WindowSource:
             out[key] = np.asarray(values, np.float32)
         return out
 
-    def _window_range(self, time_range: Sequence[Any] | None) -> tuple[int, int]:
+    def _window_range(self, time_range: Sequence[Any] | None, setting: str,
+                      targets_setting: str | None) -> tuple[int, int]:
         """Index of the first window time ``t`` and the number of windows."""
         lo, hi = 0, len(self.times) - 1
         label = "the store"
         if time_range is not None:
             if len(time_range) != 2:
-                raise SowcastError(f"time_range must be [start, end], not {list(time_range)}")
+                raise SowcastError(f"{setting} must be [start, end], not {list(time_range)}")
             start, end = time_range
             t = pd.DatetimeIndex(self.times)
             if start is not None:
-                lo = int(t.searchsorted(_timestamp(start, "time_range start"), side="left"))
+                lo = int(t.searchsorted(timestamp(start, f"{setting} start"), side="left"))
             if end is not None:
-                hi = int(t.searchsorted(_timestamp(end, "time_range end"), side="right")) - 1
-            label = f"time_range {start}..{end}"
+                hi = int(t.searchsorted(inclusive_end(end, f"{setting} end"), side="right")) - 1
+            label = f"{setting} {start}..{end}"
         n_times = max(hi - lo + 1, 0)
         count = n_times - (self.n_input_steps - 1) - self.n_target_steps
         if count < 1:
             need = self.n_input_steps + self.n_target_steps
-            raise SowcastError(f"{self.store_path}: {label} holds {n_times} time(s); one window needs {need}")
+            span = (f"{pd.Timestamp(self.times[0]):%Y-%m-%d %H:%M} .. {pd.Timestamp(self.times[-1]):%Y-%m-%d %H:%M}"
+                    if len(self.times) else "none")
+            targets = f" ({targets_setting})" if targets_setting else ""
+            raise SowcastError(f"{self.store_path}: {label} holds {n_times} time(s) of the store's {span}; "
+                               f"one window needs {need}: {self.n_input_steps} input and {self.n_target_steps} "
+                               f"target step(s){targets}; lengthen {setting}" + (f" or shorten {targets_setting}" if targets_setting else ""))
         return lo + self.n_input_steps - 1, count
 
     # -- process-local zarr access -------------------------------------------------------

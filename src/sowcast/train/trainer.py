@@ -49,11 +49,12 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as dist
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 from sowcast.atomic import atomic_write_text
 from sowcast.config import plain
+from sowcast.data.time_ranges import auto_ranges, inclusive_end, is_auto
 from sowcast.data.windows import WindowSource
 from sowcast.errors import SowcastError
 from sowcast.train import distributed as D
@@ -100,12 +101,12 @@ def _optional_list(value: Any) -> list | None:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _range(value: Any, what: str) -> list | None:
+def _range(value: Any, what: str) -> list | str | None:
     value = plain(value)
-    if value is None:
-        return None
+    if value is None or is_auto(value):
+        return value
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise SowcastError(f"{what} must be [start, end] (or null), not {value!r}")
+        raise SowcastError(f"{what} must be [start, end], auto or null, not {value!r}")
     return [None if v is None else str(v) for v in value]
 
 
@@ -118,11 +119,16 @@ def _precision(name: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if name == "bf16" else None
 
 
+def _span(value: list | None) -> str:
+    return "null" if value is None else f"{value[0]}..{value[1]}"
+
+
 def _ranges_overlap(a: list | None, b: list | None) -> bool:
     if a is None or b is None:
         return True
     lo = max(pd.Timestamp(a[0] or "1677-09-22"), pd.Timestamp(b[0] or "1677-09-22"))
-    hi = min(pd.Timestamp(a[1] or "2262-04-11"), pd.Timestamp(b[1] or "2262-04-11"))
+    hi = min(inclusive_end(a[1] or "2262-04-10", "train.train_range end"),
+             inclusive_end(b[1] or "2262-04-10", "train.validation_range end"))
     return lo <= hi
 
 
@@ -222,16 +228,27 @@ class _Trainer:
                       static=_optional_list(loader.get("static")))
         train_range = _range(t.get("train_range"), "train.train_range")
         val_range = _range(t.get("validation_range"), "train.validation_range")
-        train_source = WindowSource(store, n_target_steps=curriculum.max_steps, time_range=train_range, **common)
+        leads = [int(x) for x in plain(t.validation_leads)] if val_range is not None else [1]
+        if not leads or min(leads) < 1:
+            raise SowcastError(f"train.validation_leads must be positive step counts, not {leads}")
+        if is_auto(train_range) or is_auto(val_range):
+            times = WindowSource(store, n_target_steps=1, **common).times
+            train_range, val_range = auto_ranges(times, train_range, val_range, common["n_input_steps"],
+                                                 curriculum.max_steps, max(leads))
+            with open_dict(self.cfg):  # the checkpoints, config.yaml and the bundle record the ranges used
+                t.train_range, t.validation_range = train_range, val_range
+            self.log(f"train.train_range {_span(train_range)}, train.validation_range {_span(val_range)} "
+                     "(auto: from the store's span)")
+        train_source = WindowSource(store, n_target_steps=curriculum.max_steps, time_range=train_range,
+                                    range_setting="train.train_range", targets_setting="train.rollout", **common)
         val_source = None
         if val_range is not None and int(t.validate_every) > 0:
             if _ranges_overlap(train_range, val_range):
                 warnings.warn(f"train.train_range {train_range} and train.validation_range {val_range} overlap: "
                               "validation is not on held-out data", stacklevel=2)
-            leads = [int(x) for x in plain(t.validation_leads)]
-            if not leads or min(leads) < 1:
-                raise SowcastError(f"train.validation_leads must be positive step counts, not {leads}")
-            val_source = WindowSource(store, n_target_steps=max(leads), time_range=val_range, **common)
+            val_source = WindowSource(store, n_target_steps=max(leads), time_range=val_range,
+                                      range_setting="train.validation_range",
+                                      targets_setting="train.validation_leads", **common)
         return train_source, val_source
 
     def _graph(self, source: WindowSource):
