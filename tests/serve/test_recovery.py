@@ -1,6 +1,7 @@
 """Power cuts and clean stops of the real server: kill -9 of its whole process group (the
-running step with it) during the forecast and during products, SIGTERM during the forecast;
-after a restart the job goes on (the forecast resuming from its saved state) and succeeds,
+running step with it) during the forecast and during products, kill -9 of the server alone
+(its forecast orphaned, then ended by the next service before it runs the job again),
+SIGTERM during the forecast; after a restart the job goes on (the forecast resuming from its saved state) and succeeds,
 and ``latest`` always names a complete published run."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import xarray as xr
 from serve_helpers import ISSUE_DATE, base_overrides, start_server, wait_for
 
 from sowcast.forecast.rollout_state import load_state, partial_dir
+from sowcast.serve.children import start_time
 from sowcast.serve.journal import Journal
 from sowcast.serve.publish import resolve_latest
 
@@ -109,6 +111,47 @@ def test_kill9_during_forecast_and_products_then_resume(chain, tmp_path):
     assert "is up to date" in (root / "runs" / job2 / "logs" / "forecast.log").read_text()
     assert (root / "runs" / job2 / "logs" / "products.log").read_text().count("products of 2001-04-27 in") == 1
     assert_latest_complete(root, job2)
+    assert srv.stop() == 0
+
+
+def stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (SIGSTOP delivered)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+@pytest.mark.slow
+def test_kill9_of_the_server_alone_ends_its_orphan_then_the_job_succeeds(chain, tmp_path):
+    root, log = tmp_path / "root", tmp_path / "serve.log"
+    srv = start_server(log, overrides(root, chain))
+    job = post_job(srv)
+    wait_for(lambda: forecast_step(root, job) >= 2, 120, "the forecast to save step 2", srv)
+    child = wait_for(lambda: child_pid(srv.proc.pid), 30, "the forecast process", srv)
+    pid_file = root / "runs" / job / "step.pid"
+    wait_for(lambda: pid_file.exists() and json.loads(pid_file.read_text())["pid"] == child, 30, "step.pid", srv)
+    # Held still (SIGSTOP) so the orphan cannot finish before the next service looks at it.
+    os.kill(child, signal.SIGSTOP)
+    try:
+        wait_for(lambda: stopped(child), 30, "the forecast to stop")
+        os.kill(srv.proc.pid, signal.SIGKILL)               # the server alone: its forecast lives on
+        srv.proc.wait(30)
+        assert start_time(child) is not None
+        cut_at = forecast_step(root, job)
+        assert 2 <= cut_at < 46
+
+        srv = start_server(log, overrides(root, chain))
+        text = srv.log()
+        assert f"job {job}: ending its forecast (pid {child}) left running by the previous service" in text
+        assert f"job {job} was running when the service stopped: requeued first" in text
+        assert start_time(child) is None                     # ended before the job ran again
+        done = srv.wait_job(job)
+    finally:
+        if start_time(child) is not None:
+            os.kill(child, signal.SIGKILL)
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    forecast_log = (root / "runs" / job / "logs" / "forecast.log").read_text()
+    assert f"from step {cut_at} of 46" in forecast_log and "being written by another process" not in forecast_log
+    assert not pid_file.exists()
+    assert_latest_complete(root, job)
     assert srv.stop() == 0
 
 

@@ -20,6 +20,11 @@ once; products and bulletin are recomputed (seconds; each replaces its folder at
 A job whose run was already published (the kill came between the ``latest`` flip and the
 journal update) is marked succeeded without running anything.
 
+While a step runs, ``step.pid`` in the run folder records it; a service killed with -9
+leaves it running, and the next one ends it before it requeues the job
+(:mod:`sowcast.serve.children`); the step's own output lock (:mod:`sowcast.output_lock`)
+keeps even a survivor from writing beside the new attempt.
+
 SIGTERM (:meth:`Worker.stop`): the running step gets SIGTERM (the forecast's state is on
 disk anyway), the job goes back to the head of the queue, the thread ends.
 """
@@ -36,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sowcast.serve import children
 from sowcast.serve.journal import Journal, one_line
 from sowcast.serve.publish import is_published, publish, resolve_latest
 from sowcast.serve.settings import ServeSettings
@@ -159,7 +165,7 @@ class Worker(threading.Thread):
         for step in s.chain:
             self.journal.set_step(job_id, step)
             log_path = run_dir / "logs" / f"{step}.log"
-            rc = self._run_step(step_command(step, s, job["params"], run_dir), log_path)
+            rc = self._run_step(step_command(step, s, job["params"], run_dir), log_path, run_dir, step)
             if self._stop_event.is_set():
                 self.journal.requeue(job_id)
                 self.log(f"job {job_id}: stopped during {step}; requeued")
@@ -179,7 +185,8 @@ class Worker(threading.Thread):
         self.log(f"job {job_id}: succeeded; latest -> published/{job_id}")
         self._prune_runs()
 
-    def _run_step(self, cmd: list[str], log_path: Path) -> int:
+    def _run_step(self, cmd: list[str], log_path: Path, run_dir: Path, step: str) -> int:
+        """Run one step, its pid recorded in ``run_dir/step.pid`` while it runs (:mod:`sowcast.serve.children`)."""
         with open(log_path, "ab") as log:
             log.write(f"\n$ {' '.join(cmd)}\n".encode())
             log.flush()
@@ -189,8 +196,13 @@ class Worker(threading.Thread):
                 self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
             try:
+                children.record(run_dir, self._proc.pid, step)
                 return self._proc.wait()
             finally:
+                if self._proc.poll() is None:   # record() failed (disk full): do not leave it running
+                    self._proc.kill()
+                    self._proc.wait()
+                children.forget(run_dir)
                 with self._proc_lock:
                     self._proc = None
 

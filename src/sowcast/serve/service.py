@@ -7,7 +7,8 @@
     <root>/latest            symlink to published/<id>, flipped atomically
 
 At start: lock the root, verify the bundle (its sha256 is reported by /api/status),
-remove what an interrupted publication left, put jobs found ``running`` (the box lost
+remove what an interrupted publication left, end the steps a killed service left running
+(:mod:`sowcast.serve.children`), put jobs found ``running`` (the box lost
 power) back at the head of the queue, bind, start the worker and the inbox/schedule
 poller. SIGTERM or SIGINT: stop taking requests, finish those under way, SIGTERM the
 running step and requeue its job, close the journal, exit 0.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from sowcast.errors import SowcastError
 from sowcast.serve.api import Context
+from sowcast.serve import children
 from sowcast.serve.handler import Server, log
 from sowcast.serve.inbox import InboxPoller
 from sowcast.serve.jobs import Worker
@@ -95,6 +97,7 @@ def serve(settings: ServeSettings) -> int:
     try:
         sha = bundle_sha256(settings.bundle)
         clean_stale(root)
+        children.end_orphans(root / "runs", log)    # steps a kill -9 of the last service left running
         journal = Journal(root / "journal.sqlite")
         requeued, failed = journal.recover(settings.max_attempts)
         for job_id in requeued:
