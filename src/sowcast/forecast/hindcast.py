@@ -131,6 +131,9 @@ class HindcastOptions:
             raise SowcastError(f"hindcast.lead {cfg.get('lead')!r} is not a duration such as 46D") from None
         if lead <= pd.Timedelta(0):
             raise SowcastError("hindcast.lead must be positive")
+        if lead % pd.Timedelta(days=1) != pd.Timedelta(0):
+            raise SowcastError(f"hindcast.lead {cfg.get('lead')} is not whole days: hindcasts and verification "
+                               "need daily periods (e.g. hindcast.lead=46D)")
         ints = {}
         for key, default, low in (("every_days", 7, 1), ("members", 4, 1), ("threads", 2, 0), ("batch", 16, 1),
                                   ("noise_seed", 0, 0)):
