@@ -6,7 +6,9 @@ data *and* its statistics group are complete, so a store appears whole or not at
 
 from __future__ import annotations
 
+import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +71,28 @@ def write_store(
             for da in list(statistics.data_vars.values()) + list(statistics.coords.values()):
                 da.encoding = {}
             statistics.to_zarr(tmp, group=STATISTICS_GROUP, mode="w", zarr_format=3, consolidated=False)
+        consolidate(tmp)
     return Path(path)
+
+
+def consolidate(path: str | os.PathLike) -> None:
+    """Write the consolidated metadata of the whole store (so ``xr.open_zarr`` reads one file)."""
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "not part of the Zarr format 3 specification" (zarr 3)
+        zarr.consolidate_metadata(str(path))
+
+
+def is_consolidated(path: str | os.PathLike) -> bool:
+    """True for a local store whose root ``zarr.json`` holds consolidated metadata."""
+    if is_remote(path):
+        return False
+    try:
+        root = json.loads((Path(path) / "zarr.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(root.get("consolidated_metadata"))
 
 
 def open_store(path: str | os.PathLike, chunks: Any = None, storage_options: dict | None = None) -> xr.Dataset:
@@ -77,7 +100,7 @@ def open_store(path: str | os.PathLike, chunks: Any = None, storage_options: dic
     if not is_remote(path) and not Path(path).exists():
         raise SowcastError(f"no store at {path}")
     try:
-        ds = xr.open_zarr(path, chunks=chunks, consolidated=False, storage_options=storage_options)
+        ds = xr.open_zarr(path, chunks=chunks, consolidated=is_consolidated(path), storage_options=storage_options)
     except Exception as exc:  # zarr raises many kinds for a folder that is not a store
         raise SowcastError(f"{path} is not a readable zarr store ({type(exc).__name__}: {exc})") from None
     if ds.attrs.get("sowcast_format") != FORMAT_VERSION:
@@ -91,7 +114,7 @@ def open_store(path: str | os.PathLike, chunks: Any = None, storage_options: dic
 def read_statistics(path: str | os.PathLike, storage_options: dict | None = None) -> xr.Dataset:
     """The statistics group of a store, loaded into memory."""
     try:
-        stats = xr.open_zarr(path, group=STATISTICS_GROUP, chunks=None, consolidated=False,
+        stats = xr.open_zarr(path, group=STATISTICS_GROUP, chunks=None, consolidated=is_consolidated(path),
                              storage_options=storage_options)
     except Exception:
         raise SowcastError(f"{path} has no statistics group; re-run 'sowcast data ingest'") from None
