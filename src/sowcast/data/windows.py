@@ -85,6 +85,7 @@ class WindowSource:
             self.grid = Grid(lat=ds["lat"].values.astype(np.float64), lon=ds["lon"].values.astype(np.float64))
             levels = {n: ds[n]["level"].values for n in self.prognostic if "level" in ds[n].dims}
             static_fields = [ds[n].values.astype(np.float32) for n in self.static_names]
+            self.valid = self._valid_points(ds)
         finally:
             ds.close()
         shape = (len(self.static_names), *self.grid.shape)
@@ -110,6 +111,20 @@ class WindowSource:
             if name not in allowed:
                 raise SowcastError(f"{self.store_path} has no {role} variable {name!r}; it has {', '.join(allowed) or 'none'}")
         return wanted
+
+    def _valid_points(self, ds: Any) -> np.ndarray:
+        """Bool ``[C, lat, lon]``: False where a channel has no source data (its ``<name>_valid``
+        mask, e.g. the sea of a land-only product; the stored values there are only a fill)."""
+        out = []
+        for name, n_levels in self._var_channels:
+            shape = (max(n_levels, 1), ds.sizes["lat"], ds.sizes["lon"])
+            mask = ds.get(f"{name}_valid")
+            if mask is None:
+                out.append(np.ones(shape, bool))
+                continue
+            m = mask.transpose(*[d for d in ("level", "lat", "lon") if d in mask.dims]).values.astype(bool)
+            out.append(np.broadcast_to(m if m.ndim == 3 else m[None], shape))
+        return np.concatenate(out, axis=0)
 
     def _channel_statistics(self, stats: Any, levels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per-channel mean, std, min, max, diff_mean, diff_std (float32 ``[C]``) from the store."""

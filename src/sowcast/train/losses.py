@@ -5,7 +5,8 @@ For a prediction ``p`` and target ``y`` (physical units, ``[..., C, H, W]``)::
 
     loss = mean over (..., c, h, w) of  v[c] * a[h] * ((p - y) / diff_std[c]) ** 2
 
-* ``a[h]``: latitude weights, proportional to the area of a grid row, normalised to mean 1
+* ``a[h]``: latitude weights (:func:`point_weights`: 0 at points a channel's ``<name>_valid``
+  mask marks as without data, such as the sea of a land-only product, and renormalised), proportional to the area of a grid row, normalised to mean 1
   over the rows (:func:`latitude_weights`; GraphCast's ``normalized_latitude_weights`` and
   WeatherBench 2's area weights: ``cos(lat)``, with the polar cap's area for a row at
   +-90 degrees);
@@ -87,11 +88,28 @@ def variable_weights(channels: Sequence[str], weights: Mapping[str, float] | Non
     return out
 
 
+def point_weights(lat: Sequence[float] | np.ndarray, n_channels: int, valid: np.ndarray | None = None) -> np.ndarray:
+    """``[C, H, W]``: latitude weights at valid points, 0 where ``valid`` (bool ``[C, H, W]``)
+    is False (no source data: a land-only field's sea), each channel's mean over the grid 1."""
+    a = latitude_weights(lat)
+    if valid is None:
+        return np.broadcast_to(a[None, :, None], (n_channels, a.size, 1)).copy()
+    valid = np.asarray(valid, bool)
+    if valid.shape[:2] != (n_channels, a.size):
+        raise ValueError(f"valid mask {valid.shape} is not [{n_channels}, {a.size}, W]")
+    w = valid * a[None, :, None]
+    mean = w.mean(axis=(1, 2), keepdims=True)
+    if (mean <= 0).any():
+        raise SowcastError("a channel has no valid point (its <name>_valid mask is all False)")
+    return w / mean
+
+
 class AreaWeightedLoss(nn.Module):
     """The weights both losses share: latitude ``a[h]``, ``1 / diff_std[c]`` and ``v[c]``."""
 
     def __init__(self, lat: Sequence[float] | np.ndarray, diff_std: Sequence[float] | np.ndarray,
-                 channel_weights: Sequence[float] | np.ndarray | None = None):
+                 channel_weights: Sequence[float] | np.ndarray | None = None,
+                 valid: np.ndarray | None = None):
         super().__init__()
         diff_std = np.asarray(diff_std, np.float64)
         if not np.all(np.isfinite(diff_std)):
@@ -104,17 +122,19 @@ class AreaWeightedLoss(nn.Module):
         self.register_buffer("lat_weights", torch.tensor(latitude_weights(lat), dtype=torch.float32))
         self.register_buffer("inv_scale", torch.tensor(1.0 / diff_std, dtype=torch.float32))
         self.register_buffer("channel_weights", torch.tensor(c, dtype=torch.float32))
+        self.register_buffer("point_weights", torch.tensor(point_weights(lat, len(diff_std), valid), dtype=torch.float32))
 
     @classmethod
     def from_source(cls, source, weights: Mapping[str, float] | None = None, **kwargs):
         """For a :class:`sowcast.data.windows.WindowSource` (its grid, channels and diff_std)."""
         stats = source.statistics
         diff_std = stats.get("diff_std", stats["std"])
-        return cls(source.grid.lat, diff_std, variable_weights(source.channels, weights), **kwargs)
+        return cls(source.grid.lat, diff_std, variable_weights(source.channels, weights),
+                   valid=getattr(source, "valid", None), **kwargs)
 
     def weight(self, field: torch.Tensor) -> torch.Tensor:
         """``a[h] v[c] * field`` for a field ``[..., C, H, W]`` already in normalised units."""
-        return field * self.lat_weights[:, None] * self.channel_weights[:, None, None]
+        return field * self.point_weights * self.channel_weights[:, None, None]
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         return x.float() * self.inv_scale[:, None, None]
@@ -128,7 +148,7 @@ class AreaWeightedMSE(AreaWeightedLoss):
     def squared_error(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``a[h] * ((p - y) / diff_std[c]) ** 2`` in float32, same shape as ``pred``."""
         err = (pred.float() - target.float()) * self.inv_scale[:, None, None]
-        return err.square() * self.lat_weights[:, None]
+        return err.square() * self.point_weights
 
     def per_channel(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Area-weighted normalised MSE per channel ``[C]`` (no channel weights)."""
@@ -148,8 +168,8 @@ class AreaWeightedAFCRPS(AreaWeightedLoss):
 
     def __init__(self, lat: Sequence[float] | np.ndarray, diff_std: Sequence[float] | np.ndarray,
                  channel_weights: Sequence[float] | np.ndarray | None = None, members: int = 2,
-                 alpha: float = 0.95):
-        super().__init__(lat, diff_std, channel_weights)
+                 alpha: float = 0.95, valid: np.ndarray | None = None):
+        super().__init__(lat, diff_std, channel_weights, valid)
         if int(members) < 2:
             raise SowcastError(f"train.ensemble_members must be at least 2 for the CRPS loss, not {members}")
         if not 0.0 <= float(alpha) <= 1.0:

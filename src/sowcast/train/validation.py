@@ -244,7 +244,7 @@ class Validator:
                 pred = pred.float()
                 extra[0] += float(self.loss_fn(pred, targets)) * len(windows)
                 if members > 1:
-                    var = pred.index_select(2, lead_idx).var(dim=1) * self.loss_fn.lat_weights[:, None]
+                    var = pred.index_select(2, lead_idx).var(dim=1) * self.loss_fn.point_weights
                     sums[3] += var.mean(dim=(-2, -1)).sum(dim=0).double()
                     pred = pred.mean(dim=1)
                 extra[1] += len(windows)
@@ -256,7 +256,7 @@ class Validator:
                 persistence = inputs[:, -1:].expand_as(truth)
                 for k, forecast in enumerate((pred.index_select(1, lead_idx), persistence,
                                               clim.expand_as(targets).index_select(1, lead_idx))):
-                    se = (forecast - truth).square() * self.loss_fn.lat_weights[:, None]
+                    se = (forecast - truth).square() * self.loss_fn.point_weights
                     sums[k] += se.mean(dim=(-2, -1)).sum(dim=0).double()
         finally:
             model.train(was_training)
