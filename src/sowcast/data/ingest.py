@@ -408,8 +408,8 @@ def _transform_group(g: Group, opts: Options) -> Group:
     return g
 
 
-def _fill_masks(groups: list[Group], progress: bool) -> None:
-    todo = [(g, name, normalize.mask_summary(g.ds[name])) for g in groups for name in g.masked]
+def _fill_masks(groups: list[Group], progress: bool, period: Any = None) -> None:
+    todo = [(g, name, normalize.mask_summary(g.ds[name], period)) for g in groups for name in g.masked]
     if not todo:
         return
     arrays = [a.data for _, _, s in todo for a in s.values()]
@@ -595,7 +595,7 @@ def ingest(cfg_ingest: Mapping, store: str | Path, cluster: Mapping | None = Non
             groups = [_prepare_group(g, opts, progress) for g in _group(parts)]
             _check_values(groups, progress)
             groups = [_transform_group(g, opts) for g in groups]
-            _fill_masks(groups, progress)
+            _fill_masks(groups, progress, opts.statistics_period)
             ds = _merge(groups, opts)
             steps = [g.step for g in groups if g.step is not None]
             ds = _finalise(ds, sources, steps[0] if steps else None, opts)

@@ -33,7 +33,7 @@ either end are dropped.
 
 Missing values: gridded model input may not hold NaN. NaN at the same points at all times
 (the sea of a land-only product such as WFDE5) is a *mask*: the points are filled with the
-field's mean over its valid values (per level) and flagged False in a static boolean
+field's mean over its valid values (per level; over ``ingest.statistics_period`` when set) and flagged False in a static boolean
 ``<name>_valid`` named in the field's ``ancillary_variables``. NaN that come and go in time,
 an all-NaN field or an all-NaN time slice are errors.
 """
@@ -366,10 +366,15 @@ def check_nans(name: str, summary: Mapping[str, xr.DataArray], what: str = "sour
     return bool(nan_all.any())
 
 
-def mask_summary(da: xr.DataArray) -> dict[str, xr.DataArray]:
-    """Lazy: the static valid mask and the mean over valid values (per level)."""
+def mask_summary(da: xr.DataArray, period: Sequence[Any] | None = None) -> dict[str, xr.DataArray]:
+    """Lazy: the static valid mask and the mean over valid values (per level), over the times
+    of ``period`` (``ingest.statistics_period``, the training years) when given."""
     valid = da.isel(time=0, drop=True).notnull() if "time" in da.dims else da.notnull()
     keep = [d for d in da.dims if d == "level"]
+    if period and "time" in da.dims:
+        start, end = (None if t is None else str(t) for t in period)
+        if da.sel(time=slice(start, end)).sizes["time"]:
+            da = da.sel(time=slice(start, end))
     mean = da.mean([d for d in da.dims if d not in keep], skipna=True, dtype=np.float64)
     return {"valid": valid, "mean": mean}
 
