@@ -155,3 +155,17 @@ def test_french_verification_words_skill_is_competence():
     for key in ("section.method", "method.skill_none", "method.skill_rain", "method.skill_caution"):
         assert "compétence" in fr.messages[key].lower() and "fiabilité" not in fr.messages[key].lower(), key
     assert fr("prov.map_data_source") == "Natural Earth (domaine public)"
+
+
+def test_the_products_advice_wording_is_the_english_catalogue():
+    """The products' sentences (no babel) and the English bulletin's are the same text."""
+    from sowcast.products.advice import ENGLISH, advice_sentence
+
+    en = load_catalogue("en").messages
+    assert {k: en[f"advice.{k}"] for k in ENGLISH} == ENGLISH
+    t = Translator.load("en")
+    for code in ADVICE_CODES:
+        assert advice_sentence(code, 0.62, 3, 10, 30, 0) == advice_sentence(
+            code, 0.62, 3, 10, 30, 0, message=lambda c: t(f"advice.{c}"), percent=t.percent)
+    assert advice_sentence("wait", 0.62, 3, skillful=0) == ("Wait: 62% chance the rains start within 3 weeks. "
+                                                            + ENGLISH["no_skill"])

@@ -108,7 +108,7 @@ def test_season_already_started_in_the_observations_gives_probability_one():
     assert str(out["planting_window_start"].values)[:10] == "2001-06-02"
     assert str(out["planting_window_end"].values)[:10] == "2001-06-08"
     assert code(out) == "plant_now" and float(out["advice_probability"]) == 1 and int(out["advice_week"]) == 0
-    assert advice_text(out) == "plant now: 100 % chance the rains have started or start within 1 week"
+    assert advice_text(out) == "Plant now: 100% chance the rains have started or start within 1 week."
 
 
 def test_season_started_with_a_dry_spell_risk():
@@ -117,8 +117,8 @@ def test_season_started_with_a_dry_spell_risk():
     out = planting_outlook(observed(weekly), forecast([{}, {}]), ISSUE, rules)
     assert int(out["onset_status_observed"]) == 0
     assert code(out) == "season_started_dry_spell_risk" and float(out["advice_probability"]) == 1
-    assert advice_text(out) == ("the season has started: 100 % chance of a dry spell longer than 5 days "
-                                "within 30 days of the onset")
+    assert advice_text(out) == ("The season has started: 100% chance of a dry spell longer than 5 days "
+                                "within 30 days of the onset.")
 
 
 def test_censored_onset_at_the_end_of_the_forecast():
@@ -180,7 +180,7 @@ def test_false_start_in_some_members_closes_the_window():
     assert int(out["most_likely_onset_week"]) == 1 and float(out["most_likely_onset_week_probability"]) == 0.5
     assert np.isnat(out["planting_window_start"].values)
     assert code(out) == "wait_false_start_risk" and float(out["advice_probability"]) == 0.5
-    assert advice_text(out) == "wait: 50 % chance of a false start (rain, then a long dry spell) within 6 weeks"
+    assert advice_text(out) == "Wait: 50% chance of a false start (rain, then a long dry spell) within 6 weeks."
     lenient = planting_outlook(observed(), forecast([FALSE_START, FALSE_START, WEEK1_ONSET, WEEK1_ONSET]),
                                ISSUE, RULES, thresholds={"false_start_max": 0.6})
     assert code(lenient) == "plant_now" and float(lenient["advice_probability"]) == 0.5
@@ -204,7 +204,7 @@ def test_all_dry_members_no_onset_expected():
     assert int(out["most_likely_onset_week"]) == 7 and float(out["most_likely_onset_week_probability"]) == 1
     assert np.isnan(float(out["dry_spell_risk"]))  # no member has an onset
     assert code(out) == "no_onset_expected"
-    assert advice_text(out) == "no onset expected: 100 % chance the rains do not start within 6 weeks"
+    assert advice_text(out) == "No onset expected: 100% chance the rains do not start within 6 weeks."
 
 
 def test_advice_thresholds_buy_seed_and_wait():
@@ -213,9 +213,9 @@ def test_advice_thresholds_buy_seed_and_wait():
     np.testing.assert_allclose(out["onset_by_week_expected"].values, [0, 0, 0.7, 0.7, 0.7, 0.7], rtol=1e-6)
     assert str(out["planting_window_start"].values)[:10] == "2001-06-16"
     assert code(out) == "buy_seed_now" and int(out["advice_week"]) == 3
-    assert advice_text(out) == "buy seed now: 70 % chance the rains start within 3 weeks"
+    assert advice_text(out) == "Buy seed now: 70% chance the rains start within 3 weeks."
     later = planting_outlook(observed(), forecast(members), ISSUE, RULES, thresholds={"buy_seed_weeks": 2})
-    assert advice_text(later) == "wait: 70 % chance the rains start within 3 weeks"
+    assert advice_text(later) == "Wait: 70% chance the rains start within 3 weeks."
     strict = planting_outlook(observed(), forecast(members), ISSUE, RULES, thresholds={"onset_probability": 0.8})
     assert np.isnat(strict["planting_window_start"].values) and code(strict) == "wait"
     assert int(strict["advice_week"]) == 6

@@ -257,7 +257,7 @@ def test_readers_never_see_a_mix_while_latest_flips(chain, tmp_path):
     meta = json.loads((run_b / "products" / "products.json").read_text())
     (run_b / "products" / "products.json").write_text(json.dumps({**meta, "issue_date": "2001-05-04"}))
     text = (run_b / "products" / "locations.csv").read_text()
-    (run_b / "products" / "locations.csv").write_text(text.replace(",plant now:", ",B plant now:"))
+    (run_b / "products" / "locations.csv").write_text(text.replace(",Plant now:", ",B Plant now:"))
     srv = start_server(tmp_path / "serve.log", base_overrides(root, chain))
     stop = threading.Event()
 
@@ -279,7 +279,7 @@ def test_readers_never_see_a_mix_while_latest_flips(chain, tmp_path):
             b = data["issue_date"] == "2001-05-04"
             seen.add(b)
             assert all(loc["advice_text"]["en"].startswith("B ") == b for loc in data["locations"]
-                       if "plant now" in loc["advice_text"]["en"])
+                       if "Plant now" in loc["advice_text"]["en"])
     finally:
         stop.set()
         flipper.join()
@@ -303,3 +303,39 @@ def test_an_unexpected_failure_is_a_bare_500_and_the_service_goes_on(chain, tmp_
         assert srv.stop() == 0
     log = srv.log()
     assert "internal error on GET /api/locations" in log and "Traceback" in log and "GET /api/locations 500 " in log
+
+
+def test_api_products_and_advice_csv_give_one_advice_wording(chain, tmp_path):
+    """The API, the products' locations.csv and the bulletin's advice.csv say the same
+    sentence for a location: same capitalisation, "62%" in English, "62 %" (no-break) in French."""
+    import re
+
+    from omegaconf import OmegaConf
+
+    from sowcast.cli import bulletin_command
+
+    root = tmp_path / "root"
+    run = root / "runs" / JOB
+    shutil.copytree(chain["products"], run / "products")
+    bulletin_command.run(OmegaConf.create({"bulletin": {
+        "products": str(run / "products"), "scorecard": None, "languages": ["en", "fr"],
+        "agency": {"name": "GMet", "signature": "GMet"}, "catalogue_dir": None, "output": str(run / "bulletin"),
+        "formats": ["sms"], "map_weeks": [2], "rain_periods": ["week1"], "dpi": 60},
+        "overwrite": False, "progress": False}))
+    (root / "published").mkdir(parents=True)
+    publish(root, JOB, run, keep=5)
+    with open(run / "products" / "locations.csv", newline="", encoding="utf-8") as f:
+        products = {row["location"]: row["advice_text"] for row in csv.DictReader(f)}
+    with open(run / "bulletin" / "advice.csv", newline="", encoding="utf-8") as f:
+        advice = {(row["location"], row["language"]): row["advice"] for row in csv.DictReader(f)}
+    srv = start_server(tmp_path / "serve.log", base_overrides(root, chain))
+    try:
+        api = {loc["name"]: loc["advice_text"] for loc in srv.get_json("/api/locations")["locations"]}
+    finally:
+        assert srv.stop() == 0
+    name = next(n for n, text in products.items() if re.search(r"\d%", text))   # one with a percentage
+    assert api[name]["en"] == products[name] == advice[(name, "en")]
+    assert api[name]["fr"] == advice[(name, "fr")]
+    assert re.search(r"\d% chance", products[name]) and products[name][0].isupper() and " %" not in products[name]
+    assert re.search("\\d[\u00a0\u202f]% de", advice[(name, "fr")]), advice[(name, "fr")]
+    assert all(products[n] == advice[(n, "en")] for n in products)

@@ -16,6 +16,7 @@ from sowcast.bulletin.products_folder import Products, most_likely
 from sowcast.bulletin.skill import Skill
 from sowcast.bulletin.translator import Translator
 from sowcast.errors import SowcastError
+from sowcast.products.advice import advice_sentence as shared_advice_sentence
 from sowcast.products.planting import ADVICE_CODES
 
 DAY = pd.Timedelta(days=1)
@@ -88,15 +89,12 @@ def check_options(products: Products, options: Options) -> None:
 
 
 def advice_sentence(t: Translator, row, attrs: dict) -> str:
-    """The advice of one locations.csv row in ``t``'s language (the catalogue's advice.<code>)."""
-    code = str(row.advice) if str(row.advice) in ADVICE_CODES else "no_data"
-    text = t(f"advice.{code}", p=t.percent(row.advice_probability), weeks=int(row.advice_week),
-             dry_days=attrs.get("dry_spell_days", "?"), lookahead=attrs.get("dry_spell_lookahead_days", "?"))
-    # calibrated products: where the hindcasts showed no skill at the advice's week, say so
-    skillful = getattr(row, "advice_skillful", 1)
-    if not pd.isna(skillful) and int(skillful) == 0:
-        text = f"{text} {t('advice.no_skill')}"
-    return text
+    """The advice of one locations.csv row in ``t``'s language (the one wording:
+    :func:`sowcast.products.advice.advice_sentence` with the catalogue's advice.<code>)."""
+    return shared_advice_sentence(
+        str(row.advice) if str(row.advice) in ADVICE_CODES else "no_data", row.advice_probability,
+        int(row.advice_week), attrs.get("dry_spell_days", "?"), attrs.get("dry_spell_lookahead_days", "?"),
+        getattr(row, "advice_skillful", None), message=lambda code: t(f"advice.{code}"), percent=t.percent)
 
 
 def headline(t: Translator, table: pd.DataFrame) -> list[str]:

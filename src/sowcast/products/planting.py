@@ -60,6 +60,8 @@ from sowcast.products.dry_spells import (
     longest_dry_spell,
     wet_dry_unknown,
 )
+from sowcast.products.advice import ENGLISH as ENGLISH_ADVICE
+from sowcast.products.advice import advice_sentence
 from sowcast.products.onset import CENSORED, MISSING, NOT_YET, ONSET
 from sowcast.products.season import RAIN, analyse_seasons
 from sowcast.products.season_rules import SeasonRules, load_rules
@@ -72,22 +74,8 @@ ADVICE_CODES = ("plant_now", "buy_seed_now", "wait", "wait_false_start_risk", "w
 (PLANT_NOW, BUY_SEED_NOW, WAIT, WAIT_FALSE_START, WAIT_DRY_SPELL, STARTED_DRY_SPELL, NO_ONSET,
  NO_DATA) = range(len(ADVICE_CODES))
 
-# Templates per language and advice code; fields: p (percent), weeks, dry_days, lookahead.
-ADVICE_TEMPLATES: dict[str, dict[str, str]] = {"en": {
-    "plant_now": "plant now: {p} % chance the rains have started or start within 1 week",
-    "buy_seed_now": "buy seed now: {p} % chance the rains start within {weeks} weeks",
-    "wait": "wait: {p} % chance the rains start within {weeks} weeks",
-    "wait_false_start_risk": "wait: {p} % chance of a false start (rain, then a long dry spell) "
-                             "within {weeks} weeks",
-    "wait_dry_spell_risk": "wait: {p} % chance of a dry spell longer than {dry_days} days within "
-                           "{lookahead} days of the start of the rains",
-    "season_started_dry_spell_risk": "the season has started: {p} % chance of a dry spell longer than "
-                                     "{dry_days} days within {lookahead} days of the onset",
-    "no_onset_expected": "no onset expected: {p} % chance the rains do not start within {weeks} weeks",
-    "no_data": "no advice: the forecast or the observations are missing",
-    # appended where the calibration found no skill at the advice's week (onset_skillful = 0)
-    "no_skill": "; the forecast is no better than the usual dates here: plan by the normal calendar",
-}}
+# The advice sentences by language (see sowcast.products.advice; the bulletin has the others).
+ADVICE_TEMPLATES: dict[str, dict[str, str]] = {"en": ENGLISH_ADVICE}
 
 
 @dataclass(frozen=True)
@@ -649,14 +637,10 @@ def advice_text(outlook: xr.Dataset, location=None, lang: str = "en") -> str:
     if code.ndim:
         raise SowcastError(f"advice_text needs one point; the outlook still has dims {code.dims}")
     name = ADVICE_CODES[int(code)]
-    p = float(point["advice_probability"])
-    fields = {"p": "?" if np.isnan(p) else f"{round(100 * p):d}", "weeks": int(point["advice_week"]),
-              "dry_days": outlook.attrs.get("dry_spell_days", "?"),
-              "lookahead": outlook.attrs.get("dry_spell_lookahead_days", "?")}
-    text = ADVICE_TEMPLATES[lang][name].format(**fields)
-    if "onset_skillful" in point and name not in ("no_data", "season_started_dry_spell_risk") \
-            and int(point["advice_week"]) >= 1:
+    skillful = None
+    if "onset_skillful" in point and int(point["advice_week"]) >= 1:
         week = min(int(point["advice_week"]), int(point["onset_skillful"]["week"].max()))
-        if not int(point["onset_skillful"].sel(week=week)):
-            text += ADVICE_TEMPLATES[lang]["no_skill"]
-    return text
+        skillful = int(point["onset_skillful"].sel(week=week))
+    return advice_sentence(name, float(point["advice_probability"]), int(point["advice_week"]),
+                           outlook.attrs.get("dry_spell_days", "?"), outlook.attrs.get("dry_spell_lookahead_days", "?"),
+                           skillful, message=ADVICE_TEMPLATES[lang].__getitem__)
