@@ -142,6 +142,24 @@ def test_runs_finish_resume_and_refuse_other_models(store, tmp_path):
     assert fresh.step == 2 and [s for s, _ in ck.steps()] == [2]
 
 
+def test_a_run_dir_being_written_is_refused(store, tmp_path):
+    """One writer per run folder: a run_dir held by another process (its rank 0) is a
+    one-line error naming that process, and nothing is written."""
+    run = tmp_path / "run"
+    hold = "from sowcast.output_lock import output_lock\nimport sys\nwith output_lock(sys.argv[1]):\n" \
+           "    print('held', flush=True)\n    sys.stdin.read()\n"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(run)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(SowcastError) as err:
+            train(compose(overrides(store, run, **{"train.max_steps": 2})))
+        assert str(err.value) == f"{run} is being written by another process (pid {holder.pid}); wait for it or stop it"
+        assert not run.exists()
+    finally:
+        holder.communicate("", timeout=60)
+
+
 def test_validation_scores_against_a_direct_computation(store):
     """Persistence and climatology RMSE recomputed with numpy; the model's from its rollout."""
     from sowcast.graph.build import build_graph

@@ -57,6 +57,7 @@ from sowcast.config import plain
 from sowcast.data.time_ranges import auto_ranges, inclusive_end, is_auto
 from sowcast.data.windows import WindowSource
 from sowcast.errors import SowcastError
+from sowcast.output_lock import acquire
 from sowcast.train import distributed as D
 from sowcast.train.checkpoint import CheckpointManager, capture_rng, load_checkpoint, parameter_digest, restore_rng
 from sowcast.train.dataloader import make_dataloader
@@ -390,6 +391,9 @@ class _Trainer:
         try:
             return self._run(seed)
         finally:  # leave the process as it was for in-process callers
+            if getattr(self, "_run_lock", None) is not None:
+                self._run_lock.release()
+                self._run_lock = None
             torch.use_deterministic_algorithms(previous_det)
             torch.set_num_threads(previous_threads)
 
@@ -405,6 +409,9 @@ class _Trainer:
                     else contextlib.nullcontext())
         curriculum = RolloutCurriculum(plain(t.rollout))
         self.run_dir = Path(str(t.run_dir))
+        # One writer per run folder (sowcast.output_lock): only rank 0 writes it, so only rank 0
+        # holds the lock, until run() ends; a refusal there is raised on every rank.
+        self._run_lock = _rank0_first(lambda: acquire(self.run_dir) if info.is_main else None, info)
         resume = str(t.get("resume", "auto"))
 
         train_source, val_source = self._sources(curriculum)
