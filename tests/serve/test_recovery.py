@@ -119,19 +119,26 @@ def stopped(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
 
 
-@pytest.mark.slow
-def test_kill9_of_the_server_alone_ends_its_orphan_then_the_job_succeeds(chain, tmp_path):
-    root, log = tmp_path / "root", tmp_path / "serve.log"
+def start_and_hold_forecast(root: Path, log: Path, chain):
+    """Start the service and post a job; once its forecast has saved step 2, stop the forecast
+    process (SIGSTOP) and wait until it is stopped. Returns the server, the job and the pid."""
     srv = start_server(log, overrides(root, chain))
     job = post_job(srv)
     wait_for(lambda: forecast_step(root, job) >= 2, 120, "the forecast to save step 2", srv)
     child = wait_for(lambda: child_pid(srv.proc.pid), 30, "the forecast process", srv)
-    pid_file = root / "runs" / job / "step.pid"
-    wait_for(lambda: pid_file.exists() and json.loads(pid_file.read_text())["pid"] == child, 30, "step.pid", srv)
-    # Held still (SIGSTOP) so the orphan cannot finish before the next service looks at it.
     os.kill(child, signal.SIGSTOP)
+    wait_for(lambda: stopped(child), 30, "the forecast to stop")
+    return srv, job, child
+
+
+@pytest.mark.slow
+def test_kill9_of_the_server_alone_ends_its_orphan_then_the_job_succeeds(chain, tmp_path):
+    root, log = tmp_path / "root", tmp_path / "serve.log"
+    # Held still so the orphan cannot finish before the next service looks at it.
+    srv, job, child = start_and_hold_forecast(root, log, chain)
+    pid_file = root / "runs" / job / "step.pid"
     try:
-        wait_for(lambda: stopped(child), 30, "the forecast to stop")
+        wait_for(lambda: pid_file.exists() and json.loads(pid_file.read_text())["pid"] == child, 30, "step.pid", srv)
         os.kill(srv.proc.pid, signal.SIGKILL)               # the server alone: its forecast lives on
         srv.proc.wait(30)
         assert start_time(child) is not None
@@ -158,14 +165,10 @@ def test_kill9_of_the_server_alone_ends_its_orphan_then_the_job_succeeds(chain, 
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_and_the_job_goes_on(chain, tmp_path):
     root, log = tmp_path / "root", tmp_path / "serve.log"
-    srv = start_server(log, overrides(root, chain))
-    job = post_job(srv)
-    wait_for(lambda: forecast_step(root, job) >= 2, 120, "the forecast to save step 2", srv)
-    # Hold the forecast still (SIGSTOP) so it cannot finish before the service's SIGTERM
-    # reaches it (the tiny forecast takes about a second: seen finishing first on a fast CI
-    # machine); let it go once that SIGTERM is pending, so it dies of it mid-way.
-    child = wait_for(lambda: child_pid(srv.proc.pid), 30, "the forecast process", srv)
-    os.kill(child, signal.SIGSTOP)
+    # Held still so it cannot finish before the service's SIGTERM reaches it (the tiny
+    # forecast takes about a second: seen finishing first on a fast CI machine); let go once
+    # that SIGTERM is pending, so it dies of it mid-way.
+    srv, job, child = start_and_hold_forecast(root, log, chain)
     cut_at = forecast_step(root, job)
     assert 2 <= cut_at < 46
     srv.proc.send_signal(signal.SIGTERM)
