@@ -364,6 +364,18 @@ def write_archive(folder: str | os.PathLike, archive: str | os.PathLike | None =
 
 
 # -- updating a bundle ---------------------------------------------------------------------
+def offer_file_to_bundle(bundle: str | os.PathLike, path: str | os.PathLike, role: str, products_key: str) -> str:
+    """Add ``path`` to the bundle folder with ``role`` (:func:`add_file_to_bundle`), or, for a
+    bundle archive, leave it out; returns the line that says which (``products_key``: the
+    products option that takes the file instead, e.g. ``products.climatology``)."""
+    name = DEFAULT_NAMES.get(role, Path(path).name)
+    if is_archive(bundle):
+        return (f"the bundle {bundle} is an archive: {name} was not added to it "
+                f"(give the bundle folder, or pass {products_key}={path})")
+    add_file_to_bundle(bundle, path, role=role)
+    return f"added {name} to the bundle {bundle}"
+
+
 def add_file_to_bundle(bundle_dir: str | os.PathLike, path: str | os.PathLike, role: str,
                        name: str | None = None, manifest_update: Mapping[str, Any] | None = None,
                        archive: bool | None = None) -> Bundle:

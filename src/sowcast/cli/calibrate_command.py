@@ -27,12 +27,7 @@ def run(cfg: DictConfig) -> int:
     for line in summary_lines(read_calibration(path)):
         print(f"  {line}")
     if options.bundle is not None and options.add_to_bundle:
-        from sowcast.bundle.reader import add_file_to_bundle, is_archive
+        from sowcast.bundle.reader import offer_file_to_bundle
 
-        if is_archive(options.bundle):
-            print(f"the bundle {options.bundle} is an archive: calibration.nc was not added to it "
-                  f"(give the bundle folder, or pass products.calibration={path})")
-        else:
-            add_file_to_bundle(options.bundle, path, role="calibration")
-            print(f"added calibration.nc to the bundle {options.bundle}")
+        print(offer_file_to_bundle(options.bundle, path, "calibration", "products.calibration"))
     return 0

@@ -48,7 +48,7 @@ def run(cfg: DictConfig) -> int:
     if not build:
         return 0
 
-    from sowcast.bundle.reader import add_file_to_bundle, is_archive, load_bundle
+    from sowcast.bundle.reader import load_bundle, offer_file_to_bundle
     from sowcast.data.store import open_store
     from sowcast.products.climatology import build_climatology, write_climatology
     from sowcast.products.daily import store_daily
@@ -65,10 +65,5 @@ def run(cfg: DictConfig) -> int:
     write_climatology(clim, path)
     print(f"model climatology: {path}")
     if add_to_bundle:
-        if is_archive(options.bundle):
-            print(f"the bundle {options.bundle} is an archive: climatology.nc was not added to it "
-                  f"(give the bundle folder, or pass products.climatology={path})")
-        else:
-            add_file_to_bundle(options.bundle, path, role="climatology")
-            print(f"added climatology.nc to the bundle {options.bundle}")
+        print(offer_file_to_bundle(options.bundle, path, "climatology", "products.climatology"))
     return 0
