@@ -17,6 +17,7 @@ standard normal shift per member, the same over the grid), so members differ by 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -240,3 +241,22 @@ def one_line_error(fn, *needles: str) -> str:
     for n in needles:
         assert n in msg, msg
     return msg
+
+
+@contextlib.contextmanager
+def power_cut_after_writing(lead_index: int):
+    """Within: the forecast writes lead ``lead_index`` (0-based) and then dies ("power cut")."""
+    from sowcast.forecast.output_writer import ZarrStepWriter
+
+    original = ZarrStepWriter.write_step
+
+    def cut(self, index, state):
+        original(self, index, state)
+        if index == lead_index:
+            raise RuntimeError("power cut")
+
+    ZarrStepWriter.write_step = cut
+    try:
+        yield
+    finally:
+        ZarrStepWriter.write_step = original

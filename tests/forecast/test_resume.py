@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 import xarray as xr
-from forecast_helpers import options
+from forecast_helpers import options, power_cut_after_writing
 
 from sowcast.forecast.engine import run_forecast
 from sowcast.forecast.output_writer import ZarrStepWriter
@@ -39,23 +39,14 @@ def _assert_same(a: dict, b: dict) -> None:
 
 
 @pytest.mark.parametrize("kind", ["bundle", "stochastic"])
-def test_resume_after_an_exception_equals_uninterrupted(forecast_data, tmp_path, monkeypatch, kind):
+def test_resume_after_an_exception_equals_uninterrupted(forecast_data, tmp_path, kind):
     bundle, store = forecast_data[kind], forecast_data["store"]
     kw = {"members": 3, "lead": "8D", "checkpoint_every": 3}
     run_forecast(options(bundle, store, tmp_path / "whole.zarr", **kw))
 
     out = tmp_path / "fc.zarr"
-    original = ZarrStepWriter.write_step
-
-    def power_cut(self, index, state):
-        original(self, index, state)
-        if index == 4:  # lead 5 written, state saved at step 3
-            raise RuntimeError("power cut")
-
-    monkeypatch.setattr(ZarrStepWriter, "write_step", power_cut)
-    with pytest.raises(RuntimeError, match="power cut"):
+    with power_cut_after_writing(4), pytest.raises(RuntimeError, match="power cut"):   # lead 5; state at step 3
         run_forecast(options(bundle, store, out, **kw))
-    monkeypatch.setattr(ZarrStepWriter, "write_step", original)
     pdir = partial_dir(out)
     assert not out.exists() and load_state(pdir).step == 3
     with xr.open_dataset(pdir / OUTPUT_NAME, engine="zarr", consolidated=False, chunks=None) as ds:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from forecast_helpers import NOISE, one_line_error, options, reference_noise, run_reference
+from forecast_helpers import NOISE, one_line_error, options, power_cut_after_writing, reference_noise, run_reference
 
 from sowcast.bundle.reader import load_bundle
 from sowcast.forecast.engine import run_forecast
@@ -23,7 +23,6 @@ from sowcast.forecast.ensemble import (
 )
 from sowcast.forecast.initial_conditions import read_initial_conditions
 from sowcast.forecast.model_noise import ModelNoise, bundle_noise, start_key, step_keys
-from sowcast.forecast.output_writer import ZarrStepWriter
 from sowcast.forecast.rollout_state import load_state, partial_dir
 from sowcast.forecast.session import StepModel
 
@@ -143,37 +142,25 @@ def test_lagged_members_are_the_earlier_forecasts(forecast_data, tmp_path):
         assert not np.array_equal(lagged[name], latest[name])
 
 
-def test_resume_after_a_power_cut_equals_uninterrupted_and_another_seed_starts_again(forecast_data, tmp_path,
-                                                                                       monkeypatch):
+def test_resume_after_a_power_cut_equals_uninterrupted_and_another_seed_starts_again(forecast_data, tmp_path):
     bundle, store = forecast_data["stochastic"], forecast_data["store"]
     kw = {"members": 3, "lead": "8D", "checkpoint_every": 3}
     run_forecast(options(bundle, store, tmp_path / "whole.zarr", **kw))
     run_forecast(options(bundle, store, tmp_path / "whole1.zarr", noise_seed=1, **kw))
     out = tmp_path / "fc.zarr"
-    original = ZarrStepWriter.write_step
-
-    def power_cut(self, index, state):
-        original(self, index, state)
-        if index == 4:  # lead 5 written, state saved at step 3
-            raise RuntimeError("power cut")
-
-    monkeypatch.setattr(ZarrStepWriter, "write_step", power_cut)
     for _ in range(2):
-        with pytest.raises(RuntimeError, match="power cut"):
+        with power_cut_after_writing(4), pytest.raises(RuntimeError, match="power cut"):   # lead 5; state at step 3
             run_forecast(options(bundle, store, out, **kw))
         assert load_state(partial_dir(out)).step == 3
-    monkeypatch.setattr(ZarrStepWriter, "write_step", original)
     messages = []
     result = run_forecast(options(bundle, store, out, **kw), log=messages.append)
     assert result.status == "resumed" and result.steps_run == 5
     _same(_values(out), _values(tmp_path / "whole.zarr"))
 
     # A partial from seed 0 is not resumed with seed 1; a finished one is another forecast.
-    monkeypatch.setattr(ZarrStepWriter, "write_step", power_cut)
     other = tmp_path / "other.zarr"
-    with pytest.raises(RuntimeError, match="power cut"):
+    with power_cut_after_writing(4), pytest.raises(RuntimeError, match="power cut"):
         run_forecast(options(bundle, store, other, **kw))
-    monkeypatch.setattr(ZarrStepWriter, "write_step", original)
     messages = []
     result = run_forecast(options(bundle, store, other, noise_seed=1, **kw), log=messages.append)
     assert result.status == "computed" and any("discarding" in m for m in messages)
