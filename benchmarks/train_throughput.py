@@ -42,12 +42,10 @@ QUICK = {"steps": 10, "warmup": 2}
 def _step(model, loss_fn, opt, batch) -> float:
     opt.zero_grad(set_to_none=True)
     inputs, forcings = batch["inputs"], batch["forcings"][:, : batch["inputs"].shape[1] + 1]
-    static, m = batch["static"], loss_fn.members
-    if m > 1:
-        inputs, forcings, static = (x.repeat_interleave(m, dim=0) for x in (inputs, forcings, static))
+    inputs, forcings, static = loss_fn.side_by_side(inputs, forcings, batch["static"])
     noise = model.draw_noise(inputs.shape[0], 1, inputs)
     pred = model(inputs, forcings, static, None if noise is None else noise[:, 0])
-    loss = loss_fn(pred.unflatten(0, (-1, m)) if m > 1 else pred, batch["targets"][:, 0])
+    loss = loss_fn(loss_fn.grouped(pred), batch["targets"][:, 0])
     loss.backward()
     opt.step()
     return loss.item()

@@ -105,7 +105,21 @@ def point_weights(lat: Sequence[float] | np.ndarray, n_channels: int, valid: np.
 
 
 class AreaWeightedLoss(nn.Module):
-    """The weights both losses share: latitude ``a[h]``, ``1 / diff_std[c]`` and ``v[c]``."""
+    """The weights both losses share: latitude ``a[h]``, ``1 / diff_std[c]`` and ``v[c]``;
+    and the ``members`` rolled out per window (1 for the MSE)."""
+
+    members = 1
+
+    def side_by_side(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Each window ``members`` times in a row of the batch: ``[B, ...] -> [B * M, ...]``."""
+        if self.members == 1:
+            return tensors
+        return tuple(x.repeat_interleave(self.members, dim=0) for x in tensors)
+
+    def grouped(self, pred: torch.Tensor) -> torch.Tensor:
+        """The rollouts of :meth:`side_by_side` inputs by window: ``[B * M, ...] -> [B, M, ...]``
+        (unchanged for one member)."""
+        return pred if self.members == 1 else pred.unflatten(0, (-1, self.members))
 
     def __init__(self, lat: Sequence[float] | np.ndarray, diff_std: Sequence[float] | np.ndarray,
                  channel_weights: Sequence[float] | np.ndarray | None = None,
@@ -142,8 +156,6 @@ class AreaWeightedLoss(nn.Module):
 
 class AreaWeightedMSE(AreaWeightedLoss):
     """The MSE of the module docstring for fields ``[..., C, H, W]``."""
-
-    members = 1
 
     def squared_error(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``a[h] * ((p - y) / diff_std[c]) ** 2`` in float32, same shape as ``pred``."""

@@ -516,15 +516,12 @@ class _Trainer:
                 forcings = batch["forcings"][:, :t_in + n].to(device, non_blocking=True)
                 static = batch["static"].to(device, non_blocking=True)
                 lr = self.optimizer.param_groups[0]["lr"]
-                members = loss_fn.members
-                if members > 1:   # the members of one window, side by side in the batch, on this rank
-                    inputs, forcings, static = (x.repeat_interleave(members, dim=0) for x in (inputs, forcings, static))
+                # the members of one window side by side in the batch, on this rank
+                inputs, forcings, static = loss_fn.side_by_side(inputs, forcings, static)
                 noise = model.draw_noise(inputs.shape[0], n, inputs, self.noise_generator)
                 with autocast:
                     pred = ddp(inputs, forcings, static, n, noise)
-                if members > 1:
-                    pred = pred.unflatten(0, (-1, members))
-                loss = loss_fn(pred.float(), targets)
+                loss = loss_fn(loss_fn.grouped(pred.float()), targets)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if grad_clip is not None and float(grad_clip) > 0:

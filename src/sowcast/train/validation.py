@@ -25,8 +25,9 @@ included) over the whole rollout ``1..max(leads)``; the best checkpoint is chose
 A stochastic model rolls out the loss's ``M`` members per window: ``rmse`` is then the
 RMSE of their mean and ``spread`` ``sqrt(area-weighted mean of the unbiased member
 variance)``. For a reliable ensemble, ``rmse = sqrt((M + 1) / M) * spread`` (Fortin et al.
-2014), so ``spread / rmse`` should be near ``sqrt(M / (M + 1))`` (0.82 for 2 members). Windows are shared among DDP ranks and the sums all-reduced, so every rank returns
-the same numbers.
+2014), so ``spread / rmse`` should be near ``sqrt(M / (M + 1))`` (0.82 for 2 members).
+Windows are shared among DDP ranks and the sums all-reduced, so every rank returns the same
+numbers.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ class Validator:
         lead_idx = torch.tensor([lead - 1 for lead in self.leads], device=device)
         n_chan = len(self.source.channels)
         # sums[k, l, c]: model, persistence, climatology; extra: loss sum, window count
-        members = int(getattr(self.loss_fn, "members", 1))
+        members = self.loss_fn.members
         sums = torch.zeros(4, len(self.leads), n_chan, dtype=torch.float64, device=device)
         extra = torch.zeros(2, dtype=torch.float64, device=device)
         mine = self.indices[self.rank::self.world_size]
@@ -231,17 +232,11 @@ class Validator:
                 targets = torch.from_numpy(np.stack([w["targets"] for w in windows])).to(device)[:, :n_steps]
                 forcings = torch.from_numpy(np.stack([w["forcings"] for w in windows])).to(device)[:, :t_in + n_steps]
                 static = torch.from_numpy(np.stack([w["static"] for w in windows])).to(device)
-                if members > 1:
-                    inputs_m, forcings_m, static_m = (x.repeat_interleave(members, dim=0) for x in (inputs, forcings, static))
-                else:
-                    inputs_m, forcings_m, static_m = inputs, forcings, static
-                noise = model.draw_noise(inputs_m.shape[0], n_steps, inputs_m, generator) \
-                    if hasattr(model, "draw_noise") else None
+                inputs_m, forcings_m, static_m = self.loss_fn.side_by_side(inputs, forcings, static)
+                noise = model.draw_noise(inputs_m.shape[0], n_steps, inputs_m, generator)
                 with autocast if autocast is not None else contextlib.nullcontext():
                     pred = model.rollout(inputs_m, forcings_m, static_m, n_steps, noise)
-                if members > 1:
-                    pred = pred.unflatten(0, (-1, members))
-                pred = pred.float()
+                pred = self.loss_fn.grouped(pred.float())
                 extra[0] += float(self.loss_fn(pred, targets)) * len(windows)
                 if members > 1:
                     var = pred.index_select(2, lead_idx).var(dim=1) * self.loss_fn.point_weights
