@@ -60,3 +60,27 @@ def test_gradients_reach_the_noise_embedding(graph):
     model(*x, torch.randn(model.noise_shape(2))).square().mean().backward()
     assert all(p.grad is not None for p in model.network.noise_embed.parameters())
     assert model.hyperparameters()["noise_channels"] == 4
+
+
+def test_grid_noise_is_one_row_per_mesh_and_grid_node_and_moves_every_point(graph):
+    model = make_model(graph, noise_channels=4, grid_noise=True).eval()
+    assert model.noise_shape(3) == (3, graph.n_mesh + graph.n_grid, 4)
+    assert model.hyperparameters()["grid_noise"] is True
+    x = batch(model, 1)
+    g = torch.Generator().manual_seed(5)
+    noise = torch.randn(model.noise_shape(1), generator=g)
+    grid_only = noise.clone()
+    grid_only[:, graph.n_mesh:] = torch.randn(1, graph.n_grid, 4, generator=g)   # same mesh noise, new grid noise
+    with torch.no_grad():
+        a, b = model(*x, noise), model(*x, grid_only)
+    assert ((a - b).abs() > 0).float().mean() > 0.99       # the grid rows reach every grid point
+    with pytest.raises(SowcastError, match="noise has shape"):
+        model(*x, torch.zeros(1, graph.n_mesh, 4))            # mesh rows alone are not enough
+
+
+def test_gradients_reach_the_grid_noise_embedding(graph):
+    model = make_model(graph, noise_channels=4, grid_noise=True)
+    x = batch(model, 2)
+    model(*x, torch.randn(model.noise_shape(2))).square().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.network.grid_noise_embed.parameters())
+    assert make_model(graph, noise_channels=4).network.grid_noise_embed is None

@@ -27,10 +27,11 @@ standard normal noise per member and step; ``model.noise`` says so, with exactly
 
     {"input": "noise", "nodes": M, "channels": K, "distribution": "standard_normal"}
 
-the input ``noise [batch, M, K]`` float32 (M mesh nodes, K channels). The edge draws it from
+the input ``noise [batch, M, K]`` float32 (M rows: one per mesh node, and one per grid node
+too when ``model.hyperparameters.grid_noise`` is true; K channels). The edge draws it from
 the member's seed (:mod:`sowcast.forecast.model_noise`). Where the manifest also lists
-``model.inputs``, ``model.hyperparameters.noise_channels`` or ``model.graph.n_mesh``, they
-must agree with it (a deterministic model: no noise input, noise_channels 0).
+``model.inputs``, ``model.hyperparameters.noise_channels`` or ``model.graph.n_mesh`` (and
+``n_grid``), they must agree with it (a deterministic model: no noise input, noise_channels 0).
 
 The checksums in ``files`` cover every other file; the manifest covers itself: its first
 line is ``{"manifest_sha256": "<64 hex>",`` and the hex is the sha256 of the file's bytes
@@ -301,8 +302,12 @@ def _check_noise(model: Mapping[str, Any]) -> dict[str, Any] | None:
         raise SowcastError(f"{what} ({'null: a deterministic model' if noise is None else f'{channels} channels'}) "
                            f"disagrees with model.hyperparameters.noise_channels {hyper.get('noise_channels')!r}")
     graph = model.get("graph")
-    if noise is not None and isinstance(graph, Mapping) and "n_mesh" in graph and graph["n_mesh"] != noise["nodes"]:
-        raise SowcastError(f"{what}.nodes {noise['nodes']} is not model.graph.n_mesh {graph['n_mesh']!r}")
+    grid_noise = isinstance(hyper, Mapping) and hyper.get("grid_noise", False) is True
+    if noise is not None and isinstance(graph, Mapping) and "n_mesh" in graph:
+        rows = graph["n_mesh"] + graph.get("n_grid", 0) if grid_noise else graph["n_mesh"]
+        if rows != noise["nodes"]:
+            raise SowcastError(f"{what}.nodes {noise['nodes']} is not model.graph.n_mesh {graph['n_mesh']!r}"
+                               + (f" + n_grid {graph.get('n_grid')!r} (grid_noise)" if grid_noise else ""))
     inputs = model.get("inputs")
     if inputs is not None:
         names = [i.get("name") if isinstance(i, dict) else i for i in inputs] if isinstance(inputs, list) else inputs

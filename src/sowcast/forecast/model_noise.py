@@ -45,7 +45,7 @@ def start_key(start: Any) -> int:
 class ModelNoise:
     """Draws ``[M, K]`` per (start, member, step) as the module doc says."""
 
-    nodes: int      # M, the model's mesh nodes
+    nodes: int      # M, the noise rows: mesh nodes (+ grid nodes with grid_noise)
     channels: int   # K
     seed: int       # forecast.noise_seed / hindcast.noise_seed
 

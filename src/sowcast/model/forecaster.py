@@ -8,8 +8,9 @@ One step (GraphCast, Lam et al. 2023: ``X_{t+1} = X_t + f(X_{t-1}, X_t, forcings
     x_t+1 = x_t + diff_mean + diff_std * out
 
 A stochastic model (``noise_channels > 0``) also takes ``noise [B, M, K]``, independent
-standard normal values per mesh node (:mod:`sowcast.model.noise`): each draw gives another
-member. :meth:`Forecaster.rollout` draws fresh noise at every step unless it is given.
+standard normal values per mesh node, and per grid node too with ``grid_noise``
+(:mod:`sowcast.model.noise`): each draw gives another member. :meth:`Forecaster.rollout`
+draws fresh noise at every step unless it is given.
 
 Grid fields ``[B, C, H, W]`` become nodes ``[B, H*W, C]`` row-major, the graph's grid node
 order ``g = i_lat * n_lon + i_lon``; the graph decides global vs regional and the model
@@ -63,7 +64,8 @@ class Forecaster(nn.Module):
                  n_input_steps: int = 2, width: int = 64, processor_layers: int = 6,
                  mlp_hidden_layers: int = 1, activation: str = "silu",
                  checkpoint_activations: bool = False,
-                 forcing_statistics: Mapping[str, np.ndarray] | None = None, noise_channels: int = 0):
+                 forcing_statistics: Mapping[str, np.ndarray] | None = None, noise_channels: int = 0,
+                 grid_noise: bool = False):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -77,16 +79,18 @@ class Forecaster(nn.Module):
             "n_input_steps": self.n_input_steps, "width": int(width),
             "processor_layers": int(processor_layers), "mlp_hidden_layers": int(mlp_hidden_layers),
             "activation": str(activation), "checkpoint_activations": bool(checkpoint_activations),
-            "noise_channels": int(noise_channels),
+            "noise_channels": int(noise_channels), "grid_noise": bool(grid_noise),
         }
         self.noise_channels = int(noise_channels)
         self.n_mesh = int(graph.n_mesh)
+        # Noise rows: one per mesh node, and one per grid node with grid_noise (graph_network.py).
+        self.n_noise_nodes = self.n_mesh + (int(graph.n_grid) if grid_noise and self.noise_channels > 0 else 0)
         self.normalization = Normalization(self.n_channels, self.n_forcings, self.n_static,
                                            statistics, static_statistics, forcing_statistics)
         n_inputs = self.n_input_steps * self.n_channels + (self.n_input_steps + 1) * self.n_forcings + self.n_static
         self.network = EncodeProcessDecode(graph, n_inputs, self.n_channels, int(width), int(processor_layers),
                                            int(mlp_hidden_layers), str(activation), bool(checkpoint_activations),
-                                           self.noise_channels)
+                                           self.noise_channels, bool(grid_noise))
 
     # -- bookkeeping -----------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
@@ -98,8 +102,9 @@ class Forecaster(nn.Module):
         return self.noise_channels > 0
 
     def noise_shape(self, batch: int) -> tuple[int, int, int]:
-        """Shape of one step's noise input, ``(batch, n_mesh, noise_channels)``."""
-        return (int(batch), self.n_mesh, self.noise_channels)
+        """Shape of one step's noise input, ``(batch, n_noise_nodes, noise_channels)``:
+        ``n_mesh`` rows, ``+ n_grid`` with ``grid_noise``."""
+        return (int(batch), self.n_noise_nodes, self.noise_channels)
 
     def draw_noise(self, batch: int, n_steps: int, like: torch.Tensor,
                    generator: torch.Generator | None = None) -> torch.Tensor | None:
@@ -107,7 +112,7 @@ class Forecaster(nn.Module):
         global one if None), or None for a deterministic model."""
         if not self.stochastic:
             return None
-        return torch.randn((batch, n_steps, self.n_mesh, self.noise_channels), device=like.device,
+        return torch.randn((batch, n_steps, *self.noise_shape(0)[1:]), device=like.device,
                            dtype=torch.float32, generator=generator)
 
     def count_parameters(self) -> int:
@@ -200,5 +205,6 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         activation=str(get("activation", "silu")),
         checkpoint_activations=bool(get("checkpoint_activations", False)),
         noise_channels=int(get("noise_channels", 0)),
+        grid_noise=bool(get("grid_noise", False)),
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )

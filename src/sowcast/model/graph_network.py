@@ -10,7 +10,9 @@ GraphCast (Lam et al. 2023, Science 382, Supplement 3):
   MLP update ``v_G <- v_G + MLP(v_G)``;
 * **noise** (stochastic models only, ``noise_channels > 0``): standard normal noise
   ``[B, M, K]`` per mesh node, embedded and added to the mesh latents before the processor
-  (:mod:`sowcast.model.noise`; AIFS-CRPS, Lang et al. 2024);
+  (:mod:`sowcast.model.noise`; AIFS-CRPS, Lang et al. 2024); with ``grid_noise`` the
+  noise is ``[B, M + G, K]`` and its grid rows, embedded, are added to the grid latents
+  before the decoder (noise at the grid's own scale);
 * **processor**: ``processor_layers`` interaction networks on the multimesh, weights not
   shared, updating mesh nodes and mesh edges; each optionally under activation
   checkpointing (``torch.utils.checkpoint``, ``use_reentrant=False``) while training;
@@ -40,7 +42,7 @@ from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import ForecastGraph
 from sowcast.model.interaction_network import EdgeTensors, InteractionNetwork
 from sowcast.model.mlp import MLP
-from sowcast.model.noise import NoiseEmbedding
+from sowcast.model.noise import GridNoiseEmbedding, NoiseEmbedding
 
 EDGE_SETS = ("grid2mesh", "mesh", "mesh2grid")
 
@@ -62,7 +64,7 @@ class EncodeProcessDecode(nn.Module):
 
     def __init__(self, graph: ForecastGraph, n_inputs: int, n_outputs: int, width: int = 64,
                  processor_layers: int = 6, mlp_hidden_layers: int = 1, activation: str = "silu",
-                 checkpoint_activations: bool = False, noise_channels: int = 0):
+                 checkpoint_activations: bool = False, noise_channels: int = 0, grid_noise: bool = False):
         super().__init__()
         if width < 1 or processor_layers < 0:
             raise SowcastError(f"width must be >= 1 and processor_layers >= 0, not {width} and {processor_layers}")
@@ -96,6 +98,9 @@ class EncodeProcessDecode(nn.Module):
         self.noise_channels = int(noise_channels)
         self.noise_embed = (NoiseEmbedding(m, self.noise_channels, width, mlp_hidden_layers, activation)
                             if self.noise_channels > 0 else None)
+        self.n_mesh = int(m)
+        self.grid_noise_embed = (GridNoiseEmbedding(self.noise_channels, width, mlp_hidden_layers, activation)
+                                 if self.noise_channels > 0 and grid_noise else None)
 
     def forward(self, grid_inputs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         e = {name: self.edge_embed[name](edges.features) for name, edges in self.edges.items()}
@@ -107,8 +112,12 @@ class EncodeProcessDecode(nn.Module):
         grid = grid + self.grid_update(grid)
         if self.noise_embed is not None:
             if noise is None:
-                raise SowcastError("this stochastic model needs noise [B, n_mesh, noise_channels]")
-            mesh = mesh + self.noise_embed(noise)
+                raise SowcastError("this stochastic model needs noise [B, n_noise_nodes, noise_channels]")
+            if self.grid_noise_embed is None:
+                mesh = mesh + self.noise_embed(noise)
+            else:
+                mesh = mesh + self.noise_embed(noise[:, :self.n_mesh])
+                grid = grid + self.grid_noise_embed(noise[:, self.n_mesh:])
 
         edges, mesh_e = self.edges["mesh"], e["mesh"]
         use_checkpoint = self.checkpoint_activations and self.training and torch.is_grad_enabled()
