@@ -21,7 +21,10 @@
    with the sha256 of every file and, on its first line, its own sha256 (checked as the
    reader checks it before it is written); the folder is written as a temporary sibling and
    renamed into place (:func:`sowcast.atomic.atomic_path`), then ``<folder>.tar.gz``
-   (atomically too) unless ``archive=False``.
+   (atomically too) unless ``archive=False``;
+7. with ``sign_key`` (a private key file of ``sowcast export keygen``), ``manifest.sig``: the
+   Ed25519 signature of the manifest's bytes (:mod:`sowcast.bundle.signature`), written in
+   the temporary folder before the rename, so the archive carries it too.
 
 The helpers that write the netCDF files and the manifest are torch-free.
 """
@@ -43,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from sowcast.atomic import atomic_path
+from sowcast.bundle.channel_masks import masks_to_write
 from sowcast.bundle.checksums import file_entry
 from sowcast.bundle.manifest import (
     CLIMATOLOGY_FILE,
@@ -66,10 +70,13 @@ DEFAULT_MAX_SKILL_CHANGE = 0.02
 
 
 # -- torch-free pieces ------------------------------------------------------------------------
-def write_static_nc(path: str | os.PathLike, grid: Grid, static_names: Sequence[str], fields: np.ndarray) -> Path:
-    """Static fields ``[S, lat, lon]`` as CF netCDF with lat/lon coordinates and canonical names."""
+def write_static_nc(path: str | os.PathLike, grid: Grid, static_names: Sequence[str], fields: np.ndarray,
+                    masks: Mapping[str, np.ndarray] | None = None) -> Path:
+    """Static fields ``[S, lat, lon]`` as CF netCDF with lat/lon coordinates and canonical names,
+    and the channels' ``<channel>_valid`` masks (:mod:`sowcast.bundle.channel_masks`)."""
     import xarray as xr
 
+    from sowcast.bundle.channel_masks import ATTRS as MASK_ATTRS
     from sowcast.data.schema import CANONICAL_VARIABLES, COORD_ATTRS, cf_attrs
 
     fields = np.asarray(fields, np.float32)
@@ -77,6 +84,10 @@ def write_static_nc(path: str | os.PathLike, grid: Grid, static_names: Sequence[
         raise SowcastError(f"static fields have shape {fields.shape}, expected {(len(static_names), *grid.shape)}")
     data = {name: (("lat", "lon"), fields[i], cf_attrs(name) if name in CANONICAL_VARIABLES else {})
             for i, name in enumerate(static_names)}
+    for name, mask in (masks or {}).items():
+        if np.shape(mask) != tuple(grid.shape):
+            raise SowcastError(f"mask {name} has shape {np.shape(mask)}, expected {tuple(grid.shape)}")
+        data[name] = (("lat", "lon"), np.asarray(mask, np.uint8), dict(MASK_ATTRS))
     ds = xr.Dataset(data, coords={"lat": ("lat", np.asarray(grid.lat, np.float64), COORD_ATTRS["lat"]),
                                   "lon": ("lon", np.asarray(grid.lon, np.float64), COORD_ATTRS["lon"])},
                     attrs={"Conventions": "CF-1.8", "title": "sowcast bundle: static fields on the model grid",
@@ -167,6 +178,7 @@ class ExportResult:
     archive: Path | None
     manifest: dict[str, Any]
     lines: list[str] = field(default_factory=list)  # what was printed
+    signed_by: str | None = None  # fingerprint of the signing key; None: unsigned
 
 
 def _default_log(message: str) -> None:
@@ -241,7 +253,8 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
                   max_skill_change: float = DEFAULT_MAX_SKILL_CHANGE, threads: int = 2,
                   climatology: str | os.PathLike | None = None, store: str | os.PathLike | None = None,
                   overwrite: bool = False, seed: int = 0, embed_limit_bytes: int | None = None,
-                  log: Callable[[str], None] | None = None) -> ExportResult:
+                  log: Callable[[str], None] | None = None,
+                  sign_key: str | os.PathLike | None = None) -> ExportResult:
     """Write the bundle of ``checkpoint`` (a folder, ``state.pt`` or loaded payload) to ``output``
     (module doc). Returns the paths and the manifest."""
     import torch
@@ -274,6 +287,11 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
     if not float(parity_tolerance) > 0:
         raise SowcastError(f"export.parity_tolerance must be positive, not {parity_tolerance}")
     threads = max(int(threads), 1)
+    private_key = None
+    if sign_key is not None:  # read now: a bad key fails before the long export
+        from sowcast.bundle.signature import load_private_key
+
+        private_key = load_private_key(sign_key)
 
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -298,7 +316,9 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
             say(f"warning: real-window parity skipped: {skipped}")
             static_fields = np.zeros((0, *grid.shape), np.float32)
             real = None
+            channel_masks: dict[str, np.ndarray] = {}
         else:
+            channel_masks = masks_to_write(channels, source.valid)  # land-only channels (channel_masks.py)
             real = P.real_batch(source, int(parity_real_windows))
             static_fields = (real["static"][0] if real is not None else source[0]["static"]).astype(np.float32)
             if real is None:
@@ -345,7 +365,7 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
                 else:
                     dropped.append(entry)
 
-            write_static_nc(tmp / STATIC_FILE, grid, static_names, static_fields)
+            write_static_nc(tmp / STATIC_FILE, grid, static_names, static_fields, channel_masks)
             write_statistics_nc(tmp / STATISTICS_FILE, channels, stats)
             roles[STATIC_FILE] = "static"
             roles[STATISTICS_FILE] = "statistics"
@@ -404,13 +424,19 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
                 "parity": report.as_manifest(),
             }
             manifest = write_manifest(tmp, manifest, roles)
+            signed_by = None
+            if private_key is not None:
+                from sowcast.bundle.signature import sign_folder
+
+                signed_by = sign_folder(tmp, private_key)
+                say(f"manifest signed (Ed25519, key {signed_by})")
         say(f"bundle written: {output}")
         if archive_path is not None:
             from sowcast.bundle.reader import write_archive
 
             write_archive(output, archive_path, overwrite=True)
             say(f"archive written: {archive_path}")
-        return ExportResult(bundle=output, archive=archive_path, manifest=manifest, lines=lines)
+        return ExportResult(bundle=output, archive=archive_path, manifest=manifest, lines=lines, signed_by=signed_by)
     finally:
         torch.set_num_threads(previous_threads)
 

@@ -53,7 +53,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sowcast.bundle.channel_masks import read_channel_masks
 from sowcast.bundle.manifest import model_noise
+from sowcast.bundle.signature import trusted_keys_option
 from sowcast.data.forcings import compute_forcings
 from sowcast.data.schema import PRECIPITATION_ACCUMULATION, time_step_iso
 from sowcast.errors import SowcastError
@@ -70,6 +72,7 @@ from sowcast.forecast.initial_conditions import (
     channel_specs,
     read_initial_conditions,
 )
+from sowcast.forecast.member_threads import CallRunner, member_split, parallel_mode
 from sowcast.forecast.model_noise import NOISE_STREAM, ModelNoise, bundle_noise, start_key, step_keys
 from sowcast.forecast.output_writer import (
     OutputLayout,
@@ -86,7 +89,7 @@ from sowcast.forecast.rollout_state import (
 )
 
 OPTIONS = ("bundle", "init", "init_time", "lead", "members", "perturbation", "noise_seed", "lagged", "threads",
-           "inter_op_threads", "spinning", "batch", "output", "checkpoint_every", "precision")
+           "inter_op_threads", "spinning", "parallel", "batch", "output", "checkpoint_every", "precision", "trusted_keys")
 ZARR_SUFFIXES = (".zarr",)
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
 
@@ -125,9 +128,11 @@ class ForecastOptions:
     threads: int = 2
     inter_op_threads: int = 1
     spinning: bool = False
+    parallel: str = "members"         # members | intra_op (sowcast.forecast.member_threads)
     batch: int | None = None          # members per onnxruntime call; None: all
     checkpoint_every: int = 5
     precision: str = "fp32"
+    trusted_keys: tuple[str, ...] = ()  # .pub files; set: the bundle must be signed by one (bundle/signature.py)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> ForecastOptions:
@@ -161,6 +166,7 @@ class ForecastOptions:
             raise SowcastError(f"unknown forecast.lagged option(s) {', '.join(unknown)}; known: n, spacing")
         batch = cfg.get("batch")
         precision = str(cfg.get("precision") or "fp32")
+        trusted_keys = trusted_keys_option(cfg.get("trusted_keys"), "forecast.trusted_keys")
         return cls(
             bundle=str(cfg["bundle"]) if isinstance(cfg["bundle"], (str, os.PathLike)) else cfg["bundle"],
             init=str(cfg["init"]),
@@ -175,9 +181,11 @@ class ForecastOptions:
             threads=_int(cfg, "threads", 2, 0),
             inter_op_threads=_int(cfg, "inter_op_threads", 1, 0),
             spinning=bool(cfg.get("spinning", False)),
+            parallel=parallel_mode(cfg.get("parallel", "members"), "forecast.parallel"),
             batch=None if _is_null(batch) or str(batch).lower() == "all" else _int(cfg, "batch", None, 1),
             checkpoint_every=_int(cfg, "checkpoint_every", 5, 1),
             precision=precision,
+            trusted_keys=trusted_keys,
         )
 
     @property
@@ -194,7 +202,7 @@ class ForecastOptions:
             "perturbation": asdict(self.perturbation), "noise_seed": self.noise_seed,
             "lagged": {"n": self.lagged_n, "spacing": self.lagged_spacing},
             "threads": self.threads, "inter_op_threads": self.inter_op_threads, "spinning": self.spinning,
-            "batch": self.batch, "checkpoint_every": self.checkpoint_every, "precision": self.precision,
+            "parallel": self.parallel, "batch": self.batch, "checkpoint_every": self.checkpoint_every, "precision": self.precision,
         }
 
 
@@ -253,12 +261,15 @@ class Stepper:
 
     ``noise`` (a stochastic model): each call then needs ``noise_keys [M, 3]``, the
     ``(start, member, step)`` of every member (:mod:`sowcast.forecast.model_noise`); the
-    model is called as ``model(inputs, forcings, static, noise)``."""
+    model is called as ``model(inputs, forcings, static, noise)``. ``runner``
+    (:mod:`sowcast.forecast.member_threads`): the batches of one step run side by side on its
+    threads; each member's result is the same whichever thread runs its batch."""
 
     def __init__(self, model: Callable[..., np.ndarray], static: np.ndarray,
                  grid: Any, time_step: pd.Timedelta, forcing_names: list[str], nonnegative: np.ndarray,
-                 batch: int | None, noise: ModelNoise | None = None):
+                 batch: int | None, noise: ModelNoise | None = None, runner: CallRunner | None = None):
         self.model = model
+        self.runner = runner or CallRunner(1)
         self.noise = noise
         self.static = static
         self.grid = grid
@@ -300,7 +311,10 @@ class Stepper:
         if self.noise is not None and (noise_keys is None or np.shape(noise_keys) != (m, 3)):
             raise SowcastError(f"the stochastic model needs a noise key (start, member, step) for each of {m} members")
         out = np.empty((m, *window.shape[2:]), np.float32)
-        for b0 in range(0, m, batch):
+        for n in {min(batch, m - b0) for b0 in range(0, m, batch)}:
+            self.static_batch(n)  # filled here, not from the threads
+
+        def one_batch(b0: int) -> None:
             n = min(batch, m - b0)
             f = forcings[b0:b0 + n] if per_member else np.broadcast_to(forcings, (n, *forcings.shape))
             args = (window[b0:b0 + n], np.ascontiguousarray(f), self.static_batch(n))
@@ -310,6 +324,8 @@ class Stepper:
             if res.shape != (n, *window.shape[2:]):
                 raise SowcastError(f"the model returned shape {res.shape}, expected {(n, *window.shape[2:])}")
             out[b0:b0 + n] = res
+
+        self.runner.map(one_batch, range(0, m, batch))
         if not np.isfinite(out).all():
             raise SowcastError(f"the model produced NaN or infinite values for {when}")
         return clip_nonnegative(out, self.nonnegative, channel_axis=1)
@@ -326,12 +342,13 @@ class Stepper:
 
 # --- the run ---------------------------------------------------------------------------------
 
-def _load_bundle(spec: Any) -> Any:
+def _load_bundle(spec: Any, trusted_keys: tuple[str, ...] = ()) -> Any:
+    """A bundle path loaded (signed by one of ``trusted_keys`` when any); a loaded one as it is."""
     if not isinstance(spec, (str, os.PathLike)):
         return spec  # already loaded (tests, library use)
     from sowcast.bundle.reader import load_bundle
 
-    return load_bundle(spec)
+    return load_bundle(spec, trusted_keys=trusted_keys)
 
 
 def _fingerprint(options: ForecastOptions, bundle: Any, ic: InitialConditions, n_members: int,
@@ -389,6 +406,8 @@ def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fi
     }
     if p.scale == 0:
         attrs["perturbation"] = "none (perturbation.scale 0): every member starts from the analysis"
+    if getattr(bundle, "signed_by", None):  # manifest.sig verified (sowcast.bundle.signature)
+        attrs["bundle_signed_by"] = f"ed25519 key sha256 {bundle.signed_by}"
     if noise is not None:
         attrs["model_noise"] = (f"stochastic model: standard normal noise [{noise.nodes} mesh nodes, {noise.channels} "
                                 f"channels] per member and step, numpy default_rng([noise_seed, start YYYYMMDDhhmm, "
@@ -450,7 +469,7 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
     """Run (or resume, or skip) the forecast ``options`` describe; see the module doc."""
     from sowcast.forecast.session import StepModel
 
-    bundle = _load_bundle(options.bundle)
+    bundle = _load_bundle(options.bundle, options.trusted_keys)
     step = pd.Timedelta(bundle.time_step)
     if options.lead % step != pd.Timedelta(0):
         raise SowcastError(f"forecast.lead {time_step_iso(options.lead)} is not a whole multiple of the bundle's "
@@ -481,10 +500,12 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
         stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
         nonnegative = nonnegative_channels(stats, len(specs))
         model_path = bundle.model_path(options.precision)
-        model = StepModel(model_path, options.threads, options.inter_op_threads, options.spinning)
+        workers, intra_op = member_split(options.threads, -(-n_members // batch), options.parallel)
+        model = StepModel(model_path, intra_op, options.inter_op_threads, options.spinning)
         noise = bundle_noise(manifest, model.noise_shape, options.noise_seed, model_path.name)
+        runner = CallRunner(workers)
         stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch,
-                          noise)
+                          noise, runner)
         generator = None
         if options.perturbation.scale > 0 and options.members > 1:
             if "diff_std" not in stats:
@@ -503,7 +524,9 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
         channel_attrs = {c.get("name"): c for c in manifest.get("channels", []) if isinstance(c, dict)}
         layout = OutputLayout.build(specs, channel_attrs, bundle.grid.lat, bundle.grid.lon, ic.init_time,
                                     pd.TimedeltaIndex([step * (k + 1) for k in range(n_steps)]), starts,
-                                    _provenance(options, bundle, ic, fingerprint, n_members, noise))
+                                    _provenance(options, bundle, ic, fingerprint, n_members, noise),
+                                    read_channel_masks(getattr(bundle, "static_dataset", None),
+                                                       [s.name for s in specs], bundle.grid.shape))
         expected = (n_members, t_in, len(specs), *bundle.grid.shape)
         zpath = pdir / OUTPUT_NAME
         state = load_state(pdir) if pdir.is_dir() else None
@@ -532,8 +555,8 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
         from tqdm import tqdm
 
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        with tqdm(total=n_steps, initial=done, disable=not progress, unit="step", file=sys.stderr,
-                  desc=f"forecast {n_members} members") as bar:
+        with runner, tqdm(total=n_steps, initial=done, disable=not progress, unit="step", file=sys.stderr,
+                          desc=f"forecast {n_members} members") as bar:
             for k in range(done + 1, n_steps + 1):
                 keys = step_keys(key_starts, key_members, key_lags + k) if noise is not None else None
                 nxt, times = stepper.advance(window, times, keys)

@@ -45,6 +45,7 @@ import pandas as pd
 import xarray as xr
 
 from sowcast.atomic import atomic_path, atomic_write_text
+from sowcast.bundle.signature import trusted_keys_option
 from sowcast.data.schema import time_step_iso
 from sowcast.errors import SowcastError
 from sowcast.output_lock import output_lock
@@ -61,7 +62,7 @@ from sowcast.forecast.model_noise import bundle_noise, start_key, step_keys
 OPTIONS_FILE = "hindcast.json"
 DEFAULT_VARIABLES = ("total_precipitation", "2m_temperature")
 HINDCAST_OPTIONS = ("bundle", "store", "years", "first", "last", "every_days", "members", "lead", "perturbation",
-                    "noise_seed", "variables", "threads", "batch", "precision", "keep_daily", "output")
+                    "noise_seed", "variables", "threads", "batch", "precision", "keep_daily", "output", "trusted_keys")
 
 
 def _is_null(value: Any) -> bool:
@@ -97,6 +98,7 @@ class HindcastOptions:
     batch: int = 16
     precision: str = "fp32"
     keep_daily: bool = False
+    trusted_keys: tuple[str, ...] = ()        # .pub files; set: the bundle must be signed by one (bundle/signature.py)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> HindcastOptions:
@@ -155,7 +157,7 @@ class HindcastOptions:
                    first=str(cfg.get("first", "01-01")), last=str(cfg.get("last", "12-31")),
                    lead=lead, perturbation=Perturbation.from_config(pert), variables=tuple(str(v) for v in variables),
                    precision=str(cfg.get("precision") or "fp32"), keep_daily=bool(cfg.get("keep_daily", False)),
-                   **ints)
+                   trusted_keys=trusted_keys_option(cfg.get("trusted_keys"), "hindcast.trusted_keys"), **ints)
 
     def as_config(self, model_sha256: str, years: tuple[int, int], stochastic: bool = False) -> dict[str, Any]:
         """What identifies the hindcasts (``years`` resolved: the bundle's training years by
@@ -270,6 +272,7 @@ def _raw_dataset(states: np.ndarray, start: pd.Timestamp, step: pd.Timedelta, sp
 def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bool = False,
                  log: Callable[[str], None] | None = None) -> HindcastResult:
     """Run (or go on with) the hindcasts ``options`` describe; see the module doc."""
+    from sowcast.bundle.channel_masks import apply_channel_masks, read_channel_masks
     from sowcast.bundle.reader import load_bundle
     from sowcast.data.store import open_store
     from sowcast.forecast.session import StepModel
@@ -277,7 +280,8 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
     from sowcast.products.periods import period_aggregates
 
     log = log or (lambda m: print(f"sowcast hindcast: {m}", file=sys.stderr, flush=True))
-    bundle = options.bundle if not isinstance(options.bundle, (str, os.PathLike)) else load_bundle(options.bundle)
+    bundle = options.bundle if not isinstance(options.bundle, (str, os.PathLike)) else \
+        load_bundle(options.bundle, trusted_keys=options.trusted_keys)
     step = pd.Timedelta(bundle.time_step)
     if options.lead % step != pd.Timedelta(0):
         raise SowcastError(f"hindcast.lead {time_step_iso(options.lead)} is not a whole multiple of the bundle's "
@@ -323,6 +327,8 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
         model = StepModel(bundle.model_path(options.precision), options.threads, 1, False)
         noise = bundle_noise(bundle.manifest, model.noise_shape, options.noise_seed, model_file)
         static = static_fields(bundle)
+        # NaN where a channel has no data (a land-only variable's sea: sowcast.bundle.channel_masks)
+        valid = read_channel_masks(getattr(bundle, "static_dataset", None), [s.name for s in specs], bundle.grid.shape)
         stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch, noise)
         attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
                  "time_step": time_step_iso(step), "lead": time_step_iso(options.lead)}
@@ -355,7 +361,7 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
                     window[:, -1] = nxt
                     wtimes = np.concatenate([wtimes[:, 1:], wtimes[:, -1:] + np.timedelta64(step.value, "ns")], axis=1)
                 for i, s in enumerate(group):
-                    raw = _raw_dataset(states[i], s, step, specs, options.variables, bundle.grid, attrs)
+                    raw = _raw_dataset(apply_channel_masks(states[i], valid), s, step, specs, options.variables, bundle.grid, attrs)
                     daily = forecast_daily(raw)
                     if options.keep_daily:
                         _write(daily, start_file(options.output, "daily", s))
@@ -376,9 +382,13 @@ def _step_starts(stepper: Stepper, window: np.ndarray, wtimes: np.ndarray, membe
 
 
 def _write(ds: xr.Dataset, path: Path) -> None:
+    from sowcast.cf_attributes import cf_dataset
+
     path.parent.mkdir(parents=True, exist_ok=True)
+    kind = "daily series" if path.parent.name == "daily" else "lead-period aggregates"
+    ds, encoding = cf_dataset(ds, f"sowcast hindcast: {kind} of one start", "sowcast hindcast")
     with atomic_path(path, overwrite=True) as tmp:
-        ds.to_netcdf(tmp)
+        ds.to_netcdf(tmp, encoding=encoding)
 
 
 def open_hindcast(folder: str | os.PathLike, kind: str = "periods") -> xr.Dataset:

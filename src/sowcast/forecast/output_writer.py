@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sowcast.bundle.channel_masks import apply_channel_masks
 from sowcast.data.schema import (
     CANONICAL_VARIABLES,
     COORD_ATTRS,
@@ -82,12 +83,14 @@ class OutputLayout:
     lead_times: pd.TimedeltaIndex
     start_times: np.ndarray           # [M] datetime64[ns]
     attrs: dict[str, Any] = field(default_factory=dict)
+    valid: np.ndarray | None = None   # [C, lat, lon] bool: False where a channel has no data (NaN written)
 
     @classmethod
     def build(cls, specs: Sequence[Any], channel_attrs: Mapping[str, Mapping[str, Any]], lat: np.ndarray,
               lon: np.ndarray, init_time: pd.Timestamp, lead_times: pd.TimedeltaIndex,
-              start_times: np.ndarray, attrs: Mapping[str, Any]) -> OutputLayout:
-        """``specs``: the bundle's :class:`ChannelSpec` list; ``channel_attrs``: name -> units etc."""
+              start_times: np.ndarray, attrs: Mapping[str, Any], valid: np.ndarray | None = None) -> OutputLayout:
+        """``specs``: the bundle's :class:`ChannelSpec` list; ``channel_attrs``: name -> units etc.;
+        ``valid``: the bundle's channel masks (:func:`sowcast.bundle.channel_masks.read_channel_masks`)."""
         order: dict[str, list[int]] = {}
         for c, s in enumerate(specs):
             order.setdefault(s.variable, []).append(c)
@@ -111,7 +114,7 @@ class OutputLayout:
             variables.append(OutputVariable(name, chans, None if levs[0] is None else [float(x) for x in levs], a))
         return cls(variables, np.asarray(levels, np.float64) if levels else None, np.asarray(lat, np.float64),
                    np.asarray(lon, np.float64), pd.Timestamp(init_time), pd.TimedeltaIndex(lead_times),
-                   np.asarray(start_times, "datetime64[ns]"), dict(attrs))
+                   np.asarray(start_times, "datetime64[ns]"), dict(attrs), valid)
 
     # -- shapes --------------------------------------------------------------------------
     @property
@@ -136,7 +139,9 @@ class OutputLayout:
         return (members, 1, *shape[2:])
 
     def split(self, state: np.ndarray) -> dict[str, np.ndarray]:
-        """One step's state ``[M, C, H, W]`` as the output variables' arrays (level vars: NaN where absent)."""
+        """One step's state ``[M, C, H, W]`` as the output variables' arrays (level vars: NaN where
+        absent; NaN where a channel's mask says no data, e.g. the sea of a land-only variable)."""
+        state = apply_channel_masks(state, self.valid)
         out = {}
         for var in self.variables:
             if var.levels is None:
