@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sowcast.bundle.manifest import MANIFEST_FILE
+from sowcast.bundle.manifest import MANIFEST_FILE, SIGNATURE_FILE
 from sowcast.errors import SowcastError
 
 
@@ -61,7 +61,9 @@ def verify_files(folder: str | os.PathLike, files: Mapping[str, Mapping[str, Any
 
 
 def unlisted_files(folder: Path, files: Mapping[str, Any]) -> list[str]:
-    """Everything in ``folder`` but the manifest and the files it lists (sorted), hidden
-    files and folders included: a bundle carries nothing that is not checksummed (a stray
-    ``evil.py`` or ``libevil.so`` could be picked up by whatever runs beside it)."""
-    return [p.name for p in sorted(folder.iterdir()) if p.name != MANIFEST_FILE and p.name not in files]
+    """Everything in ``folder`` but the manifest, its signature and the files it lists (sorted),
+    hidden files and folders included: a bundle carries nothing that is not checksummed (a stray
+    ``evil.py`` or ``libevil.so`` could be picked up by whatever runs beside it). ``manifest.sig``
+    is judged by :mod:`sowcast.bundle.signature`, against the manifest's bytes."""
+    return [p.name for p in sorted(folder.iterdir())
+            if p.name not in (MANIFEST_FILE, SIGNATURE_FILE) and p.name not in files]

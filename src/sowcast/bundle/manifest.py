@@ -60,6 +60,7 @@ FORMAT_MAJOR = 1
 FORMAT = f"{FORMAT_PREFIX}{FORMAT_MAJOR}"
 
 MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = "manifest.sig"     # optional Ed25519 signature of manifest.json (signature.py), never listed
 CHECKSUM_KEY = "manifest_sha256"
 MODEL_FILE = "model.onnx"
 MODEL_DATA_FILE = "model.onnx.data"
@@ -129,6 +130,8 @@ def check_file_name(name: Any, what: str = MANIFEST_FILE) -> str:
         raise SowcastError(f"{what}: file name {name!r} is not a plain file name inside the bundle")
     if name == MANIFEST_FILE:
         raise SowcastError(f"{what}: {MANIFEST_FILE} cannot list itself")
+    if name == SIGNATURE_FILE:
+        raise SowcastError(f"{what}: {SIGNATURE_FILE} signs the manifest; the manifest cannot list it")
     return name
 
 

@@ -15,7 +15,10 @@
 * has ``statistics.nc`` / ``static.nc`` that disagree with the manifest (channel names,
   static names, grid);
 * comes as an archive with a member that would land outside the extraction folder
-  (``../x``, absolute names, links), or an archive that does not read.
+  (``../x``, absolute names, links), or an archive that does not read;
+* carries a ``manifest.sig`` that does not verify, or, when ``trusted_keys`` is given, is
+  unsigned or signed by another key (``bundle bundles/x: signed by an unknown key ...``;
+  see :mod:`sowcast.bundle.signature`).
 
 An archive is extracted (atomically) into ``<extract_dir>/<name>-<archive sha256[:16]>``;
 ``extract_dir`` defaults to ``.sowcast-bundles`` next to the archive (or the system temp
@@ -25,7 +28,8 @@ extraction, verified again like any folder.
 :func:`add_file_to_bundle` copies a file into a bundle folder (``sowcast hindcast`` adds
 ``climatology.nc``, ``sowcast calibrate`` adds ``calibration.nc``) and rewrites the manifest
 with its checksums; the folder is replaced in one rename, so a reader sees the old bundle or
-the new one. A refused archive leaves no extraction behind. Torch-free: the edge imports this.
+the new one; a signature is dropped with the manifest it signed (sign again: ``sowcast
+export sign``). A refused archive leaves no extraction behind. Torch-free: the edge imports this.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from sowcast.bundle.manifest import (
     REQUIRED_KEYS,
     REQUIRED_STATISTICS,
     ROLES,
+    SIGNATURE_FILE,
     channel_names,
     check_file_name,
     check_time_step,
@@ -87,6 +92,7 @@ class Bundle:
     climatology_path: Path | None
     archive: Path | None = None         # the .tar.gz it came from, if any
     calibration_path: Path | None = None  # calibration.nc (role "calibration"), if added
+    signed_by: str | None = None        # fingerprint of the key whose manifest.sig verified; None: unsigned
 
     @property
     def id(self) -> str:
@@ -138,31 +144,59 @@ def is_archive(path: str | os.PathLike) -> bool:
     return Path(path).name.endswith(ARCHIVE_SUFFIXES)
 
 
-def load_bundle(path: str | os.PathLike, extract_dir: str | os.PathLike | None = None) -> Bundle:
-    """Open and verify the bundle folder or archive at ``path`` (module doc)."""
+def load_bundle(path: str | os.PathLike, extract_dir: str | os.PathLike | None = None,
+                trusted_keys: Any = None) -> Bundle:
+    """Open and verify the bundle folder or archive at ``path`` (module doc). ``trusted_keys``:
+    public key files (``.pub``), or ``{fingerprint: key}`` from
+    :func:`sowcast.bundle.signature.load_trusted_keys`; when any are given, the bundle must be
+    signed by one of them. None or empty: unsigned bundles are accepted."""
     path = Path(path)
+    trusted = _trusted(trusted_keys)
     if path.is_dir():
-        return _open_folder(path)
+        return _open_folder(path, trusted=trusted)
     if not path.is_file():
         raise SowcastError(f"no bundle at {path}")
     dest, reused = _extract(path, extract_dir)
     if reused:
         try:
-            return _open_folder(_bundle_root(dest, path.name), archive=path)
+            return _open_folder(_bundle_root(dest, path.name), archive=path, trusted=trusted)
         except SowcastError:  # an earlier extraction that no longer verifies: extract afresh
             dest, _ = _extract(path, extract_dir, fresh=True)
     try:
-        return _open_folder(_bundle_root(dest, path.name), archive=path)
+        return _open_folder(_bundle_root(dest, path.name), archive=path, trusted=trusted)
     except SowcastError:
         shutil.rmtree(dest, ignore_errors=True)  # a refused archive leaves no extraction behind
         raise
 
 
-def _open_folder(folder: Path, archive: Path | None = None) -> Bundle:
+def _trusted(trusted_keys: Any) -> dict[str, Any]:
+    if not trusted_keys:
+        return {}
+    from sowcast.bundle.signature import load_trusted_keys, trusted_key_paths
+
+    if isinstance(trusted_keys, Mapping):
+        return dict(trusted_keys)
+    return load_trusted_keys(trusted_key_paths(trusted_keys, "trusted_keys"))
+
+
+def _signer(folder: Path, data: bytes, trusted: Mapping[str, Any], what: str) -> str | None:
+    """The fingerprint that signed ``manifest.json`` (None: unsigned and nothing required)."""
+    sig_path = folder / SIGNATURE_FILE
+    if not trusted and not sig_path.exists():
+        return None  # no signature asked for, none given: torch-free, and no cryptography needed
+    if sig_path.exists() and not sig_path.is_file():
+        raise SowcastError(f"bundle {what}: bad signature ({SIGNATURE_FILE} is not a file)")
+    from sowcast.bundle.signature import check_signature
+
+    return check_signature(data, sig_path.read_bytes() if sig_path.is_file() else None, trusted, what)
+
+
+def _open_folder(folder: Path, archive: Path | None = None, trusted: Mapping[str, Any] | None = None) -> Bundle:
     manifest_path = folder / MANIFEST_FILE
     if not manifest_path.is_file():
         raise SowcastError(f"{MANIFEST_FILE}: missing ({folder} is not a sowcast bundle)")
     data = manifest_path.read_bytes()
+    signed_by = _signer(folder, data, trusted or {}, str(archive or folder))  # before anything is parsed
     manifest = parse_manifest(data)  # its own checksum first, then every field (manifest.py)
     files = manifest["files"]
     verify_files(folder, files)
@@ -181,7 +215,8 @@ def _open_folder(folder: Path, archive: Path | None = None) -> Bundle:
                   n_input_steps=n_input_steps, time_step=time_step, grid=grid, static=static,
                   static_dataset=static_ds, statistics=statistics,
                   climatology_path=folder / clim[0] if clim else None,
-                  calibration_path=folder / calib[0] if calib else None, archive=archive)
+                  calibration_path=folder / calib[0] if calib else None, archive=archive,
+                  signed_by=signed_by)
 
 
 def _files_by_role(files: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
@@ -372,8 +407,12 @@ def offer_file_to_bundle(bundle: str | os.PathLike, path: str | os.PathLike, rol
     if is_archive(bundle):
         return (f"the bundle {bundle} is an archive: {name} was not added to it "
                 f"(give the bundle folder, or pass {products_key}={path})")
+    signed = (Path(bundle) / SIGNATURE_FILE).exists()
     add_file_to_bundle(bundle, path, role=role)
-    return f"added {name} to the bundle {bundle}"
+    if not signed:
+        return f"added {name} to the bundle {bundle}"
+    return (f"added {name} to the bundle {bundle}; its signature was dropped with the manifest it signed: "
+            f"sign it again with sowcast export sign export.output={bundle} export.sign_key=KEY")
 
 
 def add_file_to_bundle(bundle_dir: str | os.PathLike, path: str | os.PathLike, role: str,
@@ -387,7 +426,8 @@ def add_file_to_bundle(bundle_dir: str | os.PathLike, path: str | os.PathLike, r
     role (climatology, calibration). ``manifest_update`` adds or replaces top-level manifest
     keys (e.g. ``{"climatology": {"period": ...}}``); the required keys cannot be replaced
     this way. The manifest is rewritten with its own checksum, and checked like any other. The folder is
-    rebuilt beside the old one (hard links, so no copy of the model) and renamed into place.
+    rebuilt beside the old one (hard links, so no copy of the model) and renamed into place,
+    without ``manifest.sig``: a signature of the old manifest would be a false claim.
     ``archive``: rewrite ``<bundle>.tar.gz`` too (``None``: if one exists beside it).
     Returns the updated, verified bundle.
     """

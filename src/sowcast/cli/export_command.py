@@ -42,6 +42,8 @@ def run(cfg: DictConfig) -> int:
     export.parity_tolerance (max |difference| / channel std). A variant (fp16, int8) is
     kept only if its one-step skill on real windows is at most export.max_skill_change
     worse than fp32; each verdict is printed. overwrite=true replaces an existing bundle.
+    export.sign_key=keys/NAME.key (from sowcast export keygen) signs it: manifest.sig, checked
+    at the edge against forecast.trusted_keys (deploy/edge/README.md).
     """
     try:
         from sowcast.export.bundle_writer import export_bundle
@@ -69,18 +71,26 @@ def run(cfg: DictConfig) -> int:
     for path in (output, output.with_name(output.name + ".tar.gz") if archive else None):
         if path is not None and path.exists() and not overwrite:
             raise SowcastError(f"{path} exists already; set overwrite=true to replace it")
+    sign_key = e.get("sign_key")
+    sign_key = None if sign_key is None or str(sign_key).strip().lower() in ("", "null", "none") else str(sign_key)
+    if sign_key is not None:  # a bad key fails now, not after the export
+        from sowcast.bundle.signature import load_private_key
+
+        load_private_key(sign_key)
     spec = str(e.get("checkpoint") or "latest")
     checkpoint = _checkpoint(spec, str(cfg.train.run_dir))
     variants = plain(e.get("variants")) or []
     variants = [variants] if isinstance(variants, str) else list(variants)
     result = export_bundle(
         checkpoint, output, archive=archive, variants=variants, climatology=e.get("climatology"),
-        store=e.get("store"), overwrite=overwrite, **numbers,
+        store=e.get("store"), overwrite=overwrite, sign_key=sign_key, **numbers,
     )
     size = sum(p.stat().st_size for p in result.bundle.iterdir() if p.is_file())
     from sowcast.bundle.checksums import sha256_file
 
     print(f"bundle {result.bundle} ({size / 1e6:.2f} MB), id {sha256_file(result.bundle / 'manifest.json')}")
+    if result.signed_by is not None:
+        print(f"signed with key {result.signed_by} (manifest.sig)")
     if result.archive is not None:
         print(f"archive {result.archive} ({result.archive.stat().st_size / 1e6:.2f} MB)")
     sys.stdout.flush()
