@@ -10,7 +10,9 @@ The steps, each in its own module:
    precipitation convention (ERA5 period-ending sums move to period-beginning), the
    ``time_range``, a value check (gaps, +-inf, implausible ranges of
    :mod:`sowcast.data.plausible`: one dask pass over all groups), resampling to
-   ``time_step``, regridding to ``grid`` (:func:`sowcast.data.regrid.regrid`) and static
+   ``time_step`` (``resample``: ``mean`` averages the states over each new step, ``instant``
+   keeps their values at the new steps; see :func:`instant_samples`), regridding to
+   ``grid`` (:func:`sowcast.data.regrid.regrid`) and static
    masks filled and flagged (:mod:`sowcast.data.normalize` has the conventions);
 4. the groups are merged (same grid and time step, or a clear error naming both), chunked
    (``chunks``, default 8 time steps and whole fields), given CF attributes and written
@@ -50,8 +52,9 @@ from sowcast.data.variable_names import rename_variables
 from sowcast.errors import SowcastError
 from sowcast.output_lock import output_lock
 
-OPTIONS = ("sources", "storage_options", "variables", "rename", "units", "time_step", "time_range",
+OPTIONS = ("sources", "storage_options", "variables", "rename", "units", "time_step", "resample", "time_range",
            "level", "grid", "regrid_method", "chunks", "statistics_period", "stations", "accumulation")
+RESAMPLE = ("mean", "instant")  # how ingest.time_step treats states (accumulations are always summed)
 _CHUNK_DIMS = ("time", "member", "level", "lat", "lon", "station")
 _ACCUMULATION = "_sowcast_accumulation"  # private attr: the source's labelling convention
 
@@ -66,6 +69,7 @@ class Options:
     rename: dict[str, str] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     time_step: pd.Timedelta | None = None
+    resample: str = "mean"
     time_range: list[Any] | None = None
     level: list[float] | None = None
     grid: Any = None
@@ -105,6 +109,9 @@ class Options:
                     f"ingest.time_step {cfg['time_step']!r} is not a duration such as 1D or 6h") from None
             if step <= pd.Timedelta(0):
                 raise SowcastError(f"ingest.time_step must be positive, not {cfg['time_step']!r}")
+        resample = str(cfg.get("resample") or "mean")
+        if resample not in RESAMPLE:
+            raise SowcastError(f"ingest.resample must be {' or '.join(RESAMPLE)}, not {resample!r}")
         level = cfg.get("level")
         if level is not None and not isinstance(level, list):
             level = [level]
@@ -133,6 +140,7 @@ class Options:
             rename={str(k): str(v) for k, v in (cfg.get("rename") or {}).items()},
             units={str(k): str(v) for k, v in (cfg.get("units") or {}).items()},
             time_step=step or None,
+            resample=resample,
             time_range=list(cfg["time_range"]) if cfg.get("time_range") else None,
             level=[number(x, "ingest.level", 0) for x in level] if level else None,
             grid=grid,
@@ -394,11 +402,30 @@ def _compute_together(arrays: list[Any], groups: list[Group], label: str, progre
         return compute(dask.delayed(_pack)(*arrays), label=label, progress=progress)
 
 
+def instant_samples(ds: xr.Dataset, resampled: xr.Dataset) -> xr.Dataset:
+    """``ingest.resample: instant``: each state variable's value at the new step's time ``t``
+    (the source's sample at 00, 06, 12, 18 UTC for ``time_step: 6h``: ERA5's instantaneous
+    fields as WeatherBench 2 and GraphCast sample them, Rasp et al. 2024, Lam et al. 2023),
+    not the mean over ``[t, t + step)``. Accumulations stay summed and ``maximum_``/``minimum_``
+    variables stay the extremes over the step (:func:`normalize.resample`): a sample of them
+    would lose what fell between samples. ``resampled``: ``normalize.resample(ds, ...)``, whose
+    times are the starts of the complete new steps, each one a time of ``ds``."""
+    states = [n for n, da in resampled.data_vars.items()
+              if "time" in da.dims
+              and (CANONICAL_VARIABLES[str(n)].kind if n in CANONICAL_VARIABLES else "state") == "state"
+              and not str(n).startswith(("maximum_", "minimum_"))]
+    if not states:
+        return resampled
+    picked = ds[states].sel(time=resampled["time"].values)
+    return resampled.assign({n: picked[n].assign_attrs(resampled[n].attrs) for n in states})
+
+
 def _transform_group(g: Group, opts: Options) -> Group:
     """Resample to ``time_step`` and regrid to ``grid``."""
     ds = g.ds
     if opts.time_step is not None and g.step is not None and opts.time_step != g.step:
-        ds = normalize.resample(ds, opts.time_step, g.step, g.what)
+        resampled = normalize.resample(ds, opts.time_step, g.step, g.what)
+        ds = instant_samples(ds, resampled) if opts.resample == "instant" else resampled
         g.step = opts.time_step
     if opts.grid is not None:
         from sowcast.data.regrid import regrid
