@@ -74,7 +74,8 @@ def step_overrides(step: str, settings: ServeSettings, params: dict[str, Any], r
         out = [override("forecast.bundle", str(settings.bundle)), override("forecast.init", params["init"]),
                override("forecast.init_time", params.get("init_time")),
                override("forecast.output", str(run_dir / "forecast.zarr"))]
-        out += [override(f"forecast.{k}", f[k]) for k in ("members", "lead", "threads", "checkpoint_every") if k in f]
+        out += [override(f"forecast.{k}", f[k]) for k in ("members", "lead", "threads", "checkpoint_every", "trusted_keys")
+                if k in f]
     elif step == "products":
         out = [override("products.forecast", str(run_dir / "forecast.zarr")),
                override("products.bundle", str(settings.bundle)),

@@ -22,6 +22,7 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 from sowcast.errors import SowcastError
 from sowcast.serve.api import Context
@@ -49,11 +50,12 @@ def lock_root(root: Path) -> int:
     return fd
 
 
-def bundle_sha256(path: Path) -> str:
-    """Verify the bundle now (a bad one is a one-line error at start) and return its id."""
+def bundle_sha256(path: Path, trusted_keys: Any = None) -> str:
+    """Verify the bundle now (a bad one, or one not signed by a trusted key when
+    serve.forecast.trusted_keys is set, is a one-line error at start) and return its id."""
     from sowcast.bundle.reader import load_bundle
 
-    return str(load_bundle(path).sha256)
+    return str(load_bundle(path, trusted_keys=trusted_keys).sha256)
 
 
 class Poller(threading.Thread):
@@ -95,7 +97,7 @@ def serve(settings: ServeSettings) -> int:
         raise SowcastError(f"serve.root: cannot create {root}: {exc.strerror or exc}") from None
     lock_fd = lock_root(root)
     try:
-        sha = bundle_sha256(settings.bundle)
+        sha = bundle_sha256(settings.bundle, settings.forecast.get("trusted_keys"))
         clean_stale(root)
         children.end_orphans(root / "runs", log)    # steps a kill -9 of the last service left running
         journal = Journal(root / "journal.sqlite")

@@ -22,7 +22,7 @@ STEPS = ("forecast", "products", "bulletin")
 OPTIONS = ("root", "host", "port", "token", "max_body_bytes", "inbox", "init", "bundle", "observed", "stations",
            "locations", "chain", "forecast", "languages", "overrides", "schedule", "keep_published", "keep_runs",
            "max_attempts", "poll_seconds", "max_connections", "request_timeout")
-FORECAST_OPTIONS = ("members", "lead", "threads", "checkpoint_every")
+FORECAST_OPTIONS = ("members", "lead", "threads", "checkpoint_every", "trusted_keys")
 MIN_TOKEN_LENGTH = 16
 
 
@@ -112,6 +112,11 @@ class ServeSettings:
         if unknown:
             raise SowcastError(f"unknown serve.forecast option(s) {', '.join(unknown)}; known: "
                                f"{', '.join(FORECAST_OPTIONS)} (others: serve.overrides.forecast)")
+        if "trusted_keys" in forecast:  # read now; absolute, as the steps run in their own folders
+            from sowcast.bundle.signature import trusted_keys_option
+
+            forecast["trusted_keys"] = [str(Path(os.path.expanduser(k)).absolute()) for k in
+                                        trusted_keys_option(forecast["trusted_keys"], "serve.forecast.trusted_keys")]
         overrides = dict(cfg.get("overrides") or {})
         for step, items in overrides.items():
             if step not in STEPS or not isinstance(items, list) or not all(isinstance(x, str) and "=" in x for x in items):
