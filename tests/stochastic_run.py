@@ -13,9 +13,9 @@ NOISE_CHANNELS = 4
 
 
 def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 2,
-                              noise_channels: int = NOISE_CHANNELS) -> Path:
-    """``model=tiny`` with ``noise_channels`` trained ``steps`` steps on a 24-day store from
-    2000-01-01; returns the last checkpoint folder."""
+                              noise_channels: int = NOISE_CHANNELS, grid_noise: bool = False) -> Path:
+    """``model=tiny`` with ``noise_channels`` (per grid node too with ``grid_noise``) trained
+    ``steps`` steps on a 24-day store from 2000-01-01; returns the last checkpoint folder."""
     from sowcast.cli.main import compose
     from sowcast.train.checkpoint import CheckpointManager
     from sowcast.train.trainer import train
@@ -23,7 +23,8 @@ def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 
     root = Path(root)
     run = root / "run"
     overrides = {
-        "model": "tiny", "model.noise_channels": noise_channels, "data.store": str(store),
+        "model": "tiny", "model.noise_channels": noise_channels, "model.grid_noise": str(grid_noise).lower(),
+        "data.store": str(store),
         "train.run_dir": str(run), "graph.cache_dir": str(root / "graphs"), "train.max_steps": steps,
         "train.batch_size": 2, "train.warmup_steps": 1, "train.train_range": "[2000-01-01,2000-01-16]",
         "train.validation_range": "[2000-01-17,2000-01-24]", "train.validate_every": steps,

@@ -1,0 +1,58 @@
+"""A model with grid-scale noise (``model.grid_noise=true``) end to end: trained on the
+afCRPS, exported with its noise input ``[batch, n_mesh + n_grid, K]`` (onnxruntime matches
+torch inside the export's parity check), recorded so in the manifest (a manifest that says
+mesh rows only is refused), and forecast by the engine: members differ at every grid point
+and the same seed gives the same forecast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxscript")
+pytest.importorskip("onnxruntime")
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+sys.path.insert(0, str(Path(__file__).parents[1] / "forecast"))
+from forecast_helpers import options  # noqa: E402
+from stochastic_run import NOISE_CHANNELS, train_stochastic_tiny_run  # noqa: E402
+
+from sowcast.bundle.manifest import check_manifest  # noqa: E402
+from sowcast.data.testing import make_canonical_store  # noqa: E402
+from sowcast.errors import SowcastError  # noqa: E402
+from sowcast.export.bundle_writer import export_bundle  # noqa: E402
+from sowcast.forecast.engine import run_forecast  # noqa: E402
+
+
+@pytest.mark.slow
+def test_grid_noise_model_exports_and_forecasts(tmp_path):
+    store = make_canonical_store(tmp_path / "tiny.zarr", n_times=24, grid=(8, 16), levels=(500, 850), seed=0)
+    checkpoint = train_stochastic_tiny_run(store, tmp_path, steps=2, grid_noise=True)
+    result = export_bundle(checkpoint, tmp_path / "bundle", archive=False, store=store, threads=1, log=lambda m: None)
+    text = (result.bundle / "manifest.json").read_text()
+    manifest = json.loads(text)
+    graph, noise = manifest["model"]["graph"], manifest["model"]["noise"]
+    assert manifest["model"]["hyperparameters"]["grid_noise"] is True
+    assert noise["nodes"] == graph["n_mesh"] + graph["n_grid"] and noise["channels"] == NOISE_CHANNELS
+    assert manifest["model"]["inputs"][3]["shape"] == ["batch", noise["nodes"], NOISE_CHANNELS]
+    assert manifest["parity"]["max_abs_diff_random"] <= manifest["parity"]["tolerance"]
+
+    mesh_only = json.loads(text)
+    mesh_only["model"]["noise"]["nodes"] = graph["n_mesh"]
+    with pytest.raises(SowcastError, match=r"nodes \d+ is not model\.graph\.n_mesh \d+ \+ n_grid \d+ \(grid_noise\)"):
+        check_manifest(mesh_only)
+
+    kw = dict(members=3, lead="3D", noise_seed=5, perturbation={"scale": 0.0})
+    run_forecast(options(result.bundle, store, tmp_path / "a.zarr", **kw))
+    run_forecast(options(result.bundle, store, tmp_path / "b.zarr", **kw))
+    a, b = (xr.open_zarr(tmp_path / n, consolidated=False) for n in ("a.zarr", "b.zarr"))
+    for name in a.data_vars:
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+    first = a[list(a.data_vars)[0]].isel(lead_time=0).transpose("member", ...).values
+    assert (np.ptp(first, axis=0) > 0).mean() > 0.99      # members differ at (almost) every grid point
