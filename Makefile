@@ -5,6 +5,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PIP     = $(VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt
+# On an ordinary Linux machine PyPI's torch wheel brings gigabytes of CUDA libraries; the CPU
+# build comes from PyTorch's own index: make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+TORCH_FIRST = $(if $(TORCH_INDEX),$(PIP) --index-url $(TORCH_INDEX) torch==2.13.0,true)
 
 .PHONY: demo test venv clean-demo
 
@@ -12,10 +16,12 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.demo-installed: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(TORCH_FIRST)
 	$(PIP) -e '.[edge,train]'
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(TORCH_FIRST)
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.demo-installed
 
