@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,10 @@ from omegaconf import DictConfig
 from sowcast.config import plain
 from sowcast.config_values import whole
 from sowcast.errors import SowcastError
+from sowcast.log import get_logger
 from sowcast.output_lock import output_lock
+
+_LOG = get_logger("bulletin")
 
 BULLETIN_OPTIONS = ("products", "scorecard", "languages", "agency", "catalogue_dir", "output", "formats",
                     "map_weeks", "rain_periods", "dpi")
@@ -79,7 +81,7 @@ def _check_writable(output: Path) -> None:
 
 
 def _warn(message: str) -> None:
-    print(f"sowcast bulletin: warning: {message}", file=sys.stderr, flush=True)
+    _LOG.warning(message)  # "sowcast bulletin: warning: ..."
 
 
 def run(cfg: DictConfig) -> int:
@@ -176,7 +178,7 @@ def run(cfg: DictConfig) -> int:
         [*(["html"] if lang in sizes else []), *([f"pdf ({pages[lang]} pages)"] if lang in pages else [])])
         for lang in languages]
     sms = f"; {len(sms_all)} SMS" if "sms" in formats else ""
-    print(f"bulletin of {products.meta['issue_date']} in {output}: {'; '.join(parts)}{sms}")
+    _LOG.info(f"bulletin of {products.meta['issue_date']} in {output}: {'; '.join(parts)}{sms}")
     return 0
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from sowcast.config_values import flag
+from sowcast.log import get_logger
+
+_LOG = get_logger("calibrate")
 
 
 def run(cfg: DictConfig) -> int:
@@ -29,5 +32,5 @@ def run(cfg: DictConfig) -> int:
     if options.bundle is not None and options.add_to_bundle:
         from sowcast.bundle.reader import offer_file_to_bundle
 
-        print(offer_file_to_bundle(options.bundle, path, "calibration", "products.calibration"))
+        _LOG.info(offer_file_to_bundle(options.bundle, path, "calibration", "products.calibration"))
     return 0

@@ -9,6 +9,9 @@ from omegaconf import DictConfig
 from sowcast.config import plain
 from sowcast.config_values import flag, whole
 from sowcast.errors import SowcastError
+from sowcast.log import get_logger
+
+_LOG = get_logger("data")
 
 
 def synth(cfg: DictConfig) -> int:
@@ -24,7 +27,7 @@ def synth(cfg: DictConfig) -> int:
     overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
     paths = write_raw(s.output, Grid.from_config(plain(s.grid), "data.synth.grid"), str(s.start), str(s.end),
                       seed=whole(s.seed, "data.synth.seed", 0), overwrite=overwrite, progress=progress)
-    print(f"wrote {len(paths)} yearly files to {s.output}")
+    _LOG.info(f"wrote {len(paths)} yearly files to {s.output}")
     return 0
 
 
@@ -41,7 +44,7 @@ def ingest(cfg: DictConfig) -> int:
     overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
     path = run_ingest(plain(cfg.data.ingest), cfg.data.store, cluster=plain(cfg.cluster),
                       overwrite=overwrite, progress=progress)
-    print(f"wrote canonical store {path}")
+    _LOG.info(f"wrote canonical store {path}")
     return 0
 
 

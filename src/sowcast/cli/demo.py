@@ -25,10 +25,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sowcast.config_values import flag, whole
 from sowcast.errors import SowcastError
+from sowcast.log import get_logger
+
+_LOG = get_logger("demo", prefix="[demo] ")
 
 
 def _log(message: str) -> None:
-    print(f"[demo] {message}", file=sys.stderr, flush=True)
+    _LOG.info(message)  # "[demo] ...": tests/test_demo.py reads each step's state from these lines
 
 
 def _recorded(step, c: DictConfig) -> dict:

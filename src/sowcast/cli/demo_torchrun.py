@@ -24,6 +24,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from sowcast.errors import SowcastError
+from sowcast.log import get_logger
 
 TRAIN_SECTIONS = ("data", "graph", "model", "train", "cluster", "overwrite", "progress")
 LAUNCH_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK",
@@ -71,7 +72,7 @@ def train_with_torchrun(cfg: DictConfig, conf_dir: Path, nproc: int) -> None:
     env["OMP_NUM_THREADS"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     cmd = command(conf_dir, nproc)
-    print(f"$ OMP_NUM_THREADS=1 {shlex.join(cmd)}", file=sys.stderr, flush=True)
+    get_logger("demo", prefix="[demo] ").info(f"$ OMP_NUM_THREADS=1 {shlex.join(cmd)}")
     tail = ""   # the last TAIL_CHARS of the output (by size: under load it comes in many small pieces)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:

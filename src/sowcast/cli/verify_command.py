@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -12,7 +11,10 @@ from omegaconf import DictConfig
 from sowcast.config import plain
 from sowcast.config_values import number
 from sowcast.errors import SowcastError
+from sowcast.log import get_logger
 from sowcast.output_lock import output_lock
+
+_LOG = get_logger("verify")
 
 VERIFY_OPTIONS = ("hindcast", "truth", "climatology", "calibration", "rules", "rules_overrides", "onset_region",
                   "tolerance_days", "output")
@@ -102,8 +104,8 @@ def run(cfg: DictConfig) -> int:
         past = rain_truth.sel(time=rain_truth.time.dt.year < start_times.min().year)
     if past.sizes["time"] < 365:
         raise SowcastError("the truth holds no full year before the reforecasts for the onset climatology")
-    print(f"sowcast verify: {len(start_times)} starts x {periods.sizes['member']} members "
-          f"({start_times.min():%Y-%m-%d} .. {start_times.max():%Y-%m-%d})", file=sys.stderr, flush=True)
+    _LOG.info(f"{len(start_times)} starts x {periods.sizes['member']} members "
+              f"({start_times.min():%Y-%m-%d} .. {start_times.max():%Y-%m-%d})")
     card, tables = verify_reforecasts(periods, truth_daily, climatology, names, calibration)
     held_out_truth = rain_truth.sel(time=rain_truth.time.dt.year.isin(sorted(set(start_times.year))))
     setup = OnsetSetup(rules, region, tolerance)

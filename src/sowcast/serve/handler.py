@@ -19,16 +19,17 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 import socket
 import sys
 import threading
 import time
-import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from sowcast.log import get_logger
 from sowcast.serve import api
 from sowcast.serve.security import (
     SECURITY_HEADERS,
@@ -42,8 +43,12 @@ from sowcast.serve.settings import is_loopback
 DRAIN_LIMIT = 4 * 1024 * 1024     # bytes of an unread body read away before the connection closes
 
 
-def log(message: str) -> None:
-    print(f"sowcast serve: {message}", file=sys.stderr, flush=True)
+_LOG = get_logger("serve")
+
+
+def log(message: str, level: int = logging.INFO, exc_info: bool = False) -> None:
+    """One line of the service's log: ``sowcast serve: ...`` (a priority under journald, sowcast.log)."""
+    _LOG.log(level, message, exc_info=exc_info)
 
 
 def _printable(text: str, limit: int = 200) -> str:
@@ -114,14 +119,14 @@ class Server(ThreadingHTTPServer):
         finally:
             self.shutdown_request(request)
         log(f"connection from {client_address[0]} refused: {self.ctx.settings.max_connections} "
-            f"connections already (serve.max_connections) 503")
+            f"connections already (serve.max_connections) 503", logging.WARNING)
 
     def handle_error(self, request, client_address) -> None:
         exc = sys.exc_info()[1]
         if isinstance(exc, (ConnectionError, TimeoutError)):
             log(f"connection from {client_address[0]} dropped: {type(exc).__name__}")
         else:
-            traceback.print_exc()
+            log(f"connection from {client_address[0]}: unexpected error", logging.ERROR, exc_info=True)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -165,8 +170,7 @@ class Handler(BaseHTTPRequestHandler):
         except HttpError as exc:
             response = api.json_response({"error": exc.message}, exc.status, exc.headers)
         except Exception:  # noqa: BLE001 - any bug becomes a logged 500, never a traceback to the client
-            log(f"internal error on {self.command} {_printable(self.path)}:")
-            traceback.print_exc()
+            log(f"internal error on {self.command} {_printable(self.path)}:", logging.ERROR, exc_info=True)
             response = api.json_response({"error": "internal error; the service log has the details"}, 500)
         try:
             self._send(response)

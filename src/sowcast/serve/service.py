@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import signal
 import threading
@@ -81,7 +82,7 @@ class Poller(threading.Thread):
                     try:
                         tick()
                     except Exception as exc:  # noqa: BLE001 - a transient problem (inbox unmounted...) must not stop polling
-                        log(f"{name}: {type(exc).__name__}: {exc}")
+                        log(f"{name}: {type(exc).__name__}: {exc}", logging.WARNING)
             self.stopping.wait(self.interval)
 
 
@@ -103,9 +104,9 @@ def serve(settings: ServeSettings) -> int:
         journal = Journal(root / "journal.sqlite")
         requeued, failed = journal.recover(settings.max_attempts)
         for job_id in requeued:
-            log(f"job {job_id} was running when the service stopped: requeued first")
+            log(f"job {job_id} was running when the service stopped: requeued first", logging.WARNING)
         for job_id in failed:
-            log(f"job {job_id} failed: interrupted {settings.max_attempts} times (serve.max_attempts)")
+            log(f"job {job_id} failed: interrupted {settings.max_attempts} times (serve.max_attempts)", logging.ERROR)
         worker = Worker(settings, journal, log)
         ctx = Context(settings, journal, worker.wake, sha, sowcast.__version__)
         try:

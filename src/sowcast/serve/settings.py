@@ -18,7 +18,7 @@ from typing import Any
 from sowcast.config_values import number, whole
 from sowcast.errors import SowcastError
 
-STEPS = ("forecast", "products", "bulletin")
+STEPS = ("forecast", "products", "bulletin")  # each a 'sowcast' command (tests/test_cli_surface.py checks)
 OPTIONS = ("root", "host", "port", "token", "max_body_bytes", "inbox", "init", "bundle", "observed", "stations",
            "locations", "chain", "forecast", "languages", "overrides", "schedule", "keep_published", "keep_runs",
            "max_attempts", "poll_seconds", "max_connections", "request_timeout")
@@ -101,12 +101,6 @@ class ServeSettings:
         if chain not in (STEPS[:2], STEPS):
             raise SowcastError(f"serve.chain must be [forecast, products] or [forecast, products, bulletin], "
                                f"not [{', '.join(chain)}]")
-        from sowcast.cli.main import COMMANDS
-
-        missing = [s for s in chain if s not in COMMANDS]
-        if missing:
-            raise SowcastError(f"serve.chain has {', '.join(missing)} but this sowcast has no such command; "
-                               f"use serve.chain=[forecast,products]")
         forecast = dict(cfg.get("forecast") or {})
         unknown = sorted(set(forecast) - set(FORECAST_OPTIONS))
         if unknown:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sowcast.cli.main import compose
+from sowcast.config_tree import compose
 from sowcast.train.checkpoint import CheckpointManager
 from sowcast.train.trainer import train
 
