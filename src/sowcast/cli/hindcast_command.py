@@ -24,6 +24,10 @@ def run(cfg: DictConfig) -> int:
             hindcast.first=03-01 hindcast.last=10-31 hindcast.members=4
 
     A killed run goes on from the starts not yet done when given the same command.
+    Across machines (deploy/slurm/hindcast_array.sbatch): hindcast.shard=i/n (i = 0..n-1)
+    runs every n-th start into <output>.shards/i-of-n; then hindcast.merge=true, with the
+    same options, checks that all n shards are complete, gathers them into <output> and
+    builds the climatology as a single run does.
     Reforecasts of held-out years for 'sowcast verify': hindcast.years=[2007,2010]
     hindcast.keep_daily=true hindcast.climatology.build=false hindcast.output=reforecasts.
     """
@@ -39,12 +43,19 @@ def run(cfg: DictConfig) -> int:
     add_to_bundle = flag(clim_cfg.get("add_to_bundle", True), "hindcast.climatology.add_to_bundle")
     window_days = whole(clim_cfg.get("window_days", 15), "hindcast.climatology.window_days", 0)
     overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
-    options = HindcastOptions.from_config(with_flags(hc, "hindcast.", "keep_daily"))
+    options = HindcastOptions.from_config(with_flags(hc, "hindcast.", "keep_daily", "merge"))
     result = run_hindcast(options, overwrite=overwrite, progress=progress)
     rate = result.member_days_per_cpu_second
     speed = f", {rate:.3g} member-days per CPU-second" if not math.isnan(rate) else ""
-    print(f"hindcasts in {result.output}: {len(result.starts)} starts "
-          f"({result.computed} computed now in {result.seconds:.1f} s{speed})")
+    if options.merge:
+        print(f"hindcasts in {result.output}: {len(result.starts)} starts, merged from the shards")
+    else:
+        print(f"hindcasts in {result.output}: {len(result.starts)} starts "
+              f"({result.computed} computed now in {result.seconds:.1f} s{speed})")
+    if options.shard is not None:
+        print(f"shard {options.shard[0]}/{options.shard[1]} done; when all {options.shard[1]} are, "
+              f"run the same command with hindcast.merge=true instead of hindcast.shard")
+        return 0
     if not build:
         return 0
 

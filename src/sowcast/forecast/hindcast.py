@@ -24,7 +24,11 @@ Each file is written atomically and the period file last, so a killed run (a bat
 its wall-time limit, a power cut) goes on with the starts not yet done; a folder from other
 options is an error unless ``overwrite``; the run holds ``<output>.lock``
 (:mod:`sowcast.output_lock`), so a second hindcast into the same folder is a one-line error. The model is identified by its ONNX file's sha256,
-not the bundle's, since adding ``climatology.nc`` to the bundle re-signs its manifest. Torch-free: runs on the edge as on HPC.
+not the bundle's, since adding ``climatology.nc`` to the bundle re-signs its manifest.
+With ``threads`` of 2 or more, groups of starts (``batch`` members each) run side by side,
+one single-threaded onnxruntime call per thread (:mod:`sowcast.forecast.member_threads`);
+``shard=i/n`` runs every ``n``-th start into a folder of its own and ``merge=true``
+gathers the shards (:mod:`sowcast.forecast.hindcast_shards`). Torch-free: runs on the edge as on HPC.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from sowcast.data.schema import time_step_iso
 from sowcast.errors import SowcastError
 from sowcast.output_lock import output_lock
 from sowcast.forecast.engine import Stepper, static_fields
+from sowcast.config_values import flag
 from sowcast.forecast.ensemble import (
     Perturbation,
     PerturbationGenerator,
@@ -57,12 +62,15 @@ from sowcast.forecast.ensemble import (
     start_ensemble,
 )
 from sowcast.forecast.initial_conditions import channel_specs, extract
+from sowcast.forecast.hindcast_shards import check_shards, parse_shard, place_file, shard_folder, shard_starts
+from sowcast.forecast.member_threads import CallRunner, member_split, parallel_mode
 from sowcast.forecast.model_noise import bundle_noise, start_key, step_keys
 
 OPTIONS_FILE = "hindcast.json"
 DEFAULT_VARIABLES = ("total_precipitation", "2m_temperature")
 HINDCAST_OPTIONS = ("bundle", "store", "years", "first", "last", "every_days", "members", "lead", "perturbation",
-                    "noise_seed", "variables", "threads", "batch", "precision", "keep_daily", "output", "trusted_keys")
+                    "noise_seed", "variables", "threads", "parallel", "batch", "precision", "keep_daily", "output",
+                    "trusted_keys", "shard", "merge")
 
 
 def _is_null(value: Any) -> bool:
@@ -95,9 +103,12 @@ class HindcastOptions:
     noise_seed: int = 0                       # stochastic bundles (model_noise.py)
     variables: tuple[str, ...] = DEFAULT_VARIABLES
     threads: int = 2
+    parallel: str = "members"                 # members | intra_op (sowcast.forecast.member_threads)
     batch: int = 16
     precision: str = "fp32"
     keep_daily: bool = False
+    shard: tuple[int, int] | None = None      # (i, n): starts i, i + n, ... only (hindcast_shards.py)
+    merge: bool = False                       # gather the n shards into output (hindcast_shards.py)
     trusted_keys: tuple[str, ...] = ()        # .pub files; set: the bundle must be signed by one (bundle/signature.py)
 
     @classmethod
@@ -152,12 +163,18 @@ class HindcastOptions:
         if isinstance(variables, str):
             variables = [variables]
         pert = dict(cfg.get("perturbation") or {})
+        shard = parse_shard(cfg.get("shard"))
+        merge = flag(cfg.get("merge", False), "hindcast.merge")
+        if merge and shard is not None:
+            raise SowcastError("hindcast.merge=true gathers all the shards: leave hindcast.shard unset for it")
         return cls(bundle=cfg["bundle"] if not isinstance(cfg["bundle"], (str, os.PathLike)) else str(cfg["bundle"]),
                    store=str(cfg["store"]), output=Path(os.path.expanduser(str(cfg["output"]))), years=years,
                    first=str(cfg.get("first", "01-01")), last=str(cfg.get("last", "12-31")),
                    lead=lead, perturbation=Perturbation.from_config(pert), variables=tuple(str(v) for v in variables),
                    precision=str(cfg.get("precision") or "fp32"), keep_daily=bool(cfg.get("keep_daily", False)),
-                   trusted_keys=trusted_keys_option(cfg.get("trusted_keys"), "hindcast.trusted_keys"), **ints)
+                   trusted_keys=trusted_keys_option(cfg.get("trusted_keys"), "hindcast.trusted_keys"),
+                   parallel=parallel_mode(cfg.get("parallel", "members"), "hindcast.parallel"), shard=shard,
+                   merge=merge, **ints)
 
     def as_config(self, model_sha256: str, years: tuple[int, int], stochastic: bool = False) -> dict[str, Any]:
         """What identifies the hindcasts (``years`` resolved: the bundle's training years by
@@ -225,8 +242,10 @@ def _fingerprint(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
-def _prepare_folder(options: HindcastOptions, config: dict[str, Any], overwrite: bool) -> None:
-    out = options.output
+def _prepare_folder(options: HindcastOptions, config: dict[str, Any], overwrite: bool, out: Path,
+                    shard: tuple[int, int] | None = None) -> None:
+    """``out`` ready for these hindcasts (a shard's folder records its ``shard``, outside the
+    fingerprint, so every shard and the merged folder share one fingerprint)."""
     meta = out / OPTIONS_FILE
     fingerprint = _fingerprint(config)
     if out.exists():
@@ -246,7 +265,8 @@ def _prepare_folder(options: HindcastOptions, config: dict[str, Any], overwrite:
     (out / "periods").mkdir(parents=True, exist_ok=True)
     if options.keep_daily:
         (out / "daily").mkdir(parents=True, exist_ok=True)
-    atomic_write_text(meta, json.dumps({"fingerprint": fingerprint, **config}, indent=2, sort_keys=True) + "\n")
+    extra = {"shard": f"{shard[0]}/{shard[1]}"} if shard is not None else {}
+    atomic_write_text(meta, json.dumps({"fingerprint": fingerprint, **config, **extra}, indent=2, sort_keys=True) + "\n")
 
 
 def _raw_dataset(states: np.ndarray, start: pd.Timestamp, step: pd.Timedelta, specs: Sequence[Any],
@@ -312,10 +332,17 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
                                f"{', '.join(surface)}")
     stochastic = bundle.noise is not None
     config = options.as_config(str(bundle.manifest["files"][model_file]["sha256"]), years, stochastic)
-    with output_lock(options.output):            # one writer per hindcast folder
-        _prepare_folder(options, config, overwrite)
-        todo = [s for s in usable if not start_file(options.output, "periods", s).is_file()]
-        result = HindcastResult(options.output, usable, len(todo))
+    if options.merge:
+        ds.close()
+        return _merge_shards(options, config, usable, overwrite)
+    out = options.output if options.shard is None else shard_folder(options.output, options.shard)
+    if options.shard is not None:
+        usable = shard_starts(usable, options.shard)
+        log(f"shard {options.shard[0]}/{options.shard[1]}: {len(usable)} starts, into {out}")
+    with output_lock(out):                       # one writer per hindcast folder
+        _prepare_folder(options, config, overwrite, out, options.shard)
+        todo = [s for s in usable if not start_file(out, "periods", s).is_file()]
+        result = HindcastResult(out, usable, len(todo))
         if not todo:
             ds.close()
             return result
@@ -324,7 +351,11 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
 
         stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
         nonnegative = nonnegative_channels(stats, len(specs))
-        model = StepModel(bundle.model_path(options.precision), options.threads, 1, False)
+        per_call = max(1, options.batch // options.members)
+        groups = [todo[g0:g0 + per_call] for g0 in range(0, len(todo), per_call)]
+        # Groups of starts side by side, one single-threaded call each (member_threads.py)
+        workers, intra_op = member_split(options.threads, len(groups), options.parallel)
+        model = StepModel(bundle.model_path(options.precision), intra_op, 1, False)
         noise = bundle_noise(bundle.manifest, model.noise_shape, options.noise_seed, model_file)
         static = static_fields(bundle)
         # NaN where a channel has no data (a land-only variable's sea: sowcast.bundle.channel_masks)
@@ -332,45 +363,69 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
         stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch, noise)
         attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
                  "time_step": time_step_iso(step), "lead": time_step_iso(options.lead)}
-        per_call = max(1, options.batch // options.members)
         from tqdm import tqdm
 
+        def initial(group: Sequence[pd.Timestamp]) -> tuple[np.ndarray, np.ndarray]:
+            """The group's initial windows ``[G*M, T, C, H, W]`` and times ``[G, T]`` (main thread: reads the store)."""
+            windows, window_times = [], []
+            for s in group:
+                ic = extract(ds, specs, bundle.grid, step, s, t_in, str(store_path))
+                gen = None
+                if options.perturbation.scale > 0 and options.members > 1:
+                    gen = PerturbationGenerator(bundle.grid, stats["diff_std"], start_perturbation(options.perturbation, s))
+                windows.append(start_ensemble(ic.window(-1, t_in), 0, options.members, gen, nonnegative))
+                window_times.append(ic.times)
+            return np.concatenate(windows), np.stack(window_times)
+
+        def rollout(job: tuple[Sequence[pd.Timestamp], np.ndarray, np.ndarray]) -> np.ndarray:
+            """The group's states ``[G, M, K, C, H, W]`` (a worker thread: onnxruntime and numpy only)."""
+            group, window, wtimes = job
+            key_starts = np.repeat([start_key(s) for s in group], options.members)
+            key_members = np.tile(np.arange(options.members), len(group))
+            states = np.empty((len(group), options.members, n_steps, len(specs), *bundle.grid.shape), np.float32)
+            for k in range(n_steps):
+                keys = step_keys(key_starts, key_members, k + 1) if noise is not None else None
+                nxt = _step_starts(stepper, window, wtimes, options.members, keys)
+                states[:, :, k] = nxt.reshape(len(group), options.members, *nxt.shape[1:])
+                window[:, :-1] = window[:, 1:]
+                window[:, -1] = nxt
+                wtimes = np.concatenate([wtimes[:, 1:], wtimes[:, -1:] + np.timedelta64(step.value, "ns")], axis=1)
+            return states
+
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        with tqdm(total=len(todo), disable=not progress, unit="start", file=sys.stderr,
-                  desc=f"hindcast {options.members} members") as bar:
-            for g0 in range(0, len(todo), per_call):
-                group = todo[g0:g0 + per_call]
-                windows, window_times = [], []
-                for s in group:
-                    ic = extract(ds, specs, bundle.grid, step, s, t_in, str(store_path))
-                    gen = None
-                    if options.perturbation.scale > 0 and options.members > 1:
-                        gen = PerturbationGenerator(bundle.grid, stats["diff_std"], start_perturbation(options.perturbation, s))
-                    windows.append(start_ensemble(ic.window(-1, t_in), 0, options.members, gen, nonnegative))
-                    window_times.append(ic.times)
-                window = np.concatenate(windows)                       # [G*M, T, C, H, W]
-                wtimes = np.stack(window_times)                        # [G, T]
-                key_starts = np.repeat([start_key(s) for s in group], options.members)
-                key_members = np.tile(np.arange(options.members), len(group))
-                states = np.empty((len(group), options.members, n_steps, len(specs), *bundle.grid.shape), np.float32)
-                for k in range(n_steps):
-                    keys = step_keys(key_starts, key_members, k + 1) if noise is not None else None
-                    nxt = _step_starts(stepper, window, wtimes, options.members, keys)
-                    states[:, :, k] = nxt.reshape(len(group), options.members, *nxt.shape[1:])
-                    window[:, :-1] = window[:, 1:]
-                    window[:, -1] = nxt
-                    wtimes = np.concatenate([wtimes[:, 1:], wtimes[:, -1:] + np.timedelta64(step.value, "ns")], axis=1)
-                for i, s in enumerate(group):
-                    raw = _raw_dataset(apply_channel_masks(states[i], valid), s, step, specs, options.variables, bundle.grid, attrs)
-                    daily = forecast_daily(raw)
-                    if options.keep_daily:
-                        _write(daily, start_file(options.output, "daily", s))
-                    _write(period_aggregates(daily), start_file(options.output, "periods", s))
-                bar.update(len(group))
+        with CallRunner(workers) as runner, tqdm(total=len(todo), disable=not progress, unit="start",
+                                                 file=sys.stderr, desc=f"hindcast {options.members} members") as bar:
+            for c0 in range(0, len(groups), workers):
+                chunk = groups[c0:c0 + workers]
+                jobs = [(group, *initial(group)) for group in chunk]
+                for group, states in zip(chunk, runner.map(rollout, jobs)):
+                    for i, s in enumerate(group):   # the period file last: it marks the start done
+                        raw = _raw_dataset(apply_channel_masks(states[i], valid), s, step, specs, options.variables,
+                                           bundle.grid, attrs)
+                        daily = forecast_daily(raw)
+                        if options.keep_daily:
+                            _write(daily, start_file(out, "daily", s))
+                        _write(period_aggregates(daily), start_file(out, "periods", s))
+                    bar.update(len(group))
         ds.close()
         result.seconds, result.cpu_seconds = time.perf_counter() - wall0, time.process_time() - cpu0
         result.member_days = len(todo) * options.members * n_steps * step / pd.Timedelta(days=1)
         return result
+
+
+def _merge_shards(options: HindcastOptions, config: dict[str, Any], usable: pd.DatetimeIndex,
+                  overwrite: bool) -> HindcastResult:
+    """``hindcast.merge=true``: every complete shard's start files into ``options.output``
+    (:mod:`sowcast.forecast.hindcast_shards`); one line naming a shard missing or unfinished."""
+    shards = check_shards(options.output, _fingerprint(config), usable, start_file)
+    with output_lock(options.output):
+        _prepare_folder(options, config, overwrite, options.output)
+        kinds = ("daily", "periods") if options.keep_daily else ("periods",)   # periods last, as a run writes
+        for kind in kinds:
+            for folder in shards:
+                for f in sorted((folder / kind).glob("*.nc")):
+                    place_file(f, options.output / kind / f.name)
+    return HindcastResult(options.output, usable, 0)
 
 
 def _step_starts(stepper: Stepper, window: np.ndarray, wtimes: np.ndarray, members: int,
