@@ -8,8 +8,8 @@ import torch
 
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import EdgeSet
-from sowcast.model.interaction_network import (EdgeTensors, InteractionNetwork, aggregate, check_edge_set,
-                                               degree_buckets)
+from sowcast.graph.receiver_groups import receiver_groups
+from sowcast.model.interaction_network import EdgeTensors, InteractionNetwork, check_edge_set
 from sowcast.model.mlp import MLP, activation_module, mlp_parameter_count
 
 torch.set_num_threads(1)
@@ -33,40 +33,59 @@ def scatter_add_reference(messages: np.ndarray, receivers: np.ndarray, n_receive
 
 
 @pytest.mark.parametrize("seed, hub", [(0, False), (1, True), (2, True), (3, False)])
-def test_padded_gather_equals_scatter_add_exactly(seed, hub):
+def test_grouped_sum_equals_scatter_add_exactly(seed, hub):
     rng = np.random.default_rng(seed)
     n_recv = int(rng.integers(5, 40))
     edges = random_edge_set(rng, 30, n_recv, int(rng.integers(10, 300)), hub=hub)
     tensors = EdgeTensors(edges, 30, n_recv, "test")
-    if hub:
-        assert tensors.inverse is not None and len(tensors.table_shapes) > 1  # bucketed path
+    order = tensors.edge_order
+    assert sorted(order.tolist()) == list(range(edges.n_edges))
+    np.testing.assert_array_equal(tensors.receivers.numpy(), edges.receivers[order])
+    np.testing.assert_array_equal(tensors.senders.numpy(), edges.senders[order])
     # integer-valued float32 messages: every sum is exact, so equality must be bitwise
     msgs = rng.integers(-1000, 1000, (2, edges.n_edges, 5)).astype(np.float32)
-    got = tensors.aggregate(torch.from_numpy(msgs)).numpy()
+    got = tensors.aggregate(torch.from_numpy(msgs[:, order])).numpy()
     np.testing.assert_array_equal(got, scatter_add_reference(msgs, edges.receivers, n_recv))
     # real-valued messages in float64: equal up to summation order
     msgs64 = rng.standard_normal((3, edges.n_edges, 4))
-    got64 = tensors.aggregate(torch.from_numpy(msgs64)).numpy()
+    got64 = tensors.aggregate(torch.from_numpy(msgs64[:, order])).numpy()
     np.testing.assert_allclose(got64, scatter_add_reference(msgs64, edges.receivers, n_recv), rtol=0, atol=1e-12)
+    got2d = tensors.aggregate(torch.from_numpy(msgs64[0, order])).numpy()  # batch-free messages
+    np.testing.assert_allclose(got2d, scatter_add_reference(msgs64[:1], edges.receivers, n_recv)[0], atol=1e-12)
 
 
-def test_receivers_without_edges_get_zero_and_buckets_preserve_rows():
+def test_groups_are_contiguous_runs_of_one_degree_and_empty_receivers_get_zero():
     rng = np.random.default_rng(5)
     edges = random_edge_set(rng, 10, 50, 60, hub=True)  # many receivers have no edge
-    tables, inverse = degree_buckets(edges.incoming, edges.incoming_mask, edges.n_edges, max_padding_ratio=0.0)
-    assert inverse is not None and sorted(inverse.tolist()) == list(range(50))
-    k = edges.incoming.shape[1]
-    rows = np.concatenate([np.pad(t, ((0, 0), (0, k - t.shape[1])), constant_values=edges.n_edges)
-                           for t in tables])[inverse]
-    for r in range(50):  # each receiver's row lists the same edges as the graph's table
-        assert sorted(rows[r][rows[r] < edges.n_edges]) == sorted(edges.incoming[r][edges.incoming_mask[r] > 0])
-    msgs = torch.randn(1, edges.n_edges, 3, dtype=torch.float64)
-    got = aggregate(msgs, [torch.from_numpy(t.reshape(-1)) for t in tables],
-                    [t.shape for t in tables], torch.from_numpy(inverse))
-    ref = scatter_add_reference(msgs.numpy(), edges.receivers, 50)
-    np.testing.assert_allclose(got.numpy(), ref, atol=1e-12)
-    empty = np.bincount(edges.receivers, minlength=50) == 0
-    assert empty.any() and np.all(got.numpy()[0, empty] == 0)
+    groups = receiver_groups(edges.receivers, 50)
+    degree = np.bincount(edges.receivers, minlength=50)
+    assert groups.n_empty == int((degree == 0).sum()) > 0
+    assert list(groups.degrees) == sorted(set(degree[degree > 0].tolist()))
+    assert sum(groups.edge_counts) == edges.n_edges
+    grouped = edges.receivers[groups.edge_order]
+    start = 0
+    for n, d in zip(groups.sizes, groups.degrees):  # n receivers, each with its d edges together
+        run = grouped[start:start + n * d].reshape(n, d)
+        assert np.all(run == run[:, :1]) and np.all(degree[run[:, 0]] == d) and np.all(np.diff(run[:, 0]) > 0)
+        start += n * d
+    starts = np.cumsum([0, *groups.edge_counts])[:-1]
+    rows = np.concatenate([grouped[s:s + n * d:d] for s, n, d in zip(starts, groups.sizes, groups.degrees)]
+                          + [np.flatnonzero(degree == 0)])  # the receiver of each row of [group sums..., zeros]
+    np.testing.assert_array_equal(rows[groups.node_order], np.arange(50))  # node_order undoes the grouping
+    tensors = EdgeTensors(edges, 10, 50, "t")
+    got = tensors.aggregate(torch.randn(1, edges.n_edges, 3, dtype=torch.float64))
+    assert np.all(got.numpy()[0, degree == 0] == 0)
+
+
+def test_uniform_degree_in_receiver_order_is_a_pure_reshape():
+    """mesh -> grid: 3 edges per grid node in receiver order: no reordering, no gather."""
+    senders = np.arange(12) % 5
+    edges = EdgeSet.from_edges(senders, np.repeat(np.arange(4), 3), np.zeros((12, 4)), 4)
+    tensors = EdgeTensors(edges, 5, 4, "m2g")
+    assert tensors.uniform_degree == 3 and tensors.node_order is None
+    np.testing.assert_array_equal(tensors.edge_order, np.arange(12))
+    msgs = torch.arange(24, dtype=torch.float32).reshape(1, 12, 2)
+    torch.testing.assert_close(tensors.aggregate(msgs), msgs.reshape(1, 4, 3, 2).sum(2))
 
 
 def test_interaction_network_equals_concatenation_form():
@@ -79,14 +98,15 @@ def test_interaction_network_equals_concatenation_form():
     layer = InteractionNetwork(width, mlp_hidden_layers=2).double()
     x_s, x_r = torch.randn(2, n_s, width).double(), torch.randn(2, n_r, width).double()
     e = torch.randn(edges.n_edges, width).double()  # batch-free edge latents broadcast
-    x_new, e_new = layer(tensors, x_s, x_r, e)
+    order = torch.from_numpy(tensors.edge_order)
+    x_new, e_new = layer(tensors, x_s, x_r, e[order])  # the layer works in the grouped edge order
 
     s, r = torch.from_numpy(edges.senders), torch.from_numpy(edges.receivers)
     e_b = e.expand(2, -1, -1)
     e_ref = e_b + layer.edge_mlp(torch.cat([e_b, x_s[:, s], x_r[:, r]], dim=-1))
     agg = torch.from_numpy(scatter_add_reference(e_ref.detach().numpy(), edges.receivers, n_r))
     x_ref = x_r + layer.node_mlp(torch.cat([x_r, agg], dim=-1))
-    torch.testing.assert_close(e_new, e_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(e_new, e_ref[:, order], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(x_new, x_ref, rtol=1e-12, atol=1e-12)
 
 

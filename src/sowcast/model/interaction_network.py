@@ -1,4 +1,4 @@
-"""One interaction-network layer on an edge set, with scatter-free aggregation.
+"""One interaction-network layer on an edge set, with scatter-free, padding-free aggregation.
 
 Interaction network (Battaglia et al. 2016, "Interaction networks for learning about
 objects, relations and physics"; as used in GraphCast, Lam et al. 2023, Supplement 3.1)::
@@ -10,19 +10,19 @@ objects, relations and physics"; as used in GraphCast, Lam et al. 2023, Suppleme
 Senders and receivers are nodes of the edge set's two node sets (grid2mesh: grid -> mesh,
 mesh: mesh -> mesh, mesh2grid: mesh -> grid). Senders are not updated here.
 
-Aggregation (DESIGN.md, PITFALLS.md: ``index_add_``/scatter export to wrong ONNX): append
-one zero row to the messages, ``m_ext = [e'; 0]``, and sum ``m_ext[incoming[r, k]]`` over
-``k`` from the graph's padded table (padding points at the zero row ``E``, so the padding
-mask is already applied: this is exactly ``sum_k m_ext[incoming[r, k]] * mask[r, k]``).
-Ops: Pad, Gather, Reshape, ReduceSum (plus Concat and one more Gather when bucketed), all
-exact and deterministic in onnxruntime. Nothing here scatters.
+Aggregation (DESIGN.md, PITFALLS.md: ``index_add_``/scatter export to wrong ONNX): the
+edges are held in the grouped layout of :mod:`sowcast.graph.receiver_groups` (receivers
+grouped by in-degree, each receiver's edges contiguous), so each group's sum is a
+Reshape and a ReduceSum over contiguous edges, and one Gather over the receivers puts the
+group sums back in receiver order (none when every receiver has the same degree:
+mesh -> grid is a reshape). No padding, no edge-sized Gather, nothing scatters; the edge
+order inside a layer is internal (edge latents never leave the model).
 
-Degree buckets: a lat-lon grid sends whole latitude rings to polar mesh nodes, so one
-``[N, K_max]`` table can be mostly padding (and ``B x N x K_max x width`` floats). When the
-single table holds more than ``MAX_PADDING_RATIO`` x the real edges, receivers are
-grouped by in-degree (powers of two), each group gets its own ``[N_b, K_b]`` table, and
-one final Gather puts the concatenated group sums back in receiver order. The sums are
-the same (each row sums the same edges, padding adds exact zeros).
+Edge update in few passes over the ``[B, E, W]`` edge tensor: the first layer of
+``MLP_e`` is applied part by part (:meth:`MLP.project`), nodes projected once and gathered
+onto edges, with the first bias added to the receivers' projection (``N`` rows, not ``E``);
+every Linear runs on 2-D ``[B * E, W]`` so that onnxruntime gets Gemm with the bias
+inside; with a uniform in-degree the receivers' projection is broadcast, not gathered.
 """
 
 from __future__ import annotations
@@ -34,39 +34,8 @@ from torch import nn
 
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import EdgeSet
+from sowcast.graph.receiver_groups import receiver_groups
 from sowcast.model.mlp import MLP
-
-MAX_PADDING_RATIO = 2.0
-
-
-def degree_buckets(incoming: np.ndarray, incoming_mask: np.ndarray, n_edges: int,
-                   max_padding_ratio: float = MAX_PADDING_RATIO) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """Padded tables grouped by in-degree, and the receiver order that undoes the grouping.
-
-    Returns ``(tables, inverse)``: ``tables[b]`` int64 ``[N_b, K_b]`` padded with ``n_edges``;
-    concatenating the per-table row sums and gathering rows ``inverse`` gives receiver
-    order. ``inverse`` is None when one table is used (already in receiver order).
-    """
-    incoming = np.asarray(incoming, np.int64)
-    real = np.asarray(incoming_mask) > 0
-    n_rows = incoming.shape[0]
-    # real edges first in every row (the table's contract does not promise it)
-    order = np.argsort(~real, axis=1, kind="stable")
-    table = np.where(np.take_along_axis(real, order, 1), np.take_along_axis(incoming, order, 1), n_edges)
-    degree = real.sum(axis=1)
-    k_max = max(int(degree.max()) if n_rows else 0, 1)
-    table = table[:, :k_max]
-    if n_rows * k_max <= max_padding_ratio * max(int(degree.sum()), 1) or n_rows == 0:
-        return [np.ascontiguousarray(table)], None
-    bucket = np.ceil(np.log2(np.maximum(degree, 1))).astype(np.int64)
-    tables, rows = [], []
-    for b in np.unique(bucket):
-        r = np.flatnonzero(bucket == b)
-        k = max(int(degree[r].max()), 1)
-        tables.append(np.ascontiguousarray(table[r, :k]))
-        rows.append(r)
-    inverse = np.argsort(np.concatenate(rows), kind="stable")
-    return tables, inverse
 
 
 def check_edge_set(edges: EdgeSet, n_senders: int, n_receivers: int, name: str) -> None:
@@ -90,44 +59,80 @@ def check_edge_set(edges: EdgeSet, n_senders: int, n_receivers: int, name: str) 
 
 
 class EdgeTensors(nn.Module):
-    """One edge set as (non-persistent) buffers: indices, features and aggregation tables."""
+    """One edge set in the grouped layout, as (non-persistent) buffers.
+
+    ``senders``, ``receivers`` and ``features`` are in the grouped edge order: position
+    ``i`` is the graph's edge ``edge_order[i]`` (:attr:`edge_order`, numpy, the identity
+    when the graph's order already is grouped). :meth:`aggregate` takes messages in that order.
+    """
 
     def __init__(self, edges: EdgeSet, n_senders: int, n_receivers: int, name: str):
         super().__init__()
         check_edge_set(edges, n_senders, n_receivers, name)
+        groups = receiver_groups(edges.receivers, n_receivers)
+        order = np.arange(edges.n_edges) if groups.edge_order is None else groups.edge_order
         self.name = name
         self.n_edges = edges.n_edges
         self.n_senders = int(n_senders)
         self.n_receivers = int(n_receivers)
-        self.register_buffer("senders", torch.as_tensor(edges.senders, dtype=torch.int64), persistent=False)
-        self.register_buffer("receivers", torch.as_tensor(edges.receivers, dtype=torch.int64), persistent=False)
-        self.register_buffer("features", torch.as_tensor(np.asarray(edges.features, np.float32)), persistent=False)
-        tables, inverse = degree_buckets(edges.incoming, edges.incoming_mask, edges.n_edges)
-        self.table_shapes = [tuple(int(s) for s in t.shape) for t in tables]
-        for i, t in enumerate(tables):  # flattened: one Gather per table
-            self.register_buffer(f"table_{i}", torch.as_tensor(t.reshape(-1)), persistent=False)
-        self.register_buffer("inverse", None if inverse is None else torch.as_tensor(inverse), persistent=False)
+        self.edge_order = order
+        self.degrees, self.sizes, self.n_empty = groups.degrees, groups.sizes, groups.n_empty
+        self.register_buffer("senders", torch.as_tensor(edges.senders[order], dtype=torch.int64), persistent=False)
+        self.register_buffer("receivers", torch.as_tensor(edges.receivers[order], dtype=torch.int64), persistent=False)
+        self.register_buffer("features", torch.as_tensor(np.asarray(edges.features, np.float32)[order]),
+                             persistent=False)
+        node_order = groups.node_order
+        self.register_buffer("node_order", None if node_order is None else torch.as_tensor(node_order),
+                             persistent=False)
 
     @property
-    def padded_slots(self) -> int:
-        """Rows x columns over all aggregation tables (memory of the gather, per batch and channel)."""
-        return sum(n * k for n, k in self.table_shapes)
+    def uniform_degree(self) -> int | None:
+        """The in-degree when every receiver has it and they are in id order (a pure reshape), else None."""
+        if len(self.degrees) == 1 and self.n_empty == 0 and self.node_order is None:
+            return self.degrees[0]
+        return None
 
     def aggregate(self, messages: torch.Tensor) -> torch.Tensor:
-        """``agg[..., r, :] = sum of messages[..., k, :] over edges k ending at r`` ([..., E, W] -> [..., N, W])."""
-        return aggregate(messages, [getattr(self, f"table_{i}") for i in range(len(self.table_shapes))],
-                         self.table_shapes, self.inverse)
+        """``agg[..., r, :] = sum of messages[..., k, :] over edges k ending at r``
+        (``[..., E, W]`` in the grouped order -> ``[..., N, W]``; module doc)."""
+        return grouped_sum(messages, self.degrees, self.sizes, self.n_empty, self.node_order)
 
 
-def aggregate(messages: torch.Tensor, tables: list[torch.Tensor], table_shapes: list[tuple[int, int]],
-              inverse: torch.Tensor | None) -> torch.Tensor:
-    """Sum messages ``[..., E, W]`` into receivers through flattened padded tables (see module doc)."""
-    ext = F.pad(messages, (0, 0, 0, 1))  # one zero row at index E
-    sums = [torch.index_select(ext, -2, table).unflatten(-2, shape).sum(dim=-2)
-            for table, shape in zip(tables, table_shapes)]
-    if inverse is None:
-        return sums[0]
-    return torch.index_select(torch.cat(sums, dim=-2), -2, inverse)
+def grouped_sum(messages: torch.Tensor, degrees: tuple[int, ...], sizes: tuple[int, ...], n_empty: int,
+                node_order: torch.Tensor | None) -> torch.Tensor:
+    """Sum messages ``[B, E, W]`` (or ``[E, W]``) of the grouped layout into receivers: group
+    ``g``'s ``sizes[g] * degrees[g]`` edges reshaped to ``[.., sizes[g], degrees[g], W]`` and
+    summed; receivers without edges get 0; ``node_order`` gathers receiver order."""
+    width = messages.shape[-1]
+    lead = () if messages.dim() == 2 else (-1,)
+    counts = [n * d for n, d in zip(sizes, degrees)]
+    parts = torch.split(messages, counts, dim=-2) if len(counts) > 1 else (messages,)
+    sums = [p.reshape(*lead, n, d, width).sum(dim=-2) for p, n, d in zip(parts, sizes, degrees)]
+    if n_empty:
+        sums.append(messages.new_zeros((*messages.shape[:-2], n_empty, width)))
+    out = torch.cat(sums, dim=-2) if len(sums) > 1 else sums[0]
+    return out if node_order is None else torch.index_select(out, -2, node_order)
+
+
+def linear_2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x W^T + b`` on ``[N, W]`` or ``[B, N, W]``, computed on 2-D ``[B * N, W]`` (a Gemm with
+    its bias in ONNX; the reshapes are constant, so the batch stays dynamic)."""
+    if x.dim() == 2:
+        return F.linear(x, weight, bias)
+    n = x.shape[-2]
+    return F.linear(x.reshape(-1, x.shape[-1]), weight, bias).reshape(-1, n, weight.shape[0])
+
+
+def mlp_rest(mlp: MLP, h: torch.Tensor) -> torch.Tensor:
+    """``MLP.finish`` after the first layer's bias is already in ``h``: activation, the
+    remaining Linear layers on 2-D, LayerNorm."""
+    for layer in mlp.layers[1:]:
+        h = linear_2d(mlp.act(h), layer.weight, layer.bias)
+    return mlp.norm(h) if mlp.norm is not None else h
+
+
+def _first_layer_part(mlp: MLP, part: int) -> torch.Tensor:
+    return mlp.layers[0].weight[:, mlp._offsets[part]:mlp._offsets[part + 1]]
 
 
 class InteractionNetwork(nn.Module):
@@ -140,18 +145,39 @@ class InteractionNetwork(nn.Module):
 
     def forward(self, edges: EdgeTensors, x_senders: torch.Tensor, x_receivers: torch.Tensor,
                 e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x'_receivers, e')`` from sender/receiver latents ``[B, N, W]`` and edge latents ``[(B,) E, W]``.
+        """``(x'_receivers, e')`` from sender/receiver latents ``[B, N, W]`` and edge latents ``[(B,) E, W]``
+        (``e`` in the grouped edge order of ``edges``; ``e'`` too).
 
         Batch-free ``[N, W]`` / ``[E, W]`` inputs (embeddings of the fixed graph) broadcast.
-        ``[e, x_s, x_r]`` enters the edge MLP as ``e W_e + (x W_s)[senders] + (x W_r)[receivers]``:
+        ``[e, x_s, x_r]`` enters the edge MLP as ``e W_e + (x_s W_s)[senders] + (x_r W_r + b)[receivers]``:
         nodes are projected once, then gathered (the same as projecting the concatenation).
         """
         mlp = self.edge_mlp
-        h = (mlp.project(e, 0)
-             + torch.index_select(mlp.project(x_senders, 1), -2, edges.senders)
-             + torch.index_select(mlp.project(x_receivers, 2), -2, edges.receivers))
-        e_new = e + mlp.finish(h)
+        p_s = linear_2d(x_senders, _first_layer_part(mlp, 1))
+        p_r = linear_2d(x_receivers, _first_layer_part(mlp, 2), mlp.layers[0].bias)
+        from_senders = torch.index_select(p_s, -2, edges.senders)
+        degree = edges.uniform_degree
+        if degree is None:  # batch-free terms summed first (E rows, not B * E)
+            terms = sorted((from_senders, torch.index_select(p_r, -2, edges.receivers)), key=lambda t: t.dim())
+            h = terms[0] + terms[1]
+            if e.dim() == 3 and h.dim() == 3:  # C of a Gemm: e W_e + h in one op
+                h = torch.addmm(h.reshape(-1, h.shape[-1]), e.reshape(-1, e.shape[-1]),
+                                _first_layer_part(mlp, 0).t()).reshape(-1, *h.shape[-2:])
+            else:
+                h = linear_2d(e, _first_layer_part(mlp, 0)) + h
+        else:  # receivers' projection broadcast over their `degree` consecutive edges
+            h = linear_2d(e, _first_layer_part(mlp, 0)) + from_senders
+            n, width = p_r.shape[-2], h.shape[-1]
+            lead = () if h.dim() == 2 and p_r.dim() == 2 else (-1,)
+            h = (h.reshape(*lead, n, degree, width) + p_r.unsqueeze(-2)).reshape(*lead, n * degree, width)
+        e_new = e + mlp_rest(mlp, h)
         agg = edges.aggregate(e_new)
-        x_new = x_receivers + self.node_mlp.finish(self.node_mlp.project(x_receivers, 0)
-                                                   + self.node_mlp.project(agg, 1))
+        node = self.node_mlp
+        x_part = linear_2d(x_receivers, _first_layer_part(node, 0), node.layers[0].bias)
+        if x_part.dim() == 3 and agg.dim() == 3:
+            g = torch.addmm(x_part.reshape(-1, x_part.shape[-1]), agg.reshape(-1, agg.shape[-1]),
+                            _first_layer_part(node, 1).t()).reshape(-1, *x_part.shape[-2:])
+        else:
+            g = x_part + linear_2d(agg, _first_layer_part(node, 1))
+        x_new = x_receivers + mlp_rest(node, g)
         return x_new, e_new

@@ -1,0 +1,162 @@
+"""The grouped (padding-free) aggregation against the padded-table aggregation it replaced,
+on the same graph and weights: equal to float32 rounding in torch and in onnxruntime; the
+optimised onnxruntime graph has no Pad and fewer Gather and Add nodes.
+
+The padded path lives only here, as the reference: every edge set's ``[N, K]`` table
+(:attr:`EdgeSet.incoming`, padded with ``E``), one zero row appended to the messages,
+``Pad -> Gather -> Reshape -> ReduceSum``, and the layer as it was (first-layer bias and
+every Linear on 3-D tensors, both node projections gathered onto the edges).
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sowcast.data.grid import Grid
+from sowcast.graph.build import build_graph
+from sowcast.model import Forecaster
+
+torch.set_num_threads(1)
+
+C, NF, S, T = 3, 2, 1, 2
+STATS = {"mean": np.array([280.0, 1.0e5, 0.01]), "std": np.array([3.0, 300.0, 0.004]),
+         "diff_mean": np.zeros(3), "diff_std": np.array([1.0, 100.0, 0.002])}
+
+
+class PaddedEdges(nn.Module):
+    """An edge set in the graph's order with its padded incoming table (the old layout)."""
+
+    def __init__(self, edges):
+        super().__init__()
+        self.k = int(edges.incoming.shape[1])
+        self.register_buffer("senders", torch.as_tensor(edges.senders), persistent=False)
+        self.register_buffer("receivers", torch.as_tensor(edges.receivers), persistent=False)
+        self.register_buffer("features", torch.as_tensor(np.asarray(edges.features, np.float32)), persistent=False)
+        self.register_buffer("table", torch.as_tensor(edges.incoming.reshape(-1)), persistent=False)
+
+    def aggregate(self, messages: torch.Tensor) -> torch.Tensor:
+        ext = F.pad(messages, (0, 0, 0, 1))  # the zero row at index E
+        return torch.index_select(ext, -2, self.table).unflatten(-2, (-1, self.k)).sum(dim=-2)
+
+
+def padded_layer(layer, edges: PaddedEdges, x_s, x_r, e):
+    mlp = layer.edge_mlp
+    h = (mlp.project(e, 0) + torch.index_select(mlp.project(x_s, 1), -2, edges.senders)
+         + torch.index_select(mlp.project(x_r, 2), -2, edges.receivers))
+    e_new = e + mlp.finish(h)
+    agg = edges.aggregate(e_new)
+    node = layer.node_mlp
+    return x_r + node.finish(node.project(x_r, 0) + node.project(agg, 1)), e_new
+
+
+class PaddedNetwork(nn.Module):
+    """EncodeProcessDecode's forward (deterministic model) on the padded tables, same weights."""
+
+    def __init__(self, network, graph):
+        super().__init__()
+        self.net = network
+        self.padded = nn.ModuleDict({n: PaddedEdges(getattr(graph, n)) for n in ("grid2mesh", "mesh", "mesh2grid")})
+
+    def forward(self, grid_inputs, noise=None):
+        net, pe = self.net, self.padded
+        e = {n: net.edge_embed[n](pe[n].features) for n in pe}
+        emb = net.grid_embed
+        grid = emb.finish(emb.project(grid_inputs, 0) + emb.project(net.grid_features, 1))
+        mesh = net.mesh_embed(net.mesh_features)
+        mesh, _ = padded_layer(net.encoder, pe["grid2mesh"], grid, mesh, e["grid2mesh"])
+        grid = grid + net.grid_update(grid)
+        mesh_e = e["mesh"]
+        for layer in net.processor:
+            mesh, mesh_e = padded_layer(layer, pe["mesh"], mesh, mesh, mesh_e)
+        grid, _ = padded_layer(net.decoder, pe["mesh2grid"], mesh, grid, e["mesh2grid"])
+        return net.output(grid)
+
+
+@pytest.fixture(scope="module")
+def models():
+    """(graph, grouped model, padded model) with the same weights on a regional level-4 graph."""
+    graph = build_graph(Grid.from_bounds(-2.0, 10.0, -10.0, 4.0, 1.0), 4)
+    degrees = np.bincount(graph.mesh.receivers, minlength=graph.n_mesh)
+    assert len(np.unique(degrees)) > 3 and (np.bincount(graph.grid2mesh.receivers, minlength=graph.n_mesh) == 0).any()
+    torch.manual_seed(0)
+    grouped = Forecaster(graph, C, NF, S, STATS, {"mean": np.array([0.3]), "std": np.array([0.4])},
+                         n_input_steps=T, width=16, processor_layers=2).eval()
+    padded = copy.deepcopy(grouped)
+    padded.network = PaddedNetwork(padded.network, graph)
+    return graph, grouped, padded
+
+
+def inputs(model, batch: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    h, w = model.grid_shape
+    mean = torch.tensor(STATS["mean"], dtype=torch.float32).view(1, 1, C, 1, 1)
+    std = torch.tensor(STATS["std"], dtype=torch.float32).view(1, 1, C, 1, 1)
+    return (mean + std * torch.randn(batch, T, C, h, w, generator=g),
+            torch.randn(batch, T + 1, NF, h, w, generator=g), torch.rand(batch, S, h, w, generator=g))
+
+
+def normalised_excess(a: np.ndarray, b: np.ndarray) -> float:
+    """max over values of ``max(|a - b| - 2 ulp(value), 0) / std`` (the export's parity measure)."""
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ulp2 = 2 * float(np.finfo(np.float32).eps) * np.maximum(np.abs(a64), np.abs(b64))
+    excess = np.maximum(np.abs(a64 - b64) - ulp2, 0) / STATS["std"][None, :, None, None]
+    return float(excess.max())
+
+
+def test_grouped_equals_padded_in_torch(models):
+    _, grouped, padded = models
+    with torch.no_grad():
+        x = inputs(grouped, 3)
+        # float64: the same sums in the same order up to the moved bias, so ~1e-15
+        g64, p64 = copy.deepcopy(grouped).double(), copy.deepcopy(padded).double()
+        d64 = (g64.increment(*(t.double() for t in x)) - p64.increment(*(t.double() for t in x))).abs().max()
+        assert float(d64) < 1e-12
+        assert normalised_excess(grouped(*x).numpy(), padded(*x).numpy()) < 1e-5
+
+
+def optimised_op_counts(path, tmp_path) -> collections.Counter:
+    import onnx
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.optimized_model_filepath = str(tmp_path / f"{path.stem}.optimised.onnx")
+    so.log_severity_level = 3
+    ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return collections.Counter(n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node)
+
+
+@pytest.mark.slow
+def test_grouped_equals_padded_in_onnxruntime_with_fewer_nodes(models, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from sowcast.export import parity as P
+    from sowcast.export.onnx_export import check_onnx, export_onnx
+    from sowcast.forecast.session import make_session
+
+    _, grouped, padded = models
+    paths = {}
+    for name, model in (("padded", padded), ("grouped", grouped)):
+        paths[name] = tmp_path / f"{name}.onnx"
+        export_onnx(model, paths[name])
+    check_onnx(paths["grouped"], grouped)  # no Scatter, the bundle's I/O
+    counts = {name: optimised_op_counts(p, tmp_path) for name, p in paths.items()}
+    for name, c in counts.items():
+        print(f"{name}: {sum(c.values())} nodes, " + ", ".join(f"{k} {v}" for k, v in c.most_common()))
+    before, after = counts["padded"], counts["grouped"]
+    assert before["Pad"] > 0 and after["Pad"] == 0
+    assert after["Gather"] < before["Gather"] and after["Add"] < before["Add"]
+    assert after["Gemm"] > 0  # 2-D Linear layers with the bias inside
+
+    for batch in (1, 4):
+        x = inputs(grouped, batch, seed=batch)
+        feeds = {"inputs": x[0].numpy(), "forcings": x[1].numpy(), "static": x[2].numpy()}
+        out = {n: make_session(p, threads=1).run(["next_state"], feeds)[0] for n, p in paths.items()}
+        assert normalised_excess(out["grouped"], out["padded"]) < 1e-5
+        assert normalised_excess(out["grouped"], P.run_torch(grouped, feeds)) < 1e-5
