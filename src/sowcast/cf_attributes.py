@@ -79,7 +79,7 @@ COORDINATE_ATTRIBUTES: dict[str, dict[str, str]] = {
 # Coordinates that keep their axis when they are not a dimension of their own (lat/lon of
 # points, the time of a period or a week).
 AUX_AXIS = frozenset({"lat", "lon", "valid_time", "period_start", "week_end"})
-TIME_UNITS = ("days", "hours", "minutes", "seconds")
+TIME_UNITS = {"days": 86400 * 10**9, "hours": 3600 * 10**9, "minutes": 60 * 10**9, "seconds": 10**9}  # in ns
 INT32 = np.iinfo(np.int32)
 
 
@@ -144,7 +144,7 @@ def _time_encoding(var: xr.Variable) -> dict[str, Any]:
     else:
         ns = (finite.astype("datetime64[ns]").astype(np.int64) if is_time
               else finite.astype("timedelta64[ns]").astype(np.int64))
-        unit = next(u for u in TIME_UNITS if not (ns % pd.Timedelta(1, u[0] if u != "minutes" else "min").value).any())
+        unit = next((u for u, size in TIME_UNITS.items() if not (ns % size).any()), "seconds")
     if is_time and not given:
         ref = pd.Timestamp(finite.min()) if finite.size else pd.Timestamp("1970-01-01")
         units = f"{unit} since {ref:%Y-%m-%d %H:%M:%S}"
@@ -153,7 +153,7 @@ def _time_encoding(var: xr.Variable) -> dict[str, Any]:
     enc: dict[str, Any] = {"units": units}
     if is_time:
         enc["calendar"] = var.encoding.get("calendar", "proleptic_gregorian")
-    step = pd.Timedelta(1, unit[0] if unit != "minutes" else "min").value
+    step = TIME_UNITS.get(unit)
     if finite.size < values.size:
         return {**enc, "dtype": "float64"}
     if is_time:
@@ -161,7 +161,7 @@ def _time_encoding(var: xr.Variable) -> dict[str, Any]:
         counts = finite.astype("datetime64[ns]").astype(np.int64) - base
     else:
         counts = finite.astype("timedelta64[ns]").astype(np.int64)
-    whole = not (counts % step).any()
+    whole = step is not None and not (counts % step).any()
     return {**enc, "dtype": "int32" if whole and _fits_int32(counts // step) else "float64"}
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sowcast.cf_attributes import cf_dataset
 from sowcast.config_values import flag, number, whole
 from sowcast.errors import SowcastError
 from sowcast.output_lock import output_lock
@@ -145,13 +146,37 @@ def fit_terciles(periods: xr.Dataset, truth: xr.Dataset, clim: xr.Dataset, names
             data = np.stack(values)
             out[f"{name}_tercile_{key}"] = (("period", "lat", "lon"),
                                             data.astype(np.int8 if key == "skillful" else np.float32))
-        out[f"{name}_tercile_skillful"].attrs = {"long_name": "1 where the calibrated terciles beat the climatological "
-                                                              "frequencies on left-out years", "flag_values": [0, 1]}
-        out[f"{name}_tercile_cv_rpss"].attrs = {"long_name": "leave-one-year-out RPSS of the calibrated terciles "
-                                                             "against the climatological frequencies", "units": "1"}
-        out[f"{name}_tercile_raw_rpss"].attrs = {"long_name": "RPSS of the raw member fractions against the "
-                                                              "climatological frequencies", "units": "1"}
+        for key in fields:
+            out[f"{name}_tercile_{key}"].attrs = dict(TERCILE_FIT_ATTRS.get(key, {}))
     return out
+
+
+# The attributes of fit_tercile_calibration's fields (CF: long_name and units on each variable).
+_RPS = "ranked probability score summed over the point's own samples"
+TERCILE_FIT_ATTRS: dict[str, dict[str, Any]] = {
+    "theta_lower": {"long_name": "extended logistic regression intercept of the lower tercile boundary",
+                    "units": "1"},
+    "theta_upper": {"long_name": "extended logistic regression intercept of the upper tercile boundary",
+                    "units": "1"},
+    "slope": {"long_name": "extended logistic regression slope on the standardised ensemble-mean anomaly",
+              "units": "1"},
+    "skillful": {"long_name": "1 where the calibrated terciles beat the climatological frequencies on left-out "
+                              "years", "flag_values": np.array([0, 1], np.int8),
+                 "flag_meanings": "climatological_frequencies calibrated_terciles"},
+    "cv_rpss": {"long_name": "leave-one-year-out RPSS of the calibrated terciles against the climatological "
+                             "frequencies", "units": "1"},
+    "cv_rpss_equal_odds": {"long_name": "leave-one-year-out RPSS of the calibrated terciles against equal odds "
+                                        "(1/3 each)", "units": "1"},
+    "raw_rpss": {"long_name": "RPSS of the raw member fractions against the climatological frequencies",
+                 "units": "1"},
+    "n_samples": {"long_name": "hindcast samples in the fit (neighbourhood and all years)", "units": "1"},
+    "rps_cv": {"long_name": f"{_RPS}: calibrated terciles, left-out years", "units": "1"},
+    "rps_climatology": {"long_name": f"{_RPS}: climatological frequencies, left-out years", "units": "1"},
+    "rps_equal_odds": {"long_name": f"{_RPS}: equal odds", "units": "1"},
+    "rps_raw": {"long_name": f"{_RPS}: raw member fractions", "units": "1"},
+    "rps_climatology_raw": {"long_name": f"{_RPS}: climatological frequencies, samples the raw forecast has",
+                            "units": "1"},
+}
 
 
 def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: CalibrateOptions, rules) -> xr.Dataset:
@@ -232,8 +257,9 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
         "created": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ}",
     }
     options.output.parent.mkdir(parents=True, exist_ok=True)
+    out, encoding = cf_dataset(out, out.attrs["title"], "sowcast calibrate")
     with output_lock(options.output), atomic_path(options.output, overwrite=True) as tmp:
-        out.to_netcdf(tmp)
+        out.to_netcdf(tmp, encoding=encoding)
     return options.output
 
 

@@ -45,6 +45,7 @@ import xarray as xr
 
 import sowcast
 from sowcast.atomic import atomic_path
+from sowcast.cf_attributes import cf_dataset, merge_encoding
 from sowcast.errors import SowcastError
 
 PRODUCT = "model_climatology"
@@ -179,9 +180,11 @@ def _attrs(src: dict[str, Any], what: str, stat: str, window: int) -> dict[str, 
         out["units"] = "1"
     if src.get("standard_name") and stat in ("mean", "quantiles"):
         out["standard_name"] = src["standard_name"]
-    method = {"quantiles": "percentile", "std": "standard_deviation"}.get(stat, stat)
-    pooled = "start: member:" if what == "model" else "start:"
-    out["cell_methods"] = f"{pooled} {method} (starts within +-{window} days of start_doy, all years)"
+    # CF cell_methods name only a variable's own dimensions (and CF has no percentile method):
+    # the pooling over starts (and members), which are not dimensions here, is said in words.
+    method = {"quantiles": "quantiles", "std": "standard deviation"}.get(stat, stat)
+    pooled = "starts and members" if what == "model" else "starts"
+    out["comment"] = f"{method} over the pooled {pooled} (starts within +-{window} days of start_doy, all years)"
     return out
 
 
@@ -304,8 +307,9 @@ def write_climatology(clim: xr.Dataset, path: str | os.PathLike, overwrite: bool
         if c in clim.coords:
             encoding[c] = {"_FillValue": None}
     path = Path(path)
+    clim, cf = cf_dataset(clim, "sowcast model climatology")
     with atomic_path(path, overwrite=overwrite) as tmp:
-        clim.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+        clim.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=merge_encoding(cf, encoding))
     return path
 
 

@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sowcast.cf_attributes import PROBABILITY, described
 from sowcast.errors import SowcastError
 from sowcast.products.dry_spells import (
     dry_run_lengths,
@@ -478,9 +479,9 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     ds_undetermined = _fraction(spell_possible & ~spell_seen, has_onset, n_onset)
     if onset_extra:  # bounded, not yet recalibrated: a handful of members cannot make them certain
         floor = np.float32(calibration.attrs.get("probability_floor", 0.02))
-        onset_extra["false_start_risk_raw"] = fs_risk.assign_attrs(long_name="raw fraction of members with a "
-                                                                             "false start", units="1")
-        onset_extra["dry_spell_risk_raw"] = ds_risk.assign_attrs(long_name="raw dry-spell risk", units="1")
+        onset_extra["false_start_risk_raw"] = described(fs_risk, long_name="raw fraction of members with a "
+                                                                          "false start", units="1")
+        onset_extra["dry_spell_risk_raw"] = described(ds_risk, long_name="raw dry-spell risk", units="1")
         fs_risk = xr.where(started, fs_risk, fs_risk.clip(floor, 1 - floor)).astype(np.float32)
         ds_risk = ds_risk.clip(floor, 1 - floor).astype(np.float32)
 
@@ -525,39 +526,39 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     week_end_1 = week_end.sel(week=slice(1, None))
 
     def per_week(da, long_name):
-        return da.sel(week=slice(1, None)).assign_coords(week_end=week_end_1).transpose("week", ...).assign_attrs(
-            long_name=long_name, units="1")
+        return described(da.sel(week=slice(1, None)).assign_coords(week_end=week_end_1).transpose("week", ...),
+                         long_name=long_name, units="1")
 
-    prob = {"units": "1"}
+    prob = PROBABILITY
     out = xr.Dataset({
         "onset_by_week": per_week(conf_p, "probability of a confirmed onset on or before the end of the week"),
         "onset_by_week_censored": per_week(cens_p, "probability that the rain condition is met by the end of "
                                                    "the week with the dry-spell check incomplete"),
         "onset_by_week_expected": per_week(exp_p, "estimated probability of an onset by the end of the week: "
                                                   "confirmed + censored x (1 - remaining dry-spell probability)"),
-        "onset_status_observed": obs_status.astype(np.int8).assign_attrs(
+        "onset_status_observed": described(obs_status.astype(np.int8),
             long_name="onset status in the observations alone", flag_values=np.arange(5, dtype=np.int8),
             flag_meanings="started rain_condition_met_check_running no_onset_window_over not_yet missing"),
-        "most_likely_onset_week": most_likely.assign_attrs(
+        "most_likely_onset_week": described(most_likely,
             long_name=f"most likely onset week (0 = already started, {weeks + 1} = after week {weeks}, "
                       "-1 = no data)"),
-        "most_likely_onset_week_probability": most_likely_p.assign_attrs(long_name="its probability", **prob),
-        "false_start_risk": fs_risk.assign_attrs(long_name="fraction of members with a false start in the "
-                                                           "forecast", **prob),
-        "dry_spell_risk": ds_risk.assign_attrs(
+        "most_likely_onset_week_probability": described(most_likely_p, long_name="its probability", **prob),
+        "false_start_risk": described(fs_risk, long_name="fraction of members with a false start in the "
+                                                        "forecast", **prob),
+        "dry_spell_risk": described(ds_risk,
             long_name=f"among members with an onset, fraction with a dry spell longer than "
                       f"{rules.dry_spell_risk.days} days within {rules.dry_spell_risk.lookahead_days} days of it",
             **prob),
-        "dry_spell_risk_undetermined": ds_undetermined.assign_attrs(
+        "dry_spell_risk_undetermined": described(ds_undetermined,
             long_name="among members with an onset, fraction for which the post-onset dry spell is not yet "
                       "determined (the series ends first)", **prob),
-        "planting_window_start": win_start.assign_attrs(long_name="first day of the recommended planting week"),
-        "planting_window_end": win_end.assign_attrs(long_name="last day of the recommended planting week"),
-        "advice": advice.assign_attrs(long_name="planting advice", flag_values=np.arange(len(ADVICE_CODES),
-                                      dtype=np.int8), flag_meanings=" ".join(ADVICE_CODES)),
-        "advice_probability": advice_p.assign_attrs(long_name="probability the advice rests on", **prob),
-        "advice_week": advice_w.assign_attrs(long_name="weeks the advice refers to (0: now)"),
-        "n_members_valid": n_valid.astype(np.int16).assign_attrs(long_name="members analysed (not missing)"),
+        "planting_window_start": described(win_start, long_name="first day of the recommended planting week"),
+        "planting_window_end": described(win_end, long_name="last day of the recommended planting week"),
+        "advice": described(advice, long_name="planting advice", flag_values=np.arange(len(ADVICE_CODES),
+                            dtype=np.int8), flag_meanings=" ".join(ADVICE_CODES)),
+        "advice_probability": described(advice_p, long_name="probability the advice rests on", **prob),
+        "advice_week": described(advice_w, long_name="weeks the advice refers to (0: now)"),
+        "n_members_valid": described(n_valid.astype(np.int16), long_name="members analysed (not missing)"),
     }, coords=wk_coords)
     if onset_extra:
         out["onset_by_week_expected_raw"] = per_week(exp_raw, "raw estimated probability of an onset by the end of "
@@ -601,11 +602,11 @@ def _calibrated_onset(exp_p: xr.DataArray, started: xr.DataArray, history, rules
     skillful = ((weight > 0) & (cv_bss > 0)).astype(np.int8)
     extra = {
         "onset_by_week_climatology": clim.transpose("week", ...).assign_attrs(units="1"),
-        "onset_skillful": skillful.assign_attrs(
+        "onset_skillful": described(skillful,
             long_name="1 where the onset-by-week forecast beat climatology on left-out hindcast years "
                       "(0: the probability is the climatological one)", flag_values=np.array([0, 1], np.int8),
             flag_meanings="no_skill_climatology skillful"),
-        "onset_blend_weight": weight.assign_attrs(long_name="weight of the ensemble against climatology", units="1"),
+        "onset_blend_weight": described(weight, long_name="weight of the ensemble against climatology", units="1"),
     }
     return calibrated, extra
 
