@@ -16,8 +16,8 @@ The output folder (replaced as a whole, atomically) is what ``sowcast bulletin``
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +26,16 @@ import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig
 
-from sowcast.cf_attributes import cf_dataset
 from sowcast.config import plain
 from sowcast.config_values import flag
 from sowcast.errors import SowcastError
+from sowcast.log import get_logger
 from sowcast.output_lock import output_lock
 
 PRODUCTS_OPTIONS = ("forecast", "bundle", "climatology", "observed", "stations", "locations",
                     "location_name_property", "rules", "rules_overrides", "calibrate", "calibration", "thresholds", "maps", "output")
 RAIN = "total_precipitation"
 PRODUCTS_FILE = "products.json"
-PRODUCT_TITLES = {"weekly.nc": "sowcast weekly outlook: rain and temperature by lead period on the grid",
-                  "locations.nc": "sowcast planting outlook and weekly outlook at the locations",
-                  "planting_map.nc": "sowcast planting outlook on the grid"}
 
 
 def _is_null(value: Any) -> bool:
@@ -203,7 +200,7 @@ def run(cfg: DictConfig) -> int:
              f"products.bundle is {bundle_sha[:12]} (its climatology.nc was added later, or another bundle)")
     issue = pd.Timestamp(forecast["init_time"].values).floor("D")
     if climatology is None:
-        _log("no climatology (run 'sowcast hindcast'): weekly totals only, no anomalies or terciles")
+        _log("no climatology (run 'sowcast hindcast'): weekly totals only, no anomalies or terciles", logging.WARNING)
     if calibration is not None and climatology is None:
         raise SowcastError("the calibration needs the model climatology (climatology.nc) it was fitted with")
     weekly = weekly_products(forecast, climatology, calibrate=calibrate, calibration=calibration)
@@ -218,7 +215,8 @@ def run(cfg: DictConfig) -> int:
     obs_path = _path(p.get("observed"), "observed")
     outlook_loc = outlook_map = None
     if obs_path is None:
-        _log("no products.observed: the planting outlook needs the observed rain of the season so far; skipped")
+        _log("no products.observed: the planting outlook needs the observed rain of the season so far; skipped",
+             logging.WARNING)
     else:
         observed = read_observed(obs_path, _path(p.get("stations"), "stations"), issue)
         gridded = "lat" in observed.dims and "lon" in observed.dims
@@ -291,10 +289,8 @@ def _to_netcdf(ds: xr.Dataset, path: Path) -> None:
         ds[name].attrs = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
                           for k, v in ds[name].attrs.items() if v is not None}
     ds.attrs = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in ds.attrs.items() if v is not None}
-    ds.attrs["title"] = PRODUCT_TITLES.get(path.name, "sowcast products")
-    ds, encoding = cf_dataset(ds, ds.attrs["title"], "sowcast products")
-    ds.to_netcdf(path, encoding=encoding)
+    ds.to_netcdf(path)
 
 
-def _log(message: str) -> None:
-    print(f"sowcast products: {message}", file=sys.stderr, flush=True)
+def _log(message: str, level: int = logging.INFO) -> None:
+    get_logger("products").log(level, message)  # "sowcast products: [warning: ]..." (sowcast.log)
