@@ -26,6 +26,7 @@ import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig
 
+from sowcast.cf_attributes import cf_dataset
 from sowcast.config import plain
 from sowcast.config_values import flag
 from sowcast.errors import SowcastError
@@ -36,6 +37,9 @@ PRODUCTS_OPTIONS = ("forecast", "bundle", "climatology", "observed", "stations",
                     "location_name_property", "rules", "rules_overrides", "calibrate", "calibration", "thresholds", "maps", "output")
 RAIN = "total_precipitation"
 PRODUCTS_FILE = "products.json"
+PRODUCT_TITLES = {"weekly.nc": "sowcast weekly outlook: rain and temperature by lead period on the grid",
+                  "locations.nc": "sowcast planting outlook and weekly outlook at the locations",
+                  "planting_map.nc": "sowcast planting outlook on the grid"}
 
 
 def _is_null(value: Any) -> bool:
@@ -289,7 +293,9 @@ def _to_netcdf(ds: xr.Dataset, path: Path) -> None:
         ds[name].attrs = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
                           for k, v in ds[name].attrs.items() if v is not None}
     ds.attrs = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in ds.attrs.items() if v is not None}
-    ds.to_netcdf(path)
+    ds.attrs["title"] = PRODUCT_TITLES.get(path.name, "sowcast products")
+    ds, encoding = cf_dataset(ds, ds.attrs["title"], "sowcast products")
+    ds.to_netcdf(path, encoding=encoding)
 
 
 def _log(message: str, level: int = logging.INFO) -> None:
