@@ -89,6 +89,10 @@ def main() -> None:
     cfg = compose([f"model={args.model}"])
     source = WindowSource(args.store, n_input_steps=2, n_target_steps=1)
     t = time.perf_counter()
+    from sowcast.graph.mesh_level import is_auto_level
+
+    if is_auto_level(cfg.model.mesh_level):  # as the demo trains it (demo.mesh_level)
+        cfg.model.mesh_level = int(cfg.demo.mesh_level)
     graph = build_graph(source.grid, int(cfg.model.mesh_level), dict(cfg.graph), cache_dir=None)
     graph_s = time.perf_counter() - t
     print(f"store {args.store}: {len(source)} windows, {len(source.channels)} channels, grid {source.grid.shape}")

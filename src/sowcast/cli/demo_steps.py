@@ -27,6 +27,7 @@ from sowcast.cli.demo_plan import Plan
 from sowcast.cli.demo_stamps import model_identity, tree_identity
 from sowcast.config_values import whole
 from sowcast.errors import SowcastError
+from sowcast.graph.mesh_level import is_auto_level
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ def demo_config(cfg: DictConfig, plan: Plan) -> DictConfig:
     _merge(d, "data", {"ingest": {"statistics_period": plan.train_range}}, _demo(cfg, "data"))
     store = str(d.data.store)
     _merge(d, "graph", _demo(cfg, "graph"))
+    if is_auto_level(_container(d.model.get("mesh_level"))):  # the preset leaves it to the rule: the demo's level
+        _merge(d, "model", {"mesh_level": whole(cfg.demo.mesh_level, "demo.mesh_level", 0)})
     _merge(d, "train", {"train_range": plan.train_range, "validation_range": plan.validation_range,
                         "resume": "never"}, _demo(cfg, "train"))
     _merge(d, "export", {"store": store}, _demo(cfg, "export"))

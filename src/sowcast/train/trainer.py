@@ -25,8 +25,9 @@
    (:mod:`sowcast.train.signals`), which all ranks agree on each step.
 
 Outputs in ``train.run_dir``: ``checkpoints/`` (:mod:`sowcast.train.checkpoint`),
-``metrics.csv`` (:mod:`sowcast.train.metrics_log`), ``status.json`` (``running`` /
-``finished`` / ``stopped``, the step and the checkpoint), ``config.yaml`` and a cached
+``metrics.csv`` (:mod:`sowcast.train.metrics_log`), ``status.json`` (``running``, updated
+atomically at every ``log_every`` step and checkpoint with the step, loss and samples/s;
+then ``finished`` / ``stopped``, the step and the checkpoint), ``config.yaml`` and a cached
 climatology for validation.
 """
 
@@ -257,9 +258,14 @@ class _Trainer:
 
         graph_cfg = plain(self.cfg.get("graph", {})) or {}
         cache_dir = graph_cfg.pop("cache_dir", None)
-        mesh_level = self.cfg.model.get("mesh_level")
-        if mesh_level is None:
-            raise SowcastError("model.mesh_level is not set")
+        from sowcast.graph.mesh_level import resolve_mesh_level
+
+        mesh_level, chosen = resolve_mesh_level(plain(self.cfg.model.get("mesh_level")), source.grid)
+        if chosen:  # the checkpoints, config.yaml and the bundle record the level used
+            with open_dict(self.cfg):
+                self.cfg.model.mesh_level = mesh_level
+            self.log(f"model.mesh_level {mesh_level} (auto: the finest level with mesh edges of at least "
+                     "4 grid spacings, sowcast/graph/mesh_level.py)")
         # Rank 0 builds and caches the graph; the others then read the cache.
         return _rank0_first(lambda: build_graph(source.grid, int(mesh_level), graph_cfg, cache_dir=cache_dir),
                             self.info)
@@ -283,6 +289,10 @@ class _Trainer:
         D.barrier(self.info)
 
     def _write_status(self, state: str, step: int, **extra: Any) -> None:
+        """``<run_dir>/status.json``, replaced atomically: ``state`` (``running`` / ``finished`` /
+        ``stopped``: the sbatch scripts grep for ``"stopped"``), ``step``, ``max_steps``, the UTC
+        ``time`` and ``extra``: while running, at every ``log_every`` step and checkpoint, the
+        interval's mean ``loss``, ``lr``, ``rollout``, ``samples_per_s`` and the latest ``checkpoint``."""
         if self.info.is_main:
             status = {"state": state, "step": int(step), "max_steps": int(self.t.max_steps),
                       "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra}
@@ -493,6 +503,7 @@ class _Trainer:
         checkpoint = None
         last_loss, last_val = None, None
         interval_loss, interval_n = 0.0, 0
+        progress: dict[str, Any] = {}   # the last logged interval, for status.json
         train_time, train_samples, first_step = 0.0, 0, True
         stop, flag = False, StopFlag()
         bar = tqdm(total=max_steps, initial=step, desc="train", unit="step", disable=not self.progress,
@@ -545,8 +556,11 @@ class _Trainer:
                 interval_n += 1
                 bar.update(1)
 
-                if step % log_every == 0 or step == max_steps or stop:
+                logged = step % log_every == 0 or step == max_steps or stop
+                if logged:
                     rate = train_samples / train_time if train_time > 0 else float("nan")
+                    progress = {"loss": interval_loss / interval_n, "lr": lr, "rollout": n,
+                                "samples_per_s": None if rate != rate else round(rate, 4)}
                     metrics.log(step, {"loss": interval_loss / interval_n, "lr": lr, "rollout": n,
                                        "samples_per_s": rate}, split="train", epoch=epoch)
                     bar.set_postfix(loss=f"{interval_loss / interval_n:.4g}", lr=f"{lr:.2e}", n=n, refresh=False)
@@ -565,6 +579,9 @@ class _Trainer:
                         and last_saved != step:
                     checkpoint = self._save(manager, step, epoch, val_loss, best_val) or checkpoint
                     last_saved = step
+                    logged = True
+                if logged and step < max_steps and not stop:  # live progress (the end writes its own)
+                    self._write_status("running", step, checkpoint=checkpoint, **progress)
                 if stop:
                     break
         finally:
@@ -579,7 +596,8 @@ class _Trainer:
         signal_name = flag.name
         if checkpoint is None and manager.steps():
             checkpoint = str(manager.steps()[-1][1])
-        self._write_status(state, step, checkpoint=checkpoint, signal=signal_name if state == "stopped" else None)
+        self._write_status(state, step, checkpoint=checkpoint, signal=signal_name if state == "stopped" else None,
+                           **progress)
         if state == "stopped":
             self.log(f"stopped at step {step} ({signal_name or 'signal on another rank'}); checkpoint {checkpoint}; "
                      "resume with train.resume=auto")
