@@ -56,9 +56,10 @@ COMMANDS: dict[str, Command] = {
                       "export a checkpoint as the edge bundle: ONNX model checked against torch, static fields, statistics, manifest",
                       ("export", "overwrite"), ("train.run_dir",)),
     "export keygen": Command("sowcast.cli.signing_commands:keygen",
-                             "make an Ed25519 key pair for signing bundles: export.sign_key=keys/NAME.key (and NAME.pub)"),
+                             "make an Ed25519 key pair for signing bundles: export.sign_key=keys/NAME.key (and NAME.pub)",
+                             ("export",)),
     "export sign": Command("sowcast.cli.signing_commands:sign",
-                           "sign the bundle folder export.output with export.sign_key (manifest.sig)"),
+                           "sign the bundle folder export.output with export.sign_key (manifest.sig)", ("export",)),
     "hindcast": Command("sowcast.cli.hindcast_command:run",
                         "run the model from many past start dates and build the lead-dependent model climatology",
                         ("hindcast", *COMMON)),
@@ -120,8 +121,9 @@ def _command_help(name: str, func, overrides: list[str], config_dir: str | None)
 
     command = COMMANDS[name]
     cfg = compose(overrides, config_dir, with_hydra=True)
-    parts = [f"sowcast {name}: {command.summary}", "", inspect.cleandoc(func.__doc__ or ""), "",
-             "config it reads, with the defaults (override with KEY=VALUE):"]
+    parts = [f"sowcast {name}: {command.summary}", "", inspect.cleandoc(func.__doc__ or ""), ""]
+    if command.sections:
+        parts.append("config it reads, with the defaults (override with KEY=VALUE):")
     shown_from = None
     for section in command.sections:
         source, text = section_text(cfg, section, config_dir)
