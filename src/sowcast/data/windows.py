@@ -5,7 +5,8 @@ A window at time ``t`` (index ``i`` of the store's time axis) holds
 * ``inputs``   ``[n_input_steps, C, lat, lon]``: states ``t - n_input_steps + 1 .. t``;
 * ``targets``  ``[n_target_steps, C, lat, lon]``: states ``t + 1 .. t + n_target_steps``;
 * ``forcings`` ``[n_input_steps + n_target_steps, F, lat, lon]``: computed forcings
-  (:mod:`sowcast.data.forcings`) at every time of the window, inputs first;
+  (:mod:`sowcast.data.forcings`) at every time of the window, inputs first; computed once
+  per time index and kept (:mod:`sowcast.data.forcing_cache`), not once per window;
 * ``static``   ``[S, lat, lon]``: static fields (``land_sea_mask``, ``orography``...);
 * ``time``: ``t`` as int64 nanoseconds since 1970.
 
@@ -32,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from sowcast.data.chunk_reader import TimeSliceReader
-from sowcast.data.forcings import FORCING_NAMES, compute_forcings
+from sowcast.data.forcing_cache import ForcingCache
+from sowcast.data.forcings import FORCING_NAMES
 from sowcast.data.grid import Grid
 from sowcast.data.schema import channel_names, infer_time_step, parse_time_step
 from sowcast.data.store import data_variables, open_store, read_statistics
@@ -98,6 +100,7 @@ class WindowSource:
         self._group: Any = None
         self._arrays: dict[str, Any] | None = None
         self._pid: int | None = None
+        self._forcing_cache: ForcingCache | None = None
 
     # -- construction helpers -------------------------------------------------------------
     def _pick(self, wanted: Sequence[str] | None, allowed: list[str], other: list[str],
@@ -203,7 +206,7 @@ class WindowSource:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_group=None, _arrays=None, _pid=None)
+        state.update(_group=None, _arrays=None, _pid=None, _forcing_cache=None)
         return state
 
     # -- reading --------------------------------------------------------------------------
@@ -221,6 +224,14 @@ class WindowSource:
                 out[:, c] = block
                 c += 1
         return out
+
+    def forcings(self, t0: int, t1: int) -> np.ndarray:
+        """Forcings ``[t1 - t0, F, lat, lon]`` of store times ``t0 .. t1 - 1``, computed once
+        per time index in this process (:mod:`sowcast.data.forcing_cache`)."""
+        if self._forcing_cache is None:
+            self._forcing_cache = ForcingCache(self.times, self.grid.lat, self.grid.lon, self.time_step,
+                                               self.forcing_names)
+        return self._forcing_cache(t0, t1)
 
     def window_times(self, i: int) -> np.ndarray:
         """The ``n_input_steps + n_target_steps`` times of window ``i`` (datetime64[ns])."""
@@ -242,11 +253,10 @@ class WindowSource:
         t = self._index(i)
         t0, t1 = t - self.n_input_steps + 1, t + self.n_target_steps + 1
         states = self._read_states(t0, t1)
-        f = compute_forcings(self.times[t0:t1], self.grid.lat, self.grid.lon, self.time_step)
         return {
             "inputs": states[:self.n_input_steps],
             "targets": states[self.n_input_steps:],
-            "forcings": np.stack([f[name] for name in self.forcing_names], axis=1),
+            "forcings": self.forcings(t0, t1),
             "static": self._static.copy(),
             "time": np.int64(self.times[t].astype(np.int64)),
         }
