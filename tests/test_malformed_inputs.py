@@ -102,6 +102,21 @@ def garbage_grib(d: Path) -> Path:
     return _write(d / "garbage.grib", "this is not a forecast\n")
 
 
+def grib_trailing_garbage(d: Path) -> Path:
+    """A whole GRIB file with a few lines of text after its last message (two files joined)."""
+    return _write(d / "tail.grib", real("era5-levels-members.grib").read_bytes() + b"the next file\n" * 4)
+
+
+def grib_trailing_text_saying_grib(d: Path) -> Path:
+    """Trailing bytes that start with 'GRIB' but are no GRIB message."""
+    return _write(d / "tail2.grib", real("era5-levels-members.grib").read_bytes() + b"GRIB files follow here\n")
+
+
+def grib_garbage_between_messages(d: Path) -> Path:
+    messages = _messages(real("era5-levels-members.grib"))
+    return _write(d / "between.grib", b"".join(messages[:3] + [b"\x01" * 40] + messages[3:]))
+
+
 def station_inf(d: Path) -> Path:
     return _write(d / "inf.csv", "station_name,date,lat,lon,tmax,rain\nNiamey,2000-01-01,13.5,2.2,30,0\n"
                                  "Niamey,2000-01-02,13.5,2.2,inf,0\n")
@@ -110,6 +125,54 @@ def station_inf(d: Path) -> Path:
 def station_implausible(d: Path) -> Path:
     return _write(d / "tmax.csv", "station_name,date,lat,lon,tmax,rain\nNiamey,2000-01-01,13.5,2.2,30,0\n"
                                   "Niamey,2000-01-02,13.5,2.2,31,0\nNiamey,2000-01-03,13.5,2.2,312,0\n")
+
+
+def key_pair(d: Path, name: str = "agency") -> tuple[Path, Path]:
+    from sowcast.bundle.signature import generate_keypair
+
+    key, pub, _ = generate_keypair(d / name)
+    return key, pub
+
+
+def private_key(d: Path) -> Path:
+    return key_pair(d)[0]
+
+
+def public_key(d: Path) -> Path:
+    return key_pair(d)[1]
+
+
+def private_key_readable_by_all(d: Path) -> Path:
+    key = private_key(d)
+    key.chmod(0o644)
+    return key
+
+
+def bundle_and_keys(signer: str | None, flip_signature_bit: bool = False):
+    """A folder with a torch-free bundle (tests/bundle/test_reader.py), signed by ``signer``'s
+    key (None: unsigned), and the trusted key ``agency.pub``."""
+    def make(d: Path) -> Path:
+        sys.path.insert(0, str(Path(__file__).parent / "bundle"))
+        from test_reader import make_bundle
+
+        from sowcast.bundle.signature import load_private_key, sign_folder
+
+        bundle = make_bundle(d / "bundle")
+        key_pair(d, "agency")
+        if signer is not None:
+            key = d / f"{signer}.key" if signer == "agency" else key_pair(d, signer)[0]
+            sign_folder(bundle, load_private_key(key))
+        if flip_signature_bit:
+            sig = bytearray((bundle / "manifest.sig").read_bytes())
+            sig[len(sig) // 2] ^= 0x04
+            (bundle / "manifest.sig").write_bytes(bytes(sig))
+        return d
+    return make
+
+
+def signed_forecast(make_input) -> tuple:
+    return ("forecast", make_input, ("forecast.bundle={input}/bundle", "forecast.init={out}/store.zarr",
+                                     "forecast.output={out}/forecast.zarr", "forecast.trusted_keys=[{input}/agency.pub]"))
 
 
 def ingest(source, *extra: str) -> tuple:
@@ -143,6 +206,9 @@ CASES = {
     "ingest GRIB hypercube with holes": ingest(grib_hypercube_cut, "overwrite=true"),
     "ingest GRIB with a corrupt header": ingest(grib_corrupt_section, "overwrite=true"),
     "ingest GRIB without its 7777": ingest(grib_without_end_marker, "overwrite=true"),
+    "ingest GRIB with trailing garbage": ingest(grib_trailing_garbage, "overwrite=true"),
+    "ingest GRIB with trailing text saying GRIB": ingest(grib_trailing_text_saying_grib, "overwrite=true"),
+    "ingest GRIB with garbage between messages": ingest(grib_garbage_between_messages, "overwrite=true"),
     "ingest station CSV with inf": ingest(station_inf, "overwrite=true"),
     "ingest station CSV with 312 degC": ingest(station_implausible, "overwrite=true"),
     # data synth: the raw folder exists
@@ -177,6 +243,23 @@ CASES = {
     "hindcast keep_daily=often": ("hindcast", None, ("hindcast.output={out}/hindcast", "hindcast.keep_daily=often")),
     "forecast overwrite=maybe": ("forecast", None, ("forecast.output={out}/forecast.zarr", "overwrite=maybe")),
     "forecast spinning=fast": ("forecast", None, ("forecast.output={out}/forecast.zarr", "forecast.spinning=fast")),
+    # signed bundles (issue 16): keys, signing, trusted keys
+    "export keygen over an existing key": ("export keygen", private_key, ("export.sign_key={input}",)),
+    "export sign_key readable by all": ("export", private_key_readable_by_all,
+                                        ("export.sign_key={input}", "export.output={out}/bundle", "overwrite=true")),
+    "export sign_key is a public key": ("export", public_key, ("export.sign_key={input}", "export.output={out}/bundle",
+                                                              "overwrite=true")),
+    "export sign of a folder that is no bundle": ("export sign", private_key,
+                                                  ("export.sign_key={input}", "export.output={out}/bundle")),
+    "forecast trusted_keys is a private key": ("forecast", private_key, (
+        "forecast.bundle={out}/bundle", "forecast.init={out}/store.zarr", "forecast.output={out}/forecast.zarr",
+        "forecast.trusted_keys=[{input}]")),
+    "hindcast trusted_keys is not a key": ("hindcast", garbage_grib, (
+        "hindcast.bundle={out}/bundle", "hindcast.store={out}/store.zarr", "hindcast.output={out}/hindcast",
+        "hindcast.trusted_keys=[{input}]")),
+    "forecast unsigned bundle, trusted_keys set": signed_forecast(bundle_and_keys(None)),
+    "forecast bundle signed by an unknown key": signed_forecast(bundle_and_keys("stranger")),
+    "forecast bundle with a flipped signature bit": signed_forecast(bundle_and_keys("agency", flip_signature_bit=True)),
     "train max_steps abc": ("train", None, ("train.run_dir={out}/run", "train.max_steps=abc")),
     "train tensorboard=maybe": ("train", None, ("train.run_dir={out}/run", "train.tensorboard=maybe")),
     "serve max_connections 0": ("serve", None, ("serve.root={out}/serve", "serve.bundle={out}/bundle",

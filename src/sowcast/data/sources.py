@@ -211,8 +211,11 @@ def check_hdf5_complete(path: Path) -> None:
 
 def check_grib_complete(path: Path) -> int | None:
     """Walk the GRIB messages by their declared lengths: one running past the end of the file,
-    or not ending in ``7777``, is an error. Returns how many messages there are (None when a
-    layout is met that this walk does not follow; eccodes then judges the rest)."""
+    or not ending in ``7777``, is an error; so are bytes before, between or after the messages
+    that are not zero padding (writers pad messages with zeros, e.g. to 120 bytes; ERA5's have
+    8 or 18), and a run of padding as long as the walk's window (1024 bytes): eccodes would
+    skip such bytes and the file would read as if whole. Returns how many messages there are
+    (None when a layout is met that this walk does not follow; eccodes then judges the rest)."""
     size = path.stat().st_size
     count = 0
     with open(path, "rb") as f:
@@ -221,8 +224,14 @@ def check_grib_complete(path: Path) -> int | None:
             f.seek(offset)
             window = f.read(1024)  # messages may be padded (e.g. to 8 or 120 bytes)
             start = window.find(b"GRIB")
+            gap = window if start < 0 else window[:start]
+            if gap.strip(b"\x00") or (start < 0 and offset + len(window) < size):
+                where = ("after its last GRIB message" if start < 0 else "between GRIB messages") if count \
+                    else "before its first GRIB message"
+                raise SowcastError(f"{path} is corrupt: the {size - offset if start < 0 else start} bytes at byte "
+                                   f"{offset} are not a GRIB message ({where}; trailing garbage, or files joined)")
             if start < 0:
-                return count  # trailing padding, or a layout we do not walk: leave it to eccodes
+                return count  # zero padding at the end
             offset += start
             head = window[start:start + 16]
             if len(head) < 16:
@@ -237,6 +246,9 @@ def check_grib_complete(path: Path) -> int | None:
                     return None  # ECMWF's large-GRIB1 length encoding: do not guess
             elif edition == 2 and len(head) == 16:
                 length = int.from_bytes(head[8:16], "big")
+            elif edition not in (1, 2):
+                raise SowcastError(f"{path} is corrupt: the bytes at byte {offset} start with 'GRIB' but are not a "
+                                   f"GRIB 1 or 2 message (edition {edition}; trailing garbage, or a damaged file)")
             else:
                 return None
             if length < 8:
