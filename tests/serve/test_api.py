@@ -127,8 +127,12 @@ def test_location_detail_case_and_encoding(server, chain):
     assert {"week1", "week2", "weeks3-4", "weeks5-6"} <= set(terciles)
     for probs in terciles.values():
         assert set(probs) == {"below", "near", "above"} and sum(probs.values()) == pytest.approx(1, abs=1e-3)
+    dry = one["weekly_rain_dry_season"]                                # the products' dry-season mask, by period
+    assert set(dry) == set(terciles) and all(isinstance(v, bool) for v in dry.values())
+    assert one["members"] == json.loads((chain["products"] / "products.json").read_text())["members"]
     listed = next(loc for loc in server.get_json("/api/locations")["locations"] if loc["name"] == "Bobo-Dioulasso")
-    assert {k: v for k, v in one.items() if k not in ("weekly_rain_terciles", "issue_date")} == listed
+    assert {k: v for k, v in one.items() if k not in ("weekly_rain_terciles", "issue_date",
+                                                       "weekly_rain_dry_season", "members")} == listed
     status, _h, body = server.request("GET", "/api/locations/Atlantis")
     assert status == 404 and "Atlantis" in json.loads(body)["error"]
 

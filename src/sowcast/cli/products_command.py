@@ -34,7 +34,8 @@ from sowcast.log import get_logger
 from sowcast.output_lock import output_lock
 
 PRODUCTS_OPTIONS = ("forecast", "bundle", "climatology", "observed", "stations", "locations",
-                    "location_name_property", "rules", "rules_overrides", "calibrate", "calibration", "thresholds", "maps", "output")
+                    "location_name_property", "rules", "rules_overrides", "calibrate", "calibration", "thresholds", "maps", "output",
+                    "dry_season_mm_per_day")
 RAIN = "total_precipitation"
 PRODUCTS_FILE = "products.json"
 PRODUCT_TITLES = {"weekly.nc": "sowcast weekly outlook: rain and temperature by lead period on the grid",
@@ -131,6 +132,9 @@ def _location_table(outlook: xr.Dataset, weekly: xr.Dataset | None, locations: A
             for period in ("week1", "week2", "weeks3-4", "weeks5-6"):
                 for cat in ("below", "above"):
                     row[f"rain_{period}_{cat}"] = round(float(tp.sel(period=period, category=cat)), 3)
+                if f"{RAIN}_dry_season" in weekly:
+                    row[f"rain_{period}_dry_season"] = int(weekly[f"{RAIN}_dry_season"].isel(location=i).sel(
+                        period=period) >= 0.5)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -157,6 +161,7 @@ def run(cfg: DictConfig) -> int:
     from sowcast.atomic import atomic_path
     from sowcast.products.climatology import read_climatology
     from sowcast.products.daily import forecast_daily
+    from sowcast.products.dry_season import DRY_SEASON_MM_PER_DAY, check_threshold
     from sowcast.products.locations import extract, read_locations
     from sowcast.products.planting import PlantingThresholds, planting_outlook
     from sowcast.products.season_rules import load_rules
@@ -174,6 +179,7 @@ def run(cfg: DictConfig) -> int:
     output = _path(p.get("output") or "products", "output", must_exist=False)
     rules = load_rules(p.get("rules") or "sivakumar1988", p.get("rules_overrides") or None)
     thresholds = PlantingThresholds.from_mapping(p.get("thresholds") or None)
+    dry_mm_per_day = check_threshold(p.get("dry_season_mm_per_day", DRY_SEASON_MM_PER_DAY))
     locations = read_locations(_path(p.get("locations"), "locations") or _need_locations(),
                                str(p.get("location_name_property") or "name"))
     clim_path = _path(p.get("climatology"), "climatology")
@@ -207,7 +213,8 @@ def run(cfg: DictConfig) -> int:
         _log("no climatology (run 'sowcast hindcast'): weekly totals only, no anomalies or terciles", logging.WARNING)
     if calibration is not None and climatology is None:
         raise SowcastError("the calibration needs the model climatology (climatology.nc) it was fitted with")
-    weekly = weekly_products(forecast, climatology, calibrate=calibrate, calibration=calibration)
+    weekly = weekly_products(forecast, climatology, calibrate=calibrate, calibration=calibration,
+                             dry_mm_per_day=dry_mm_per_day)
     rain = forecast_daily(forecast, [RAIN])[RAIN].load()
     if calibration is not None and "daily_rain_model_quantiles" in calibration:
         from sowcast.calibrate.daily_rain import map_daily_rain

@@ -21,6 +21,9 @@ Engine output -> daily series (:mod:`~sowcast.products.daily`) -> lead periods
   :mod:`sowcast.calibrate.tercile_fit`), the member fractions stay beside it as
   ``<var>_tercile_probability_raw``, and ``<var>_tercile_skillful`` marks where the
   calibrated terciles beat climatology on left-out hindcast years.
+* ``<rain>_dry_season(period, lat, lon)`` (with a climatology; ``dry_mm_per_day``): 1 where
+  the period is climatologically dry, so its terciles are not shown
+  (:mod:`~sowcast.products.dry_season`; the probabilities stay in the file).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import xarray as xr
 from sowcast.errors import SowcastError
 from sowcast.products.climatology import check_same_grid, climatology_for
 from sowcast.products.daily import aggregation, forecast_daily
+from sowcast.products.dry_season import DRY_SEASON_MM_PER_DAY, dry_season_mask, period_days
 from sowcast.products.periods import PERIODS, Period, period_aggregates
 from sowcast.products.quantile_mapping import quantile_map
 from sowcast.products.terciles import (
@@ -81,10 +85,12 @@ def _calibration_on(calibration: xr.Dataset, out: xr.Dataset, name: str) -> xr.D
 
 def weekly_products(forecast: xr.Dataset, climatology: xr.Dataset | None, calibrate: bool = False,
                     variables: Sequence[str] | None = None,
-                    periods: Sequence[Period] = PERIODS, calibration: xr.Dataset | None = None) -> xr.Dataset:
+                    periods: Sequence[Period] = PERIODS, calibration: xr.Dataset | None = None,
+                    dry_mm_per_day: float = DRY_SEASON_MM_PER_DAY) -> xr.Dataset:
     """Weekly (and fortnightly) products of one forecast in the engine's layout (module doc).
 
-    ``variables``: default rain and 2 m temperature, those the forecast has.
+    ``variables``: default rain and 2 m temperature, those the forecast has;
+    ``dry_mm_per_day``: the dry-season threshold of the rain terciles (0: no mask).
     """
     if variables is None:
         names = [v for v in WEEKLY_VARIABLES if v in forecast.data_vars]
@@ -137,6 +143,8 @@ def weekly_products(forecast: xr.Dataset, climatology: xr.Dataset | None, calibr
             calibrated.append(f"{n}_terciles")
         out[f"{n}_tercile_probability"] = prob
         out[f"{n}_most_likely_category"] = most_likely_category(prob)
+        if aggregation(n, values.attrs) == "sum":
+            out[f"{n}_dry_season"] = dry_season_mask(clim, period_days(per), n, dry_mm_per_day)
     out.attrs = dict(forecast.attrs)
     out.attrs["sowcast_product"] = "weekly"
     out.attrs["calibrated"] = " ".join(calibrated) if calibrated else "none"

@@ -240,7 +240,9 @@ def location_get(ctx: Context, req: Request, params: dict) -> Response:
     if loc is None:
         raise HttpError(404, f"No location {params['name']!r} in the latest forecast.")
     return json_response({"issue_date": results.issue_date(latest), **results.public(loc),
-                          "weekly_rain_terciles": results.rain_terciles(latest, loc["name"])})
+                          "weekly_rain_terciles": results.rain_terciles(latest, loc["name"]),
+                          "weekly_rain_dry_season": results.rain_dry_season(latest, loc["name"]),
+                          "members": results.products_meta(latest).get("members")})
 
 
 def bulletin_latest(ctx: Context, req: Request, params: dict) -> Response:

@@ -80,7 +80,14 @@ _SCHEMAS: dict[str, Any] = {
 
 _LOCATION_DETAIL = {"allOf": [{"$ref": "#/components/schemas/Location"}, {
     "type": "object", "properties": {"issue_date": _NULL_STR,
-                                     "weekly_rain_terciles": {"$ref": "#/components/schemas/Terciles"}}}]}
+                                     "weekly_rain_terciles": {"$ref": "#/components/schemas/Terciles"},
+                                     "weekly_rain_dry_season": {
+                                         "type": "object", "additionalProperties": {"type": "boolean"},
+                                         "description": "by period: true where it is climatologically dry "
+                                                        "(products.dry_season_mm_per_day), so no tercile "
+                                                        "chance is given"},
+                                     "members": {"type": ["integer", "null"],
+                                                 "description": "ensemble members behind each percentage"}}}]}
 
 _PATHS: dict[str, Any] = {
     "/": {"get": {"operationId": "dashboard", "summary": "the dashboard page",

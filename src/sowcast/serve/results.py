@@ -11,7 +11,9 @@ Per location (:func:`read_locations`): the numbers and the English advice from
 Its weekly rain tercile
 probabilities (:func:`rain_terciles`, for the detail only) from ``locations.nc``
 (``weekly_total_precipitation_tercile_probability``), else from the
-``rain_<period>_below/above`` columns of the CSV (near = 1 - below - above).
+``rain_<period>_below/above`` columns of the CSV (near = 1 - below - above). Which periods
+are climatologically dry, with no tercile chance to show (:func:`rain_dry_season`), from
+``weekly_total_precipitation_dry_season`` there, else the ``rain_<period>_dry_season`` columns.
 NaN becomes null. A published folder never changes once in place, so what is read is
 cached by the folder and its files' inode and mtime.
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 RAIN_TERCILES = "weekly_total_precipitation_tercile_probability"
+DRY_SEASON = "weekly_total_precipitation_dry_season"  # 1: climatologically dry, no tercile forecast
 CATEGORIES = ("below", "near", "above")
 _cache: dict[tuple, Any] = {}
 _cache_lock = threading.Lock()
@@ -123,6 +126,8 @@ def _read_locations(folder: Path) -> list[dict[str, Any]]:
             "false_start_risk": _num(row.get("false_start_risk")), "dry_spell_risk": _num(row.get("dry_spell_risk")),
             "planting_window": [start, end] if start and end else None,
             "_csv_terciles": _csv_terciles(row),
+            "_csv_dry_season": {m.group(1): (v or "").strip() == "1" for k, v in row.items()
+                                if (m := re.fullmatch(r"rain_(.+)_dry_season", k))},
         })
     return out
 
@@ -166,6 +171,29 @@ def _nc_terciles(path: Path) -> dict[str, dict[str, dict[str, float | None]]]:
         out[str(name)] = {str(p): {c: _num(point.sel(period=p, category=c)) for c in CATEGORIES}
                           for p in da["period"].values}
     return out
+
+
+def rain_dry_season(folder: Path, row_name: str) -> dict[str, bool]:
+    """The periods of one location that are climatologically dry (true) or not; {} when the
+    products have no dry-season mask (older products)."""
+    nc = folder / "products" / "locations.nc"
+    by_name = _cached(("dry_season", *_key(folder, "products/locations.nc")), lambda: _nc_dry_season(nc))
+    if row_name in by_name:
+        return by_name[row_name]
+    return next((loc["_csv_dry_season"] for loc in read_locations(folder) if loc["name"] == row_name), {})
+
+
+def _nc_dry_season(path: Path) -> dict[str, dict[str, bool]]:
+    if not path.is_file():
+        return {}
+    import xarray as xr
+
+    with xr.open_dataset(path) as ds:
+        if DRY_SEASON not in ds or "location" not in ds[DRY_SEASON].dims:
+            return {}
+        da = ds[DRY_SEASON].load()
+    return {str(name): {str(p): bool(float(da.sel(location=name, period=p)) >= 0.5) for p in da["period"].values}
+            for name in da["location"].values}
 
 
 def _csv_terciles(row: dict[str, str]) -> dict[str, dict[str, float | None]]:
