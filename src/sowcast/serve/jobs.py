@@ -41,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sowcast.parent_death import child_environment
 from sowcast.serve import children
 from sowcast.serve.journal import Journal, one_line
 from sowcast.serve.publish import is_published, publish, resolve_latest
@@ -194,8 +195,9 @@ class Worker(threading.Thread):
             with self._proc_lock:
                 if self._stop_event.is_set():
                     return -15
+                # The step gets SIGTERM if the service dies (kill -9 included): sowcast.parent_death
                 self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                              env=child_environment({**os.environ, "PYTHONUNBUFFERED": "1"}))
             try:
                 children.record(run_dir, self._proc.pid, step)
                 return self._proc.wait()

@@ -31,6 +31,7 @@ import torch
 import torch.distributed as dist
 
 from sowcast.errors import SowcastError
+from sowcast.parent_death import die_with_parent_at_start
 
 
 @dataclass
@@ -158,6 +159,8 @@ def init_distributed(device: str = "auto", master_port: int | None = None,
         dev = select_device(device, local)
         return DistInfo(rank, local, world, dev, dist.get_backend(), "existing", owns_group=False)
     rank, local, world, launcher = launch_environment(master_port)
+    if launcher == "torchrun":  # a rank ends with torchrun, even a kill -9 of it (sowcast.parent_death)
+        die_with_parent_at_start()
     dev = select_device(device, local)
     if world == 1:
         return DistInfo(0, 0, 1, dev, None, launcher, owns_group=False)
