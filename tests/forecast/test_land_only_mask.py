@@ -4,6 +4,9 @@ carries the mask, the forecast writes NaN at sea and finite values on land."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -12,6 +15,7 @@ from sowcast.bundle.channel_masks import apply_channel_masks, mask_name, masks_t
 from sowcast.errors import SowcastError
 
 WFDE5 = "wfde5_gb_2017-01_precipitation_flux.nc"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_masks_to_write_and_read_back():
@@ -32,7 +36,7 @@ def test_masks_to_write_and_read_back():
 
 
 @pytest.mark.slow
-def test_land_only_precipitation_forecast_is_nan_at_sea(real_data, tmp_path):
+def test_land_only_precipitation_forecast_is_nan_at_sea(real_data, tmp_path, capsys):
     pytest.importorskip("torch")
     pytest.importorskip("onnxscript")
     from sowcast.bundle.reader import load_bundle
@@ -80,3 +84,15 @@ def test_land_only_precipitation_forecast_is_nan_at_sea(real_data, tmp_path):
         daily = forecast_daily(fc.load())["total_precipitation"].values
     assert daily.shape[1] >= 1
     assert np.isnan(daily[..., sea]).all() and np.isfinite(daily[..., ~sea]).all()
+
+    # The guide's scoring (benchmarks/real_data_guide.py) scores the land only.
+    spec = importlib.util.spec_from_file_location("real_data_guide", ROOT / "benchmarks" / "real_data_guide.py")
+    guide = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(guide)
+    assert guide.main(["--store", str(store), "--bundle", str(result.bundle), "--train-range", "2017-01-01",
+                       "2017-01-20", "--test-range", "2017-01-21", "2017-01-31"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "43 steps of 6 h scored" in lines[0]
+    scores = {line[:26].strip(): float(line[26:]) for line in lines[2:5]}
+    assert set(scores) == {"model", "persistence", "hour-of-day climatology"}
+    assert all(np.isfinite(v) and v > 0 for v in scores.values()), scores
