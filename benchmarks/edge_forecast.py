@@ -1,14 +1,19 @@
 """The edge forecast's cost on this machine, measured in one run on one model and one input.
 
-Prints:
-* onnxruntime step time against torch eager on the same weights and inputs (ratio), at
-  batch 1 and at the ensemble batch;
+Prints, for each thread count (``--thread-counts``, default 1 and 2) and batch
+(``--batches``, default 1, 4, 16), all taken in the same run so that the ratios hold on a
+busy machine:
+* onnxruntime step time against torch eager on the same weights and inputs (ratio); the
+  onnxruntime session is the production one (:func:`sowcast.forecast.session.make_session`:
+  sequential, idle spinning off) and torch runs with the same number of threads; the two
+  are called in turn, best of ``--repeats``;
 * achieved FLOP/s of the onnxruntime step (GEMM FLOPs counted by torch's FlopCounterMode
   on the same forward: matmuls only; gathers and elementwise ops move memory and are not
-  counted) against the machine's measured dense GEMM FLOP/s (the physical limit, best of
-  numpy and torch on a 2048^3 float32 matmul with the same threads), as a percentage;
-* a real ``sowcast forecast`` run (46 days, 16 members by default) in a subprocess:
-  wall and CPU seconds, member-days per CPU-second and the peak resident memory.
+  counted) against the machine's measured dense GEMM FLOP/s with the same threads (best of
+  numpy and torch on a 2048^3 float32 matmul; every BLAS pool limited with threadpoolctl,
+  torch with ``torch.set_num_threads``), as a percentage;
+* a real ``sowcast forecast`` run (46 days, 16 members by default, ``--threads``) in a
+  subprocess: wall and CPU seconds, member-days per CPU-second and the peak resident memory.
 
 The model comes from a real chain run in a temporary folder: synthesise a year of the
 monsoon on the chosen grid, ingest it, train a few steps (the weights do not change the
@@ -19,7 +24,7 @@ writes the headline figures for ``benchmarks/run_all.py``.
     .venv/bin/python benchmarks/edge_forecast.py                                   # demo grid, small model
     .venv/bin/python benchmarks/edge_forecast.py --quick --json /tmp/edge.json
     .venv/bin/python benchmarks/edge_forecast.py --grid global1.5 --mesh-level 5   # a larger one
-    .venv/bin/python benchmarks/edge_forecast.py --checkpoint /tmp/demo_small/checkpoints/step_00001500 \\
+    .venv/bin/python benchmarks/edge_forecast.py --checkpoint data/demo/checkpoints/small/checkpoints/step_00000300 \\
         --store data/demo/demo.zarr
 """
 
@@ -71,21 +76,25 @@ def chain(work: Path, grid: str, model: str, mesh_level: int | None) -> tuple[Pa
 
 
 def gemm_flops(threads: int, n: int = 2048) -> tuple[float, str]:
-    """Best dense float32 GEMM FLOP/s of numpy and torch with ``threads`` threads."""
+    """Best dense float32 GEMM FLOP/s of numpy and torch, each limited to ``threads`` threads
+    (numpy's BLAS through threadpoolctl: ``torch.set_num_threads`` does not reach it)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(threads)
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     best, who = 0.0, ""
-    for name, mm in (("numpy", lambda: a @ b), ("torch", lambda: torch.from_numpy(a) @ torch.from_numpy(b))):
-        mm()
-        for _ in range(3):
-            t = time.perf_counter()
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        for name, mm in (("numpy", lambda: a @ b), ("torch", lambda: ta @ tb)):
             mm()
-            rate = 2.0 * n ** 3 / (time.perf_counter() - t)
-            if rate > best:
-                best, who = rate, name
+            for _ in range(3):
+                t = time.perf_counter()
+                mm()
+                rate = 2.0 * n ** 3 / (time.perf_counter() - t)
+                if rate > best:
+                    best, who = rate, name
     return best, who
 
 
@@ -107,14 +116,18 @@ def _children_cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
-def best_ms(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
+def best_ms_in_turn(fns, repeats: int) -> list[float]:
+    """Best milliseconds per call of each function, called in turn (one warm-up each), so a
+    machine that gets busier or quieter slows all of them alike."""
+    for fn in fns:
         fn()
-        best = min(best, time.perf_counter() - t)
-    return 1000.0 * best
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t)
+    return [1000.0 * b for b in best]
 
 
 def main() -> None:
@@ -126,7 +139,9 @@ def main() -> None:
     p.add_argument("--store", default=None, help="the checkpoint's store (initial conditions)")
     p.add_argument("--members", type=int, default=16)
     p.add_argument("--lead", default="46D")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="threads of the forecast run")
+    p.add_argument("--thread-counts", type=int, nargs="+", default=[1, 2], help="threads of the step timings")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 4, 16], help="batch sizes of the step timings")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--workdir", default=None, help="keep intermediate files here (default: a temp folder)")
     p.add_argument("--quick", action="store_true",
@@ -164,25 +179,32 @@ def main() -> None:
     torch_model = load_model(checkpoint).model
     n_params = sum(p.numel() for p in torch_model.parameters())
     print(f"model: {n_params:,} parameters, grid {bundle.grid.shape}, {len(bundle.channels)} channels, "
-          f"step {bundle.time_step}, threads {args.threads}"
+          f"step {bundle.time_step}, forecast threads {args.threads}"
           + (f", stochastic ({bundle.noise['channels']} noise channels)" if bundle.stochastic else ""))
 
-    # -- onnxruntime vs torch eager: same weights, same inputs ------------------------------
-    torch.set_num_threads(args.threads)
-    session = P.ort_session(bundle.model_path("fp32"), threads=args.threads)
-    rows = []
-    for batch_size in sorted({1, args.members}):
+    # -- onnxruntime vs torch eager: same weights, same inputs, same threads ----------------
+    from sowcast.forecast.session import make_session
+
+    batches, flops = {}, {}
+    for batch_size in sorted(set(args.batches)):
         batch = P.random_batch(bundle.n_input_steps, bundle.statistics, bundle.grid.lat, bundle.grid.lon,
                                bundle.time_step, batch_size, bundle.forcing_names, static=bundle.static)
         noise = bundle.noise  # a stochastic model takes noise [B, nodes, channels] too
-        batch = P.add_noise(batch, None if noise is None else (noise["nodes"], noise["channels"]))
-        ort_ms = best_ms(lambda b=batch: P.run_ort(session, b), args.repeats)
-        torch_ms = best_ms(lambda b=batch: P.run_torch(torch_model, b), args.repeats)
-        tensors = [torch.from_numpy(np.ascontiguousarray(batch[k], np.float32)) for k in P.MODEL_INPUTS if k in batch]
+        batches[batch_size] = P.add_noise(batch, None if noise is None else (noise["nodes"], noise["channels"]))
+        tensors = [torch.from_numpy(np.ascontiguousarray(batches[batch_size][k], np.float32))
+                   for k in P.MODEL_INPUTS if k in batches[batch_size]]
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             torch_model(*tensors)
-        rows.append((batch_size, torch_ms, ort_ms, counter.get_total_flops()))
-    peak, peak_lib = gemm_flops(args.threads)
+        flops[batch_size] = counter.get_total_flops()
+    rows, peaks = [], {}
+    for threads in args.thread_counts:
+        torch.set_num_threads(threads)
+        session = make_session(bundle.model_path("fp32"), threads=threads)  # production options: no spinning
+        for batch_size, batch in batches.items():
+            torch_ms, ort_ms = best_ms_in_turn([lambda b=batch: P.run_torch(torch_model, b),
+                                                lambda b=batch: P.run_ort(session, b)], args.repeats)
+            rows.append((threads, batch_size, torch_ms, ort_ms, flops[batch_size]))
+        peaks[threads] = gemm_flops(threads)
 
     # -- a real forecast: 46 days x 16 members by default ----------------------------------
     out = work / "forecast.zarr"
@@ -205,30 +227,35 @@ def main() -> None:
     import pandas as pd
     days = pd.Timedelta(args.lead) / pd.Timedelta("1D")
 
-    print(f"\n{'batch':>5} {'torch ms':>9} {'ORT ms':>8} {'torch/ORT':>9} {'GFLOP/step':>10} "
-          f"{'ORT GFLOP/s':>11} {'% of GEMM':>9}")
-    for batch_size, torch_ms, ort_ms, flops in rows:
-        achieved = flops / (ort_ms / 1000.0)
-        print(f"{batch_size:>5} {torch_ms:>9.1f} {ort_ms:>8.1f} {torch_ms / ort_ms:>9.2f} {flops / 1e9:>10.3f} "
-              f"{achieved / 1e9:>11.2f} {100 * achieved / peak:>8.1f}%")
-    print(f"GEMM peak ({peak_lib}, 2048^3 float32, {args.threads} threads): {peak / 1e9:.1f} GFLOP/s")
+    print(f"\n{'threads':>7} {'batch':>5} {'torch ms':>9} {'ORT ms':>8} {'torch/ORT':>9} {'GFLOP/step':>10} "
+          f"{'ORT GFLOP/s':>11} {'GEMM GFLOP/s':>12} {'% of GEMM':>9}")
+    for threads, batch_size, torch_ms, ort_ms, n_flops in rows:
+        achieved = n_flops / (ort_ms / 1000.0)
+        peak = peaks[threads][0]
+        print(f"{threads:>7} {batch_size:>5} {torch_ms:>9.1f} {ort_ms:>8.1f} {torch_ms / ort_ms:>9.2f} "
+              f"{n_flops / 1e9:>10.3f} {achieved / 1e9:>11.2f} {peak / 1e9:>12.1f} {100 * achieved / peak:>8.1f}%")
+    print("GEMM: best of numpy and torch, 2048^3 float32, BLAS pools and torch limited to the threads: "
+          + ", ".join(f"{t} thread{'s' if t > 1 else ''} {p / 1e9:.1f} GFLOP/s ({who})" for t, (p, who) in peaks.items()))
     print(f"\nforecast {args.members} members x {days:g} days ({args.threads} threads): wall {wall:.1f} s, "
           f"CPU {cpu:.1f} s, {args.members * days / cpu:.1f} member-days per CPU-second, "
           f"peak RSS {hwm_kib / 1024:.0f} MiB")
-    summary = {"grid": args.grid, "parameters": n_params, "rows": rows, "gemm_flops": peak,
+    summary = {"grid": args.grid, "parameters": n_params,
+               "rows": [dict(zip(("threads", "batch", "torch_ms", "ort_ms", "gemm_flops_per_step"), r)) for r in rows],
+               "gemm_peak_flops": {str(t): p for t, (p, _who) in peaks.items()},
                "forecast_wall_s": wall, "forecast_cpu_s": cpu, "member_days_per_cpu_s": args.members * days / cpu,
                "peak_rss_mib": hwm_kib / 1024, "members": args.members, "lead_days": days, "threads": args.threads}
     print(json.dumps(summary))
     if args.json:
         figures = []
-        for batch_size, torch_ms, ort_ms, flops in rows:
-            figures.append({"figure": f"torch eager / onnxruntime step time, batch {batch_size}",
+        for threads, batch_size, torch_ms, ort_ms, n_flops in rows:
+            figures.append({"figure": f"torch eager / onnxruntime step time, batch {batch_size}, {threads} thread(s)",
                             "value": torch_ms / ort_ms, "unit": "ratio"})
-        batch_size, _torch_ms, ort_ms, flops = rows[-1]
+            figures.append({"figure": f"onnxruntime GEMM FLOP/s vs dense GEMM peak, batch {batch_size}, "
+                                      f"{threads} thread(s)",
+                            "value": 100 * n_flops / (ort_ms / 1000.0) / peaks[threads][0], "unit": "%"})
+        figures += [{"figure": f"dense GEMM peak ({who}, {t} thread(s))", "value": p / 1e9, "unit": "GFLOP/s"}
+                    for t, (p, who) in peaks.items()]
         figures += [
-            {"figure": f"onnxruntime GEMM FLOP/s vs dense GEMM peak, batch {batch_size}",
-             "value": 100 * flops / (ort_ms / 1000.0) / peak, "unit": "%"},
-            {"figure": f"dense GEMM peak ({peak_lib}, {args.threads} threads)", "value": peak / 1e9, "unit": "GFLOP/s"},
             {"figure": f"forecast {args.members} members x {days:g} days", "value": args.members * days / cpu,
              "unit": "member-days/CPU-s"},
             {"figure": "forecast peak resident memory", "value": hwm_kib / 1024, "unit": "MiB"},

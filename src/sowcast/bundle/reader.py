@@ -129,13 +129,18 @@ class Bundle:
     def open_session(self, precision: str = "fp32", threads: int | None = None) -> Any:
         """An onnxruntime CPU session on :meth:`model_path` (``threads`` intra-op threads). A
         stochastic model (:attr:`noise`) needs ``noise`` in every run's feeds; the forecast
-        engine (:class:`sowcast.forecast.session.StepModel`) draws it."""
+        engine (:class:`sowcast.forecast.session.StepModel`) draws it. The options are the
+        forecast's (:func:`sowcast.forecast.session.make_session`): sequential, idle spinning
+        off, so that timings taken here are those of production."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         return ort.InferenceSession(str(self.model_path(precision)), options, providers=["CPUExecutionProvider"])
 
 

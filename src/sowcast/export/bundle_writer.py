@@ -15,8 +15,10 @@
    ``parity_tolerance`` (normalised, see :mod:`sowcast.export.parity`) the export fails
    and nothing is written;
 5. optional variants (``fp16``, ``int8``), each measured against fp32 (max abs difference,
-   skill change on the real windows) and dropped, with the reason printed, when the skill
-   change passes ``max_skill_change`` or the outputs are not finite;
+   skill change on the real windows, a 46-day rollout's weekly means and tercile
+   probabilities: :mod:`sowcast.export.parity`) and timed in turn with it; a variant is kept
+   only when its outputs are finite, its skill change is within ``max_skill_change``, the
+   rollout within 1 % and it is faster than fp32; else dropped with the reason printed;
 6. ``static.nc``, ``statistics.nc``, an optional ``climatology.nc``, then ``manifest.json``
    with the sha256 of every file and, on its first line, its own sha256 (checked as the
    reader checks it before it is written); the folder is written as a temporary sibling and
@@ -358,7 +360,8 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
                 roles[MODEL_DATA_FILE] = "model_data"
             for precision in variants:
                 entry, keep = _variant(precision, tmp, threads, random, real, fp32_out, stats, channels, grid,
-                                       rmse_fp32, float(max_skill_change), ms_fp32, make_variant, say)
+                                       rmse_fp32, float(max_skill_change), ms_fp32, make_variant, say,
+                                       fp32_session=session, rollout=rollout, rollout_skipped=rollout_skipped)
                 if keep:
                     kept.append(entry)
                     roles[entry["file"]] = "model_variant"
@@ -375,6 +378,9 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
 
             config = payload.get("config") or {}
             train_cfg = config.get("train") or {}
+            rollout, rollout_skipped = P.rollout_setup(source, real, noise_shape, int(seed)) if variants else (None, None)
+            if rollout is not None:
+                rollout.fp32_weekly = P.weekly_rollout(session, rollout)
             graph_settings = normalize_settings({k: v for k, v in (config.get("graph") or {}).items()})
             kind = graph.settings.get("kind") or ("global" if is_global_grid(grid) else "regional")
             manifest = {
@@ -444,8 +450,10 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
 def _variant(precision: str, folder: Path, threads: int, random: dict, real: dict | None,
              fp32_out: Mapping[str, np.ndarray], stats: Mapping[str, np.ndarray], channels: list[str], grid: Grid,
              rmse_fp32: float | None, max_skill_change: float, ms_fp32: float, make_variant: Callable,
-             say: Callable[[str], None]) -> tuple[dict[str, Any], bool]:
-    """Make, measure and judge one variant; returns its manifest entry and whether it is kept."""
+             say: Callable[[str], None], fp32_session: Any = None, rollout: Any = None,
+             rollout_skipped: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Make, measure and judge one variant; returns its manifest entry and whether it is kept
+    (finite, within the skill limit, within the rollout check, faster than fp32)."""
     from sowcast.export import parity as P
 
     name = variant_file(precision)
@@ -473,9 +481,20 @@ def _variant(precision: str, folder: Path, threads: int, random: dict, real: dic
             skill_change = rmse / rmse_fp32 - 1.0
         elif not np.isfinite(rmse):
             skill_change = float("inf")
-    ms = P.time_ort(session, random)
-    finite = d.finite and (skill_change is None or np.isfinite(skill_change))
-    keep = finite and (skill_change is None or skill_change <= max_skill_change)
+    if fp32_session is not None:  # in turn with fp32, so that a busy machine slows both alike
+        ms_fp32, ms = P.time_in_turn([fp32_session, session], random)
+    else:
+        ms = P.time_ort(session, random)
+    rolled = None if rollout is None else P.compare_rollouts(P.weekly_rollout(session, rollout), rollout.fp32_weekly,
+                                                             rollout, channels)
+    finite = d.finite and (skill_change is None or np.isfinite(skill_change)) and (rolled is None or rolled.finite)
+    skill_ok = skill_change is None or skill_change <= max_skill_change
+    why_not = ("outputs not finite" if not finite else
+               f"skill change {100 * skill_change:+.2f} % exceeds {100 * max_skill_change:g} %" if not skill_ok else
+               (rollout_skipped or "no rollout check") if rolled is None else
+               f"the 46-day rollout moves past {100 * P.ROLLOUT_TOLERANCE:g} %" if not rolled.ok else
+               f"not faster than fp32 ({ms:.1f} ms vs {ms_fp32:.1f} ms)" if not ms < ms_fp32 else None)
+    keep = why_not is None
     verdict = "kept" if keep else "dropped"
     if not finite:
         say(f"{precision} variant {verdict}: outputs not finite (a value beyond the {precision} range inside the "
@@ -486,18 +505,18 @@ def _variant(precision: str, folder: Path, threads: int, random: dict, real: dic
                       f"limit {100 * max_skill_change:g} %)")
         say(f"{precision} variant {verdict}: max abs diff vs fp32 {d.max_abs:.3g} ({d.max_abs_channel}; "
             f"{100 * d.max_normalised:.3g} % of its std), {skill_text}; {ms:.1f} ms vs {ms_fp32:.1f} ms fp32 "
-            f"per batch of {len(random['inputs'])}")
+            f"per batch of {len(random['inputs'])}; "
+            f"{rolled.summary() if rolled is not None else rollout_skipped}{'' if keep else f'; dropped: {why_not}'}")
     entry = {"file": name, "precision": precision,
              "max_abs_diff": float(d.max_abs) if d.finite else None,
              "max_abs_diff_channel": d.max_abs_channel,
              "max_abs_diff_normalised": float(d.max_normalised) if d.finite else None,
              "skill_change": float(skill_change) if skill_change is not None and np.isfinite(skill_change) else None,
              "skill_rmse": float(rmse) if rmse is not None and np.isfinite(rmse) else None,
-             "ms_per_batch": round(ms, 3)}
+             "ms_per_batch": round(ms, 3), "ms_per_batch_fp32": round(ms_fp32, 3),
+             "rollout": rolled.as_dict() if rolled is not None else None}
     if not keep:
         path.unlink(missing_ok=True)
-        entry = {"precision": precision,
-                 "reason": (f"skill change {100 * skill_change:+.2f} % exceeds {100 * max_skill_change:g} %"
-                            if finite else "outputs not finite"),
+        entry = {"precision": precision, "reason": why_not,
                  **{k: v for k, v in entry.items() if k not in ("file", "precision")}}
     return entry, keep

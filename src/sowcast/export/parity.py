@@ -26,12 +26,30 @@ and every variant get the same draw.
 diff_std`` over every channel, point and window: the training loss's space, so a
 variant's skill change ``RMSE_variant / RMSE_fp32 - 1`` reads as "how much worse a
 one-step forecast gets".
+
+**Rollout check of a reduced-precision variant** (:func:`rollout_setup`,
+:func:`compare_rollouts`): a one-step check on a few windows hides errors that a forecast
+compounds, so a variant is also run for ``ROLLOUT_DAYS`` (46) days from real initial
+conditions of the store, beside fp32, on the same forcings and (stochastic models) the same
+noise draw per member and step, and the products' quantities are compared:
+
+* weekly means (whole weeks from the first forecast day): ``max |mean_variant -
+  mean_fp32| / sigma_week``, ``sigma_week`` the channel's climatological standard deviation
+  of 7-day means (non-overlapping weeks of the store, pooled over points around each
+  point's mean);
+* tercile probabilities: per initial condition, week, channel and point, the fraction of
+  members below the lower, between, above the upper climatological tercile of 7-day means
+  (the store's, per point); the fraction of those probabilities that move by more than
+  ``TERCILE_POINT`` (one percentage point).
+
+A variant passes when both are at most ``ROLLOUT_TOLERANCE`` (1 %) and every value is finite.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +63,12 @@ from sowcast.errors import SowcastError
 Batch = dict[str, np.ndarray]  # inputs, forcings, static (, noise) (float32), optionally targets, time
 MODEL_INPUTS = ("inputs", "forcings", "static", "noise")  # the model's inputs, in order, when present
 NOISE_STREAM = 0x70617269  # "pari": the parity noise's own stream beside the batch's draws
+ROLLOUT_DAYS = 46          # the forecast's lead: the variant check runs as long
+ROLLOUT_TOLERANCE = 0.01   # weekly means within 1 % of sigma_week; at most 1 % of tercile probabilities moved
+TERCILE_POINT = 0.01       # a tercile probability "moved" beyond one percentage point
+ROLLOUT_MEMBERS = 4        # members per initial condition of a stochastic model (1 for a deterministic one)
+ROLLOUT_INITS = 2          # initial conditions (real windows) of the rollout check
+CLIMATE_MAX_DAYS = 5 * 365  # store days read for sigma_week and the terciles (the last ones)
 
 
 def safe_std(std: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -55,12 +79,18 @@ def safe_std(std: np.ndarray, mean: np.ndarray) -> np.ndarray:
 
 # -- runtimes ---------------------------------------------------------------------------------
 def ort_session(path: str | os.PathLike, threads: int = 2) -> Any:
-    """An onnxruntime CPU session with ``threads`` intra-op threads (PITFALLS.md: set them)."""
+    """An onnxruntime CPU session with ``threads`` intra-op threads (PITFALLS.md: set them) and
+    the forecast's options (:func:`sowcast.forecast.session.make_session`: sequential, idle
+    spinning off), so that the export's timings are those of production."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(threads)
     options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only (fp16 graphs warn about constant folding)
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -92,6 +122,20 @@ def add_noise(batch: Batch | None, noise_shape: Sequence[int] | None, seed: int 
     rng = np.random.default_rng([int(seed), NOISE_STREAM])
     n = len(batch["inputs"])
     return {**batch, "noise": rng.standard_normal((n, *map(int, noise_shape)), dtype=np.float32)}
+
+
+def time_in_turn(sessions: Sequence[Any], batch: Batch, repeats: int = 5) -> list[float]:
+    """Milliseconds per call of each session on ``batch`` (best of ``repeats``), the sessions
+    called in turn so that a machine that gets busier slows them alike."""
+    for session in sessions:
+        run_ort(session, batch)
+    best = [float("inf")] * len(sessions)
+    for _ in range(max(int(repeats), 1)):
+        for i, session in enumerate(sessions):
+            t0 = time.perf_counter()
+            run_ort(session, batch)
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return [1000.0 * b for b in best]
 
 
 def time_ort(session: Any, batch: Batch, repeats: int = 3) -> float:
@@ -309,3 +353,161 @@ def check_parity(model: Any, session: Any, random: Batch, real: Batch | None, st
                           n_random=len(random["inputs"]), n_real=0 if real is None else len(real["inputs"]),
                           real_skipped=real_skipped, rmse_torch=rmse_t, rmse_onnx=rmse_o, noise="noise" in random)
     return report, outputs
+
+
+# -- the rollout check of a variant -------------------------------------------------------------
+@dataclass
+class WeeklyClimate:
+    """The store's climate of 7-day means: ``sigma [C]`` (pooled std) and ``terciles [2, C, H, W]``."""
+
+    sigma: np.ndarray
+    terciles: np.ndarray
+    n_weeks: int
+
+
+def weekly_climate(states: np.ndarray, steps_per_week: int) -> WeeklyClimate:
+    """From states ``[T, C, H, W]``: the means of non-overlapping weeks, their per-point
+    1/3 and 2/3 quantiles, and ``sigma_c = sqrt(mean over points of the per-point variance)``
+    (ddof 1; NaN points left out)."""
+    n_weeks = len(states) // int(steps_per_week)
+    if n_weeks < 2:
+        raise SowcastError(f"the store holds {len(states)} steps: fewer than 2 weeks for the weekly climate")
+    weeks = np.asarray(states[:n_weeks * steps_per_week], np.float64)
+    weeks = weeks.reshape(n_weeks, steps_per_week, *weeks.shape[1:]).mean(axis=1)  # [W, C, H, W]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN points
+        variance = np.nanvar(weeks, axis=0, ddof=1)
+        sigma = np.sqrt(np.nanmean(variance.reshape(variance.shape[0], -1), axis=1))
+        terciles = np.nanquantile(weeks, [1 / 3, 2 / 3], axis=0)
+    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, np.nan)
+    return WeeklyClimate(sigma=sigma, terciles=terciles, n_weeks=n_weeks)
+
+
+@dataclass
+class RolloutSetup:
+    """What every model of the check runs on: ``start`` (inputs ``[B, T, C, H, W]``, static,
+    forcings ``[B, T + n_steps, F, H, W]``), members ``n_inits x n_members`` (member-major per init)."""
+
+    start: Batch
+    n_steps: int
+    steps_per_week: int
+    n_inits: int
+    n_members: int
+    climate: WeeklyClimate
+    noise_shape: tuple[int, int] | None
+    seed: int = 0
+    fp32_weekly: np.ndarray | None = None  # [B, n_weeks, C, H, W] of the fp32 model
+
+
+def rollout_setup(source: Any, real: Batch | None, noise_shape: Sequence[int] | None, seed: int = 0,
+                  days: int = ROLLOUT_DAYS) -> tuple[RolloutSetup | None, str | None]:
+    """The check's inputs from the store's windows (``source``, a WindowSource) and the real
+    parity batch; ``(None, why not)`` when there are none."""
+    from sowcast.data.forcings import compute_forcings
+
+    if source is None or real is None or not len(real["inputs"]):
+        return None, "no real initial conditions (give export.store) for the 46-day rollout check"
+    step = pd.Timedelta(source.time_step)
+    per_day, per_week = pd.Timedelta("1D") / step, pd.Timedelta("7D") / step
+    if per_day != int(per_day) or per_week < 1:
+        return None, f"a time step of {step} does not divide a day"
+    n_steps, per_week = int(days * per_day), int(per_week)
+    if n_steps < per_week:
+        return None, f"a {days}-day rollout holds no whole week"
+    n_times = len(source.times)
+    first = max(n_times - int(CLIMATE_MAX_DAYS * per_day), 0)
+    try:
+        climate = weekly_climate(source._read_states(first, n_times), per_week)
+    except SowcastError as exc:
+        return None, str(exc)
+    pick = window_indices(len(real["inputs"]), ROLLOUT_INITS)
+    members = ROLLOUT_MEMBERS if noise_shape is not None else 1
+    t_in = real["inputs"].shape[1]
+    forcings = []
+    for i in pick:
+        start = pd.Timestamp(int(real["time"][i])) - (t_in - 1) * step
+        f = compute_forcings(pd.date_range(start, periods=t_in + n_steps, freq=step).values,
+                             source.grid.lat, source.grid.lon, step)
+        forcings.append(np.stack([f[n] for n in source.forcing_names], axis=1))
+    rep = np.repeat(np.arange(len(pick)), members)
+    batch = {"inputs": real["inputs"][pick][rep], "static": real["static"][pick][rep],
+             "forcings": np.stack(forcings)[rep].astype(np.float32)}
+    return RolloutSetup(start=batch, n_steps=n_steps, steps_per_week=per_week, n_inits=len(pick),
+                        n_members=members, climate=climate, seed=int(seed),
+                        noise_shape=None if noise_shape is None else tuple(int(n) for n in noise_shape)), None
+
+
+def weekly_rollout(session: Any, setup: RolloutSetup) -> np.ndarray:
+    """Weekly means ``[B, n_weeks, C, H, W]`` of an onnxruntime rollout of ``setup.n_steps``
+    steps (each prediction fed back; step ``k``'s noise from ``default_rng([seed,
+    NOISE_STREAM, k])``, the same for every model)."""
+    window = np.array(setup.start["inputs"], np.float32)
+    t_in, n_weeks = window.shape[1], setup.n_steps // setup.steps_per_week
+    sums = np.zeros((window.shape[0], n_weeks, *window.shape[2:]), np.float64)
+    for k in range(n_weeks * setup.steps_per_week):
+        batch = {"inputs": window, "static": setup.start["static"],
+                 "forcings": setup.start["forcings"][:, k:k + t_in + 1]}
+        if setup.noise_shape is not None:
+            rng = np.random.default_rng([setup.seed, NOISE_STREAM, k])
+            batch["noise"] = rng.standard_normal((len(window), *setup.noise_shape), dtype=np.float32)
+        state = run_ort(session, batch)
+        sums[:, k // setup.steps_per_week] += state
+        window = np.concatenate([window[:, 1:], state[:, None]], axis=1)
+    return sums / setup.steps_per_week
+
+
+@dataclass
+class RolloutComparison:
+    """A variant's weekly means and tercile probabilities against fp32's (module doc)."""
+
+    max_weekly_diff: float     # max |diff| of weekly means / sigma_week
+    channel: str               # where it is largest
+    tercile_moved: float       # fraction of tercile probabilities moved by more than TERCILE_POINT
+    finite: bool
+    days: int
+    n_inits: int
+    n_members: int
+    n_weeks: int
+
+    @property
+    def ok(self) -> bool:
+        return self.finite and self.max_weekly_diff <= ROLLOUT_TOLERANCE and self.tercile_moved <= ROLLOUT_TOLERANCE
+
+    def summary(self) -> str:
+        if not self.finite:
+            return f"{self.days}-day rollout not finite"
+        return (f"{self.days}-day rollout ({self.n_inits} starts x {self.n_members} member(s), {self.n_weeks} weeks): "
+                f"weekly means within {100 * self.max_weekly_diff:.3g} % of the weekly std ({self.channel}), "
+                f"{100 * self.tercile_moved:.3g} % of tercile probabilities moved > {100 * TERCILE_POINT:g} point "
+                f"(limit {100 * ROLLOUT_TOLERANCE:g} % each)")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"days": self.days, "starts": self.n_inits, "members": self.n_members, "weeks": self.n_weeks,
+                "max_weekly_mean_diff_in_weekly_std": self.max_weekly_diff if self.finite else None,
+                "max_weekly_mean_diff_channel": self.channel,
+                "tercile_probabilities_moved": self.tercile_moved if self.finite else None,
+                "tolerance": ROLLOUT_TOLERANCE, "passed": self.ok}
+
+
+def tercile_probabilities(weekly: np.ndarray, terciles: np.ndarray, n_inits: int) -> np.ndarray:
+    """``[inits, weeks, 3, C, H, W]``: the members' fraction below, between and above the terciles."""
+    category = (weekly > terciles[0]).astype(np.int8) + (weekly > terciles[1]).astype(np.int8)
+    category = category.reshape(n_inits, -1, *category.shape[1:])  # [inits, members, weeks, C, H, W]
+    return np.stack([(category == k).mean(axis=1) for k in range(3)], axis=2)
+
+
+def compare_rollouts(variant: np.ndarray, fp32: np.ndarray, setup: RolloutSetup,
+                     channels: Sequence[str]) -> RolloutComparison:
+    """:class:`RolloutComparison` of two :func:`weekly_rollout` results."""
+    finite = bool(np.all(np.isfinite(variant)))
+    sigma = setup.climate.sigma
+    diff = np.abs(np.asarray(variant, np.float64) - fp32)
+    per_channel = np.nanmax(np.moveaxis(diff, 2, 0).reshape(len(sigma), -1), axis=1) / sigma
+    per_channel = np.where(np.isfinite(per_channel), per_channel, 0.0)
+    worst = int(np.argmax(per_channel))
+    moved = np.abs(tercile_probabilities(variant, setup.climate.terciles, setup.n_inits)
+                   - tercile_probabilities(fp32, setup.climate.terciles, setup.n_inits)) > TERCILE_POINT
+    return RolloutComparison(max_weekly_diff=float(per_channel[worst]) if finite else float("inf"),
+                             channel=str(channels[worst]), tercile_moved=float(moved.mean()), finite=finite,
+                             days=int(round(setup.n_steps * 7 / setup.steps_per_week)),
+                             n_inits=setup.n_inits, n_members=setup.n_members, n_weeks=int(fp32.shape[1]))

@@ -124,11 +124,21 @@ def linear_2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
 
 
 def mlp_rest(mlp: MLP, h: torch.Tensor) -> torch.Tensor:
-    """``MLP.finish`` after the first layer's bias is already in ``h``: activation, the
-    remaining Linear layers on 2-D, LayerNorm."""
+    """``MLP.finish`` on 2-D ``h`` ``[B * N, W]`` whose first-layer bias is already in:
+    activation, the remaining Linear layers (Gemm with bias), LayerNorm."""
     for layer in mlp.layers[1:]:
-        h = linear_2d(mlp.act(h), layer.weight, layer.bias)
+        h = F.linear(mlp.act(h), layer.weight, layer.bias)
     return mlp.norm(h) if mlp.norm is not None else h
+
+
+def as_rows(x: torch.Tensor) -> torch.Tensor:
+    """``[B, N, W]`` or ``[N, W]`` as 2-D rows ``[B * N, W]`` (a constant Reshape)."""
+    return x.reshape(-1, x.shape[-1])
+
+
+def as_batch(rows: torch.Tensor, n: int, batched: bool) -> torch.Tensor:
+    """2-D rows back to ``[B, n, W]`` (``batched``) or left ``[n, W]``."""
+    return rows.reshape(-1, n, rows.shape[-1]) if batched else rows
 
 
 def _first_layer_part(mlp: MLP, part: int) -> torch.Tensor:
@@ -156,28 +166,26 @@ class InteractionNetwork(nn.Module):
         p_s = linear_2d(x_senders, _first_layer_part(mlp, 1))
         p_r = linear_2d(x_receivers, _first_layer_part(mlp, 2), mlp.layers[0].bias)
         from_senders = torch.index_select(p_s, -2, edges.senders)
+        batched = max(e.dim(), from_senders.dim(), p_r.dim()) == 3
         degree = edges.uniform_degree
         if degree is None:  # batch-free terms summed first (E rows, not B * E)
             terms = sorted((from_senders, torch.index_select(p_r, -2, edges.receivers)), key=lambda t: t.dim())
             h = terms[0] + terms[1]
-            if e.dim() == 3 and h.dim() == 3:  # C of a Gemm: e W_e + h in one op
-                h = torch.addmm(h.reshape(-1, h.shape[-1]), e.reshape(-1, e.shape[-1]),
-                                _first_layer_part(mlp, 0).t()).reshape(-1, *h.shape[-2:])
+            if e.dim() == 3 and h.dim() == 3:  # e W_e + h in one Gemm (h as its C)
+                h = torch.addmm(as_rows(h), as_rows(e), _first_layer_part(mlp, 0).t())
             else:
-                h = linear_2d(e, _first_layer_part(mlp, 0)) + h
+                h = as_rows(linear_2d(e, _first_layer_part(mlp, 0)) + h)
         else:  # receivers' projection broadcast over their `degree` consecutive edges
             h = linear_2d(e, _first_layer_part(mlp, 0)) + from_senders
             n, width = p_r.shape[-2], h.shape[-1]
-            lead = () if h.dim() == 2 and p_r.dim() == 2 else (-1,)
-            h = (h.reshape(*lead, n, degree, width) + p_r.unsqueeze(-2)).reshape(*lead, n * degree, width)
-        e_new = e + mlp_rest(mlp, h)
+            h = as_rows(h.reshape(-1, n, degree, width) + p_r.unsqueeze(-2))
+        e_new = e + as_batch(mlp_rest(mlp, h), edges.n_edges, batched)
         agg = edges.aggregate(e_new)
         node = self.node_mlp
         x_part = linear_2d(x_receivers, _first_layer_part(node, 0), node.layers[0].bias)
         if x_part.dim() == 3 and agg.dim() == 3:
-            g = torch.addmm(x_part.reshape(-1, x_part.shape[-1]), agg.reshape(-1, agg.shape[-1]),
-                            _first_layer_part(node, 1).t()).reshape(-1, *x_part.shape[-2:])
+            g = torch.addmm(as_rows(x_part), as_rows(agg), _first_layer_part(node, 1).t())
         else:
-            g = x_part + linear_2d(agg, _first_layer_part(node, 1))
-        x_new = x_receivers + mlp_rest(node, g)
+            g = as_rows(x_part + linear_2d(agg, _first_layer_part(node, 1)))
+        x_new = x_receivers + as_batch(mlp_rest(node, g), edges.n_receivers, max(agg.dim(), x_part.dim()) == 3)
         return x_new, e_new
