@@ -2,10 +2,12 @@
 on the same graph and weights: equal to float32 rounding in torch and in onnxruntime; the
 optimised onnxruntime graph has no Pad and fewer Gather and Add nodes.
 
-The padded path lives only here, as the reference: every edge set's ``[N, K]`` table
-(:attr:`EdgeSet.incoming`, padded with ``E``), one zero row appended to the messages,
-``Pad -> Gather -> Reshape -> ReduceSum``, and the layer as it was (first-layer bias and
-every Linear on 3-D tensors, both node projections gathered onto the edges).
+The padded path lives only here, as the reference, as it was: every edge set's ``[N, K]``
+table (:attr:`EdgeSet.incoming`, padded with ``E``; split into power-of-two in-degree
+buckets with one Gather back when padding passed 2x the edges), one zero row appended to
+the messages, ``Pad -> Gather -> Reshape -> ReduceSum``, and the layer as it was
+(first-layer bias and every Linear on 3-D tensors, both node projections gathered onto
+the edges).
 """
 
 from __future__ import annotations
@@ -30,20 +32,44 @@ STATS = {"mean": np.array([280.0, 1.0e5, 0.01]), "std": np.array([3.0, 300.0, 0.
          "diff_mean": np.zeros(3), "diff_std": np.array([1.0, 100.0, 0.002])}
 
 
+def degree_buckets(incoming: np.ndarray, mask: np.ndarray, n_edges: int, max_padding_ratio: float = 2.0):
+    """The padded tables as they were: one ``[N, K]`` table, or, past ``max_padding_ratio`` x the
+    edges, one per power-of-two in-degree bucket and the receiver order that undoes them."""
+    real = mask > 0
+    order = np.argsort(~real, axis=1, kind="stable")
+    table = np.where(np.take_along_axis(real, order, 1), np.take_along_axis(incoming, order, 1), n_edges)
+    degree = real.sum(axis=1)
+    table = table[:, :max(int(degree.max()), 1)]
+    if table.size <= max_padding_ratio * max(int(degree.sum()), 1):
+        return [table], None
+    bucket = np.ceil(np.log2(np.maximum(degree, 1))).astype(np.int64)
+    tables, rows = [], []
+    for b in np.unique(bucket):
+        r = np.flatnonzero(bucket == b)
+        tables.append(table[r, :max(int(degree[r].max()), 1)])
+        rows.append(r)
+    return tables, np.argsort(np.concatenate(rows), kind="stable")
+
+
 class PaddedEdges(nn.Module):
-    """An edge set in the graph's order with its padded incoming table (the old layout)."""
+    """An edge set in the graph's order with its padded incoming tables (the old layout)."""
 
     def __init__(self, edges):
         super().__init__()
-        self.k = int(edges.incoming.shape[1])
+        tables, inverse = degree_buckets(edges.incoming, edges.incoming_mask, edges.n_edges)
+        self.shapes = [t.shape for t in tables]
         self.register_buffer("senders", torch.as_tensor(edges.senders), persistent=False)
         self.register_buffer("receivers", torch.as_tensor(edges.receivers), persistent=False)
         self.register_buffer("features", torch.as_tensor(np.asarray(edges.features, np.float32)), persistent=False)
-        self.register_buffer("table", torch.as_tensor(edges.incoming.reshape(-1)), persistent=False)
+        for i, t in enumerate(tables):
+            self.register_buffer(f"table_{i}", torch.as_tensor(np.ascontiguousarray(t).reshape(-1)), persistent=False)
+        self.register_buffer("inverse", None if inverse is None else torch.as_tensor(inverse), persistent=False)
 
     def aggregate(self, messages: torch.Tensor) -> torch.Tensor:
         ext = F.pad(messages, (0, 0, 0, 1))  # the zero row at index E
-        return torch.index_select(ext, -2, self.table).unflatten(-2, (-1, self.k)).sum(dim=-2)
+        sums = [torch.index_select(ext, -2, getattr(self, f"table_{i}")).unflatten(-2, shape).sum(dim=-2)
+                for i, shape in enumerate(self.shapes)]
+        return sums[0] if self.inverse is None else torch.index_select(torch.cat(sums, dim=-2), -2, self.inverse)
 
 
 def padded_layer(layer, edges: PaddedEdges, x_s, x_r, e):
@@ -88,6 +114,8 @@ def models():
     torch.manual_seed(0)
     grouped = Forecaster(graph, C, NF, S, STATS, {"mean": np.array([0.3]), "std": np.array([0.4])},
                          n_input_steps=T, width=16, processor_layers=2).eval()
+    edges = grouped.network.edges  # both layouts of the aggregation are exported and compared
+    assert edges["mesh"].chunks is not None and edges["mesh2grid"].uniform_degree == 3
     padded = copy.deepcopy(grouped)
     padded.network = PaddedNetwork(padded.network, graph)
     return graph, grouped, padded

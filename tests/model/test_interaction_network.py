@@ -8,7 +8,7 @@ import torch
 
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import EdgeSet
-from sowcast.graph.receiver_groups import receiver_groups
+from sowcast.graph.receiver_groups import chunked_groups, receiver_groups
 from sowcast.model.interaction_network import EdgeTensors, InteractionNetwork, check_edge_set
 from sowcast.model.mlp import MLP, activation_module, mlp_parameter_count
 
@@ -75,6 +75,43 @@ def test_groups_are_contiguous_runs_of_one_degree_and_empty_receivers_get_zero()
     tensors = EdgeTensors(edges, 10, 50, "t")
     got = tensors.aggregate(torch.randn(1, edges.n_edges, 3, dtype=torch.float64))
     assert np.all(got.numpy()[0, degree == 0] == 0)
+
+
+def many_degrees_edge_set(rng: np.random.Generator, n_degrees: int = 30) -> EdgeSet:
+    """Receiver r has in-degree r (0 .. n_degrees - 1), edges shuffled: a regional mesh's halo, exaggerated."""
+    receivers = rng.permutation(np.repeat(np.arange(n_degrees), np.arange(n_degrees)))
+    senders = rng.integers(0, 20, len(receivers))
+    return EdgeSet.from_edges(senders, receivers, rng.standard_normal((len(receivers), 4)), n_degrees)
+
+
+def test_binary_chunks_sum_like_scatter_add_with_fewer_reductions():
+    rng = np.random.default_rng(7)
+    edges = many_degrees_edge_set(rng)
+    tensors = EdgeTensors(edges, 20, 30, "halo")
+    assert tensors.chunks is not None and tensors.chunks[0] == (16, 8, 4, 2, 1)  # 5 chunk sizes, not 29 degrees
+    assert tensors.degrees == (1, 2, 3, 4) and tensors.n_empty == 1  # chunks per receiver: the ones in its degree
+    order, chunks, by_count = chunked_groups(edges.receivers, 30)
+    np.testing.assert_array_equal(order, tensors.edge_order)
+    grouped = edges.receivers[order]
+    start = 0
+    for size, n in zip(chunks.degrees, chunks.sizes):  # each chunk: `size` edges of one receiver, together
+        run = grouped[start:start + size * n].reshape(n, size)
+        assert np.all(run == run[:, :1]) and np.all(np.bincount(edges.receivers, minlength=30)[run[:, 0]] & size)
+        start += size * n
+    msgs = rng.integers(-1000, 1000, (2, edges.n_edges, 3)).astype(np.float32)
+    np.testing.assert_array_equal(tensors.aggregate(torch.from_numpy(msgs[:, order])).numpy(),
+                                  scatter_add_reference(msgs, edges.receivers, 30))
+    msgs64 = rng.standard_normal((2, edges.n_edges, 3))
+    np.testing.assert_allclose(tensors.aggregate(torch.from_numpy(msgs64[:, order])).numpy(),
+                               scatter_add_reference(msgs64, edges.receivers, 30), rtol=0, atol=1e-12)
+    torch.manual_seed(0)  # the whole layer on the chunked layout equals the concatenation form
+    layer = InteractionNetwork(8).double()
+    x_s, x_r, e = torch.randn(2, 20, 8).double(), torch.randn(2, 30, 8).double(), torch.randn(edges.n_edges, 8).double()
+    x_new, _ = layer(tensors, x_s, x_r, e[torch.from_numpy(order)])
+    s, r = torch.from_numpy(edges.senders), torch.from_numpy(edges.receivers)
+    e_ref = e + layer.edge_mlp(torch.cat([e.expand(2, -1, -1), x_s[:, s], x_r[:, r]], dim=-1))
+    agg = torch.from_numpy(scatter_add_reference(e_ref.detach().numpy(), edges.receivers, 30))
+    torch.testing.assert_close(x_new, x_r + layer.node_mlp(torch.cat([x_r, agg], dim=-1)), rtol=1e-12, atol=1e-12)
 
 
 def test_uniform_degree_in_receiver_order_is_a_pure_reshape():

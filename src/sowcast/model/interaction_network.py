@@ -34,7 +34,7 @@ from torch import nn
 
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import EdgeSet
-from sowcast.graph.receiver_groups import receiver_groups
+from sowcast.graph.receiver_groups import chunked_groups, receiver_groups, reduce_calls
 from sowcast.model.mlp import MLP
 
 
@@ -71,12 +71,20 @@ class EdgeTensors(nn.Module):
         check_edge_set(edges, n_senders, n_receivers, name)
         groups = receiver_groups(edges.receivers, n_receivers)
         order = np.arange(edges.n_edges) if groups.edge_order is None else groups.edge_order
+        chunk_order, chunks, by_count = chunked_groups(edges.receivers, n_receivers)
+        # binary chunks when they save operator calls (2 stages cost a Split, a Concat and a Gather more)
+        self.chunks = None
+        if reduce_calls(chunks) + reduce_calls(by_count) + 3 < reduce_calls(groups):
+            order, groups, self.chunks = chunk_order, by_count, (chunks.degrees, chunks.sizes)
         self.name = name
         self.n_edges = edges.n_edges
         self.n_senders = int(n_senders)
         self.n_receivers = int(n_receivers)
         self.edge_order = order
         self.degrees, self.sizes, self.n_empty = groups.degrees, groups.sizes, groups.n_empty
+        chunk_rows = None if self.chunks is None else chunks.node_order
+        self.register_buffer("chunk_order", None if chunk_rows is None else torch.as_tensor(chunk_rows),
+                             persistent=False)
         self.register_buffer("senders", torch.as_tensor(edges.senders[order], dtype=torch.int64), persistent=False)
         self.register_buffer("receivers", torch.as_tensor(edges.receivers[order], dtype=torch.int64), persistent=False)
         self.register_buffer("features", torch.as_tensor(np.asarray(edges.features, np.float32)[order]),
@@ -88,13 +96,16 @@ class EdgeTensors(nn.Module):
     @property
     def uniform_degree(self) -> int | None:
         """The in-degree when every receiver has it and they are in id order (a pure reshape), else None."""
-        if len(self.degrees) == 1 and self.n_empty == 0 and self.node_order is None:
+        if self.chunks is None and len(self.degrees) == 1 and self.n_empty == 0 and self.node_order is None:
             return self.degrees[0]
         return None
 
     def aggregate(self, messages: torch.Tensor) -> torch.Tensor:
         """``agg[..., r, :] = sum of messages[..., k, :] over edges k ending at r``
-        (``[..., E, W]`` in the grouped order -> ``[..., N, W]``; module doc)."""
+        (``[..., E, W]`` in the grouped order -> ``[..., N, W]``; module doc). With binary
+        chunks: chunk sums first, then each receiver's chunk sums."""
+        if self.chunks is not None:
+            messages = grouped_sum(messages, *self.chunks, 0, self.chunk_order)
         return grouped_sum(messages, self.degrees, self.sizes, self.n_empty, self.node_order)
 
 
@@ -107,7 +118,7 @@ def grouped_sum(messages: torch.Tensor, degrees: tuple[int, ...], sizes: tuple[i
     lead = () if messages.dim() == 2 else (-1,)
     counts = [n * d for n, d in zip(sizes, degrees)]
     parts = torch.split(messages, counts, dim=-2) if len(counts) > 1 else (messages,)
-    sums = [p.reshape(*lead, n, d, width).sum(dim=-2) for p, n, d in zip(parts, sizes, degrees)]
+    sums = [p if d == 1 else p.reshape(*lead, n, d, width).sum(dim=-2) for p, n, d in zip(parts, sizes, degrees)]
     if n_empty:
         sums.append(messages.new_zeros((*messages.shape[:-2], n_empty, width)))
     out = torch.cat(sums, dim=-2) if len(sums) > 1 else sums[0]
