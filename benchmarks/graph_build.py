@@ -4,8 +4,10 @@ demo regional grid at levels 4-6.
 For each case prints the time of each stage (mesh nodes and multimesh edges with their
 features, grid->mesh, mesh->grid, padded incoming tables) and the total, then node and
 edge counts and, per edge set, the largest in-degree K, the padding fraction of the
-``[N, K]`` table (``1 - E / (N K)``), the 99th percentile of the in-degree and the receivers
-with no incoming edge. No cache is used. ``--json PATH`` also writes the total build time
+``[N, K]`` table (``1 - E / (N K)``), the 99th percentile of the in-degree, the receivers
+with no incoming edge, and the model's aggregation layout (:mod:`sowcast.graph.receiver_groups`):
+the distinct in-degrees and the ReduceSum calls of one sum per in-degree and of binary
+chunks. No cache is used. ``--json PATH`` also writes the total build time
 of each case for ``benchmarks/run_all.py``. Usage::
 
     .venv/bin/python benchmarks/graph_build.py [--global-level 6] [--global-res 1.0]
@@ -24,6 +26,7 @@ from sowcast.atomic import atomic_write_text
 from sowcast.data.grid import Grid
 from sowcast.graph.build import build_graph, graph_summary
 from sowcast.graph.forecast_graph import ForecastGraph
+from sowcast.graph.receiver_groups import chunked_groups, receiver_groups, reduce_calls
 
 DEMO_BOUNDS = {"lat_min": -2, "lat_max": 24, "lon_min": -20, "lon_max": 16}
 
@@ -38,9 +41,14 @@ def report(title: str, graph: ForecastGraph) -> dict:
     for name in ("grid2mesh", "mesh", "mesh2grid"):
         e = s[name]
         deg = getattr(graph, name).incoming_mask.sum(axis=1)
+        edges = getattr(graph, name)
+        simple = receiver_groups(edges.receivers, len(edges.incoming))
+        _, chunks, by_count = chunked_groups(edges.receivers, len(edges.incoming))
         print(f"   {name:9s} edges {e['edges']:7d}  K {e['K']:4d}  padding {e['padding']:.3f}  "
               f"in-degree mean {e['mean_in_degree']:.2f} p99 {np.percentile(deg, 99):.0f}  "
-              f"receivers without edges {e['receivers_without_edges']}")
+              f"receivers without edges {e['receivers_without_edges']}  "
+              f"distinct in-degrees {e['distinct_in_degrees']}: ReduceSum calls {reduce_calls(simple)} by degree, "
+              f"{reduce_calls(chunks) + reduce_calls(by_count)} in binary chunks")
     extra = {k: graph.settings[k] for k in ("grid2mesh_radius_deg", "mesh2grid_points_outside_faces",
                                             "mesh_components") if k in graph.settings}
     print("   " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in extra.items()))

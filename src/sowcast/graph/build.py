@@ -254,7 +254,8 @@ def build_graph(grid: Grid, mesh_level: int, settings: Mapping[str, Any] | None 
 
 def graph_summary(graph: ForecastGraph) -> dict[str, Any]:
     """Counts for logs: nodes, and per edge set the edges, largest in-degree ``K``, padding
-    fraction ``1 - E / (N_receivers * K)`` and receivers without edges; build time if known."""
+    fraction ``1 - E / (N_receivers * K)`` of the incoming table, receivers without edges and
+    the distinct in-degrees (the model's sum groups); build time if known."""
     out: dict[str, Any] = {"kind": graph.settings.get("kind"), "mesh_level": graph.settings.get("mesh_level"),
                            "n_grid": graph.n_grid, "n_mesh": graph.n_mesh}
     for name in ("grid2mesh", "mesh", "mesh2grid"):
@@ -267,6 +268,7 @@ def graph_summary(graph: ForecastGraph) -> dict[str, Any]:
             "padding": round(1.0 - es.n_edges / max(n_recv * k, 1), 4),
             "mean_in_degree": round(es.n_edges / max(n_recv, 1), 2),
             "receivers_without_edges": int((real == 0).sum()),
+            "distinct_in_degrees": int(np.unique(real[real > 0]).size),  # sum groups (receiver_groups.py)
         }
     build = graph.settings.get("build_seconds")
     out["build_seconds"] = build.get("total") if isinstance(build, Mapping) else None

@@ -12,12 +12,13 @@ Edge sets (:class:`EdgeSet`), each directed ``senders -> receivers``
     * ``mesh``: mesh node -> mesh node, the multimesh (both directions of every edge);
     * ``mesh2grid``: mesh node -> grid node (decoder).
 
-Aggregation without scatter (DESIGN.md, PITFALLS.md): each edge set carries a padded table
+Incoming edges (DESIGN.md, PITFALLS.md: no scatter): each edge set carries a padded table
 ``incoming[r, k]`` of the ids of the edges that end at receiver ``r`` (``k < K``, K the
 largest in-degree), padded with ``E`` (one past the last edge), and ``incoming_mask[r, k]``
-(1.0 for real edges, 0.0 for padding). A model appends one zero row to its edge
-messages and sums ``messages[incoming] * incoming_mask[..., None]`` over ``k``: a Gather
-and a ReduceSum in ONNX, exact and deterministic.
+(1.0 for real edges, 0.0 for padding): the record of which edges each receiver sums,
+checked when a model is built. The model itself sums without padding, on the edges
+regrouped by in-degree (:mod:`sowcast.graph.receiver_groups`: Reshape and ReduceSum in
+ONNX, exact and deterministic); the sums are those of the table.
 
 Features (float32, from geometry only, so the same for every variable set)
     * node features: ``cos(lat), sin(lon), cos(lon)`` (GraphCast's node inputs);
