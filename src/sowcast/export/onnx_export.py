@@ -196,7 +196,8 @@ def check_no_scatter(proto: Any, what: str = "model.onnx") -> None:
     bad = sorted(op for op in op_types(proto) if any(w in op.lower() for w in FORBIDDEN_OP_WORDS))
     if bad:
         raise SowcastError(f"{what}: the exported graph holds {', '.join(bad)}: scatter-based aggregation exports "
-                           "wrong or racy in onnxruntime (PITFALLS.md); sum by receiver groups (sowcast.graph.receiver_groups)")
+                           "wrong or racy in onnxruntime (PITFALLS.md); sum by receiver groups "
+                           "(sowcast.graph.receiver_groups)")
 
 
 def io_spec(proto: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
