@@ -6,6 +6,7 @@ bad input is one line that writes nothing."""
 from __future__ import annotations
 
 import csv
+import html
 import json
 import math
 import re
@@ -300,3 +301,27 @@ def test_bad_input_is_one_line_and_writes_nothing(made, tmp_path, change, messag
         bulletin_command.run(cfg)
     assert message in str(err.value) and "\n" not in str(err.value)
     assert not out.exists() and not list(tmp_path.glob(".out.tmp-*"))
+
+
+def test_each_advice_gives_its_members_and_range_and_the_maps_their_dry_season(made):
+    """The percentage's range from the products' members (Wilson, 90 %) after each advice that
+    rests on members; the method says how few members leave room; the rain caption names the
+    dry season that the maps hatch (issue 18)."""
+    members = json.loads((made["products"] / "products.json").read_text())["members"]
+    for lang, lead, method in (("en", f"From {members} forecast runs: likely between ",
+                                f"a 50% chance from {members} runs could be anywhere between"),
+                               ("fr", f"D'après {members} prévisions\u00a0: probablement entre ",
+                                f"une probabilité de 50\u00a0% tirée de {members} prévisions")):
+        page, text = parse(made["out"] / f"bulletin_{lang}.html")
+        assert html.unescape(method) in html.unescape(text)
+        ranged = 0
+        for row, (_, expected) in zip(page.rows, made["table"].iterrows(), strict=True):
+            advice = html.unescape(row[-1])
+            if lead not in advice:
+                assert expected["advice"] == "no_data" or expected["advice_probability"] == 1, advice
+                continue
+            low, high = (percent_of(v) for v in re.findall(r"\d+(?:[.,]\d+)?", advice.split(lead, 1)[1])[:2])
+            assert low <= round(100 * expected["advice_probability"]) <= high, advice
+            ranged += 1
+        assert ranged >= 1
+        assert ("Hatched: the dry season" if lang == "en" else "Hachures\u00a0: saison sèche") in html.unescape(text)

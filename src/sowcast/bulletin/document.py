@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from sowcast.bulletin import charts, maps
-from sowcast.bulletin.products_folder import Products, most_likely
+from sowcast.bulletin.ensemble_uncertainty import decision_threshold, wilson_interval
+from sowcast.bulletin.products_folder import CATEGORIES, Products
 from sowcast.bulletin.skill import Skill
 from sowcast.bulletin.translator import Translator
 from sowcast.errors import SowcastError
@@ -97,6 +98,29 @@ def advice_sentence(t: Translator, row, attrs: dict) -> str:
         getattr(row, "advice_skillful", None), message=lambda code: t(f"advice.{code}"), percent=t.percent)
 
 
+def advice_range(t: Translator, row, members, thresholds: dict) -> str:
+    """How far the advice's percentage could be from what the members say: the 90 % Wilson
+    interval from ``members`` runs (:mod:`.ensemble_uncertainty`); when it holds the
+    threshold the advice turns on, a warning that the next forecast may advise otherwise.
+    Empty where the advice rests on no member count (no data, onset already observed)."""
+    code = str(row.advice) if str(row.advice) in ADVICE_CODES else "no_data"
+    threshold = decision_threshold(code, int(row.advice_week), thresholds)
+    low, high = wilson_interval(row.advice_probability, members) if members else (math.nan, math.nan)
+    if threshold is None or math.isnan(low):
+        return ""
+    fields = {"members": members, "low": t.percent(low), "high": t.percent(high)}
+    if low < threshold < high:
+        return t("advice.range_either_way", threshold=t.percent(threshold), **fields)
+    return t("advice.range", **fields)
+
+
+def _members(products: Products) -> int | None:
+    try:
+        return int(products.meta.get("members"))
+    except (TypeError, ValueError):
+        return None
+
+
 def headline(t: Translator, table: pd.DataFrame) -> list[str]:
     """One line per advice given, the most common first: the advice, how many locations, which."""
     from babel.lists import format_list
@@ -137,6 +161,10 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
           years=_years(products.climatology_years, t)),
         t("method.onset", rules=rule_citation(products)),
     ]
+    members = _members(products)
+    if members:
+        low, high = wilson_interval(0.5, members)
+        paragraphs.append(t("method.uncertainty", members=members, low=t.percent(low), high=t.percent(high)))
     if skill is None or (not skill.rpss and not math.isfinite(skill.onset_mae)):
         paragraphs.append(t("method.skill_none"))
         return paragraphs
@@ -186,11 +214,11 @@ def build_bulletin(products: Products, t: Translator, options: Options, skill: S
     weeks = products.weeks
     credit = t("map.data_credit")
 
+    points = list(zip(table["location"], table["lat"], table["lon"], strict=True)) \
+        if {"lat", "lon"} <= set(table.columns) else []
     onset_maps = []
     pm = products.planting_map
     if pm is not None and "onset_by_week_expected" in pm:
-        points = list(zip(table["location"], table["lat"], table["lon"], strict=True)) \
-            if {"lat", "lon"} <= set(table.columns) else []
         for week in options.map_weeks:
             prob = pm["onset_by_week_expected"].sel(week=week).transpose("lat", "lon").values
             title = t("map.onset_title", date=t.date(issue + 7 * week * DAY), week=week)
@@ -205,26 +233,35 @@ def build_bulletin(products: Products, t: Translator, options: Options, skill: S
     if products.terciles is not None:
         names = (t("category.below"), t("category.near"), t("category.above"))
         lat, lon = products.terciles["lat"].values, products.terciles["lon"].values
+        dry_mask = products.dry_season
         for period in options.rain_periods:
-            cat, prob = most_likely(products.terciles, period)
+            prob = products.terciles.sel(period=period).sel(category=list(CATEGORIES)).transpose(
+                "category", "lat", "lon").values
+            dry = dry_mask.sel(period=period).values if dry_mask is not None else None
             span = products.periods.loc[period]
             title = t("map.rain_title", period=period_label(t, period), dates=t.date_range(span["start"], span["end"]))
-            png = maps.tercile_map(cat, prob, lat, lon, title, names, t("label.probability"), credit, dpi=options.dpi)
+            png = maps.tercile_map(prob, lat, lon, title, names, t("label.probability"), credit, dry=dry,
+                                   dry_label=t("map.dry_season"), points=points, dpi=options.dpi)
             rain_maps.append(Figure(f"rain_{period}", title, png))
         rain_text = t("map.rain_caption", threshold=t.percent(maps.TERCILE_BOUNDS[0]))
+        if dry_mask is not None:
+            mm = float(dry_mask.attrs.get("threshold_mm_per_day", 1.0))
+            rain_text += " " + t("map.rain_caption_dry", mm=t.decimal(mm, 0 if mm == int(mm) else 1))
     else:
         rain_text = t("map.no_rain_maps")
 
     header = [t("table.location"), *[t("table.week", n=k) for k in weeks], t("table.false_start"),
               t("table.dry_spell"), t("table.window"), t("table.advice")]
     rows = []
+    members = _members(products)
     for row in table.itertuples(index=False):
         start, end = row.planting_window_start, row.planting_window_end
         window = t.date_range(start, end) if isinstance(start, str) and start and isinstance(end, str) and end \
             else t("table.window_none")
         rows.append([row.location, *[t.percent(getattr(row, f"onset_by_week{k}")) for k in weeks],
                      t.percent(row.false_start_risk), t.percent(row.dry_spell_risk), window,
-                     advice_sentence(t, row, products.attrs)])
+                     " ".join(filter(None, [advice_sentence(t, row, products.attrs),
+                                            advice_range(t, row, members, thresholds)]))])
     table_caption = t("table.caption", weeks=weeks[-1], dry_days=products.attrs.get("dry_spell_days", "?"),
                       lookahead=products.attrs.get("dry_spell_lookahead_days", "?"), threshold=t.percent(threshold),
                       false_start_max=t.percent(float(thresholds.get("false_start_max", 0.3))))

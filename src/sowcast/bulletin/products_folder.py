@@ -2,7 +2,7 @@
 :mod:`sowcast.cli.products_command`): ``products.json`` (issue date, provenance),
 ``locations.csv`` (the numbers of the table, one row per location), ``locations.nc`` (the
 advice week and the rule's dry-spell days), ``weekly.nc`` (rain tercile probabilities on the
-grid) and ``planting_map.nc`` (onset probabilities on the grid, when the products have it).
+grid and, from products that have it, the dry-season mask) and ``planting_map.nc`` (onset probabilities on the grid, when the products have it).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sowcast.errors import SowcastError
 
 RAIN = "total_precipitation"
 TERCILES = f"{RAIN}_tercile_probability"
+DRY_SEASON = f"{RAIN}_dry_season"   # sowcast.products.dry_season: 1 where a period is climatologically dry
 CATEGORIES = ("below", "near", "above")
 
 
@@ -34,6 +35,7 @@ class Products:
     periods: pd.DataFrame            # index period: start, end (dates)
     planting_map: xr.Dataset | None  # onset_by_week_expected (week, lat, lon) ...
     climatology_years: list[int]     # years of the model climatology of the terciles
+    dry_season: xr.DataArray | None = None   # (period, lat, lon) 1: no tercile shown; None: products without it
 
     @property
     def issue(self) -> pd.Timestamp:
@@ -91,7 +93,7 @@ def read_products(folder: str | os.PathLike) -> Products:
         raise SowcastError(f"{folder}: locations.csv and locations.nc name different locations")
     table = table.assign(location=table["location"].astype(str),
                          advice_week=outlook["advice_week"].values.astype(int))
-    weekly = _read_nc(folder / "weekly.nc", [TERCILES])
+    weekly = _read_nc(folder / "weekly.nc", [TERCILES, DRY_SEASON])
     periods = pd.DataFrame({"start": pd.DatetimeIndex(weekly["period_start"].values),
                             "end": pd.DatetimeIndex(weekly["period_end"].values)},
                            index=[str(p) for p in weekly["period"].values])
@@ -99,14 +101,6 @@ def read_products(folder: str | os.PathLike) -> Products:
     planting_map = _read_nc(folder / "planting_map.nc", ["onset_by_week_expected"]) \
         if (folder / "planting_map.nc").is_file() else None
     years = [int(y) for y in str(weekly.attrs.get("climatology_years", "")).split() if y.isdigit()]
-    return Products(folder, meta, table, weeks, dict(outlook.attrs), terciles, periods, planting_map, years)
+    dry = weekly[DRY_SEASON].transpose("period", "lat", "lon") if DRY_SEASON in weekly else None
+    return Products(folder, meta, table, weeks, dict(outlook.attrs), terciles, periods, planting_map, years, dry)
 
-
-def most_likely(terciles: xr.DataArray, period: str) -> tuple[np.ndarray, np.ndarray]:
-    """The most likely category (0 below, 1 near, 2 above; -1 unknown) and its probability
-    on the grid of one period; ties go to the first category."""
-    p = terciles.sel(period=period).sel(category=list(CATEGORIES)).values
-    known = np.isfinite(p).all(axis=0)
-    cat = np.where(known, np.nanargmax(np.where(np.isfinite(p), p, -1), axis=0), -1)
-    prob = np.where(known, np.nanmax(np.where(np.isfinite(p), p, -1), axis=0), np.nan)
-    return cat, prob
