@@ -69,6 +69,8 @@ TERCILE_POINT = 0.01       # a tercile probability "moved" beyond one percentage
 ROLLOUT_MEMBERS = 4        # members per initial condition of a stochastic model (1 for a deterministic one)
 ROLLOUT_INITS = 2          # initial conditions (real windows) of the rollout check
 CLIMATE_MAX_DAYS = 5 * 365  # store days read for sigma_week and the terciles (the last ones)
+VARIANT_SPEEDUP = 0.95     # a variant counts as faster below 95 % of fp32's time (best of 7, timed in turn):
+                           # a busy machine moves single timings by more than a few percent
 
 
 def safe_std(std: np.ndarray, mean: np.ndarray) -> np.ndarray:
