@@ -11,7 +11,8 @@
    run on their own up to ``init_time`` ("pre-roll"), so all members are aligned in valid
    time and the output has one ``lead_time`` axis;
 3. roll out with onnxruntime (:mod:`sowcast.forecast.session`), the members as the batch
-   (``batch`` members per call): each step computes the forcings at the input times and the
+   (``batch`` members per call; with ``threads`` >= 2 and ``parallel: members`` the calls of
+   one step run side by side, one core each, :mod:`sowcast.forecast.member_threads`): each step computes the forcings at the input times and the
    target time (:func:`sowcast.data.forcings.compute_forcings`, in the bundle's
    ``forcing_names`` order), runs the model, keeps channels that are never negative in the
    training data (statistics ``min >= 0``, e.g. precipitation) at >= 0, writes the new

@@ -24,6 +24,7 @@ and intra-op thread count on the models measured; the test suite checks threads 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -64,24 +65,49 @@ def member_split(threads: int, units: int, mode: str = "members") -> tuple[int, 
 
 
 class CallRunner:
-    """Runs ``fn(item)`` for every item on ``workers`` threads (inline for 1), results in order.
+    """Runs ``fn(item)`` for every item on ``workers`` threads, the calling thread one of them
+    (inline for 1); results in item order.
 
-    The first exception raised by a call is raised here, after every call has finished."""
+    The items are a shared queue that every thread takes the next item from, the caller too,
+    so a helper thread that a busy machine does not schedule costs at most the one item it
+    holds: the caller does the rest itself (as onnxruntime's own thread pool does), and the
+    step is never slower than on one thread by more than that. The exception of the first
+    item that failed is raised here, after every taken item has finished."""
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sowcast-members") if self.workers > 1 else None
+        self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="sowcast-members") \
+            if self.workers > 1 else None
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         items = list(items)
         if self._pool is None or len(items) < 2:
             return [fn(item) for item in items]
-        futures = [self._pool.submit(fn, item) for item in items]
-        errors = [f.exception() for f in futures]
-        for exc in errors:
-            if exc is not None:
-                raise exc
-        return [f.result() for f in futures]
+        results: list[Any] = [None] * len(items)
+        errors: list[tuple[int, BaseException]] = []
+        lock = threading.Lock()
+        taken = [0]
+
+        def drain() -> None:
+            while True:
+                with lock:
+                    i = taken[0]
+                    taken[0] += 1
+                if i >= len(items):
+                    return
+                try:
+                    results[i] = fn(items[i])
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller below
+                    with lock:
+                        errors.append((i, exc))
+
+        helpers = [self._pool.submit(drain) for _ in range(min(self.workers, len(items)) - 1)]
+        drain()
+        for helper in helpers:
+            helper.result()
+        if errors:
+            raise min(errors, key=lambda e: e[0])[1]
+        return results
 
     def close(self) -> None:
         if self._pool is not None:

@@ -5,7 +5,9 @@ Settings (see PITFALLS.md, "onnxruntime threads"):
 * the CPU execution provider only: the edge box has no accelerator;
 * ``intra_op_num_threads`` from the config (``forecast.threads``), so that a power budget or
   a box shared with other services can cap the cores used; 0 lets onnxruntime take every
-  core (its default, which a shared box should not use);
+  core (its default, which a shared box should not use). When batches of members run side by
+  side (:mod:`sowcast.forecast.member_threads`), the cores are shared out among the calls
+  (one thread each on the demo grid) and the session is run from several threads at once;
 * ``inter_op_num_threads`` (``forecast.inter_op_threads``) with sequential execution: the
   model is one chain of operators, so parallel branches gain little;
 * graph optimisation ``ORT_ENABLE_ALL``;
