@@ -13,9 +13,11 @@ NOISE_CHANNELS = 4
 
 
 def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 2,
-                              noise_channels: int = NOISE_CHANNELS, grid_noise: bool = False) -> Path:
-    """``model=tiny`` with ``noise_channels`` (per grid node too with ``grid_noise``) trained
-    ``steps`` steps on a 24-day store from 2000-01-01; returns the last checkpoint folder."""
+                              noise_channels: int = NOISE_CHANNELS, grid_noise: bool = False,
+                              log_rain: bool = False) -> Path:
+    """``model=tiny`` with ``noise_channels`` (per grid node too with ``grid_noise``; rain in
+    log space with ``log_rain``) trained ``steps`` steps on a 24-day store from 2000-01-01;
+    returns the last checkpoint folder."""
     from sowcast.cli.main import compose
     from sowcast.train.checkpoint import CheckpointManager
     from sowcast.train.trainer import train
@@ -31,5 +33,7 @@ def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 
         "train.validation_leads": "[1]", "train.validation_windows": 2, "train.checkpoint_every": steps,
         "train.num_workers": 0, "train.threads": 1, "progress": "false",
     }
+    if log_rain:
+        overrides["model.log_transform"] = "{total_precipitation: 1.0}"
     train(compose([f"{k}={v}" for k, v in overrides.items()]))
     return CheckpointManager(run / "checkpoints").steps()[-1][1]

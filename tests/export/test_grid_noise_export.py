@@ -1,8 +1,9 @@
-"""A model with grid-scale noise (``model.grid_noise=true``) end to end: trained on the
-afCRPS, exported with its noise input ``[batch, n_mesh + n_grid, K]`` (onnxruntime matches
-torch inside the export's parity check), recorded so in the manifest (a manifest that says
-mesh rows only is refused), and forecast by the engine: members differ at every grid point
-and the same seed gives the same forecast."""
+"""The demo's kind of model end to end: grid-scale noise (``model.grid_noise=true``) and rain
+in log space (``model.log_transform``), trained on the afCRPS, exported with its noise input
+``[batch, n_mesh + n_grid, K]`` (onnxruntime matches torch inside the export's parity
+check, the log transform inside the graph), recorded so in the manifest (a manifest that
+says mesh rows only is refused), and forecast by the engine: members differ at every grid
+point, rain is never negative, and the same seed gives the same forecast."""
 
 from __future__ import annotations
 
@@ -33,12 +34,14 @@ from sowcast.forecast.engine import run_forecast  # noqa: E402
 @pytest.mark.slow
 def test_grid_noise_model_exports_and_forecasts(tmp_path):
     store = make_canonical_store(tmp_path / "tiny.zarr", n_times=24, grid=(8, 16), levels=(500, 850), seed=0)
-    checkpoint = train_stochastic_tiny_run(store, tmp_path, steps=2, grid_noise=True)
+    checkpoint = train_stochastic_tiny_run(store, tmp_path, steps=2, grid_noise=True, log_rain=True)
     result = export_bundle(checkpoint, tmp_path / "bundle", archive=False, store=store, threads=1, log=lambda m: None)
     text = (result.bundle / "manifest.json").read_text()
     manifest = json.loads(text)
     graph, noise = manifest["model"]["graph"], manifest["model"]["noise"]
     assert manifest["model"]["hyperparameters"]["grid_noise"] is True
+    rain = manifest["model"]["hyperparameters"]["log_offsets"]
+    assert sorted(rain) == [0.0] * (len(rain) - 1) + [1.0]
     assert noise["nodes"] == graph["n_mesh"] + graph["n_grid"] and noise["channels"] == NOISE_CHANNELS
     assert manifest["model"]["inputs"][3]["shape"] == ["batch", noise["nodes"], NOISE_CHANNELS]
     assert manifest["parity"]["max_abs_diff_random"] <= manifest["parity"]["tolerance"]
@@ -56,3 +59,4 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path):
         np.testing.assert_array_equal(a[name].values, b[name].values)
     first = a[list(a.data_vars)[0]].isel(lead_time=0).transpose("member", ...).values
     assert (np.ptp(first, axis=0) > 0).mean() > 0.99      # members differ at (almost) every grid point
+    assert float(a["total_precipitation"].min()) >= 0.0

@@ -19,13 +19,14 @@ works for any number of channels, forcings and static fields.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from sowcast.data.log_statistics import log_space_statistics
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import ForecastGraph
 from sowcast.model.graph_network import EncodeProcessDecode
@@ -65,7 +66,7 @@ class Forecaster(nn.Module):
                  mlp_hidden_layers: int = 1, activation: str = "silu",
                  checkpoint_activations: bool = False,
                  forcing_statistics: Mapping[str, np.ndarray] | None = None, noise_channels: int = 0,
-                 grid_noise: bool = False):
+                 grid_noise: bool = False, log_offsets: Sequence[float] | None = None):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -81,12 +82,15 @@ class Forecaster(nn.Module):
             "activation": str(activation), "checkpoint_activations": bool(checkpoint_activations),
             "noise_channels": int(noise_channels), "grid_noise": bool(grid_noise),
         }
+        if log_offsets is not None and any(float(k) > 0 for k in log_offsets):
+            self._hyper["log_offsets"] = [float(k) for k in log_offsets]
         self.noise_channels = int(noise_channels)
         self.n_mesh = int(graph.n_mesh)
         # Noise rows: one per mesh node, and one per grid node with grid_noise (graph_network.py).
         self.n_noise_nodes = self.n_mesh + (int(graph.n_grid) if grid_noise and self.noise_channels > 0 else 0)
         self.normalization = Normalization(self.n_channels, self.n_forcings, self.n_static,
-                                           statistics, static_statistics, forcing_statistics)
+                                           statistics, static_statistics, forcing_statistics,
+                                           self._hyper.get("log_offsets"))
         n_inputs = self.n_input_steps * self.n_channels + (self.n_input_steps + 1) * self.n_forcings + self.n_static
         self.network = EncodeProcessDecode(graph, n_inputs, self.n_channels, int(width), int(processor_layers),
                                            int(mlp_hidden_layers), str(activation), bool(checkpoint_activations),
@@ -191,12 +195,15 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
     def get(key: str, default: Any) -> Any:
         return model_cfg[key] if key in model_cfg and model_cfg[key] is not None else default
 
+    offsets = log_offsets(source.channels, get("log_transform", None))
+    statistics = log_space_statistics(source, offsets) if offsets is not None else source.statistics
+
     return Forecaster(
         graph,
         n_channels=len(source.channels),
         n_forcings=len(source.forcing_names),
         n_static=len(source.static_names),
-        statistics=source.statistics,
+        statistics=statistics,
         static_statistics=source.static_statistics,
         n_input_steps=source.n_input_steps,
         width=int(get("width", 64)),
@@ -206,5 +213,31 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         checkpoint_activations=bool(get("checkpoint_activations", False)),
         noise_channels=int(get("noise_channels", 0)),
         grid_noise=bool(get("grid_noise", False)),
+        log_offsets=offsets,
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
+
+
+def log_offsets(channels: Sequence[str], log_transform: Mapping[str, Any] | None) -> list[float] | None:
+    """Per-channel offsets ``k`` (0: physical units) from ``model.log_transform``, a mapping
+    of variable name to ``k`` in the channel's units (``{total_precipitation: 1.0}``: daily
+    rain as ``log(1 + mm / 1 mm)``); a channel ``name`` or ``name_<level>`` matches ``name``.
+    None when no channel is transformed."""
+    if not log_transform:
+        return None
+    if not isinstance(log_transform, Mapping):
+        raise SowcastError(f"model.log_transform must map variable names to offsets, not {log_transform!r}")
+    out = [0.0] * len(channels)
+    for name, k in log_transform.items():
+        try:
+            k = float(k)
+        except (TypeError, ValueError):
+            k = float("nan")
+        if not k > 0 or not np.isfinite(k):
+            raise SowcastError(f"model.log_transform.{name} must be a number > 0 (the offset in the variable's units), not {log_transform[name]!r}")
+        hits = [i for i, c in enumerate(channels) if c == name or c.startswith(f"{name}_")]
+        if not hits:
+            raise SowcastError(f"model.log_transform names {name!r}, which is not a channel of the store ({', '.join(channels)})")
+        for i in hits:
+            out[i] = k
+    return out

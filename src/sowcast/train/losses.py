@@ -21,6 +21,10 @@ For a prediction ``p`` and target ``y`` (physical units, ``[..., C, H, W]``)::
 With all ``v`` equal to 1 the loss is the mean squared normalised error; the weights only
 shift emphasis between channels.
 
+A model with log-space channels (``model.log_transform``, :mod:`sowcast.model.normalization`)
+is scored on those channels as it predicts them: ``p`` and ``y`` become
+``log(1 + max(., 0) / k)`` and ``diff_std[c]`` is that of the log-space change.
+
 **afCRPS** (:class:`AreaWeightedAFCRPS`; Lang et al. 2024, "AIFS-CRPS", arXiv 2412.15832,
 eq. 4) for ``M >= 2`` members ``x_j`` of one sample and the truth ``y``, per point::
 
@@ -44,6 +48,7 @@ import torch
 from torch import nn
 
 from sowcast.errors import SowcastError
+from sowcast.model.normalization import log_offset_vector, log_space
 
 
 def latitude_weights(lat: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -123,9 +128,15 @@ class AreaWeightedLoss(nn.Module):
 
     def __init__(self, lat: Sequence[float] | np.ndarray, diff_std: Sequence[float] | np.ndarray,
                  channel_weights: Sequence[float] | np.ndarray | None = None,
-                 valid: np.ndarray | None = None):
+                 valid: np.ndarray | None = None, log_offsets: Sequence[float] | None = None):
         super().__init__()
         diff_std = np.asarray(diff_std, np.float64)
+        offsets = log_offset_vector(log_offsets, diff_std.size)
+        # log-space channels are compared as the model predicts them (model/normalization.py)
+        self.has_log_channels = bool(np.any(offsets > 0))
+        self.register_buffer("log_mask", torch.as_tensor(offsets > 0).view(-1, 1, 1), persistent=False)
+        self.register_buffer("log_offset", torch.as_tensor(np.where(offsets > 0, offsets, 1.0), dtype=torch.float32)
+                             .view(-1, 1, 1), persistent=False)
         if not np.all(np.isfinite(diff_std)):
             raise SowcastError("diff_std statistics are not finite; re-run 'sowcast data ingest'")
         # A channel that never changes has no spread: count its error in its own units.
@@ -139,19 +150,29 @@ class AreaWeightedLoss(nn.Module):
         self.register_buffer("point_weights", torch.tensor(point_weights(lat, len(diff_std), valid), dtype=torch.float32))
 
     @classmethod
-    def from_source(cls, source, weights: Mapping[str, float] | None = None, **kwargs):
-        """For a :class:`sowcast.data.windows.WindowSource` (its grid, channels and diff_std)."""
+    def from_source(cls, source, weights: Mapping[str, float] | None = None, model=None, **kwargs):
+        """For a :class:`sowcast.data.windows.WindowSource` (its grid, channels and diff_std);
+        with ``model``, its log-space channels in model space with the model's diff_std."""
         stats = source.statistics
-        diff_std = stats.get("diff_std", stats["std"])
+        diff_std = np.array(stats.get("diff_std", stats["std"]), np.float64)
+        offsets = (model.hyperparameters().get("log_offsets") if model is not None else None)
+        if offsets is not None:
+            log = np.asarray(offsets) > 0
+            diff_std[log] = model.normalization.diff_std.detach().cpu().reshape(-1).numpy()[log]
         return cls(source.grid.lat, diff_std, variable_weights(source.channels, weights),
-                   valid=getattr(source, "valid", None), **kwargs)
+                   valid=getattr(source, "valid", None), log_offsets=offsets, **kwargs)
+
+    def to_space(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in float32, log-space channels transformed (as the model predicts them)."""
+        x = x.float()
+        return log_space(x, self.log_mask, self.log_offset) if self.has_log_channels else x
 
     def weight(self, field: torch.Tensor) -> torch.Tensor:
         """``a[h] v[c] * field`` for a field ``[..., C, H, W]`` already in normalised units."""
         return field * self.point_weights * self.channel_weights[:, None, None]
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        return x.float() * self.inv_scale[:, None, None]
+        return self.to_space(x) * self.inv_scale[:, None, None]
 
 
 class AreaWeightedMSE(AreaWeightedLoss):
@@ -159,7 +180,7 @@ class AreaWeightedMSE(AreaWeightedLoss):
 
     def squared_error(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``a[h] * ((p - y) / diff_std[c]) ** 2`` in float32, same shape as ``pred``."""
-        err = (pred.float() - target.float()) * self.inv_scale[:, None, None]
+        err = (self.to_space(pred) - self.to_space(target)) * self.inv_scale[:, None, None]
         return err.square() * self.point_weights
 
     def per_channel(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -180,8 +201,8 @@ class AreaWeightedAFCRPS(AreaWeightedLoss):
 
     def __init__(self, lat: Sequence[float] | np.ndarray, diff_std: Sequence[float] | np.ndarray,
                  channel_weights: Sequence[float] | np.ndarray | None = None, members: int = 2,
-                 alpha: float = 0.95, valid: np.ndarray | None = None):
-        super().__init__(lat, diff_std, channel_weights, valid)
+                 alpha: float = 0.95, valid: np.ndarray | None = None, log_offsets: Sequence[float] | None = None):
+        super().__init__(lat, diff_std, channel_weights, valid, log_offsets)
         if int(members) < 2:
             raise SowcastError(f"train.ensemble_members must be at least 2 for the CRPS loss, not {members}")
         if not 0.0 <= float(alpha) <= 1.0:
@@ -219,7 +240,7 @@ def make_loss(t: Mapping, source, model) -> AreaWeightedLoss:
     weights = t.get("variable_weights")
     weights = dict(weights) if weights else None
     if name == "mse":
-        return AreaWeightedMSE.from_source(source, weights)
+        return AreaWeightedMSE.from_source(source, weights, model=model)
     if not stochastic:
         raise SowcastError("train.loss=afcrps needs a stochastic model (model.noise_channels > 0): "
                            "the members of a deterministic model are all the same")
@@ -228,4 +249,4 @@ def make_loss(t: Mapping, source, model) -> AreaWeightedLoss:
     except (TypeError, ValueError):
         raise SowcastError(f"train.ensemble_members must be an integer and train.crps_alpha a number, "
                            f"not {t.get('ensemble_members')!r} and {t.get('crps_alpha')!r}") from None
-    return AreaWeightedAFCRPS.from_source(source, weights, members=members, alpha=alpha)
+    return AreaWeightedAFCRPS.from_source(source, weights, model=model, members=members, alpha=alpha)
