@@ -422,6 +422,11 @@ def test_dashboard_from_empty_service_to_published_bulletin(tmp_path, chain, bro
         assert text(browser, "#detail-title") == first
         assert browser.evaluate("document.querySelectorAll('#detail-body table')[1].tBodies[0].rows.length") == \
             len(detail["weekly_rain_terciles"])
+        # dry-season periods state no tercile chance; the advice's percentage says how many runs it rests on
+        assert browser.evaluate("document.querySelectorAll('#detail-body td.dry-season').length") == \
+            sum(detail["weekly_rain_dry_season"].values())
+        if detail["advice"] != "no_data" and detail["advice_probability"] not in (None, 1):
+            assert f"from {detail['members']} forecast runs: likely between" in text(browser, "#detail-body dl")
         browser.wait_network_idle()
         shot = browser.screenshot(tmp_path / "dashboard.png")
         keep_screenshot(shot)

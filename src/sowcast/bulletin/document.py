@@ -109,7 +109,7 @@ def advice_range(t: Translator, row, members, thresholds: dict) -> str:
     if threshold is None or math.isnan(low):
         return ""
     fields = {"members": members, "low": t.percent(low), "high": t.percent(high)}
-    if low < threshold < high:
+    if round(100 * low) < round(100 * threshold) < round(100 * high):   # as the reader sees the numbers
         return t("advice.range_either_way", threshold=t.percent(threshold), **fields)
     return t("advice.range", **fields)
 
