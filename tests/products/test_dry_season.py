@@ -93,3 +93,14 @@ def test_the_niger_stations_dry_season_on_their_records(real_data):
         dry = dry_season_mask(clim, period_days(clim)).sel(period="week1")
         for station in ("Agades", "Niamey_Aero"):
             assert int(dry.isel(station=names.index(station))) == expected, (station, month_day)
+
+
+def test_the_products_command_refuses_a_bad_threshold_in_one_line(sowcast_cli, tmp_path):
+    forecast = tmp_path / "forecast.nc"
+    forecast.write_bytes(b"")                       # refused before the forecast is read
+    out = tmp_path / "products"
+    r = sowcast_cli("products", f"products.forecast={forecast}", f"products.output={out}",
+                    "products.dry_season_mm_per_day=-2", cwd=ROOT)
+    assert r.returncode != 0 and not out.exists()
+    assert r.stderr.strip().splitlines() == [
+        "sowcast: error: products.dry_season_mm_per_day must be a number of mm per day >= 0, not -2"]
