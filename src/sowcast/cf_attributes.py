@@ -14,9 +14,9 @@ encoding it returns (merged with its own, which wins) to ``to_netcdf`` / ``to_za
   ``units``, ``axis`` of the coordinates sowcast uses, filled in where missing (set ones
   are kept); ``axis`` only on coordinates that CF lets carry it;
 * encodings (:func:`cf_encoding`): no ``_FillValue`` on coordinates (CF 2.5.1), the
-  netCDF classic integer types (CF 1.8, section 2.2 has no 64-bit integers: ``int64``
-  is written as ``int``, times as ``int`` or ``double`` "<unit> since <date>" with
-  ``calendar``), ``flag_values`` of the variable's own type (CF 3.5), and a
+  netCDF classic integer types (CF 1.8, section 2.2 has no 64-bit or unsigned integers:
+  ``int64`` is written as ``int``, ``uint8`` as ``byte``, times as ``int`` or ``double``
+  "<unit> since <date>" with ``calendar``), ``flag_values`` of the variable's own type (CF 3.5), and a
   ``coordinates`` attribute that names only variables in the file (CF 5).
 
 Values, names and shapes are never changed: a reader gets back what the writer held.
@@ -177,8 +177,10 @@ def cf_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
             enc.update(_time_encoding(var))
         elif kind == "i" and var.dtype.itemsize == 8 and _fits_int32(np.asarray(var.values)):
             enc["dtype"] = "int32"
-        elif kind == "u" and var.dtype.itemsize == 8 and np.asarray(var.values).max(initial=0) <= INT32.max:
-            enc["dtype"] = "int32"
+        elif kind == "u" and name not in ds.coords:  # CF 1.8 has no unsigned types: the signed one of the size
+            signed = np.dtype(f"int{min(8 * var.dtype.itemsize, 32)}")
+            if np.asarray(var.values).max(initial=0) <= np.iinfo(signed).max:
+                enc["dtype"] = signed.name
         if name in ds.coords and not (kind in "fc" and np.isnan(np.asarray(var.values)).any()) \
                 and enc.get("dtype") != "float64":
             enc["_FillValue"] = None  # CF 2.5.1: coordinates have no missing values

@@ -115,7 +115,7 @@ CANONICAL_VARIABLES: dict[str, CanonicalVariable] = {
             "Sea surface temperature", "state", aliases=("sst", "tos", "skt_sea"),
         ),
         CanonicalVariable(
-            "ocean_index", "sea_surface_temperature_anomaly", "K",
+            "ocean_index", "surface_temperature_anomaly", "K",  # a CF standard name (table v93)
             "Slowly varying ocean-like index field (synthetic SST anomaly)", "state",
             aliases=("ssta",),
         ),
@@ -191,7 +191,7 @@ COORD_ATTRS = {
     "lon": {"standard_name": "longitude", "units": "degrees_east", "axis": "X"},
     "level": {"standard_name": "air_pressure", "units": "hPa", "positive": "down", "axis": "Z"},
     "time": {"standard_name": "time", "axis": "T"},
-    "member": {"standard_name": "realization", "long_name": "ensemble member"},
+    "member": {"standard_name": "realization", "long_name": "ensemble member", "units": "1"},
 }
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from sowcast.atomic import atomic_path
+from sowcast.cf_attributes import cf_dataset, merge_encoding
 from sowcast.data.schema import CANONICAL_VARIABLES, FORMAT_VERSION, validate_canonical
 from sowcast.errors import SowcastError
 
@@ -61,10 +62,11 @@ def write_store(
     # Chunk encodings inherited from the source files would clash with ours.
     for da in list(ds.data_vars.values()) + list(ds.coords.values()):
         da.encoding = {}
+    ds, cf = cf_dataset(ds, "sowcast canonical store")
     with atomic_path(path, overwrite=overwrite, directory=True) as tmp:
         delayed = ds.to_zarr(
             tmp, mode="w", zarr_format=3, consolidated=False, compute=False,
-            encoding=encoding_for(ds, chunks),
+            encoding=merge_encoding(cf, encoding_for(ds, chunks)),
         )
         compute(delayed, label=f"writing {path}", progress=progress)
         if statistics is not None:

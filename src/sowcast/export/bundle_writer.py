@@ -65,6 +65,7 @@ from sowcast.bundle.manifest import (
     parse_manifest,
     variant_file,
 )
+from sowcast.cf_attributes import cf_dataset, merge_encoding
 from sowcast.data.grid import Grid
 from sowcast.errors import SowcastError
 
@@ -94,7 +95,8 @@ def write_static_nc(path: str | os.PathLike, grid: Grid, static_names: Sequence[
                                   "lon": ("lon", np.asarray(grid.lon, np.float64), COORD_ATTRS["lon"])},
                     attrs={"Conventions": "CF-1.8", "title": "sowcast bundle: static fields on the model grid",
                            "source": "sowcast export"})
-    encoding = {n: {"_FillValue": None} for n in list(ds.data_vars) + ["lat", "lon"]}
+    ds, cf = cf_dataset(ds, ds.attrs["title"], "sowcast export")
+    encoding = merge_encoding(cf, {n: {"_FillValue": None} for n in ds.data_vars})
     ds.to_netcdf(path, engine="netcdf4", encoding=encoding)
     return Path(path)
 
@@ -112,12 +114,26 @@ def write_statistics_nc(path: str | os.PathLike, channels: Sequence[str], statis
             v = np.asarray(statistics[key], np.float32).reshape(-1)
             if v.shape != (len(channels),):
                 raise SowcastError(f"statistics {key!r} has {v.size} values for {len(channels)} channels")
-            data[key] = (("channel",), v, {"long_name": long_names[key], "units": "channel units (see manifest.json)"})
+            # one unit per channel: no single CF units attribute fits, so the comment says where they are
+            data[key] = (("channel",), v, {"long_name": long_names[key],
+                                           "comment": "in each channel's units (manifest.json channels)"})
     ds = xr.Dataset(data, coords={"channel": ("channel", np.asarray(list(channels), dtype=object))},
                     attrs={"Conventions": "CF-1.8", "title": "sowcast bundle: per-channel statistics of the training data",
                            "source": "sowcast export"})
-    ds.to_netcdf(path, engine="netcdf4", encoding={k: {"_FillValue": None} for k in data})
+    ds, cf = cf_dataset(ds, ds.attrs["title"], "sowcast export")
+    ds.to_netcdf(path, engine="netcdf4", encoding=merge_encoding(cf, {k: {"_FillValue": None} for k in data}))
     return Path(path)
+
+
+def _model_identity(payload: Mapping[str, Any], loaded: Any) -> dict[str, Any]:
+    """Which training run the model is (model_metadata.py: the ONNX file's own record)."""
+    from sowcast.export.onnx_export import config_digest
+
+    config = payload.get("config") or {}
+    return {"sowcast_version": sowcast_version(), "model_name": (config.get("model") or {}).get("name"),
+            "checkpoint_step": payload.get("step"), "param_digest": (payload.get("param_digests") or [None])[0],
+            "config_digest": config_digest(config), "graph_digest": loaded.graph_digest,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def software_versions() -> dict[str, str | None]:
@@ -264,6 +280,7 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
     from sowcast.data.schema import PRECIPITATION_ACCUMULATION, time_step_iso
     from sowcast.export import onnx_export as ox
     from sowcast.export import parity as P
+    from sowcast.export.model_metadata import model_metadata, stamp_model_metadata
     from sowcast.export.quantize import VARIANT_PRECISIONS, make_variant
     from sowcast.graph.build import is_global_grid, normalize_settings
 
@@ -331,6 +348,11 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
             t0 = time.perf_counter()
             kwargs = {} if embed_limit_bytes is None else {"embed_limit_bytes": int(embed_limit_bytes)}
             written = ox.export_onnx(model, tmp / MODEL_FILE, opset=int(opset), **kwargs)
+            # channel order, units, time step, grid and identity inside model.onnx, before parity and checksums
+            stamp_model_metadata(tmp / MODEL_FILE, model_metadata(
+                channels, forcing_names, static_names, t_in, time_step_iso(time_step), grid.lat, grid.lon,
+                graph.settings.get("kind") or ("global" if is_global_grid(grid) else "regional"),
+                _model_identity(payload, loaded)))
             info = ox.check_onnx(tmp / MODEL_FILE, model)
             external = any(p.name == MODEL_DATA_FILE for p in written)
             say(f"exported in {time.perf_counter() - t0:.1f} s: {len(info['ops'])} op types, no Scatter; "

@@ -40,6 +40,7 @@ import pandas as pd
 import xarray as xr
 
 from sowcast.bundle.channel_masks import apply_channel_masks
+from sowcast.cf_attributes import cf_dataset
 from sowcast.data.schema import (
     CANONICAL_VARIABLES,
     COORD_ATTRS,
@@ -179,16 +180,11 @@ class OutputLayout:
             coords["level"] = ("level", self.levels, dict(COORD_ATTRS["level"]))
         ds = xr.Dataset(coords={k: xr.Variable(*v) if isinstance(v, tuple) else v for k, v in coords.items()},
                         attrs=self.attrs)
-        encoding = {
-            "lead_time": {"units": unit, "dtype": "int64"},
-            "init_time": {"units": since, "calendar": "proleptic_gregorian", "dtype": "int64"},
-            "valid_time": {"units": since, "calendar": "proleptic_gregorian", "dtype": "int64"},
-            "start_time": {"units": since, "calendar": "proleptic_gregorian", "dtype": "int64"},
-        }
-        for name in ("member", "lat", "lon", "level"):  # CF: no fill values on coordinates
-            if name in ds.coords:
-                encoding[name] = {"_FillValue": None}
-        return ds, encoding
+        ds["lead_time"].encoding["units"] = unit
+        for name in ("init_time", "valid_time", "start_time"):
+            ds[name].encoding.update(units=since, calendar="proleptic_gregorian")
+        # CF-1.8 (sowcast.cf_attributes): int times in these units, no fill values on coordinates
+        return cf_dataset(ds, "sowcast ensemble forecast")
 
 
 def _clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
