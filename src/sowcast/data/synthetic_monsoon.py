@@ -734,6 +734,7 @@ def _dataset(grid: Grid, days: pd.DatetimeIndex, fields: dict[str, np.ndarray],
     return xr.Dataset(data, coords=coords, attrs={
         "title": "sowcast synthetic West African monsoon",
         "source": f"sowcast synthetic monsoon v{VERSION}, seed {seed}",
+        "history": f"made by sowcast.data.synthetic_monsoon v{VERSION} (seed {seed})",
         "time_step": "P1D",
         "precipitation_accumulation": PRECIPITATION_ACCUMULATION,
         "Conventions": "CF-1.8",
