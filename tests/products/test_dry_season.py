@@ -104,3 +104,20 @@ def test_the_products_command_refuses_a_bad_threshold_in_one_line(sowcast_cli, t
     assert r.returncode != 0 and not out.exists()
     assert r.stderr.strip().splitlines() == [
         "sowcast: error: products.dry_season_mm_per_day must be a number of mm per day >= 0, not -2"]
+
+
+def test_the_chain_products_carry_the_mask_on_the_grid_and_at_each_location(chain):
+    """weekly.nc holds the mask on the grid; locations.nc the flag at each location (its grid
+    cell, int8) and locations.csv the same as rain_<period>_dry_season."""
+    out = chain["products"]
+    with xr.open_dataset(out / "weekly.nc") as w, xr.open_dataset(out / "locations.nc") as loc:
+        grid, at = w[DRY].load(), loc[f"weekly_{DRY}"].load()
+    assert grid.dims == ("period", "lat", "lon") and set(np.unique(grid.values)) <= {0, 1}
+    assert at.dtype == np.int8 and at.attrs["flag_meanings"] == "not_dry dry_season"
+    table = pd.read_csv(out / "locations.csv")
+    for k, name in enumerate(at["location"].values):
+        cell = grid.sel(lat=float(at["lat"][k]), lon=float(at["lon"][k]), method="nearest")
+        np.testing.assert_array_equal(at.sel(location=name).values, cell.values)
+        row = table.set_index("location").loc[str(name)]
+        for period in ("week1", "week2", "weeks3-4", "weeks5-6"):
+            assert int(row[f"rain_{period}_dry_season"]) == int(cell.sel(period=period))

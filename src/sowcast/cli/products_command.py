@@ -239,6 +239,9 @@ def run(cfg: DictConfig) -> int:
                                            calibration=calibration)
 
     weekly_loc = extract(locations, weekly.drop_vars([v for v in weekly.data_vars if "member" in weekly[v].dims]))
+    if f"{RAIN}_dry_season" in weekly_loc:   # a flag again (a district: dry where most of its area is)
+        weekly_loc[f"{RAIN}_dry_season"] = (weekly_loc[f"{RAIN}_dry_season"] >= 0.5).astype(np.int8).assign_attrs(
+            weekly[f"{RAIN}_dry_season"].attrs)
     files = {"weekly.nc": weekly, "locations.nc": None if outlook_loc is None else xr.merge(
         [outlook_loc, weekly_loc.rename({v: f"weekly_{v}" for v in weekly_loc.data_vars})], compat="override",
         combine_attrs="drop_conflicts"),
