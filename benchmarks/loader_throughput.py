@@ -9,7 +9,10 @@ one with ``--store``, then in one run measures
   :class:`InMemoryWindows`, with 0 and 2 workers;
 
 and prints samples/second and the ratio real/memory. A ratio near 1 means reading the
-store is not the bottleneck. ``--quick`` builds half a year and times 64 samples;
+store is not the bottleneck. The DataLoader rows are measured twice, taking turns: with the
+forcings computed once per time index (:mod:`sowcast.data.forcing_cache`, the loader now)
+and computed for every window (the loader before issue 17), so the two compare within one
+run on a busy machine. ``--quick`` builds half a year and times 64 samples;
 ``--json PATH`` also writes the ratios for ``benchmarks/run_all.py``. Usage::
 
     .venv/bin/python benchmarks/loader_throughput.py [--store PATH] [--grid 64x128|demo]
@@ -33,6 +36,31 @@ from sowcast.data.testing import make_canonical_store
 from sowcast.data.windows import InMemoryWindows, WindowSource
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class _ForcingsPerWindow:
+    """The loader before issue 17: the forcings computed afresh for every window."""
+
+    def forcings(self, t0: int, t1: int) -> np.ndarray:
+        from sowcast.data.forcings import compute_forcings
+
+        f = compute_forcings(self.times[t0:t1], self.grid.lat, self.grid.lon, self.time_step)
+        return np.stack([f[name] for name in self.forcing_names], axis=1)
+
+
+class RealPerWindow(_ForcingsPerWindow, WindowSource):
+    pass
+
+
+class MemoryPerWindow(_ForcingsPerWindow, InMemoryWindows):
+    pass
+
+
+def _as(cls: type, source: WindowSource) -> WindowSource:
+    """``source``'s windows served by ``cls`` (same store, statistics, data in memory)."""
+    out = cls.__new__(cls)
+    out.__dict__.update(source.__getstate__())
+    return out
 QUICK = {"years": 0.5, "samples": 64}
 
 
@@ -122,32 +150,49 @@ def main() -> None:
             compute_forcings(source.window_times(int(order[k])), source.grid.lat, source.grid.lon,
                              source.time_step)
 
+        cached = WindowSource(store)   # a fresh forcing cache (sowcast.data.forcing_cache)
+
+        def forcing_cached(k: int) -> None:
+            t = cached._first + int(order[k % len(order)])
+            cached.forcings(t - cached.n_input_steps + 1, t + cached.n_target_steps + 1)
+
         rows = [
             ("core: zarr reads only", "-", _rate(zarr_read, n)),
-            ("core: forcings only", "-", _rate(forcing_only, n)),
+            ("core: forcings only, per window (before)", "-", _rate(forcing_only, n)),
+            ("core: forcings, cache's first epoch", "-", _rate(forcing_cached, n)),
+            ("core: forcings, cache's next epochs", "-", _rate(forcing_cached, n)),
             ("core: WindowSource[i]", "-", _rate(lambda k: source[int(order[k])], n)),
             ("core: InMemoryWindows[i]", "-", _rate(lambda k: memory[int(order[k])], n)),
         ]
-        ratios = []
+        ratios, before = [], []
+        real_old, memory_old = _as(RealPerWindow, source), _as(MemoryPerWindow, memory)
         for workers in args.workers:
+            real_b = _loader_rate(real_old, workers, args.batch_size, n)
             real = _loader_rate(source, workers, args.batch_size, n)
+            mem_b = _loader_rate(memory_old, workers, args.batch_size, n)
             mem = _loader_rate(memory, workers, args.batch_size, n)
             rows += [(f"DataLoader real zarr (bs {args.batch_size})", str(workers), real),
-                     (f"DataLoader memory    (bs {args.batch_size})", str(workers), mem)]
+                     (f"DataLoader memory    (bs {args.batch_size})", str(workers), mem),
+                     ("  forcings per window (before): real", str(workers), real_b),
+                     ("  forcings per window (before): memory", str(workers), mem_b)]
             ratios.append((workers, real / mem))
+            before.append((workers, real_b / mem_b, real / real_b, mem / mem_b))
 
-        print(f"{'what':<36}{'workers':>8}{'samples/s':>12}")
+        print(f"{'what':<42}{'workers':>8}{'samples/s':>12}")
         for what, workers, rate in rows:
-            print(f"{what:<36}{workers:>8}{rate:>12.1f}")
+            print(f"{what:<42}{workers:>8}{rate:>12.1f}")
         print()
-        core_ratio = rows[2][2] / rows[3][2]
+        core_ratio = rows[4][2] / rows[5][2]
         print(f"ratio real/memory, core WindowSource: {core_ratio:.2f}")
-        for workers, ratio in ratios:
-            print(f"ratio real/memory, DataLoader workers={workers}: {ratio:.2f}")
+        for (workers, ratio), (_, ratio_b, gain_real, gain_mem) in zip(ratios, before):
+            print(f"ratio real/memory, DataLoader workers={workers}: {ratio:.2f} (forcings per window: {ratio_b:.2f}); "
+                  f"forcings once per time vs per window: real x{gain_real:.2f}, memory x{gain_mem:.2f}")
         if args.json:
             figures = [{"figure": "core WindowSource real/memory", "value": core_ratio, "unit": "ratio"}]
             figures += [{"figure": f"DataLoader real/memory, {w} workers", "value": r, "unit": "ratio"}
                         for w, r in ratios]
+            figures += [{"figure": f"DataLoader real/memory, {w} workers, forcings per window", "value": r,
+                         "unit": "ratio"} for w, r, _, _ in before]
             atomic_write_text(args.json, json.dumps({
                 "benchmark": "loader_throughput", "figures": figures,
                 "details": {"rows": rows, "grid": args.grid, "years": args.years, "samples": n,
