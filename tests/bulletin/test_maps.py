@@ -174,5 +174,6 @@ def test_advice_range_in_both_languages():
     assert advice_range(fr, row, 64, {}).startswith("D'après 64 prévisions\u00a0: probablement entre 52")
     assert advice_range(en, row, None, {}) == ""
     # an upper end shown as the threshold itself (50.2 % -> "50%") is not "either side" of it
-    edge = next(pd.DataFrame([{"advice": "wait", "advice_probability": 0.357, "advice_week": 6}]).itertuples(index=False))
+    edge = pd.DataFrame([{"advice": "wait", "advice_probability": 0.357, "advice_week": 6}])
+    edge = next(edge.itertuples(index=False))
     assert advice_range(en, edge, 32, {}) == "From 32 forecast runs: likely between 23% and 50%."

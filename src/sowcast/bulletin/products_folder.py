@@ -2,7 +2,8 @@
 :mod:`sowcast.cli.products_command`): ``products.json`` (issue date, provenance),
 ``locations.csv`` (the numbers of the table, one row per location), ``locations.nc`` (the
 advice week and the rule's dry-spell days), ``weekly.nc`` (rain tercile probabilities on the
-grid and, from products that have it, the dry-season mask) and ``planting_map.nc`` (onset probabilities on the grid, when the products have it).
+grid and, from products that have it, the dry-season mask) and ``planting_map.nc`` (onset
+probabilities on the grid, when the products have it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
