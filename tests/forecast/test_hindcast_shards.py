@@ -90,3 +90,15 @@ def test_the_script_outside_an_array_says_how_to_submit(tmp_path):
                        text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.strip() == ("sowcast: error: submit with sbatch --array=0-N (one task per "
                                                        "shard), or set HINDCAST_MERGE=1 to merge")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("hindcast.shard=2/2", "hindcast.shard 2/2: i must be 0..1 (shards are counted from 0)"),
+    ("hindcast.merge=maybe", "hindcast.merge must be true or false"),
+    ("hindcast.parallel=fast", "hindcast.parallel must be one of members, intra_op"),
+])
+def test_bad_shard_options_are_one_line_errors(tmp_path, sowcast_cli, override, message):
+    r = sowcast_cli("hindcast", "hindcast.bundle=b", "hindcast.store=s", f"hindcast.output={tmp_path / 'h'}", override)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"sowcast: error: {r.stderr.strip().removeprefix('sowcast: error: ')}"]
+    assert message in r.stderr and not (tmp_path / "h").exists()
