@@ -15,8 +15,11 @@ edges are held in the grouped layout of :mod:`sowcast.graph.receiver_groups` (re
 grouped by in-degree, each receiver's edges contiguous), so each group's sum is a
 Reshape and a ReduceSum over contiguous edges, and one Gather over the receivers puts the
 group sums back in receiver order (none when every receiver has the same degree:
-mesh -> grid is a reshape). No padding, no edge-sized Gather, nothing scatters; the edge
-order inside a layer is internal (edge latents never leave the model).
+mesh -> grid is a reshape). An edge set with many distinct in-degrees (a regional mesh)
+is summed in binary chunks instead, when that takes fewer ReduceSum calls (two stages:
+chunks of one size, then each receiver's chunks; ``receiver_groups.chunked_groups``). No
+padding, no edge-sized Gather, nothing scatters; the edge order inside a layer is internal
+(edge latents never leave the model).
 
 Edge update in few passes over the ``[B, E, W]`` edge tensor: the first layer of
 ``MLP_e`` is applied part by part (:meth:`MLP.project`), nodes projected once and gathered
