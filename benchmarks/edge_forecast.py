@@ -6,7 +6,7 @@ busy machine:
 * onnxruntime step time against torch eager on the same weights and inputs (ratio); the
   onnxruntime session is the production one (:func:`sowcast.forecast.session.make_session`:
   sequential, idle spinning off) and torch runs with the same number of threads; the two
-  are called in turn, best of ``--repeats``;
+  are called in turn, best of ``--repeats``, in wall and in process CPU time;
 * achieved FLOP/s of the onnxruntime step (GEMM FLOPs counted by torch's FlopCounterMode
   on the same forward: matmuls only; gathers and elementwise ops move memory and are not
   counted) against the machine's measured dense GEMM FLOP/s with the same threads (best of
@@ -75,27 +75,29 @@ def chain(work: Path, grid: str, model: str, mesh_level: int | None) -> tuple[Pa
     return checkpoint, store
 
 
-def gemm_flops(threads: int, n: int = 2048) -> tuple[float, str]:
+def gemm_flops(threads: int, n: int = 2048) -> tuple[float, str, float]:
     """Best dense float32 GEMM FLOP/s of numpy and torch, each limited to ``threads`` threads
-    (numpy's BLAS through threadpoolctl: ``torch.set_num_threads`` does not reach it)."""
+    (numpy's BLAS through threadpoolctl: ``torch.set_num_threads`` does not reach it), who,
+    and the best FLOP per process CPU second (all threads' CPU time: per-core efficiency)."""
     import torch
     from threadpoolctl import threadpool_limits
 
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    best, who = 0.0, ""
+    best, who, best_cpu = 0.0, "", 0.0
     torch.set_num_threads(threads)
     with threadpool_limits(limits=threads):
         for name, mm in (("numpy", lambda: a @ b), ("torch", lambda: ta @ tb)):
             mm()
             for _ in range(3):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 mm()
                 rate = 2.0 * n ** 3 / (time.perf_counter() - t)
+                best_cpu = max(best_cpu, 2.0 * n ** 3 / max(time.process_time() - c, 1e-9))
                 if rate > best:
                     best, who = rate, name
-    return best, who
+    return best, who, best_cpu
 
 
 def _vm_hwm_kib(pid: int) -> int:
@@ -116,18 +118,20 @@ def _children_cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
-def best_ms_in_turn(fns, repeats: int) -> list[float]:
-    """Best milliseconds per call of each function, called in turn (one warm-up each), so a
-    machine that gets busier or quieter slows all of them alike."""
+def best_ms_in_turn(fns, repeats: int) -> list[tuple[float, float]]:
+    """Best wall and best CPU milliseconds (``time.process_time``: this process's threads,
+    which other processes on a busy machine do not add to) per call of each function, called
+    in turn (one warm-up each), so a machine that gets busier or quieter slows all alike."""
     for fn in fns:
         fn()
-    best = [float("inf")] * len(fns)
+    best, best_cpu = [float("inf")] * len(fns), [float("inf")] * len(fns)
     for _ in range(repeats):
         for i, fn in enumerate(fns):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn()
+            best_cpu[i] = min(best_cpu[i], time.process_time() - c)
             best[i] = min(best[i], time.perf_counter() - t)
-    return [1000.0 * b for b in best]
+    return [(1000.0 * b, 1000.0 * c) for b, c in zip(best, best_cpu)]
 
 
 def main() -> None:
@@ -201,9 +205,9 @@ def main() -> None:
         torch.set_num_threads(threads)
         session = make_session(bundle.model_path("fp32"), threads=threads)  # production options: no spinning
         for batch_size, batch in batches.items():
-            torch_ms, ort_ms = best_ms_in_turn([lambda b=batch: P.run_torch(torch_model, b),
-                                                lambda b=batch: P.run_ort(session, b)], args.repeats)
-            rows.append((threads, batch_size, torch_ms, ort_ms, flops[batch_size]))
+            (torch_ms, torch_cpu), (ort_ms, ort_cpu) = best_ms_in_turn(
+                [lambda b=batch: P.run_torch(torch_model, b), lambda b=batch: P.run_ort(session, b)], args.repeats)
+            rows.append((threads, batch_size, torch_ms, ort_ms, flops[batch_size], torch_cpu, ort_cpu))
         peaks[threads] = gemm_flops(threads)
 
     # -- a real forecast: 46 days x 16 members by default ----------------------------------
@@ -227,34 +231,41 @@ def main() -> None:
     import pandas as pd
     days = pd.Timedelta(args.lead) / pd.Timedelta("1D")
 
-    print(f"\n{'threads':>7} {'batch':>5} {'torch ms':>9} {'ORT ms':>8} {'torch/ORT':>9} {'GFLOP/step':>10} "
-          f"{'ORT GFLOP/s':>11} {'GEMM GFLOP/s':>12} {'% of GEMM':>9}")
-    for threads, batch_size, torch_ms, ort_ms, n_flops in rows:
+    print(f"\n{'threads':>7} {'batch':>5} {'torch ms':>9} {'ORT ms':>8} {'torch/ORT':>9} {'CPU ms':>15} "
+          f"{'CPU ratio':>9} {'GFLOP/step':>10} {'ORT GFLOP/s':>11} {'GEMM GFLOP/s':>12} {'% of GEMM':>9} "
+          f"{'CPU %':>6}")
+    for threads, batch_size, torch_ms, ort_ms, n_flops, torch_cpu, ort_cpu in rows:
         achieved = n_flops / (ort_ms / 1000.0)
         peak = peaks[threads][0]
         print(f"{threads:>7} {batch_size:>5} {torch_ms:>9.1f} {ort_ms:>8.1f} {torch_ms / ort_ms:>9.2f} "
-              f"{n_flops / 1e9:>10.3f} {achieved / 1e9:>11.2f} {peak / 1e9:>12.1f} {100 * achieved / peak:>8.1f}%")
+              f"{torch_cpu:>7.1f}/{ort_cpu:<7.1f} {torch_cpu / ort_cpu:>9.2f} "
+              f"{n_flops / 1e9:>10.3f} {achieved / 1e9:>11.2f} {peak / 1e9:>12.1f} {100 * achieved / peak:>8.1f}% "
+              f"{100 * n_flops / (ort_cpu / 1000.0) / peaks[threads][2]:>5.1f}%")
+    print("CPU ms: best process CPU time per call, torch/ORT (all threads of the process; on a busy machine "
+          "the wall ratios move, these less); CPU %: ORT FLOP per CPU second / GEMM FLOP per CPU second")
     print("GEMM: best of numpy and torch, 2048^3 float32, BLAS pools and torch limited to the threads: "
-          + ", ".join(f"{t} thread{'s' if t > 1 else ''} {p / 1e9:.1f} GFLOP/s ({who})" for t, (p, who) in peaks.items()))
+          + ", ".join(f"{t} thread{'s' if t > 1 else ''} {p / 1e9:.1f} GFLOP/s ({who}; {c / 1e9:.1f} per CPU second)"
+                      for t, (p, who, c) in peaks.items()))
     print(f"\nforecast {args.members} members x {days:g} days ({args.threads} threads): wall {wall:.1f} s, "
           f"CPU {cpu:.1f} s, {args.members * days / cpu:.1f} member-days per CPU-second, "
           f"peak RSS {hwm_kib / 1024:.0f} MiB")
     summary = {"grid": args.grid, "parameters": n_params,
-               "rows": [dict(zip(("threads", "batch", "torch_ms", "ort_ms", "gemm_flops_per_step"), r)) for r in rows],
-               "gemm_peak_flops": {str(t): p for t, (p, _who) in peaks.items()},
+               "rows": [dict(zip(("threads", "batch", "torch_ms", "ort_ms", "gemm_flops_per_step", "torch_cpu_ms",
+                                  "ort_cpu_ms"), r)) for r in rows],
+               "gemm_peak_flops": {str(t): p for t, (p, _who, _cpu) in peaks.items()},
                "forecast_wall_s": wall, "forecast_cpu_s": cpu, "member_days_per_cpu_s": args.members * days / cpu,
                "peak_rss_mib": hwm_kib / 1024, "members": args.members, "lead_days": days, "threads": args.threads}
     print(json.dumps(summary))
     if args.json:
         figures = []
-        for threads, batch_size, torch_ms, ort_ms, n_flops in rows:
+        for threads, batch_size, torch_ms, ort_ms, n_flops, _torch_cpu, _ort_cpu in rows:
             figures.append({"figure": f"torch eager / onnxruntime step time, batch {batch_size}, {threads} thread(s)",
                             "value": torch_ms / ort_ms, "unit": "ratio"})
             figures.append({"figure": f"onnxruntime GEMM FLOP/s vs dense GEMM peak, batch {batch_size}, "
                                       f"{threads} thread(s)",
                             "value": 100 * n_flops / (ort_ms / 1000.0) / peaks[threads][0], "unit": "%"})
         figures += [{"figure": f"dense GEMM peak ({who}, {t} thread(s))", "value": p / 1e9, "unit": "GFLOP/s"}
-                    for t, (p, who) in peaks.items()]
+                    for t, (p, who, _cpu) in peaks.items()]
         figures += [
             {"figure": f"forecast {args.members} members x {days:g} days", "value": args.members * days / cpu,
              "unit": "member-days/CPU-s"},
