@@ -140,10 +140,11 @@ def _children_cpu() -> float:
 
 
 def take_turns(configs: dict[str, list[str]], base: list[str], repeats: int, cwd: Path,
-               output_of: callable) -> dict[str, list[dict]]:
+               output_of: callable, fresh: callable = lambda k: None) -> dict[str, list[dict]]:
     results: dict[str, list[dict]] = {name: [] for name in configs}
     for r in range(repeats):
         for k, (name, extra) in enumerate(configs.items()):
+            fresh(k)   # a hindcast folder with every start done would be up to date, not run again
             cpu0 = _children_cpu()
             m = run_measured([*base, *extra, output_of(k)], cwd)
             m["cpu_s"] = _children_cpu() - cpu0
@@ -240,7 +241,8 @@ def main() -> None:
                     "hindcast.climatology.build=false", "overwrite=true"]
             n_starts = len(pd.date_range(f"{year}-{first}", f"{year}-{last}", freq="7D"))
             print(f"\nhindcast {n_starts} starts x {args.hindcast_members} members x {args.lead}")
-            hc = take_turns(HINDCASTS, base, args.repeats, work, lambda k: f"hindcast.output={work / f'hc{k}'}")
+            hc = take_turns(HINDCASTS, base, args.repeats, work, lambda k: f"hindcast.output={work / f'hc{k}'}",
+                            lambda k: shutil.rmtree(work / f"hc{k}", ignore_errors=True))
             hc_rows = table(hc, n_starts * args.hindcast_members * days)
         if args.json:
             from sowcast.atomic import atomic_write_text
