@@ -155,7 +155,8 @@ class AreaWeightedLoss(nn.Module):
         with ``model``, its log-space channels in model space with the model's diff_std."""
         stats = source.statistics
         diff_std = np.array(stats.get("diff_std", stats["std"]), np.float64)
-        offsets = (model.hyperparameters().get("log_offsets") if model is not None else None)
+        hyper = getattr(model, "hyperparameters", None)
+        offsets = hyper().get("log_offsets") if callable(hyper) else None
         if offsets is not None:
             log = np.asarray(offsets) > 0
             diff_std[log] = model.normalization.diff_std.detach().cpu().reshape(-1).numpy()[log]
