@@ -86,7 +86,7 @@ def test_calibrate_without_hindcasts_is_one_line_error(sowcast_cli, tmp_path, ch
     ("calibrate.probability_floor=0.5", "calibrate.probability_floor must be at least 0"),
     ("calibrate.add_to_bundle=maybe", "calibrate.add_to_bundle must be true or false"),
     ("calibrate.onset_region=[1,2]", "calibrate.onset_region must be"),
-    ("+calibrate.nonsense=1", "unknown calibrate option"),
+    ("+calibrate.nonsense=1", "unknown option calibrate.nonsense; known: hindcast,"),
 ])
 def test_bad_calibrate_options_are_one_line_errors(sowcast_cli, chain, override, message):
     r = sowcast_cli("calibrate", f"calibrate.hindcast={chain['hindcast']}", f"calibrate.store={chain['store']}",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,91 +30,68 @@ import pandas as pd
 import xarray as xr
 
 from sowcast.cf_attributes import cf_dataset
-from sowcast.config_values import flag, number, whole
+from sowcast.config_values import number
 from sowcast.errors import SowcastError
+from sowcast.options import option, parse
 from sowcast.output_lock import output_lock
 
-CALIBRATE_OPTIONS = ("hindcast", "store", "climatology", "bundle", "output", "neighbourhood", "ridge",
-                     "probability_floor", "rules", "rules_overrides", "onset_region", "add_to_bundle")
 CALIBRATION_FILE = "calibration.nc"
 PRODUCT = "products_calibration"
 RAIN = "total_precipitation"
 VARIABLES = (RAIN, "2m_temperature")
 
 
-def _is_null(value: Any) -> bool:
-    return value is None or str(value).strip() in ("", "None", "null")
-
-
-def _path(value: Any, key: str, must_exist: bool = True) -> Path | None:
-    if _is_null(value):
-        return None
-    path = Path(os.path.expanduser(str(value)))
-    if must_exist and not path.exists():
+def _existing(path: Path | None, key: str) -> Path | None:
+    if path is not None and not path.exists():
         raise SowcastError(f"calibrate.{key}: no such file or folder {path}")
     return path
 
 
-def _floor(value: Any) -> float:
-    out = number(value, "calibrate.probability_floor")
+def _floor(value: Any, key: str) -> float:
+    out = number(value, key)
     if not 0 <= out < 1 / 3:
-        raise SowcastError(f"calibrate.probability_floor must be at least 0 and below 1/3, not {value!r}")
+        raise SowcastError(f"{key} must be at least 0 and below 1/3, not {value!r}")
     return out
 
 
 @dataclass(frozen=True)
 class CalibrateOptions:
-    """The validated ``calibrate:`` config (conf/calibrate/default.yaml)."""
+    """The ``calibrate:`` config (conf/calibrate/default.yaml, whose defaults equal these:
+    tests/test_option_defaults.py). :meth:`from_config` parses it
+    (:func:`sowcast.options.parse`), checks the paths and fills ``climatology`` and ``output``."""
 
-    hindcast: Path
-    store: Path
-    climatology: Path
-    output: Path
-    bundle: Path | None = None
-    neighbourhood: int = 2
-    ridge: float = 1.0
-    probability_floor: float = 0.02
-    rules: Any = "sivakumar1988"
-    rules_overrides: Any = None
-    onset_region: tuple[float, float, float, float] | None = None
-    add_to_bundle: bool = True
+    hindcast: Path | None = option(None, "training-year hindcasts ('sowcast hindcast hindcast.keep_daily=true')")
+    store: Path | None = option(None, "canonical store with the truth of those years")
+    climatology: Path | None = option(None, "their climatology.nc; null: <hindcast>/climatology.nc")
+    bundle: Path | None = option(None, "bundle folder: calibration.nc is added to it (role calibration)")
+    output: Path | None = option(None, "calibration.nc; null: <hindcast>/calibration.nc")
+    neighbourhood: int = option(2, "terciles: pool the grid points within +-N cells ((2N+1)^2) per fit", low=0)
+    ridge: float = option(1.0, "terciles: weight of the prior (climatology, slope 0) in pseudo-observations",
+                          low=0.0)
+    probability_floor: float = option(0.02, "no probability below it or above 1 - it (terciles: up to 1 - 2 floor); "
+                                            "number in [0, 1/3)", convert=_floor)
+    rules: Any = option("sivakumar1988", "onset rules of the onset-by-week calibration (as products.rules)")
+    rules_overrides: Any = option({}, "overrides of those rules (as products.rules_overrides)")
+    onset_region: tuple[float, float, float, float] | None = option(
+        None, "[lat_min, lat_max, lon_min, lon_max] of the onset cases; null: every land point")
+    add_to_bundle: bool = option(True, "add calibration.nc to the bundle folder (its manifest is re-signed)")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> CalibrateOptions:
-        from sowcast.config import plain
-
-        cfg = dict(plain(cfg) or {})
-        unknown = sorted(set(cfg) - set(CALIBRATE_OPTIONS))
-        if unknown:
-            raise SowcastError(f"unknown calibrate option(s) {', '.join(unknown)}; known: {', '.join(CALIBRATE_OPTIONS)}")
-        hindcast = _path(cfg.get("hindcast"), "hindcast")
+        o = parse(cls, cfg, "calibrate")
+        hindcast = _existing(o.hindcast, "hindcast")
         if hindcast is None:
             raise SowcastError("calibrate.hindcast is not set: give the training-year hindcasts folder "
                                "('sowcast hindcast hindcast.keep_daily=true')")
-        store = _path(cfg.get("store"), "store")
-        if store is None:
+        if _existing(o.store, "store") is None:
             raise SowcastError("calibrate.store is not set: give the canonical store with the truth")
-        climatology = _path(cfg.get("climatology"), "climatology") or hindcast / "climatology.nc"
+        climatology = _existing(o.climatology, "climatology") or hindcast / "climatology.nc"
         if not climatology.is_file():
             raise SowcastError(f"no climatology {climatology}: run 'sowcast hindcast' (it builds climatology.nc) "
                                "or set calibrate.climatology")
-        region = cfg.get("onset_region")
-        if not _is_null(region):
-            if not isinstance(region, (list, tuple)) or len(region) != 4:
-                raise SowcastError(f"calibrate.onset_region must be [lat_min, lat_max, lon_min, lon_max], "
-                                   f"not {region!r}")
-            region = tuple(number(x, "calibrate.onset_region") for x in region)
-        else:
-            region = None
-        return cls(hindcast=hindcast, store=store, climatology=climatology,
-                   output=_path(cfg.get("output"), "output", must_exist=False) or hindcast / CALIBRATION_FILE,
-                   bundle=_path(cfg.get("bundle"), "bundle"),
-                   neighbourhood=whole(cfg.get("neighbourhood", 2), "calibrate.neighbourhood", 0),
-                   ridge=number(cfg.get("ridge", 1.0), "calibrate.ridge", 0.0),
-                   probability_floor=_floor(cfg.get("probability_floor", 0.02)),
-                   rules=cfg.get("rules") or "sivakumar1988", rules_overrides=cfg.get("rules_overrides") or None,
-                   onset_region=region, add_to_bundle=flag(cfg.get("add_to_bundle", True),
-                                                                  "calibrate.add_to_bundle"))
+        return replace(o, climatology=climatology, output=o.output or hindcast / CALIBRATION_FILE,
+                       bundle=_existing(o.bundle, "bundle"), rules=o.rules or "sivakumar1988",
+                       rules_overrides=o.rules_overrides or None)
 
 
 def fit_terciles(periods: xr.Dataset, truth: xr.Dataset, clim: xr.Dataset, names: list[str],
