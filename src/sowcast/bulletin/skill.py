@@ -3,8 +3,9 @@
 :mod:`sowcast.verify.scorecard`) and, when present, ``summary.json`` (the reforecast years).
 
 Shown: the RPSS of the weekly rain terciles (``value`` of the ``rpss`` rows of
-``total_precipitation``; reference equal odds) for the bulletin's periods, and the mean
-absolute error of the onset date beside the climatological date (``onset_mae_days``)."""
+``total_precipitation``: where the products issue terciles, outside the climatological dry
+season; reference the categories' climatological frequencies) for the bulletin's periods,
+and the mean absolute error of the onset date beside the climatological date (``onset_mae_days``)."""
 
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ def fit_terciles(periods: xr.Dataset, truth: xr.Dataset, clim: xr.Dataset, names
                  options: CalibrateOptions) -> xr.Dataset:
     """The tercile part of ``calibration.nc`` (:mod:`.tercile_fit`) for every variable and period."""
     from sowcast.calibrate.tercile_fit import categories, fit_tercile_calibration, standardised_anomaly
-    from sowcast.products.terciles import tercile_bounds, tercile_probabilities
+    from sowcast.products.terciles import model_category_bounds, tercile_bounds, tercile_probabilities
 
     starts = pd.DatetimeIndex(periods["start"].values)
     years = starts.year.values
@@ -111,7 +111,7 @@ def fit_terciles(periods: xr.Dataset, truth: xr.Dataset, clim: xr.Dataset, names
         z = standardised_anomaly(f.mean("member").values, c[f"{name}_mean"].values, c[f"{name}_std"].values)
         ol, ou = tercile_bounds(c, name, observed=True)
         cat = categories(o.values, ol.transpose(*o.dims).values, ou.transpose(*o.dims).values)
-        ml, mu = tercile_bounds(c, name)
+        ml, mu = model_category_bounds(c, name)
         raw = tercile_probabilities(f, ml, mu).transpose("start", "period", "lat", "lon", "category").values
         fields: dict[str, list[np.ndarray]] = {}
         for i in range(f.sizes["period"]):

@@ -5,7 +5,8 @@ key skill figures read back from the outputs themselves:
   model over the held-out years as a fraction of persistence's and of climatology's, mean
   over channels, per lead (below 1: better);
 * the scorecard (``<verify.output>/summary.json`` and ``scores.csv``): RPSS of weekly rain
-  terciles at weeks 1, 2, 3-4, 5-6 (reference: equal odds, i.e. climatology = 0), the
+  terciles at weeks 1, 2, 3-4, 5-6 (reference: the categories' climatological frequencies,
+  climatology = 0; outside the dry season, and over every point), of 2 m temperature, the
   ensemble's spread over its error (under 1: under-dispersed, over-confident terciles),
   and the onset MAE beside the climatological onset's; raw, and calibrated where the
   scorecard was made with a calibration.
@@ -47,8 +48,8 @@ def validation_ratios(run_dir: str | Path) -> dict[str, Any] | None:
     return {"step": step, "leads": leads}
 
 
-def weekly_rain_scores(folder: str | Path, metric: str) -> dict[str, float]:
-    """{period: value} of one metric of weekly rain in the scorecard's scores.csv."""
+def weekly_rain_scores(folder: str | Path, metric: str, variable: str = "total_precipitation") -> dict[str, float]:
+    """{period: value} of one metric of weekly rain (or ``variable``) in the scorecard's scores.csv."""
     import csv
 
     try:
@@ -57,7 +58,7 @@ def weekly_rain_scores(folder: str | Path, metric: str) -> dict[str, float]:
     except OSError:
         return {}
     return {r["period"]: float(r["value"]) for r in rows
-            if r["metric"] == metric and r["variable"] == "total_precipitation" and r["value"] not in ("", "nan")}
+            if r["metric"] == metric and r["variable"] == variable and r["value"] not in ("", "nan")}
 
 
 def scorecard(folder: str | Path) -> dict[str, Any] | None:
@@ -112,7 +113,11 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
         rpss = card.get("weekly_rain", {})
         cells = "  ".join(f"{p} {rpss.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
         lines.append(f"  {'RPSS of weekly rain terciles':<40} {cells}   (climatology 0; {card['starts']} starts x "
-                     f"{card['members']} members)")
+                     f"{card['members']} members; outside the dry season, where the products issue terciles)")
+        everywhere = card.get("weekly_rain_all_points")
+        if everywhere:
+            cells = "  ".join(f"{p} {everywhere.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
+            lines.append(f"  {'  the same over every point':<40} {cells}")
         spread = weekly_rain_scores(d.verify.output, "spread_skill")
         if spread:
             cells = "  ".join(f"{p} {spread.get(p, float('nan')):.2f}" for p in PERIODS)
@@ -121,6 +126,10 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
         if calibrated:
             cells = "  ".join(f"{p} {calibrated.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
             lines.append(f"  {'RPSS, calibrated (sowcast calibrate)':<40} {cells}   (fitted on the training years)")
+        two_metre = weekly_rain_scores(d.verify.output, "rpss", "2m_temperature")
+        if two_metre:
+            cells = "  ".join(f"{p} {two_metre.get(p, float('nan')):+.2f}" for p in PERIODS)
+            lines.append(f"  {'RPSS of weekly 2 m temperature terciles':<40} {cells}")
         lines.append(f"  {'onset MAE (' + card['rules'] + ')':<40} {card['onset_mae_days']:.1f} days, climatology "
                      f"{card['onset_mae_days_climatology']:.1f} days   ({card['onset_cases']} cases)"
                      + (f"; bias {card['onset_bias_days']:+.1f} days" if "onset_bias_days" in card else ""))

@@ -17,7 +17,7 @@ from sowcast.output_lock import output_lock
 _LOG = get_logger("verify")
 
 VERIFY_OPTIONS = ("hindcast", "truth", "climatology", "calibration", "rules", "rules_overrides", "onset_region",
-                  "tolerance_days", "output")
+                  "tolerance_days", "dry_season_mm_per_day", "output")
 HEADLINE = [("rpss", "week1"), ("rpss", "week2"), ("rpss", "weeks3-4"), ("rpss", "weeks5-6"),
             ("bss_above", "week1"), ("bss_above", "week2"), ("bss_above", "weeks3-4"), ("bss_above", "weeks5-6")]
 
@@ -41,8 +41,9 @@ def run(cfg: DictConfig) -> int:
             verify.climatology=hindcast/climatology.nc verify.output=scorecard
 
     Weekly and fortnightly rain and 2 m temperature: RMSE (beside climatology and persistence),
-    ACC, fair CRPS, spread-skill, RPSS of terciles and Brier skill of the outer terciles (equal
-    odds as reference), ROC area, a reliability diagram; onset of the rains (verify.rules):
+    ACC, fair CRPS, spread-skill, RPSS of terciles and Brier skill of the outer terciles (the
+    categories' climatological frequencies as reference; rain where the products issue terciles,
+    outside the dry season of verify.dry_season_mm_per_day, and over all points), ROC area, a reliability diagram; onset of the rains (verify.rules):
     MAE, bias, hit rate within verify.tolerance_days and the Brier score of "onset by week k",
     beside the climatological onset of the training years. Writes scores.csv, summary.json,
     reliability.png and skill_by_lead.png into verify.output (replaced as a whole).
@@ -77,6 +78,13 @@ def run(cfg: DictConfig) -> int:
     if region is not None and (not isinstance(region, (list, tuple)) or len(region) != 4):
         raise SowcastError(f"verify.onset_region must be [lat_min, lat_max, lon_min, lon_max], not {region!r}")
     tolerance = number(v.get("tolerance_days", 7), "verify.tolerance_days", 0)
+    from sowcast.products.dry_season import DRY_SEASON_MM_PER_DAY, check_threshold
+
+    try:
+        dry_mm = check_threshold(v.get("dry_season_mm_per_day", DRY_SEASON_MM_PER_DAY))
+    except SowcastError:
+        raise SowcastError("verify.dry_season_mm_per_day must be a number of mm per day >= 0, "
+                           f"not {v.get('dry_season_mm_per_day')!r}") from None
 
     periods = open_hindcast(hindcast, "periods")
     daily = open_hindcast(hindcast, "daily")
@@ -106,7 +114,7 @@ def run(cfg: DictConfig) -> int:
         raise SowcastError("the truth holds no full year before the reforecasts for the onset climatology")
     _LOG.info(f"{len(start_times)} starts x {periods.sizes['member']} members "
               f"({start_times.min():%Y-%m-%d} .. {start_times.max():%Y-%m-%d})")
-    card, tables = verify_reforecasts(periods, truth_daily, climatology, names, calibration)
+    card, tables = verify_reforecasts(periods, truth_daily, climatology, names, calibration, dry_mm)
     held_out_truth = rain_truth.sel(time=rain_truth.time.dt.year.isin(sorted(set(start_times.year))))
     setup = OnsetSetup(rules, region, tolerance)
     cases = onset_cases(daily, held_out_truth, past, setup, land=land)
@@ -124,11 +132,15 @@ def run(cfg: DictConfig) -> int:
                "years": sorted({int(y) for y in start_times.year}), "rules": rules.name,
                "weekly_rain": headline, "onset_mae_days": float(onset["value"]),
                "onset_mae_days_climatology": float(onset["reference"]), "onset_cases": int(onset["n"]),
-               "onset_bias_days": _value(frame, "onset_bias_days")}
+               "onset_bias_days": _value(frame, "onset_bias_days"),
+               "dry_season_mm_per_day": dry_mm,
+               "weekly_rain_all_points": {f"{m} {p}": _value(frame, f"{m}_all_points", p) for m, p in HEADLINE}}
     if calibration is not None:
         summary["calibration"] = str(Path(str(v.get("calibration"))).resolve())
         summary["weekly_rain_calibrated"] = {
             f"{m} {p}": _value(frame, f"{m}_calibrated", p) for m, p in HEADLINE}
+        summary["weekly_rain_calibrated_all_points"] = {
+            f"{m} {p}": _value(frame, f"{m}_calibrated_all_points", p) for m, p in HEADLINE}
         summary["onset_mae_days_calibrated"] = _value(frame, "onset_mae_days_calibrated")
         summary["onset_bias_days_calibrated"] = _value(frame, "onset_bias_days_calibrated")
     with output_lock(output), atomic_path(output, overwrite=True, directory=True) as tmp:
@@ -136,7 +148,7 @@ def run(cfg: DictConfig) -> int:
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         rain = frame[(frame.variable == "total_precipitation") & (frame.metric == "rpss")]
         plot_skill_by_lead(rain.assign(skill=rain["value"]), tmp / "skill_by_lead.png",
-                           title="RPSS of weekly rain terciles (reference: equal odds)")
+                           title="RPSS of weekly rain terciles (reference: climatology; dry season left out)")
         plot_reliability(tables["total_precipitation"].sel(period="weeks3-4"), tmp / "reliability.png",
                          title="Above-normal rain, weeks 3-4 (raw)")
         if "total_precipitation_calibrated" in tables:

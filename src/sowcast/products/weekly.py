@@ -42,6 +42,7 @@ from sowcast.products.periods import PERIODS, Period, period_aggregates
 from sowcast.products.quantile_mapping import quantile_map
 from sowcast.products.terciles import (
     anomaly,
+    model_category_bounds,
     most_likely_category,
     tercile_bounds,
     tercile_probabilities,
@@ -122,7 +123,7 @@ def weekly_products(forecast: xr.Dataset, climatology: xr.Dataset | None, calibr
         if clim is None:
             continue
         out[f"{n}_anomaly"] = anomaly(mean, clim, n, observed=observed)
-        lower, upper = tercile_bounds(clim, n, observed=observed)
+        lower, upper = tercile_bounds(clim, n, observed=True) if observed else model_category_bounds(clim, n)
         units = {"units": values.attrs["units"]} if "units" in values.attrs else {}
         which = "observed" if observed else "model"
         out[f"{n}_lower_tercile"] = lower.assign_attrs(long_name=f"lower tercile of the {which} climatology", **units)

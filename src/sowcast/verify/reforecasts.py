@@ -13,12 +13,18 @@ variable and period, over every start and grid point (latitude-weighted):
   anomaly (against the observed climatology), WeatherBench 2;
 * ``crps`` (fair, Ferro 2014) and the ``spread_skill`` ratio (WeatherBench 2);
 * terciles: forecast probabilities are member fractions against the **model** climatology's
-  terciles at that lead, the observed category against the **observed** climatology's
-  terciles (S2S practice: each against its own climate, which removes the mean bias);
-  ``rpss`` from the fair RPS (Ferro 2014) with equal odds (1/3 each, the probabilistic
-  climatology) as the reference; ``bss_below``/``bss_above`` from the fair Brier score with
-  1/3 as the reference; ``roc_area_below``/``roc_area_above``; the reliability table of the
-  above-normal category.
+  bounds at that lead, the observed category against the **observed** climatology's
+  terciles (S2S practice: each against its own climate, which removes the mean bias; with
+  ties at 0 mm the model's bounds sit at the observed categories' climatological levels,
+  :mod:`sowcast.products.terciles`); ``rpss`` from the fair RPS (Ferro 2014) with the
+  probabilistic climatology as the reference: the observed categories' climatological
+  frequencies (1/3 each where the terciles are distinct; e.g. 0 / 0.8 / 0.2 where 80 % of
+  the weeks are dry), so that knowing a dry season is dry earns no skill;
+  ``bss_below``/``bss_above`` from the fair Brier score against the same reference;
+  ``roc_area_below``/``roc_area_above``; the reliability table of the above-normal category.
+  Rain is scored where the products issue terciles: periods of the climatological dry season
+  (:mod:`sowcast.products.dry_season`, ``dry_season_mm_per_day``) are left out, and
+  ``<score>_all_points`` gives the same score over every point.
 
 Onset of the rains (:func:`onset_cases`), at every grid point of ``region`` and every start
 before the observed onset (the observations up to the start show no onset yet): each
@@ -46,7 +52,13 @@ from sowcast.errors import SowcastError
 from sowcast.products.climatology import climatology_for, day_of_year
 from sowcast.products.onset_climatology import onset_by_week_climatology
 from sowcast.products.periods import observed_periods
-from sowcast.products.terciles import tercile_bounds, tercile_probabilities
+from sowcast.products.dry_season import DRY_SEASON_MM_PER_DAY, dry_season_mask, period_days
+from sowcast.products.terciles import (
+    climatological_category_probabilities,
+    model_category_bounds,
+    tercile_bounds,
+    tercile_probabilities,
+)
 from sowcast.verify.categorical import (
     brier_score,
     fair_brier_score,
@@ -111,19 +123,23 @@ def calibrated_tercile_probabilities(forecast: xr.DataArray, clim: xr.Dataset, c
     return calibrated_probabilities(params, name, forecast.mean("member"), clim, floor).transpose(..., "category")
 
 
-def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.DataArray, members: int | None,
-                      suffix: str = "") -> xr.Dataset:
+def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.DataArray, reference: xr.DataArray,
+                      members: int | None, suffix: str = "", where: xr.DataArray | None = None) -> xr.Dataset:
     """RPSS, BSS and ROC area of tercile probabilities (fair scores for member fractions of
-    ``members``; plain for calibrated probabilities, ``members`` None); the reliability table."""
+    ``members``; plain for calibrated probabilities, ``members`` None) against the
+    climatological ``reference`` probabilities; the reliability table. Only points where
+    ``where`` is true count (all if None)."""
     prob, obs = xr.align(prob, obs, join="exact")
-    equal = xr.full_like(prob, 1 / 3)
+    reference = reference.transpose(*prob.dims)
+    if where is not None:
+        where = where.broadcast_like(obs.isel(category=0, drop=True))
+        obs = obs.where(where)
     score = rps(prob, obs) if members is None else fair_rps(prob, obs, members)
-    card.add_scores(f"rpss{suffix}", name, skill_score(score, rps(equal, obs), SPATIAL), perfect=1.0)
+    card.add_scores(f"rpss{suffix}", name, skill_score(score, rps(reference, obs), SPATIAL), perfect=1.0)
     for cat in ("below", "above"):
-        p, e = prob.sel(category=cat), obs.sel(category=cat)
+        p, e, r = prob.sel(category=cat), obs.sel(category=cat), reference.sel(category=cat)
         bs = brier_score(p, e) if members is None else fair_brier_score(p, e, members)
-        card.add_scores(f"bss_{cat}{suffix}", name, skill_score(bs, brier_score(equal.sel(category=cat), e), SPATIAL),
-                        perfect=1.0)
+        card.add_scores(f"bss_{cat}{suffix}", name, skill_score(bs, brier_score(r, e), SPATIAL), perfect=1.0)
         # calibrated probabilities are continuous: the curve at 1 % steps, not at every value
         thresholds = None if members is not None else [i / 100 for i in range(1, 100)]
         card.add_scores(f"roc_area_{cat}{suffix}", name, roc(p, e, thresholds, dims=SPATIAL)["roc_area"], perfect=1.0)
@@ -131,11 +147,21 @@ def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.Da
     return reliability_table(prob.sel(category="above"), obs.sel(category="above"), bins=bins, dims=SPATIAL)
 
 
+def issued_points(clim: xr.Dataset, forecast: xr.DataArray, name: str, dry_mm_per_day: float) -> xr.DataArray | None:
+    """True where the products issue terciles of ``name``: outside the climatological dry
+    season for accumulated rain (:func:`sowcast.products.dry_season.dry_season_mask`); None
+    (every point) for other variables or a threshold of 0."""
+    if name != RAIN or not dry_mm_per_day:
+        return None
+    return dry_season_mask(clim, period_days(forecast), name, dry_mm_per_day) == 0
+
+
 def score_periods(card: Scorecard, forecast: xr.Dataset, truth: xr.Dataset, clim: xr.Dataset,
                   persistence: xr.Dataset, names: Sequence[str],
-                  calibration: xr.Dataset | None = None) -> dict[str, xr.Dataset]:
+                  calibration: xr.Dataset | None = None,
+                  dry_mm_per_day: float = DRY_SEASON_MM_PER_DAY) -> dict[str, xr.Dataset]:
     """Add the period scores of the module doc to ``card``; returns the reliability tables
-    (``<name>`` raw, ``<name>_calibrated`` with a ``calibration``)."""
+    (``<name>`` raw, ``<name>_calibrated`` with a ``calibration``), of the issued points."""
     tables = {}
     for name in names:
         f = forecast[name]
@@ -151,15 +177,22 @@ def score_periods(card: Scorecard, forecast: xr.Dataset, truth: xr.Dataset, clim
         card.add_scores("crps", name, crps_ensemble(f, o, dims=SPATIAL))
         card.add_scores("spread_skill", name, spread_skill_ratio(f, o, SPATIAL), perfect=1.0)
 
-        lower, upper = tercile_bounds(clim, name)
+        lower, upper = model_category_bounds(clim, name)
         prob = tercile_probabilities(f, lower, upper)
         ol, ou = tercile_bounds(clim, name, observed=True)
         obs = observed_category(o, ol, ou)
-        tables[name] = _score_categories(card, name, prob, obs, f.sizes["member"])
+        reference = climatological_category_probabilities(clim, name)
+        issued = issued_points(clim, f, name, dry_mm_per_day)
+        members = f.sizes["member"]
+        tables[name] = _score_categories(card, name, prob, obs, reference, members, where=issued)
+        if issued is not None:
+            _score_categories(card, name, prob, obs, reference, members, "_all_points")
         if calibration is not None and f"{name}_tercile_slope" in calibration:
-            cal = calibrated_tercile_probabilities(f, clim, calibration, name)
-            tables[f"{name}_calibrated"] = _score_categories(card, name, cal.transpose(*prob.dims), obs, None,
-                                                             "_calibrated")
+            cal = calibrated_tercile_probabilities(f, clim, calibration, name).transpose(*prob.dims)
+            tables[f"{name}_calibrated"] = _score_categories(card, name, cal, obs, reference, None, "_calibrated",
+                                                             where=issued)
+            if issued is not None:
+                _score_categories(card, name, cal, obs, reference, None, "_calibrated_all_points")
     return tables
 
 
@@ -334,8 +367,8 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffi
 
 
 def verify_reforecasts(periods: xr.Dataset, truth_daily: xr.Dataset, climatology: xr.Dataset,
-                       names: Sequence[str], calibration: xr.Dataset | None = None
-                       ) -> tuple[Scorecard, dict[str, xr.Dataset]]:
+                       names: Sequence[str], calibration: xr.Dataset | None = None,
+                       dry_mm_per_day: float = DRY_SEASON_MM_PER_DAY) -> tuple[Scorecard, dict[str, xr.Dataset]]:
     """The period scores of the module doc for hindcast periods ``(start, member, period, lat,
     lon)`` against the truth's daily series."""
     starts = periods["start"].values
@@ -343,5 +376,5 @@ def verify_reforecasts(periods: xr.Dataset, truth_daily: xr.Dataset, climatology
     clim = per_start_climatology(climatology, starts)
     pers = persistence_periods(truth_daily, starts, periods, names)
     card = Scorecard()
-    tables = score_periods(card, periods, truth, clim, pers, names, calibration)
+    tables = score_periods(card, periods, truth, clim, pers, names, calibration, dry_mm_per_day)
     return card, tables
