@@ -13,13 +13,29 @@ A window at time ``t`` (index ``i`` of the store's time axis) holds
 Channels are one per (variable, level) in the order of :func:`schema.channel_names`:
 variables in the order asked (or stored), levels in stored order.
 
-Reads go through :class:`sowcast.data.chunk_reader.TimeSliceReader` (chunk files read and
-decoded directly for the plain local layout, raw ``zarr`` otherwise; raw zarr was already
-the fastest library path measured in PITFALLS.md), one contiguous time slice per variable
-and window, and never through dask: the group is opened lazily in each
-process on first access and reopened after a fork, so DataLoader workers are safe even when
-the parent ran dask computations before forking. Only metadata, the statistics group and
-the (small) static fields are read when the source is built.
+Where the states come from (``in_memory``):
+
+* **held in memory**: :meth:`WindowSource.load` reads the states of every time the windows
+  use, ``[T, C, lat, lon]`` float32 (:attr:`WindowSource.state_bytes`), once; a window is
+  then a copy out of that array. ``"auto"`` (the default) holds them when they fit under
+  ``memory_budget_mib`` (default 2048 MiB: the 20-year demo store's 7 channels on 27 x 37
+  take 195 MiB); ``True`` always, ``False`` never. The training DataLoader
+  (:func:`sowcast.train.dataloader.make_dataloader`) calls :meth:`load` before its workers
+  start: forked workers share the parent's pages (nothing writes to them), a spawned worker
+  loads its own copy. Other readers (validation, statistics, export checks) stream.
+* **streamed**: reads go through :class:`sowcast.data.chunk_reader.TimeSliceReader` (chunk
+  files read and decoded directly for the plain local layout, raw ``zarr`` otherwise),
+  whole time chunks at a time, the decoded chunks kept in one least-recently-used cache of
+  at most ``chunk_cache_mib`` (default 256 MiB) per process.
+
+Either way the windows are the same, bit for bit (``tests/data/test_window_memory.py``).
+Per process the loader holds at most: the held states (or the chunk cache), the forcing
+cache (256 MiB, :mod:`sowcast.data.forcing_cache`) and the static fields.
+
+Nothing goes through dask: the group is opened lazily in each process on first access and
+reopened after a fork, so DataLoader workers are safe even when the parent ran dask
+computations before forking. Only metadata, the statistics group and the (small) static
+fields are read when the source is built.
 """
 
 from __future__ import annotations
@@ -32,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sowcast.data.chunk_reader import TimeSliceReader
+from sowcast.data.chunk_reader import ChunkCache, TimeSliceReader
 from sowcast.data.forcing_cache import ForcingCache
 from sowcast.data.forcings import FORCING_NAMES
 from sowcast.data.grid import Grid
@@ -42,6 +58,30 @@ from sowcast.data.time_ranges import inclusive_end, timestamp
 from sowcast.errors import SowcastError
 
 _CHANNEL_STATS = ("mean", "std", "min", "max", "diff_mean", "diff_std")
+DEFAULT_MEMORY_BUDGET_MIB = 2048.0   # in_memory="auto": hold the states when they fit under this
+DEFAULT_CHUNK_CACHE_MIB = 256.0      # streaming: decoded chunks kept per process
+
+
+def _in_memory_mode(value: Any) -> bool | str:
+    """``True``, ``False`` or ``"auto"`` from a setting (YAML gives booleans, the CLI strings)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    modes: dict[str, bool | str] = {"auto": "auto", "true": True, "false": False}
+    if text not in modes:
+        raise SowcastError(f"data.loader.in_memory must be auto, true or false, not {value!r}")
+    return modes[text]
+
+
+def _mebibytes(value: Any, setting: str) -> int:
+    """Bytes of a non-negative size in MiB."""
+    try:
+        mib = float(value)
+    except (TypeError, ValueError):
+        mib = -1.0
+    if not mib >= 0:
+        raise SowcastError(f"{setting} must be a size in MiB (a number >= 0), not {value!r}")
+    return int(mib * 2**20)
 
 
 class WindowSource:
@@ -53,12 +93,16 @@ class WindowSource:
     window must lie in, so that training and validation ranges never share a state; an end
     without a time of day is the end of that day (:mod:`sowcast.data.time_ranges`).
     ``range_setting`` / ``targets_setting``: the settings an error about a short range names.
+    ``in_memory``, ``memory_budget_mib``, ``chunk_cache_mib``: where the states come from
+    (the module docstring).
     """
 
     def __init__(self, store_path: str | os.PathLike, n_input_steps: int = 2, n_target_steps: int = 1,
                  prognostic: Sequence[str] | None = None, static: Sequence[str] | None = None,
                  time_range: Sequence[Any] | None = None, range_setting: str = "time_range",
-                 targets_setting: str | None = None):
+                 targets_setting: str | None = None, in_memory: bool | str = "auto",
+                 memory_budget_mib: float = DEFAULT_MEMORY_BUDGET_MIB,
+                 chunk_cache_mib: float = DEFAULT_CHUNK_CACHE_MIB):
         if int(n_input_steps) < 1:
             raise SowcastError(f"n_input_steps must be at least 1, not {n_input_steps}")
         if int(n_target_steps) < 1:
@@ -66,6 +110,9 @@ class WindowSource:
         self.store_path = Path(store_path)
         self.n_input_steps = int(n_input_steps)
         self.n_target_steps = int(n_target_steps)
+        mode = _in_memory_mode(in_memory)
+        budget = _mebibytes(memory_budget_mib, "data.loader.memory_budget_mib")
+        self.chunk_cache_bytes = _mebibytes(chunk_cache_mib, "data.loader.chunk_cache_mib")
 
         ds = open_store(self.store_path, chunks=None)  # lazy, no dask
         try:
@@ -97,6 +144,12 @@ class WindowSource:
         self.statistics = self._channel_statistics(stats, levels)
         self.static_statistics = self._static_statistics(stats)
         self._first, self._count = self._window_range(time_range, range_setting, targets_setting)
+        # store times the windows use: lo .. hi - 1
+        self._lo = self._first - self.n_input_steps + 1
+        self._hi = self._first + self._count + self.n_target_steps
+        self.state_bytes = (self._hi - self._lo) * len(self.channels) * self.grid.shape[0] * self.grid.shape[1] * 4
+        self.holds_in_memory = mode is True or (mode == "auto" and self.state_bytes <= budget)
+        self._held: np.ndarray | None = None
         self._group: Any = None
         self._arrays: dict[str, Any] | None = None
         self._pid: int | None = None
@@ -190,13 +243,17 @@ class WindowSource:
 
     # -- process-local zarr access -------------------------------------------------------
     def reopen(self) -> None:
-        """Open the zarr group afresh in this process (DataLoader workers call this)."""
+        """Open the zarr group afresh in this process (DataLoader workers call this), with an
+        empty chunk cache of ``chunk_cache_mib``."""
+        self._arrays, self._group = self._open_readers(ChunkCache(self.chunk_cache_bytes))
+        self._pid = os.getpid()
+
+    def _open_readers(self, cache: ChunkCache) -> tuple[dict[str, TimeSliceReader], Any]:
         import zarr
 
         group = zarr.open_group(str(self.store_path), mode="r", use_consolidated=False)
-        self._arrays = {name: TimeSliceReader(group[name], self.store_path / name) for name in self.prognostic}
-        self._group = group
-        self._pid = os.getpid()
+        readers = {name: TimeSliceReader(group[name], self.store_path / name, cache) for name in self.prognostic}
+        return readers, group
 
     def _zarr_arrays(self) -> dict[str, Any]:
         if self._arrays is None or self._pid != os.getpid():
@@ -206,23 +263,46 @@ class WindowSource:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_group=None, _arrays=None, _pid=None, _forcing_cache=None)
+        state.update(_group=None, _arrays=None, _pid=None, _forcing_cache=None, _held=None)
         return state
+
+    # -- holding the states in memory ------------------------------------------------------
+    def load(self) -> bool:
+        """Read the states of every time the windows use into memory, once per process (if
+        this source holds them, see ``in_memory``); True when they are held."""
+        if not self.holds_in_memory:
+            return False
+        if self._held is None:
+            # a one-chunk cache: a sequential read decodes each chunk once and keeps none
+            readers, _ = self._open_readers(ChunkCache(0))
+            held = self._read_store(self._lo, self._hi, readers)
+            held.flags.writeable = False  # forked DataLoader workers share these pages
+            self._held = held
+        return True
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether this process holds the states in memory now."""
+        return self._held is not None
 
     # -- reading --------------------------------------------------------------------------
     def _read_states(self, t0: int, t1: int) -> np.ndarray:
-        """States of store times ``t0 .. t1 - 1`` as float32 ``[t1 - t0, C, lat, lon]``."""
-        arrays = self._zarr_arrays()
+        """States of store times ``t0 .. t1 - 1`` as float32 ``[t1 - t0, C, lat, lon]`` (a new
+        array): a copy out of the held states when they cover it, else read from the store."""
+        held = self._held
+        if held is not None and self._lo <= t0 <= t1 <= self._hi:
+            return held[t0 - self._lo:t1 - self._lo].copy()
+        return self._read_store(t0, t1)
+
+    def _read_store(self, t0: int, t1: int, readers: dict[str, TimeSliceReader] | None = None) -> np.ndarray:
+        """States of store times ``t0 .. t1 - 1`` read from the store (through the chunk cache)."""
+        arrays = self._zarr_arrays() if readers is None else readers
         out = np.empty((t1 - t0, len(self.channels), *self.grid.shape), np.float32)
         c = 0
         for name, n_levels in self._var_channels:
-            block = arrays[name].read(t0, t1)  # one contiguous slice, whole fields
-            if n_levels:
-                out[:, c:c + n_levels] = block
-                c += n_levels
-            else:
-                out[:, c] = block
-                c += 1
+            # one contiguous slice, whole fields, straight into its channels
+            arrays[name].read(t0, t1, out=out[:, c:c + n_levels] if n_levels else out[:, c])
+            c += max(n_levels, 1)
         return out
 
     def forcings(self, t0: int, t1: int) -> np.ndarray:
@@ -269,18 +349,21 @@ class WindowSource:
 class InMemoryWindows(WindowSource):
     """The same windows as ``source``, served from one numpy array loaded up front.
 
-    For benchmarks (real store vs memory) and small experiments: holds every state in the
-    window range, ``[T, C, lat, lon]`` float32, in memory.
+    The reference of the loader benchmark (real store vs memory): holds every state in the
+    window range, ``[T, C, lat, lon]`` float32, in memory, read up front, whatever
+    ``in_memory`` says.
     """
 
     def __init__(self, source: WindowSource):
         self.__dict__.update(source.__getstate__())
-        self._lo = source._first - source.n_input_steps + 1
-        hi = source._first + source._count + source.n_target_steps
-        self._data = source._read_states(self._lo, hi)
+        readers, _ = source._open_readers(ChunkCache(0))  # leaves the source's chunk cache alone
+        self._data = source._read_store(self._lo, self._hi, readers)
 
     def _read_states(self, t0: int, t1: int) -> np.ndarray:
         return self._data[t0 - self._lo:t1 - self._lo].copy()
 
     def reopen(self) -> None:  # nothing to open
         return None
+
+    def load(self) -> bool:  # held since construction
+        return True

@@ -8,7 +8,9 @@
   exactly the next sample.
 * :func:`make_dataloader`: rank and world size from ``torch.distributed``, ``RANK`` /
   ``WORLD_SIZE`` (torchrun) or ``SLURM_PROCID`` / ``SLURM_NTASKS`` (srun); workers reopen
-  the store and run dask synchronously (the fork deadlock in PITFALLS.md).
+  the store and run dask synchronously (the fork deadlock in PITFALLS.md). A source that
+  holds its states in memory (``WindowSource(in_memory=...)``) loads them in this process
+  before forked workers start, so they share one copy; a spawned worker loads its own.
 
 The position counts samples *delivered to the training loop*: with worker processes the
 DataLoader draws indices ahead of consumption (prefetch), so :class:`WindowDataLoader`
@@ -18,6 +20,7 @@ rewinds the sampler's position to the delivered count after each batch. Checkpoi
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
@@ -154,7 +157,8 @@ def distributed_rank_world() -> tuple[int, int]:
 
 
 def worker_init(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: dask synchronous, and reopen the store in this process."""
+    """DataLoader ``worker_init_fn``: dask synchronous, reopen the store in this process, and
+    hold the states in memory if the source holds them and this worker has no copy yet."""
     if "dask" in sys.modules:
         import dask
 
@@ -164,6 +168,14 @@ def worker_init(worker_id: int) -> None:
     source = getattr(dataset, "source", None)
     if source is not None:
         source.reopen()
+        source.load()
+
+
+def _start_method(context: Any) -> str:
+    """The start method of DataLoader workers for ``multiprocessing_context`` (None: the default)."""
+    if isinstance(context, str):
+        return context
+    return (context or multiprocessing.get_context()).get_start_method()
 
 
 def make_dataloader(source: WindowSource, batch_size: int, rank: int | None = None,
@@ -183,6 +195,8 @@ def make_dataloader(source: WindowSource, batch_size: int, rank: int | None = No
         world_size = env_world if world_size is None else world_size
     sampler = ShardedWindowSampler(len(source), rank, world_size, shuffle=shuffle, seed=seed,
                                    drop_last=drop_last)
+    if num_workers == 0 or _start_method(multiprocessing_context) == "fork":
+        source.load()  # before the workers fork: one copy in memory for all of them
     workers: dict[str, Any] = {}
     if num_workers > 0:
         workers = dict(worker_init_fn=worker_init, persistent_workers=True,
