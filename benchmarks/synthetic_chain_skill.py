@@ -13,7 +13,7 @@ A model trained on early years (give its bundle: ``sowcast train`` on the demo s
    and calibrated.
 
 Prints RPSS and Brier skill (above and below normal) of weekly rain terciles at weeks 1, 2,
-3-4 and 5-6 (reference: equal odds, the probabilistic climatology), the spread-skill ratio,
+3-4 and 5-6 (reference: the categories' climatological frequencies; outside the dry season), the spread-skill ratio,
 and the onset MAE beside the climatological onset. Both hindcast runs are resumable: run
 the same command again after an interruption.
 
@@ -87,7 +87,7 @@ def main() -> None:
     summary = json.loads((work / "scorecard" / "summary.json").read_text())
     rain = scores[scores.variable == "total_precipitation"].set_index(["metric", "period"])
     print(f"\nweekly rain terciles, {summary['starts']} starts x {summary['members']} members, "
-          f"years {summary['years']} (reference: equal odds = climatology, skill 0)")
+          f"years {summary['years']} (reference: climatology, skill 0; rain outside the dry season)")
     print("| score | " + " | ".join(PERIODS) + " |")
     print("|---|" + "---|" * len(PERIODS))
     for metric, label in ROWS:

@@ -132,7 +132,9 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
             lines.append(f"  {'RPSS of weekly 2 m temperature terciles':<40} {cells}")
         lines.append(f"  {'onset MAE (' + card['rules'] + ')':<40} {card['onset_mae_days']:.1f} days, climatology "
                      f"{card['onset_mae_days_climatology']:.1f} days   ({card['onset_cases']} cases)"
-                     + (f"; bias {card['onset_bias_days']:+.1f} days" if "onset_bias_days" in card else ""))
+                     + (f"; bias {card['onset_bias_days']:+.1f} days" if "onset_bias_days" in card else "")
+                     + (f" (climatology {card['onset_bias_days_climatology']:+.1f}: the held-out years' own onsets)"
+                        if "onset_bias_days_climatology" in card else ""))
         if "onset_mae_days_calibrated" in card:
             lines.append(f"  {'onset MAE, calibrated':<40} {card['onset_mae_days_calibrated']:.1f} days; bias "
                          f"{card.get('onset_bias_days_calibrated', float('nan')):+.1f} days")

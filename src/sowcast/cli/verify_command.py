@@ -133,6 +133,7 @@ def run(cfg: DictConfig) -> int:
                "weekly_rain": headline, "onset_mae_days": float(onset["value"]),
                "onset_mae_days_climatology": float(onset["reference"]), "onset_cases": int(onset["n"]),
                "onset_bias_days": _value(frame, "onset_bias_days"),
+               "onset_bias_days_climatology": _value(frame, "onset_bias_days", column="reference"),
                "dry_season_mm_per_day": dry_mm,
                "weekly_rain_all_points": {f"{m} {p}": _value(frame, f"{m}_all_points", p) for m, p in HEADLINE}}
     if calibration is not None:
@@ -163,6 +164,7 @@ def run(cfg: DictConfig) -> int:
     return 0
 
 
-def _value(frame, metric: str, period: str = "onset", variable: str = "total_precipitation") -> float:
+def _value(frame, metric: str, period: str = "onset", variable: str = "total_precipitation",
+           column: str = "value") -> float:
     rows = frame[(frame.metric == metric) & (frame.period == period) & (frame.variable == variable)]
-    return float(rows["value"].iloc[0]) if len(rows) else float("nan")
+    return float(rows[column].iloc[0]) if len(rows) else float("nan")
