@@ -26,7 +26,32 @@ def _calibrate():
     return CalibrateOptions, _yaml("calibrate/default.yaml"), "calibrate"
 
 
-CASES = {"calibrate": _calibrate}
+def _serve():
+    from sowcast.serve.settings import ServeSettings
+
+    return ServeSettings, _yaml("serve/default.yaml"), "serve"
+
+
+def _train():
+    from sowcast.train.options import TrainOptions
+
+    return TrainOptions, _yaml("train/default.yaml"), "train"
+
+
+def _synth():
+    from sowcast.data.synth_options import SynthOptions
+
+    return SynthOptions, _yaml("data/demo.yaml", "synth"), "data.synth"
+
+
+def _common():
+    from sowcast.cli.common_options import CommonOptions
+
+    top = _yaml("config.yaml")
+    return CommonOptions, {k: top[k] for k in ("overwrite", "progress")}, ""
+
+
+CASES = {"calibrate": _calibrate, "serve": _serve, "train": _train, "data.synth": _synth, "common": _common}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -126,16 +126,28 @@ def test_the_top_level_group_has_no_prefix():
 def test_describe_lists_every_option_with_default_doc_and_type():
     text = describe(Example, "ex")
     lines = text.splitlines()
-    assert lines[0] == "ex:"
-    row = {line.split(":")[0].strip(): line for line in lines[1:]}
+    assert lines[0] == "ex:" and all(len(line) <= 100 for line in lines)
+    row = {line.split(":")[0].strip(): line for line in lines[1:] if not line.strip().startswith("#")}
     assert set(row) == {"output", "overwrite", "members", "ridge", "floor", "threads", "lead", "store", "region",
                         "languages", "weights", "rules", "schedule", "daily_at"}
-    assert row["members"].startswith("  members: 16") and row["members"].endswith("# ensemble members; whole number >= 1")
-    assert row["overwrite"].endswith("# replace the output; true/false") and "overwrite: false" in row["overwrite"]
-    assert row["floor"].endswith("number in [0, 0.3]") and "store: null" in row["store"]
+    assert row["members"].startswith("  members: 16") and row["members"].endswith("# ensemble members <whole number >= 1>")
+    assert row["overwrite"].endswith("# replace the output <true/false>") and "overwrite: false" in row["overwrite"]
+    assert row["floor"].endswith("<number in [0, 0.3]>") and "store: null" in row["store"]
     assert "languages: [en, fr]" in row["languages"] and "weights: {}" in row["weights"]
     assert row["daily_at"].startswith("    daily_at: null") and row["daily_at"].endswith("# a UTC time HH:MM")
-    assert "threads: auto" in row["threads"] and "whole number >= 1 or auto" in row["threads"]
+    assert "threads: auto" in row["threads"] and "<whole number >= 1 or auto>" in row["threads"]
+    assert row["lead"].endswith("# forecast length")  # text goes without saying
+    assert describe(Example, "ex", ("lead",)).splitlines() == ["ex:", "  lead: 46D  # forecast length"]
+
+
+def test_describe_wraps_long_docs_under_the_comment_column():
+    @dataclass(frozen=True)
+    class Long:
+        k: int = option(1, "word " * 40)
+
+    lines = describe(Long, "g").splitlines()
+    assert len(lines) > 2 and all(len(line) <= 100 for line in lines)
+    assert lines[1].startswith("  k: 1  # word") and all(line.startswith(" " * 8 + "# word") for line in lines[2:])
 
 
 def test_default_mismatches_names_each_difference():

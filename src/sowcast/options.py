@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import textwrap
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -42,6 +43,7 @@ from sowcast.errors import SowcastError
 
 T = TypeVar("T")
 NULL_WORDS = ("", "none", "null")
+HELP_WIDTH = 100  # characters a line of describe()
 
 
 def option(default: Any = dataclasses.MISSING, doc: str = "", **metadata: Any) -> Any:
@@ -203,7 +205,7 @@ def _kind(tp: Any, meta: Mapping[str, Any] | None = None) -> str:
             return f"[{', '.join(_kind(a) for a in args)}]"
         return f"list of {_kind(args[0]) if args else 'values'}"
     if origin is dict:
-        return f"mapping to {_kind(args[1])}" if args else "mapping"
+        return f"mapping to {_kind(args[1], meta)}" if args and args[1] is not Any else "mapping"
     if tp in (int, float):
         return ("whole number" if tp is int else "number") + _bounds(meta or {})
     return {bool: "true/false", str: "text", Path: "path", Any: ""}.get(tp, getattr(tp, "__name__", str(tp)))
@@ -237,32 +239,50 @@ def defaults(cls: type) -> dict[str, Any]:
     return out
 
 
-def describe(cls: type, group: str) -> str:
-    """The options of ``cls`` as help text: ``group.key: default  # doc (type)``, one a line,
-    a nested options class as an indented block."""
-    rows = list(_rows(cls, group, 1))
-    width = min(max((len(left) for left, _ in rows), default=0), 48)
+def describe(cls: type, group: str, keys: tuple[str, ...] | None = None) -> str:
+    """The options of ``cls`` (those named in ``keys``, else all) as help text under a
+    ``group:`` line: ``key: default  # doc <type>``, wrapped at :data:`HELP_WIDTH`, a nested
+    options class as an indented block."""
+    rows = list(_rows(cls, group, 1, keys))
+    width = min(max((len(left) for left, _ in rows), default=0), 36)
     lines = [f"{group}:" if group else "top-level keys:"]
-    for left, doc in rows:
-        lines.append(f"{left:<{width}}  # {doc}" if doc else left)
+    for left, (doc, kind) in rows:
+        if not (doc or kind):
+            lines.append(left)
+            continue
+        text = _wrapped(doc, kind, max(HELP_WIDTH - width - 4, 40))
+        lines.append(f"{left:<{width}}  # {text[0]}" if len(left) <= width else f"{left}\n{'':<{width}}  # {text[0]}")
+        lines += [f"{'':<{width}}  # {more}" for more in text[1:]]
     return "\n".join(lines)
 
 
-def _rows(cls: type, group: str, depth: int):
+def _rows(cls: type, group: str, depth: int, keys: tuple[str, ...] | None = None):
     hints = typing.get_type_hints(cls)
     values = defaults(cls)
     for f in dataclasses.fields(cls):
+        if keys is not None and f.name not in keys:
+            continue
         indent = "  " * depth
         doc = str(f.metadata.get("doc", "")).strip()
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
-            yield f"{indent}{f.name}:", doc
+            yield f"{indent}{f.name}:", (doc, "")
             yield from _rows(tp, _key(group, f.name), depth + 1)
             continue
         default = values[f.name]
         shown = "(required)" if default is dataclasses.MISSING else show(default)
         kind = _kind(tp, f.metadata) if "convert" not in f.metadata else ""
-        yield f"{indent}{f.name}: {shown}", "; ".join(x for x in (doc, kind) if x)
+        yield f"{indent}{f.name}: {shown}", (doc, f"<{kind}>" if kind not in ("", "text") else "")
+
+
+def _wrapped(doc: str, kind: str, width: int) -> list[str]:
+    """``doc`` wrapped at ``width``, then ``kind`` (never broken) on its last line if it fits."""
+    lines = textwrap.wrap(doc, width, break_on_hyphens=False) or [""]
+    if kind and len(lines[-1]) + 1 + len(kind) <= width:
+        lines[-1] = f"{lines[-1]} {kind}".strip()
+    elif kind:
+        lines.append(kind)
+    return lines
 
 
 def _bounds(meta: Mapping[str, Any]) -> str:

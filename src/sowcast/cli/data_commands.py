@@ -6,8 +6,8 @@ import sys
 
 from omegaconf import DictConfig
 
+from sowcast.cli.common_options import CommonOptions
 from sowcast.config import plain
-from sowcast.config_values import flag, whole
 from sowcast.errors import SowcastError
 from sowcast.log import get_logger
 
@@ -21,12 +21,14 @@ def synth(cfg: DictConfig) -> int:
     the canonical store (data.store). Deterministic from data.synth.seed.
     """
     from sowcast.data.grid import Grid
+    from sowcast.data.synth_options import SynthOptions
     from sowcast.data.synthetic_monsoon import write_raw
+    from sowcast.options import parse
 
-    s = cfg.data.synth
-    overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
-    paths = write_raw(s.output, Grid.from_config(plain(s.grid), "data.synth.grid"), str(s.start), str(s.end),
-                      seed=whole(s.seed, "data.synth.seed", 0), overwrite=overwrite, progress=progress)
+    common = CommonOptions.from_config(cfg)
+    s = parse(SynthOptions, cfg.data.synth, "data.synth")
+    paths = write_raw(s.output, Grid.from_config(s.grid, "data.synth.grid"), s.start, s.end, seed=s.seed,
+                      overwrite=common.overwrite, progress=common.progress)
     _LOG.info(f"wrote {len(paths)} yearly files to {s.output}")
     return 0
 
@@ -41,9 +43,9 @@ def ingest(cfg: DictConfig) -> int:
     """
     from sowcast.data.ingest import ingest as run_ingest
 
-    overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
+    common = CommonOptions.from_config(cfg)
     path = run_ingest(plain(cfg.data.ingest), cfg.data.store, cluster=plain(cfg.cluster),
-                      overwrite=overwrite, progress=progress)
+                      overwrite=common.overwrite, progress=common.progress)
     _LOG.info(f"wrote canonical store {path}")
     return 0
 

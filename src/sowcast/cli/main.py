@@ -27,6 +27,7 @@ from sowcast.log import configure
 
 CLOSED_PIPE_STATUS = 128 + 13  # SIGPIPE, what a shell reports for a writer ended by it
 COMMON = ("overwrite", "progress")  # top-level keys of config.yaml most commands read
+COMMON_OPTIONS = ("", "sowcast.cli.common_options:CommonOptions")  # their options class
 
 
 @dataclass(frozen=True)
@@ -35,20 +36,24 @@ class Command:
     summary: str
     sections: tuple[str, ...] = ()  # config groups / config.yaml keys it reads: shown by --help
     also: tuple[str, ...] = ()      # single keys elsewhere it reads: shown with their value
+    # (group, "module:Class") of the sowcast.options classes it parses: --help describes them
+    # (and no longer shows those sections as YAML); "" is the top level (overwrite, progress)
+    options: tuple[tuple[str, str], ...] = ()
 
 
 COMMANDS: dict[str, Command] = {
     "data synth": Command("sowcast.cli.data_commands:synth",
                           "synthesise the West African monsoon as raw yearly netCDF files",
-                          ("data", *COMMON)),
+                          options=(("data.synth", "sowcast.data.synth_options:SynthOptions"), COMMON_OPTIONS)),
     "data ingest": Command("sowcast.cli.data_commands:ingest",
                            "read raw archives (netCDF, GRIB, zarr, station CSV) into a canonical zarr store with statistics",
-                           ("data", "cluster", *COMMON)),
+                           ("data", "cluster"), options=(COMMON_OPTIONS,)),
     "data describe": Command("sowcast.cli.data_commands:describe",
                              "print a canonical store's variables, grid, time span and statistics", ("data",)),
     "train": Command("sowcast.cli.train_command:run",
                      "train the forecast model with DDP (one process, torchrun or srun), checkpoints and validation",
-                     ("train", "model", "graph", "progress"), ("data.store",)),
+                     ("model", "graph"), ("data.store",),
+                     (("train", "sowcast.train.options:TrainOptions"), COMMON_OPTIONS)),
     "forecast": Command("sowcast.cli.forecast_command:run",
                         "run the ensemble forecast from a bundle and an analysis with onnxruntime (no torch), resumable",
                         ("forecast", *COMMON)),
@@ -65,7 +70,8 @@ COMMANDS: dict[str, Command] = {
                         ("hindcast", *COMMON)),
     "calibrate": Command("sowcast.cli.calibrate_command:run",
                          "fit the products' calibration on training-year hindcasts (terciles, daily rain, onset)",
-                         ("calibrate", "overwrite")),
+                         options=(("calibrate", "sowcast.calibrate.calibration:CalibrateOptions"),
+                                  ("", "sowcast.cli.common_options:CommonOptions.overwrite"))),
     "products": Command("sowcast.cli.products_command:run",
                         "weekly anomalies and terciles, onset of the rains, false starts, dry spells and planting advice",
                         ("products",)),
@@ -79,7 +85,7 @@ COMMANDS: dict[str, Command] = {
                               "check that every bulletin catalogue gives every message", ("bulletin",)),
     "serve": Command("sowcast.cli.serve_command:run",
                      "the offline edge service: dashboard and JSON API, forecast jobs from an inbox or a daily schedule",
-                     ("serve",)),
+                     options=(("serve", "sowcast.serve.settings:ServeSettings"),)),
     "demo": Command("sowcast.cli.demo:run", "run the demo chain on the embedded synthetic data", ("demo", *COMMON)),
 }
 
@@ -113,8 +119,33 @@ def _version() -> str:
         return __version__
 
 
+def _options_help(command: Command, cfg) -> list[str]:
+    """The options classes of ``command`` described (sowcast.options.describe), then the keys
+    that the composed config (presets, overrides) sets otherwise."""
+    from omegaconf import OmegaConf
+
+    from sowcast.options import as_plain, defaults, describe, parse, show
+
+    parts = ["options, with their defaults (override with KEY=VALUE):", ""]
+    changed = []
+    for group, target in command.options:
+        module, _, name = target.partition(":")
+        name, _, key = name.partition(".")  # Class.key: that key alone
+        cls = getattr(importlib.import_module(module), name)
+        keys = (key,) if key else None
+        parts += [describe(cls, group, keys), ""]
+        section = OmegaConf.select(cfg, group) if group else {k: cfg[k] for k in defaults(cls) if k in cfg}
+        now = as_plain(parse(cls, section, group))
+        changed += [f"  {group + '.' if group else ''}{k}: {show(now[k])}" for k, d in defaults(cls).items()
+                    if (keys is None or k in keys) and now[k] != as_plain(d)]
+    if changed:
+        parts += ["set otherwise in this config (presets, overrides):", *changed, ""]
+    return parts
+
+
 def _command_help(name: str, func, overrides: list[str], config_dir: str | None) -> str:
-    """The command's purpose, its docstring, and the commented YAML of its own sections."""
+    """The command's purpose, its docstring, its options (described from their classes), and
+    the commented YAML of the other sections it reads."""
     from omegaconf import OmegaConf
 
     from sowcast.config_tree import section_text
@@ -122,8 +153,11 @@ def _command_help(name: str, func, overrides: list[str], config_dir: str | None)
     command = COMMANDS[name]
     cfg = compose(overrides, config_dir, with_hydra=True)
     parts = [f"sowcast {name}: {command.summary}", "", inspect.cleandoc(func.__doc__ or ""), ""]
+    if command.options:
+        parts += _options_help(command, cfg)
     if command.sections:
-        parts.append("config it reads, with the defaults (override with KEY=VALUE):")
+        parts.append("other config it reads, with the defaults (override with KEY=VALUE):" if command.options
+                     else "config it reads, with the defaults (override with KEY=VALUE):")
     shown_from = None
     for section in command.sections:
         source, text = section_text(cfg, section, config_dir)
@@ -131,7 +165,8 @@ def _command_help(name: str, func, overrides: list[str], config_dir: str | None)
             parts += ["", f"# {source if source is not None else 'as composed (no file found)'}"]
         parts.append(text)
         shown_from = source
-    parts.append("")
+    if command.sections:
+        parts.append("")
     if command.also:
         parts += ["# also:"] + [f"{key}: {OmegaConf.select(cfg, key)}" for key in command.also] + [""]
     parts += [f"'sowcast {name} [KEY=VALUE ...] --cfg' prints the whole config as composed with the overrides."]

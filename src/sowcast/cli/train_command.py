@@ -7,8 +7,10 @@ import sys
 
 from omegaconf import DictConfig
 
-from sowcast.config_values import number, whole, with_flags
+from sowcast.cli.common_options import CommonOptions
+from sowcast.config_values import with_flags
 from sowcast.errors import SowcastError
+from sowcast.train.options import parse_train_section
 
 
 def _flush() -> None:
@@ -17,19 +19,6 @@ def _flush() -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
-
-
-# train options the trainer reads with int()/float(): parsed here first (a one-line error, not a
-# traceback from inside the trainer); null is left to the trainer
-TRAIN_COUNTS = ("max_steps", "batch_size", "warmup_steps", "validate_every", "validation_windows",
-                "checkpoint_every", "keep_last", "log_every", "seed", "num_workers")
-TRAIN_NUMBERS = ("lr", "weight_decay", "lr_min", "grad_clip")
-
-
-def _parse_numbers(t: DictConfig) -> None:
-    for key in TRAIN_COUNTS + TRAIN_NUMBERS:
-        if t.get(key) is not None:
-            t[key] = (whole if key in TRAIN_COUNTS else number)(t[key], f"train.{key}", 0)
 
 
 def run(cfg: DictConfig) -> int:
@@ -53,10 +42,11 @@ def run(cfg: DictConfig) -> int:
     except ImportError as exc:
         raise SowcastError(f"training needs torch: install sowcast[train] ({exc})") from None
 
-    with_flags(cfg, "", "overwrite", "progress")
-    with_flags(cfg.train, "train.", "tensorboard")
+    # parsed once here (one line naming the key, not a traceback from inside the trainer) and
+    # written back into cfg, which the trainer reads
+    CommonOptions.from_config(cfg).set_into(cfg)
+    parse_train_section(cfg.train)
     with_flags(cfg.model, "model.", "checkpoint_activations")
-    _parse_numbers(cfg.train)
     try:
         result = train(cfg)
     except SowcastError as exc:
