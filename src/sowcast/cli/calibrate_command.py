@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from sowcast.config_values import flag
+from sowcast.cli.common_options import CommonOptions
 from sowcast.log import get_logger
 
 _LOG = get_logger("calibrate")
@@ -23,7 +23,7 @@ def run(cfg: DictConfig) -> int:
     from sowcast.calibrate.calibration import run as fit
     from sowcast.calibrate.summary import summary_lines
 
-    overwrite = flag(cfg.overwrite, "overwrite")
+    overwrite = CommonOptions.from_config(cfg).overwrite
     options = CalibrateOptions.from_config(cfg.calibrate)
     path = fit(options, overwrite=overwrite)
     print(f"calibration: {path}")
