@@ -263,13 +263,17 @@ def test_an_agency_language_renders_without_code_changes(made, tmp_path, capsys)
 
 
 def test_urls_in_texts_are_not_references(made):
-    from sowcast.bulletin.document import Options, build_bulletin
+    from dataclasses import replace
+
+    from sowcast.bulletin.document import build_bulletin
     from sowcast.bulletin.html_page import render_html
+    from sowcast.bulletin.options import Agency, BulletinOptions
     from sowcast.bulletin.products_folder import read_products
 
     products = read_products(made["products"])
-    products.meta["rules_source"] = "ANACIM (see http://example.org/onset.html)"
-    text = render_html(build_bulletin(products, Translator.load("en"), Options("NMA", [], [])))
+    products.meta = replace(products.meta, rules_source="ANACIM (see http://example.org/onset.html)")
+    options = BulletinOptions(agency=Agency("NMA"), map_weeks=(), rain_periods=())
+    text = render_html(build_bulletin(products, Translator.load("en"), options))
     assert "http://" not in text and "//example.org" not in text and "example.org/onset.html" in text
 
 
@@ -279,11 +283,11 @@ def test_urls_in_texts_are_not_references(made):
     ({"products": "OTHER"}, "was not written by 'sowcast products'"),
     ({"languages": ["en", "xx"]}, "no bulletin catalogue for language 'xx'; available: en, fr"),
     ({"output": "FILE/bulletin"}, "bulletin.output: cannot write in"),
-    ({"formats": ["html", "docx"]}, "unknown bulletin format(s) docx"),
+    ({"formats": ["html", "docx"]}, "bulletin.formats[1] must be one of html, pdf, sms, not 'docx'"),
     ({"map_weeks": [9]}, "bulletin.map_weeks [9] not in the planting map"),
     ({"rain_periods": ["week9"]}, "bulletin.rain_periods ['week9'] not in weekly.nc"),
     ({"scorecard": "/no/such/scorecard"}, "no scores.csv"),
-    ({"colour": "red"}, "unknown bulletin option(s) colour"),
+    ({"colour": "red"}, "unknown option bulletin.colour; known: products, scorecard"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(made, tmp_path, change, message):
     foreign = tmp_path / "foreign"

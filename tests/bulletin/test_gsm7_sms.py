@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from sowcast.bulletin.gsm7 import BASIC, EXTENSION, gsm7_length, is_gsm7, to_gsm7
+from sowcast.bulletin.products_folder import DrySpellRule
 from sowcast.bulletin.sms import SMS_LIMIT, sms_message
 from sowcast.bulletin.translator import Translator
 
@@ -38,7 +39,7 @@ def _row(**kw):
     return SimpleNamespace(**base)
 
 
-ATTRS = {"dry_spell_days": 10, "dry_spell_lookahead_days": 30}
+ATTRS = DrySpellRule(days=10, lookahead_days=30)
 ISSUE = pd.Timestamp("2001-04-27")
 
 

@@ -16,9 +16,11 @@ from sowcast.bulletin.ensemble_uncertainty import Z90, decision_threshold, wilso
 from sowcast.bulletin.grid_refine import fine_axis, refine
 from sowcast.bulletin.place_labels import freeze_layout, place_labels
 from sowcast.products.locations import read_locations
+from sowcast.products.planting import PlantingThresholds
 
 from conftest import ROOT
 
+DEFAULTS = PlantingThresholds()
 LAT = np.arange(-2.0, 25.0)      # the demo grid: 1 degree, 27 x 37
 LON = np.arange(-20.0, 17.0)
 
@@ -151,14 +153,14 @@ def test_wilson_interval():
 
 
 def test_decision_thresholds_follow_the_advice_rules():
-    th = {"onset_probability": 0.5, "false_start_max": 0.3, "dry_spell_max": 0.25, "no_onset_max": 0.1}
+    th = PlantingThresholds(onset_probability=0.5, false_start_max=0.3, dry_spell_max=0.25, no_onset_max=0.1)
     assert decision_threshold("plant_now", 1, th) == 0.5 and decision_threshold("plant_now", 0, th) is None
     assert decision_threshold("wait", 6, th) == 0.5
     assert decision_threshold("wait_false_start_risk", 6, th) == 0.3
     assert decision_threshold("season_started_dry_spell_risk", 0, th) == 0.25
     assert decision_threshold("no_onset_expected", 6, th) == pytest.approx(0.9)
     assert decision_threshold("no_data", 0, th) is None
-    assert decision_threshold("wait", 6, {}) == 0.5                          # defaults of PlantingThresholds
+    assert decision_threshold("wait", 6, PlantingThresholds()) == 0.5        # defaults of PlantingThresholds
 
 
 def test_advice_range_in_both_languages():
@@ -168,12 +170,12 @@ def test_advice_range_in_both_languages():
     row = pd.Series({"advice": "plant_now", "advice_probability": 0.62, "advice_week": 1})
     row = next(pd.DataFrame([row]).itertuples(index=False))
     en, fr = Translator.load("en"), Translator.load("fr")
-    assert advice_range(en, row, 8, {}) == ("From 8 forecast runs: likely between 34% and 84%, on either side of "
+    assert advice_range(en, row, 8, DEFAULTS) == ("From 8 forecast runs: likely between 34% and 84%, on either side of "
                                             "50%, so the next forecast may advise otherwise.")
-    assert advice_range(en, row, 64, {}) == "From 64 forecast runs: likely between 52% and 71%."
-    assert advice_range(fr, row, 64, {}).startswith("D'après 64 prévisions\u00a0: probablement entre 52")
-    assert advice_range(en, row, None, {}) == ""
+    assert advice_range(en, row, 64, DEFAULTS) == "From 64 forecast runs: likely between 52% and 71%."
+    assert advice_range(fr, row, 64, DEFAULTS).startswith("D'après 64 prévisions\u00a0: probablement entre 52")
+    assert advice_range(en, row, None, DEFAULTS) == ""
     # an upper end shown as the threshold itself (50.2 % -> "50%") is not "either side" of it
     edge = pd.DataFrame([{"advice": "wait", "advice_probability": 0.357, "advice_week": 6}])
     edge = next(edge.itertuples(index=False))
-    assert advice_range(en, edge, 32, {}) == "From 32 forecast runs: likely between 23% and 50%."
+    assert advice_range(en, edge, 32, DEFAULTS) == "From 32 forecast runs: likely between 23% and 50%."

@@ -66,7 +66,7 @@ def _products(chain, tmp_path, *extra):
 @pytest.mark.parametrize("extra, needle", [
     (["products.forecast=/no/such.zarr"], "no such file"),
     (["products.rules=no_such_preset"], "no_such_preset"),
-    (["+products.colour=red"], "unknown products option"),
+    (["+products.colour=red"], "unknown option products.colour"),
     (["products.thresholds.onset_probability=2"], "onset_probability"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(chain, tmp_path, extra, needle):

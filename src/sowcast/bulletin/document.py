@@ -13,12 +13,13 @@ import pandas as pd
 
 from sowcast.bulletin import charts, maps
 from sowcast.bulletin.ensemble_uncertainty import decision_threshold, wilson_interval
-from sowcast.bulletin.products_folder import CATEGORIES, Products
+from sowcast.bulletin.options import BulletinOptions
+from sowcast.bulletin.products_folder import CATEGORIES, DrySpellRule, Products
 from sowcast.bulletin.skill import Skill
 from sowcast.bulletin.translator import Translator
 from sowcast.errors import SowcastError
 from sowcast.products.advice import advice_sentence as shared_advice_sentence
-from sowcast.products.planting import ADVICE_CODES
+from sowcast.products.planting import ADVICE_CODES, PlantingThresholds
 
 DAY = pd.Timedelta(days=1)
 SECTIONS = ("headline", "onset", "rain", "table", "chart", "method", "provenance")
@@ -61,14 +62,6 @@ class Bulletin:
         return [*self.onset_maps, *self.rain_maps, *([self.chart] if self.chart else [])]
 
 
-@dataclass
-class Options:
-    agency: str
-    map_weeks: list[int]
-    rain_periods: list[str]
-    dpi: int = 120
-
-
 def period_label(t: Translator, period: str) -> str:
     """``week1`` -> "Week 1"; ``weeks3-4`` -> "Weeks 3-4" (in the language)."""
     if period.startswith("weeks") and "-" in period:
@@ -77,7 +70,7 @@ def period_label(t: Translator, period: str) -> str:
     return t("period.week", n=period.removeprefix("week"))
 
 
-def check_options(products: Products, options: Options) -> None:
+def check_options(products: Products, options: BulletinOptions) -> None:
     """Map weeks and rain periods the products have; a one-line error otherwise."""
     if products.planting_map is not None:
         have = [int(w) for w in products.planting_map["week"].values]
@@ -89,16 +82,16 @@ def check_options(products: Products, options: Options) -> None:
         raise SowcastError(f"bulletin.rain_periods {bad} not in weekly.nc (periods {', '.join(products.periods.index)})")
 
 
-def advice_sentence(t: Translator, row, attrs: dict) -> str:
+def advice_sentence(t: Translator, row, dry_spell: DrySpellRule) -> str:
     """The advice of one locations.csv row in ``t``'s language (the one wording:
     :func:`sowcast.products.advice.advice_sentence` with the catalogue's advice.<code>)."""
     return shared_advice_sentence(
         str(row.advice) if str(row.advice) in ADVICE_CODES else "no_data", row.advice_probability,
-        int(row.advice_week), attrs.get("dry_spell_days", "?"), attrs.get("dry_spell_lookahead_days", "?"),
+        int(row.advice_week), dry_spell.days, dry_spell.lookahead_days,
         getattr(row, "advice_skillful", None), message=lambda code: t(f"advice.{code}"), percent=t.percent)
 
 
-def advice_range(t: Translator, row, members, thresholds: dict) -> str:
+def advice_range(t: Translator, row, members: int | None, thresholds: PlantingThresholds) -> str:
     """How far the advice's percentage could be from what the members say: the 90 % Wilson
     interval from ``members`` runs (:mod:`.ensemble_uncertainty`); when it holds the
     threshold the advice turns on, a warning that the next forecast may advise otherwise.
@@ -112,13 +105,6 @@ def advice_range(t: Translator, row, members, thresholds: dict) -> str:
     if round(100 * low) < round(100 * threshold) < round(100 * high):   # as the reader sees the numbers
         return t("advice.range_either_way", threshold=t.percent(threshold), **fields)
     return t("advice.range", **fields)
-
-
-def _members(products: Products) -> int | None:
-    try:
-        return int(products.meta.get("members"))
-    except (TypeError, ValueError):
-        return None
 
 
 def headline(t: Translator, table: pd.DataFrame) -> list[str]:
@@ -142,26 +128,18 @@ def _years(years: list[int], t: Translator) -> str:
 
 
 def rule_citation(products: Products) -> str:
-    """The rule as a reader sees it ("Sivakumar (1988)"): the products' citation, else the
-    citation of the preset the products name (older products), else the rule's name."""
-    meta = products.meta
-    cited = meta.get("rules_citation") or products.attrs.get("season_rules_citation")
-    if cited:
-        return str(cited)
-    name = str(meta.get("rules") or products.attrs.get("season_rules") or "?")
-    from sowcast.products.season_rules import list_presets, load_rules
-
-    return load_rules(name).label if name in list_presets() else name
+    """The rule as a reader sees it ("Sivakumar (1988)"): its citation, else its name."""
+    return products.meta.rules_citation
 
 
 def method_text(t: Translator, products: Products, skill: Skill | None, periods: list[str]) -> list[str]:
     meta = products.meta
     paragraphs = [
-        t("method.forecast", members=meta.get("members", "?"), init=t.date(meta["init_time"]),
+        t("method.forecast", members=meta.members, init=t.date(meta.init_time),
           years=_years(products.climatology_years, t)),
         t("method.onset", rules=rule_citation(products)),
     ]
-    members = _members(products)
+    members = meta.members
     if members:
         low, high = wilson_interval(0.5, members)
         paragraphs.append(t("method.uncertainty", members=members, low=t.percent(low), high=t.percent(high)))
@@ -190,27 +168,26 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
 
 def provenance(t: Translator, products: Products) -> list[tuple[str, str]]:
     meta = products.meta
-    sha = str(meta.get("bundle_sha256") or meta.get("forecast_bundle_sha256") or "")
+    sha = meta.bundle_sha256 or meta.forecast_bundle_sha256 or ""
     return [
         (t("prov.bundle"), sha[:12] or t("common.not_available")),
-        (t("prov.init"), f"{pd.Timestamp(meta['init_time']):%Y-%m-%d %H:%M} UTC"),
-        (t("prov.members"), str(meta.get("members", "?"))),
-        (t("prov.version"), str(meta.get("sowcast_version", "?"))),
+        (t("prov.init"), f"{pd.Timestamp(meta.init_time):%Y-%m-%d %H:%M} UTC"),
+        (t("prov.members"), str(meta.members)),
+        (t("prov.version"), meta.sowcast_version),
         (t("prov.rules"), rule_citation(products)),
-        (t("prov.rules_source"), str(meta.get(f"rules_source_{t.language}") or meta.get("rules_source")
-                                     or products.attrs.get("season_rules_source", "?"))),
-        (t("prov.created"), str(meta.get("created", "?"))),
+        (t("prov.rules_source"), meta.rules_source_in(t.language)),
+        (t("prov.created"), meta.created),
         (t("prov.map_data"), t("prov.map_data_source")),
     ]
 
 
-def build_bulletin(products: Products, t: Translator, options: Options, skill: Skill | None = None) -> Bulletin:
+def build_bulletin(products: Products, t: Translator, options: BulletinOptions, skill: Skill | None = None) -> Bulletin:
     """Every text, number and figure of the bulletin in ``t``'s language."""
     import sowcast
 
     issue, table, meta = products.issue, products.table, products.meta
-    thresholds = meta.get("thresholds") or {}
-    threshold = float(thresholds.get("onset_probability", 0.5))
+    thresholds = meta.thresholds
+    threshold = thresholds.onset_probability
     weeks = products.weeks
     credit = t("map.data_credit")
 
@@ -245,7 +222,7 @@ def build_bulletin(products: Products, t: Translator, options: Options, skill: S
             rain_maps.append(Figure(f"rain_{period}", title, png))
         rain_text = t("map.rain_caption", threshold=t.percent(maps.TERCILE_BOUNDS[0]))
         if dry_mask is not None:
-            mm = float(dry_mask.attrs.get("threshold_mm_per_day", 1.0))
+            mm = float(dry_mask.attrs["threshold_mm_per_day"])
             rain_text += " " + t("map.rain_caption_dry", mm=t.decimal(mm, 0 if mm == int(mm) else 1))
     else:
         rain_text = t("map.no_rain_maps")
@@ -253,18 +230,18 @@ def build_bulletin(products: Products, t: Translator, options: Options, skill: S
     header = [t("table.location"), *[t("table.week", n=k) for k in weeks], t("table.false_start"),
               t("table.dry_spell"), t("table.window"), t("table.advice")]
     rows = []
-    members = _members(products)
+    members = meta.members
     for row in table.itertuples(index=False):
         start, end = row.planting_window_start, row.planting_window_end
         window = t.date_range(start, end) if isinstance(start, str) and start and isinstance(end, str) and end \
             else t("table.window_none")
         rows.append([row.location, *[t.percent(getattr(row, f"onset_by_week{k}")) for k in weeks],
                      t.percent(row.false_start_risk), t.percent(row.dry_spell_risk), window,
-                     " ".join(filter(None, [advice_sentence(t, row, products.attrs),
+                     " ".join(filter(None, [advice_sentence(t, row, products.dry_spell),
                                             advice_range(t, row, members, thresholds)]))])
-    table_caption = t("table.caption", weeks=weeks[-1], dry_days=products.attrs.get("dry_spell_days", "?"),
-                      lookahead=products.attrs.get("dry_spell_lookahead_days", "?"), threshold=t.percent(threshold),
-                      false_start_max=t.percent(float(thresholds.get("false_start_max", 0.3))))
+    table_caption = t("table.caption", weeks=weeks[-1], dry_days=products.dry_spell.days,
+                      lookahead=products.dry_spell.lookahead_days, threshold=t.percent(threshold),
+                      false_start_max=t.percent(thresholds.false_start_max))
 
     probs = table[[f"onset_by_week{k}" for k in weeks]].to_numpy(dtype=float)
     chart_title = t("chart.title")
@@ -276,7 +253,7 @@ def build_bulletin(products: Products, t: Translator, options: Options, skill: S
     return Bulletin(
         language=t.language, locale=str(t.locale).replace("_", "-"),
         title=t("bulletin.title"),
-        issued=t("bulletin.issued", date=t.date(issue), agency=options.agency),
+        issued=t("bulletin.issued", date=t.date(issue), agency=options.agency.name),
         valid=t("bulletin.valid", period=t.date_range(issue + DAY, last_day, "yMMMd")),
         sections={k: t(f"section.{k}") for k in ("contents", *SECTIONS)},
         headline=headline(t, table),
@@ -285,7 +262,7 @@ def build_bulletin(products: Products, t: Translator, options: Options, skill: S
         chart=chart, chart_caption=t("chart.caption", threshold=t.percent(threshold)),
         method=method_text(t, products, skill, options.rain_periods),
         provenance=provenance(t, products),
-        footer=t("footer.made_by", agency=options.agency, version=sowcast.__version__),
+        footer=t("footer.made_by", agency=options.agency.name, version=sowcast.__version__),
         page_label=t.messages["footer.page"],
         week_columns=list(weeks),
     )

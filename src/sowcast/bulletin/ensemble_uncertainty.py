@@ -17,6 +17,10 @@ other advice (``benchmarks/advice_flip.py`` measures how often it does).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sowcast.products.planting import PlantingThresholds
 
 Z90 = 1.6448536269514722  # standard normal quantile 0.95: a two-sided 90 % interval
 
@@ -37,18 +41,16 @@ def wilson_interval(p: float, n: int, z: float = Z90) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def decision_threshold(code: str, week: int, thresholds: dict) -> float | None:
+def decision_threshold(code: str, week: int, thresholds: PlantingThresholds) -> float | None:
     """The probability at which the advice ``code`` (``sowcast.products.planting``) would
     change, in terms of the probability it states; None where it states none that members
     decide (no data, or an onset already seen in the observations)."""
-    th = {"onset_probability": 0.5, "false_start_max": 0.3, "dry_spell_max": 0.3, "no_onset_max": 0.1,
-          **{k: v for k, v in (thresholds or {}).items() if v is not None}}
     if code in ("plant_now", "buy_seed_now", "wait"):
-        return None if code == "plant_now" and int(week) == 0 else float(th["onset_probability"])
+        return None if code == "plant_now" and int(week) == 0 else float(thresholds.onset_probability)
     if code == "wait_false_start_risk":
-        return float(th["false_start_max"])
+        return float(thresholds.false_start_max)
     if code in ("wait_dry_spell_risk", "season_started_dry_spell_risk"):
-        return float(th["dry_spell_max"])
+        return float(thresholds.dry_spell_max)
     if code == "no_onset_expected":       # "no onset" while 1 - p < no_onset_max
-        return 1.0 - float(th["no_onset_max"])
+        return 1.0 - float(thresholds.no_onset_max)
     return None

@@ -14,7 +14,7 @@ import math
 import os
 
 from sowcast.bulletin.gsm7 import gsm7_length, to_gsm7
-from sowcast.bulletin.products_folder import Products
+from sowcast.bulletin.products_folder import DrySpellRule, Products
 from sowcast.bulletin.translator import Translator
 from sowcast.products.planting import ADVICE_CODES
 
@@ -38,11 +38,12 @@ def _risks(t: Translator, code: str, row) -> list[str]:
     return out
 
 
-def sms_message(t: Translator, row, attrs: dict, issue, signature: str, limit: int = SMS_LIMIT) -> tuple[str, bool]:
+def sms_message(t: Translator, row, dry_spell: DrySpellRule, issue, signature: str,
+                limit: int = SMS_LIMIT) -> tuple[str, bool]:
     """The message of one location (a row of locations.csv) and whether its advice was cut."""
     code = str(row.advice) if str(row.advice) in ADVICE_CODES else "no_data"
     advice = t(f"sms.{code}", p=t.percent(row.advice_probability), weeks=int(row.advice_week),
-               dry_days=attrs.get("dry_spell_days", "?"), lookahead=attrs.get("dry_spell_lookahead_days", "?"))
+               dry_days=dry_spell.days, lookahead=dry_spell.lookahead_days)
     date = t.date(issue, t("format.sms_date"))
     sign = t("sms.signature", signature=signature)
     risks = _risks(t, code, row)
@@ -74,7 +75,7 @@ def sms_rows(products: Products, t: Translator, signature: str) -> tuple[list[di
     """One row per location (columns :data:`COLUMNS`) and the locations whose advice was cut."""
     rows, cut = [], []
     for row in products.table.itertuples(index=False):
-        message, was_cut = sms_message(t, row, products.attrs, products.issue, signature)
+        message, was_cut = sms_message(t, row, products.dry_spell, products.issue, signature)
         if was_cut:
             cut.append(str(row.location))
         rows.append({"location": row.location, "language": t.language, "message": message,

@@ -56,6 +56,7 @@ import xarray as xr
 
 from sowcast.cf_attributes import PROBABILITY, described
 from sowcast.errors import SowcastError
+from sowcast.options import option
 from sowcast.products.dry_spells import (
     dry_run_lengths,
     longest_dry_spell,
@@ -91,11 +92,13 @@ class PlantingThresholds:
     expected".
     """
 
-    onset_probability: float = 0.5
-    false_start_max: float = 0.3
-    dry_spell_max: float = 0.3
-    buy_seed_weeks: int = 3
-    no_onset_max: float = 0.1
+    onset_probability: float = option(0.5, "a week is the planting window when P(onset by then) reaches this ...",
+                                      low=0.0, high=1.0)
+    false_start_max: float = option(0.3, "... and the false-start risk is below this", low=0.0, high=1.0)
+    dry_spell_max: float = option(0.3, "dry-spell risk from which the advice warns", low=0.0, high=1.0)
+    buy_seed_weeks: int = option(3, "'buy seed now' when the onset is likely within this many weeks", low=1)
+    no_onset_max: float = option(0.1, "'no onset expected' when P(onset within the forecast) is below this",
+                                 low=0.0, high=1.0)
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
