@@ -47,6 +47,13 @@ def test_products_options_parse_as_the_command_line_gives_them(tmp_path):
     assert ProductsOptions.from_config({**section, "calibration": str(locations)}).calibration == locations
 
 
+def test_the_stations_file_is_needed_only_with_observations(tmp_path):
+    section = {"forecast": str(tmp_path), "locations": str(tmp_path), "stations": "/no/such/stations.csv"}
+    assert ProductsOptions.from_config(section).observed is None
+    with pytest.raises(SowcastError, match="^products.stations: no such file or folder /no/such/stations.csv$"):
+        ProductsOptions.from_config({**section, "observed": str(tmp_path)})
+
+
 @pytest.mark.parametrize("change, message", [
     ({"forecast": None}, "products.forecast is not set: give the forecast"),
     ({"locations": None}, "products.locations is not set"),

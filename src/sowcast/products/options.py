@@ -20,7 +20,7 @@ from sowcast.products.dry_season import DRY_SEASON_MM_PER_DAY, check_threshold
 from sowcast.products.planting import PlantingThresholds
 
 GROUP = "products"
-INPUTS = ("forecast", "bundle", "climatology", "observed", "stations", "locations", "calibration")
+INPUTS = ("forecast", "bundle", "climatology", "observed", "locations", "calibration")   # and stations
 
 
 def _calibration(value: Any, key: str) -> Path | Literal["auto"] | None:
@@ -72,11 +72,12 @@ class ProductsOptions:
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> ProductsOptions:
         """The group parsed (:func:`sowcast.options.parse`), with the forecast and the
-        locations set and every input path existing; a one-line error otherwise."""
+        locations set and every input path existing (the stations file only with
+        observations, as only they use it); a one-line error otherwise."""
         options = parse(cls, section, GROUP)
         if options.forecast is None:
             raise SowcastError(f"{GROUP}.forecast is not set: give the forecast (.zarr or .nc) from 'sowcast forecast'")
-        for key in INPUTS:
+        for key in (*INPUTS, *(("stations",) if options.observed is not None else ())):
             path = getattr(options, key)
             if isinstance(path, Path) and not path.exists():
                 raise SowcastError(f"{GROUP}.{key}: no such file or folder {path}")
