@@ -53,6 +53,9 @@ def test_products_publish_calibrated_probabilities_within_bounds_and_keep_the_ra
         np.testing.assert_allclose(p.sum("category"), 1.0, atol=1e-5)
         assert set(np.unique(raw.values[np.isfinite(raw.values)]) * 4) <= {0.0, 1.0, 2.0, 3.0, 4.0}   # member fractions
         skillful = weekly[f"{name}_tercile_skillful"]
+        weight = weekly[f"{name}_tercile_member_weight"]
+        assert float(weight.min()) >= 0 and float(weight.max()) <= 1
+        assert bool((skillful == 1).where(weight > 0, True).all())     # a weight is skill the products show
         # where the hindcasts showed no skill the probabilities do not move with the forecast
         clim_like = p.where(skillful == 0)
         assert float((clim_like.max("period") - clim_like.min("period")).max()) < 0.35

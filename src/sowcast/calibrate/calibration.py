@@ -116,7 +116,7 @@ def fit_terciles(periods: xr.Dataset, truth: xr.Dataset, clim: xr.Dataset, names
         fields: dict[str, list[np.ndarray]] = {}
         for i in range(f.sizes["period"]):
             fitted = fit_tercile_calibration(z[:, i], cat[:, i], raw[:, i], years, options.neighbourhood,
-                                             options.ridge, options.probability_floor)
+                                             options.ridge, options.probability_floor, f.sizes["member"])
             for key, value in fitted.items():
                 fields.setdefault(key, []).append(value)
         for key, values in fields.items():
@@ -144,9 +144,15 @@ TERCILE_FIT_ATTRS: dict[str, dict[str, Any]] = {
                              "frequencies", "units": "1"},
     "cv_rpss_equal_odds": {"long_name": "leave-one-year-out RPSS of the calibrated terciles against equal odds "
                                         "(1/3 each)", "units": "1"},
-    "raw_rpss": {"long_name": "RPSS of the raw member fractions against the climatological frequencies",
+    "raw_rpss": {"long_name": "fair RPSS of the raw member fractions against the climatological frequencies",
                  "units": "1"},
     "n_samples": {"long_name": "hindcast samples in the fit (neighbourhood and all years)", "units": "1"},
+    "blend_a": {"long_name": "blend of member fractions: sum of squared differences from the calibrated "
+                             "probabilities less their sampling variance (neighbourhood, all years)", "units": "1"},
+    "blend_b": {"long_name": "blend of member fractions: sum of their differences from the calibrated "
+                             "probabilities times the calibrated errors (neighbourhood, all years)", "units": "1"},
+    "blend_s": {"long_name": "blend of member fractions: sum of the infinite-ensemble variance p (1 - p) "
+                             "(neighbourhood, all years)", "units": "1"},
     "rps_cv": {"long_name": f"{_RPS}: calibrated terciles, left-out years", "units": "1"},
     "rps_climatology": {"long_name": f"{_RPS}: climatological frequencies, left-out years", "units": "1"},
     "rps_equal_odds": {"long_name": f"{_RPS}: equal odds", "units": "1"},

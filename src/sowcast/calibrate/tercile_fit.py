@@ -19,8 +19,19 @@ For each period and grid point (:mod:`.tercile_regression`):
    signal is printed where the hindcasts show none (IRI's maprooms mask such regions).
 
 The raw forecast (member fractions against the model climatology's terciles) is scored on
-the same samples (``raw_rpss``, against the same LOYO climatology) for the note and the
-bulletin: raw and calibrated side by side.
+the same samples (``raw_rpss``: the fair RPS of its members, against the same LOYO
+climatology) for the note and the bulletin: raw and calibrated side by side.
+
+5. The members' own information is kept (:func:`blend_weight`): the issued probabilities are
+   ``w P + (1 - w) Q``, ``P`` the member fractions, ``Q`` the ELR (or climatological)
+   probabilities of 1-4, ``w`` in [0, 1] the weight that minimises the expected RPS of a
+   forecast of ``M'`` members (the forecast's own count) on the training-year starts pooled
+   over the neighbourhood. With ``a = P - Q``, ``b = Q - O`` on the cumulative categories and
+   ``M`` the hindcasts' members, the sums ``A = sum(a^2) - V``, ``B = sum(a b)`` and ``S = M V``
+   with ``V = sum(P (1 - P)) / (M - 1)`` are unbiased for an infinite ensemble (the fair-score
+   correction, Ferro 2014), and ``w = clip(-B / (A + S / M'), 0, 1)``: a few members get less
+   weight than many, and a raw ensemble with no information gets none. The floor of step 4
+   is applied last, so no category is ever certain.
 """
 
 from __future__ import annotations
@@ -73,16 +84,61 @@ def _climatological_params(counts: np.ndarray, ridge: float) -> np.ndarray:
     return params
 
 
+def _cumulative(p: np.ndarray) -> np.ndarray:
+    return np.cumsum(np.asarray(p, np.float64), axis=-1)[..., :2]
+
+
+def _raw_rps(raw_prob: np.ndarray, category: np.ndarray, members: int | None) -> np.ndarray:
+    """RPS of member fractions: fair (Ferro 2014: less ``sum_k P_k (1 - P_k) / (M - 1)``, so a
+    2-member hindcast is judged as the ensemble it samples) when ``members`` >= 2, else plain."""
+    score = tr.rps(raw_prob, category)
+    if members is None or members < 2:
+        return score
+    p = _cumulative(raw_prob)
+    return score - (p * (1 - p)).sum(-1) / (members - 1)
+
+
+def blend_sums(raw_prob: np.ndarray, calibrated: np.ndarray, category: np.ndarray, members: int,
+               where: np.ndarray) -> dict[str, np.ndarray]:
+    """Per point sums over ``start`` (axis 0) of step 5 of the module doc: ``blend_a``,
+    ``blend_b``, ``blend_s``, from member fractions of ``members`` hindcast members."""
+    if members < 2:
+        raise SowcastError("the blend of member fractions needs hindcasts of at least 2 members")
+    cat = np.asarray(category)
+    obs = np.stack([cat <= 0, cat <= 1], axis=-1).astype(np.float64)
+    p, q = _cumulative(raw_prob), _cumulative(calibrated)
+    a, b = p - q, q - obs
+    v = p * (1 - p) / (members - 1)
+    keep = where[..., None]
+    total = {k: np.where(keep, x, 0.0).sum((0, -1)) for k, x in (("a2", a * a), ("ab", a * b), ("v", v))}
+    return {"blend_a": total["a2"] - total["v"], "blend_b": total["ab"], "blend_s": members * total["v"]}
+
+
+def blend_weight(blend_a, blend_b, blend_s, members: int):
+    """``w = clip(-B / (A + S / M'), 0, 1)`` for a forecast of ``members`` (``M'``); 0 where
+    the denominator is not positive or a sum is unknown (module doc, step 5)."""
+    if members < 1:
+        raise SowcastError("a forecast needs at least 1 member")
+    a, b, s = (np.asarray(x, np.float64) for x in (blend_a, blend_b, blend_s))
+    denominator = a + s / members
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(denominator > 0, -b / denominator, 0.0)
+    return np.clip(np.nan_to_num(w, nan=0.0), 0.0, 1.0)
+
+
 def fit_tercile_calibration(z: np.ndarray, category: np.ndarray, raw_prob: np.ndarray, years: np.ndarray,
-                            neighbourhood: int = 2, ridge: float = 1.0, floor: float = 0.02) -> dict[str, np.ndarray]:
+                            neighbourhood: int = 2, ridge: float = 1.0, floor: float = 0.02,
+                            members: int | None = None) -> dict[str, np.ndarray]:
     """The module's fit for one period: ``z``, ``category`` ``(start, lat, lon)``, the raw
-    member-fraction probabilities ``raw_prob (start, lat, lon, 3)``, ``years (start,)``.
+    member-fraction probabilities ``raw_prob (start, lat, lon, 3)`` of ``members`` hindcast
+    members, ``years (start,)``.
 
     Returns arrays on ``(lat, lon)``: ``theta_lower``, ``theta_upper``, ``slope``,
-    ``cv_rpss``, ``cv_rpss_equal_odds``, ``raw_rpss``, ``skillful``, ``n_samples``, and the
-    point's own summed RPS (not pooled; for area totals) ``rps_cv``, ``rps_climatology``,
-    ``rps_equal_odds``, ``rps_raw``, ``rps_climatology_raw`` (over the samples the raw
-    forecast has).
+    ``cv_rpss``, ``cv_rpss_equal_odds``, ``raw_rpss``, ``skillful``, ``n_samples``, the
+    neighbourhood sums of the blend ``blend_a``, ``blend_b``, ``blend_s`` (with ``members``
+    of at least 2), and the point's own summed RPS (not pooled; for area totals) ``rps_cv``,
+    ``rps_climatology``, ``rps_equal_odds``, ``rps_raw``, ``rps_climatology_raw`` (over the
+    samples the raw forecast has).
     """
     z = np.asarray(z, np.float64)
     category = np.asarray(category, np.int64)
@@ -110,7 +166,7 @@ def fit_tercile_calibration(z: np.ndarray, category: np.ndarray, raw_prob: np.nd
 
     own = {"rps_cv": summed(tr.rps(p_cv, cat), known), "rps_climatology": summed(tr.rps(p_clim, cat), known),
            "rps_equal_odds": summed(tr.rps(np.full(p_cv.shape, 1 / 3), cat), known),
-           "rps_raw": summed(tr.rps(np.where(raw_known[..., None], raw_prob, 1 / 3), cat), raw_known),
+           "rps_raw": summed(_raw_rps(np.where(raw_known[..., None], raw_prob, 1 / 3), cat, members), raw_known),
            "rps_climatology_raw": summed(tr.rps(p_clim, cat), raw_known)}
     s_cv, s_clim, s_equal, s_raw, s_clim_raw = (box_sum(own[k], neighbourhood, axes=(0, 1)) for k in
                                                 ("rps_cv", "rps_climatology", "rps_equal_odds", "rps_raw",
@@ -123,28 +179,58 @@ def fit_tercile_calibration(z: np.ndarray, category: np.ndarray, raw_prob: np.nd
     params = np.where(skillful[..., None], tr.fit(total, ridge), _climatological_params(total, ridge))
     n = total.sum((-1, -2))
     params = np.where((n > 0)[..., None], params, np.nan)
+    blend = {}
+    if members is not None and members >= 2:
+        # what the forecast would have issued without the members: the CV ELR where skilful,
+        # the LOYO climatological frequencies elsewhere (unbounded: the floor comes last)
+        q = np.where(skillful[None, ..., None], tr.probabilities(params_loyo[year_index], z), p_clim)
+        sums = blend_sums(np.where(raw_known[..., None], raw_prob, 0.0), q, cat, members, raw_known)
+        blend = {k: box_sum(v, neighbourhood, axes=(0, 1)) for k, v in sums.items()}
     return {"theta_lower": params[..., 0], "theta_upper": params[..., 1], "slope": params[..., 2],
             "cv_rpss": cv_rpss, "cv_rpss_equal_odds": cv_equal, "raw_rpss": raw_rpss,
-            "skillful": skillful.astype(np.int8), "n_samples": n, **own}
+            "skillful": skillful.astype(np.int8), "n_samples": n, **blend, **own}
+
+
+def member_weight(params: xr.Dataset, var: str, members: int | None) -> xr.DataArray | None:
+    """The blend weight ``w (period, lat, lon)`` of the member fractions of a ``members``-member
+    forecast (step 5 of the module doc); None for a calibration without the blend sums."""
+    sums = [f"{var}_tercile_blend_{k}" for k in ("a", "b", "s")]
+    if members is None or not all(k in params for k in sums):
+        return None
+    w = blend_weight(*(params[k].values for k in sums), members)
+    out = xr.DataArray(w, dims=params[sums[0]].dims, coords=params[sums[0]].coords)
+    out.attrs = {"long_name": f"weight of the member fractions of a {members}-member forecast in the calibrated "
+                              "tercile probabilities", "units": "1"}
+    return out
 
 
 def calibrated_probabilities(params: xr.Dataset, var: str, ensemble_mean: xr.DataArray, clim: xr.Dataset,
-                             floor: float) -> xr.DataArray:
+                             floor: float, raw: xr.DataArray | None = None,
+                             members: int | None = None) -> xr.DataArray:
     """Calibrated tercile probabilities ``(category, ..., period, lat, lon)`` (float64) from the
     ensemble mean ``(..., period, lat, lon)`` (one forecast, or a ``start`` dim of many), the
     model climatology at each start day (``<var>_mean``, ``<var>_std`` on the same dims) and
-    the fitted parameters in ``params`` ``(period, lat, lon)`` on the same periods and grid."""
+    the fitted parameters in ``params`` ``(period, lat, lon)`` on the same periods and grid.
+    With the member fractions ``raw`` (dims of ``ensemble_mean`` plus ``category``) of
+    ``members`` members and a calibration that holds the blend sums, step 5 of the module doc."""
     theta = np.stack([params[f"{var}_tercile_{k}"].transpose("period", "lat", "lon").values
                       for k in ("theta_lower", "theta_upper", "slope")], axis=-1)
     mean = ensemble_mean.transpose(..., "period", "lat", "lon")
     z = standardised_anomaly(mean.values, clim[f"{var}_mean"].transpose(*mean.dims).values,
                              clim[f"{var}_std"].transpose(*mean.dims).values)
-    p = tr.bounded(tr.probabilities(theta, z), floor)
+    p = tr.probabilities(theta, z)
+    w = member_weight(params, var, members) if raw is not None else None
+    if w is not None:
+        w = w.transpose("period", "lat", "lon").values
+        r = raw.transpose(*mean.dims, "category").values
+        p = np.where(np.isfinite(r).all(-1, keepdims=True), w[..., None] * r + (1 - w[..., None]) * p, p)
+    p = tr.bounded(p, floor)
     p = np.where(np.isfinite(p).all(-1, keepdims=True), p, np.nan)
     out = xr.DataArray(np.moveaxis(p, -1, 0), dims=("category", *mean.dims),
                        coords={"category": list(CATEGORIES), **{d: mean[d] for d in mean.dims}})
     out.attrs = {"long_name": "calibrated probability of the tercile category (extended logistic regression on "
                               "the ensemble-mean anomaly; climatological frequencies where it showed no "
-                              "cross-validated skill)", "units": "1",
+                              "cross-validated skill; blended with the member fractions by their fitted weight)",
+                 "units": "1",
                  "comment": f"kept within [{floor:g}, {1 - 2 * floor:g}]"}
     return out

@@ -130,16 +130,23 @@ def weekly_products(forecast: xr.Dataset, climatology: xr.Dataset | None, calibr
         out[f"{n}_upper_tercile"] = upper.assign_attrs(long_name=f"upper tercile of the {which} climatology", **units)
         prob = tercile_probabilities(values, lower, upper)
         if calibration is not None and f"{n}_tercile_slope" in calibration and not observed:
-            from sowcast.calibrate.tercile_fit import calibrated_probabilities
+            from sowcast.calibrate.tercile_fit import calibrated_probabilities, member_weight
 
             params = _calibration_on(calibration, out, n)
             out[f"{n}_tercile_probability_raw"] = prob.assign_attrs(
                 long_name="raw probability of the tercile category (fraction of ensemble members)")
             floor = float(calibration.attrs.get("probability_floor", 0.02))
-            prob = calibrated_probabilities(params, n, mean, clim, floor).astype(np.float32)
-            out[f"{n}_tercile_skillful"] = params[f"{n}_tercile_skillful"].astype(np.int8).assign_attrs(
-                long_name="1 where the calibrated terciles beat climatology on left-out hindcast years "
-                          "(0: the probabilities are the climatological ones)", flag_values=np.array([0, 1], np.int8),
+            prob = calibrated_probabilities(params, n, mean, clim, floor, raw=prob,
+                                            members=values.sizes["member"]).astype(np.float32)
+            skillful = params[f"{n}_tercile_skillful"] == 1
+            weight = member_weight(params, n, values.sizes["member"])
+            if weight is not None:
+                out[f"{n}_tercile_member_weight"] = weight.astype(np.float32)
+                skillful = skillful | (weight > 0)
+            out[f"{n}_tercile_skillful"] = skillful.astype(np.int8).assign_attrs(
+                long_name="1 where the hindcasts showed skill: the regression beat climatology on left-out years, "
+                          "or the members' fractions earned a weight (0: the probabilities are the climatological "
+                          "ones)", flag_values=np.array([0, 1], np.int8),
                 flag_meanings="no_skill_climatology skillful")
             calibrated.append(f"{n}_terciles")
         out[f"{n}_tercile_probability"] = prob

@@ -112,15 +112,16 @@ def persistence_periods(truth_daily: xr.Dataset, starts: Sequence[np.datetime64]
 
 
 def calibrated_tercile_probabilities(forecast: xr.DataArray, clim: xr.Dataset, calibration: xr.Dataset,
-                                     name: str) -> xr.DataArray:
+                                     name: str, raw: xr.DataArray | None = None) -> xr.DataArray:
     """Calibrated tercile probabilities ``(start, period, lat, lon, category)`` of reforecasts:
     the products' rule (:func:`sowcast.calibrate.tercile_fit.calibrated_probabilities`) at
-    every start."""
+    every start, blended with the member fractions ``raw`` as the products do."""
     from sowcast.calibrate.tercile_fit import calibrated_probabilities
 
     params = calibration.sel(period=forecast["period"].values)
     floor = float(calibration.attrs.get("probability_floor", 0.02))
-    return calibrated_probabilities(params, name, forecast.mean("member"), clim, floor).transpose(..., "category")
+    return calibrated_probabilities(params, name, forecast.mean("member"), clim, floor, raw=raw,
+                                    members=forecast.sizes["member"]).transpose(..., "category")
 
 
 def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.DataArray, reference: xr.DataArray,
@@ -188,7 +189,7 @@ def score_periods(card: Scorecard, forecast: xr.Dataset, truth: xr.Dataset, clim
         if issued is not None:
             _score_categories(card, name, prob, obs, reference, members, "_all_points")
         if calibration is not None and f"{name}_tercile_slope" in calibration:
-            cal = calibrated_tercile_probabilities(f, clim, calibration, name).transpose(*prob.dims)
+            cal = calibrated_tercile_probabilities(f, clim, calibration, name, prob).transpose(*prob.dims)
             tables[f"{name}_calibrated"] = _score_categories(card, name, cal, obs, reference, None, "_calibrated",
                                                              where=issued)
             if issued is not None:
