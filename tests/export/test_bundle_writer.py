@@ -21,6 +21,7 @@ pytest.importorskip("onnxruntime")
 
 from sowcast.bundle import load_bundle
 from sowcast.bundle.checksums import sha256_file
+from sowcast.bundle.manifest import Manifest
 from sowcast.data.windows import WindowSource
 from sowcast.errors import SowcastError
 from sowcast.export import export_bundle
@@ -77,6 +78,8 @@ def test_cli_export_writes_folder_and_archive_that_load(run, tmp_path, sowcast_c
     first, rest = (out / "manifest.json").read_bytes().split(b"\n", 1)  # sealed: first line is the sha256 of the rest
     assert first == b'{"manifest_sha256": "' + hashlib.sha256(b"{\n" + rest).hexdigest().encode() + b'",'
     assert "manifest_sha256" not in m
+    data = (out / "manifest.json").read_bytes()  # the typed contract gives back the exporter's bytes
+    assert Manifest.from_bytes(data).to_bytes() == data and folder.typed_manifest == Manifest.from_bytes(data)
     assert {m["files"][n]["role"] for n in listed} >= {"model", "static", "statistics"}
 
     # static.nc holds the store's static fields; statistics.nc the checkpoint's statistics.

@@ -16,12 +16,12 @@ One folder (or a ``.tar.gz`` of it, members ``<folder>/<file>``)::
     model_fp16.onnx    optional variants, kept only when their skill change was small
     model_int8.onnx
 
-``sowcast export`` writes bundles (:mod:`sowcast.export`); :func:`load_bundle` opens and
-verifies one (nothing unlisted, every byte checksummed, manifest included);
-:func:`add_file_to_bundle` adds a file later.
+``sowcast export`` writes bundles (:mod:`sowcast.export`) from the typed :class:`Manifest`
+that :func:`load_bundle` parses again when it opens and verifies one (nothing unlisted, every
+byte checksummed, manifest included); :func:`add_file_to_bundle` adds a file later.
 """
 
-from sowcast.bundle.manifest import FORMAT, MANIFEST_FILE, channel_info, parse_manifest
+from sowcast.bundle.manifest import FORMAT, MANIFEST_FILE, Manifest, channel_info, parse_manifest
 from sowcast.bundle.reader import (
            Bundle,
            add_file_to_bundle,
@@ -30,5 +30,5 @@ from sowcast.bundle.reader import (
            write_archive,
 )
 
-__all__ = ["FORMAT", "MANIFEST_FILE", "Bundle", "add_file_to_bundle", "channel_info", "load_bundle",
+__all__ = ["FORMAT", "MANIFEST_FILE", "Bundle", "Manifest", "add_file_to_bundle", "channel_info", "load_bundle",
            "parse_manifest", "safe_extract", "write_archive"]

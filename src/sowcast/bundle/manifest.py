@@ -41,6 +41,15 @@ is refused before the JSON is read), and the file stays plain JSON. Write manife
 
 :func:`parse_manifest` then checks every field the edge acts on (channels and their units,
 time step, grid, files and roles); each failure is one line. Torch-free: the edge reads this.
+
+The typed contract: :class:`Manifest` (with :class:`ModelEntry`, :class:`Channel`,
+:class:`GridEntry`, :class:`FileEntry`, ...) is the one definition of these keys, for both
+sides. The exporter builds a ``Manifest`` and writes :meth:`Manifest.to_bytes`; the reader
+gets one from :meth:`Manifest.from_bytes` (``Bundle.typed_manifest``), so a missing key or a
+value of the wrong type is one line naming the key (``manifest.json: missing key
+model.graph.n_mesh``, ``manifest.json: model.opset must be a whole number or null, not '18'``).
+:attr:`Manifest.format_version` is ``(major, minor)`` of ``format``; a reader takes any minor
+version of its major one and ignores keys it does not know (kept in :attr:`Manifest.extra`).
 """
 
 from __future__ import annotations
@@ -49,7 +58,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -101,7 +111,7 @@ def input_names(stochastic: bool) -> tuple[str, ...]:
 
 def noise_entry(nodes: int, channels: int) -> dict[str, Any]:
     """``model.noise`` of a stochastic model: input ``noise [batch, nodes, channels]``."""
-    return {"input": NOISE_NAME, "nodes": int(nodes), "channels": int(channels), "distribution": NOISE_DISTRIBUTION}
+    return NoiseInput(nodes=int(nodes), channels=int(channels)).to_json()
 
 
 def model_noise(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -173,7 +183,16 @@ def _json_default(obj: Any) -> Any:
 # -- reading and checking ----------------------------------------------------------------------
 def parse_manifest(data: bytes) -> dict[str, Any]:
     """The manifest dict from the bytes of ``manifest.json``: its checksum first, then the
-    JSON, the format, and every field the edge acts on (:func:`check_manifest`)."""
+    JSON, the format, every field the edge acts on (:func:`check_manifest`) and the type of
+    every key (:class:`Manifest`)."""
+    manifest = manifest_json(data)
+    Manifest.from_json(manifest)
+    return manifest
+
+
+def manifest_json(data: bytes) -> dict[str, Any]:
+    """The JSON object of ``manifest.json``'s bytes, once its own checksum matches (its fields
+    unchecked: :meth:`Manifest.from_json` checks them)."""
     body = checked_body(data)
     try:
         manifest = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
@@ -183,7 +202,6 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
         raise SowcastError(f"{MANIFEST_FILE}: not valid JSON ({exc})") from None
     if not isinstance(manifest, dict):
         raise SowcastError(f"{MANIFEST_FILE}: not a JSON object")
-    check_manifest(manifest)
     return manifest
 
 
@@ -445,12 +463,334 @@ def channel_info(name: str) -> dict[str, Any]:
             "units": var.units if var else None, "standard_name": var.standard_name if var else None}
 
 
-def channel_names(manifest: Mapping[str, Any]) -> list[str]:
-    """The channel names of a manifest, in model order."""
-    out = []
-    for c in manifest["channels"]:
-        name = c.get("name") if isinstance(c, dict) else c
-        if not isinstance(name, str):
-            raise SowcastError(f"{MANIFEST_FILE}: channel entry {c!r} has no name")
-        out.append(name)
-    return out
+# -- the typed contract ------------------------------------------------------------------------
+# The frozen dataclasses below are manifest.json as the writer builds it (sowcast.export) and
+# as the reader gets it (Manifest.from_bytes): one definition of every key, its type and its
+# place in the file. to_json() gives the keys in the order the exporter has always written
+# them, so the same inputs give the same bytes (and the same signature) as before the types.
+# Records for people (software, provenance, parity, hyperparameters, a variant's measurements)
+# are typed as JSON objects, not field by field: the edge never acts on them, and an older
+# bundle whose record lacks a newer entry still opens.
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "int": (_is_int, "a whole number"),
+    "list": (lambda v: isinstance(v, list), "a list"),
+    "object": (lambda v: isinstance(v, dict), "an object"),
+}
+
+
+def _field(obj: Mapping[str, Any], key: str, where: str, kind: str, required: bool = True,
+           nullable: bool = False) -> Any:
+    """``obj[key]`` if it is of ``kind`` (a key of ``_KINDS``), None if absent and not
+    ``required`` (or null and ``nullable``); else one line that names the key by its path,
+    e.g. ``manifest.json: model.opset must be a whole number, not '18'``."""
+    path = f"{where}{key}"
+    if key not in obj:
+        if required:
+            raise SowcastError(f"{MANIFEST_FILE}: missing key {path}")
+        return None
+    value = obj[key]
+    if value is None and nullable:
+        return None
+    test, words = _KINDS[kind]
+    if not test(value):
+        raise SowcastError(f"{MANIFEST_FILE}: {path} must be {words}{' or null' if nullable else ''}, "
+                           f"not {value!r:.60}")
+    return value
+
+
+def _object(value: Any, path: str, keys: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise SowcastError(f"{MANIFEST_FILE}: {path} must be an object {{{keys}}}, not {value!r:.60}")
+    return value
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output of the ONNX model: ``{name, shape, dtype}`` (``"batch"``: the dynamic dim)."""
+
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str
+
+    @classmethod
+    def from_json(cls, value: Any, path: str) -> TensorSpec:
+        obj = _object(value, path, "name, shape, dtype")
+        shape = _field(obj, "shape", f"{path}.", "list")
+        if not all(_is_int(d) or isinstance(d, str) for d in shape):
+            raise SowcastError(f"{MANIFEST_FILE}: {path}.shape must list whole numbers and dim names, not {shape!r:.60}")
+        return cls(_field(obj, "name", f"{path}.", "str"), tuple(shape), _field(obj, "dtype", f"{path}.", "str"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+@dataclass(frozen=True)
+class NoiseInput:
+    """``model.noise`` of a stochastic model (module doc): input ``noise [batch, nodes, channels]``."""
+
+    nodes: int
+    channels: int
+    input: str = NOISE_NAME
+    distribution: str = NOISE_DISTRIBUTION
+
+    def to_json(self) -> dict[str, Any]:
+        return {"input": self.input, "nodes": self.nodes, "channels": self.channels, "distribution": self.distribution}
+
+
+@dataclass(frozen=True)
+class GraphEntry:
+    """``model.graph``: the graph the model was exported with (:mod:`sowcast.graph`). The reader
+    acts on ``n_mesh`` and ``n_grid`` (the noise rows); the rest says how to rebuild it."""
+
+    n_grid: int
+    n_mesh: int
+    kind: str | None = None
+    mesh_level: int | None = None
+    settings: dict[str, Any] | None = None
+    cache_key: str | None = None
+    digest: str | None = None
+
+    @classmethod
+    def from_json(cls, value: Any, path: str = "model.graph") -> GraphEntry:
+        obj, where = _object(value, path, "kind, n_grid, n_mesh, ..."), f"{path}."
+        return cls(n_grid=_field(obj, "n_grid", where, "int"), n_mesh=_field(obj, "n_mesh", where, "int"),
+                   kind=_field(obj, "kind", where, "str", False, True),
+                   mesh_level=_field(obj, "mesh_level", where, "int", False, True),
+                   settings=_field(obj, "settings", where, "object", False, True),
+                   cache_key=_field(obj, "cache_key", where, "str", False, True),
+                   digest=_field(obj, "digest", where, "str", False, True))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "n_grid": self.n_grid, "n_mesh": self.n_mesh, "mesh_level": self.mesh_level,
+                "settings": self.settings, "cache_key": self.cache_key, "digest": self.digest}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A kept model variant: its file, its precision and what the export measured of it."""
+
+    file: str
+    precision: str
+    measured: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "precision": self.precision, **self.measured}
+
+
+@dataclass(frozen=True)
+class DroppedVariant:
+    """A variant the export judged and dropped: why, and what it measured (empty when the
+    variant could not even be made)."""
+
+    precision: str
+    reason: str
+    measured: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, value: Any, path: str) -> DroppedVariant:
+        obj = _object(value, path, "precision, reason, ...")
+        return cls(_field(obj, "precision", f"{path}.", "str"), _field(obj, "reason", f"{path}.", "str"),
+                   {k: v for k, v in obj.items() if k not in ("precision", "reason")})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"precision": self.precision, "reason": self.reason, **self.measured}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """``model``: the ONNX file (and its weights file), its inputs and outputs, noise, variants."""
+
+    file: str
+    data_file: str | None = None
+    inputs: tuple[TensorSpec, ...] | None = None
+    outputs: tuple[TensorSpec, ...] | None = None
+    noise: NoiseInput | None = None
+    units: str | None = None
+    opset: int | None = None
+    n_parameters: int | None = None
+    hyperparameters: dict[str, Any] | None = None
+    graph: GraphEntry | None = None
+    ms_per_batch: dict[str, Any] | None = None
+    variants: tuple[Variant, ...] = ()
+    dropped_variants: tuple[DroppedVariant, ...] = ()
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> ModelEntry:
+        """From ``model`` once :func:`check_manifest` has passed it (files, variants, noise)."""
+        where = "model."
+
+        def specs(key: str) -> tuple[TensorSpec, ...] | None:
+            values = _field(obj, key, where, "list", False, True)
+            return None if values is None else tuple(TensorSpec.from_json(v, f"model.{key}[{i}]")
+                                                     for i, v in enumerate(values))
+
+        noise = _check_noise(obj)
+        graph = _field(obj, "graph", where, "object", False, True)
+        dropped = _field(obj, "dropped_variants", where, "list", False, True) or []
+        return cls(
+            file=_field(obj, "file", where, "str"), data_file=_field(obj, "data_file", where, "str", False, True),
+            inputs=specs("inputs"), outputs=specs("outputs"),
+            noise=None if noise is None else NoiseInput(nodes=noise["nodes"], channels=noise["channels"]),
+            units=_field(obj, "units", where, "str", False, True), opset=_field(obj, "opset", where, "int", False, True),
+            n_parameters=_field(obj, "n_parameters", where, "int", False, True),
+            hyperparameters=_field(obj, "hyperparameters", where, "object", False, True),
+            graph=None if graph is None else GraphEntry.from_json(graph),
+            ms_per_batch=_field(obj, "ms_per_batch", where, "object", False, True),
+            variants=tuple(Variant(v["file"], v["precision"], {k: x for k, x in v.items() if k not in ("file", "precision")})
+                           for v in obj.get("variants") or []),
+            dropped_variants=tuple(DroppedVariant.from_json(v, f"model.dropped_variants[{i}]")
+                                   for i, v in enumerate(dropped)))
+
+    def to_json(self) -> dict[str, Any]:
+        def specs(values: tuple[TensorSpec, ...] | None) -> list[dict[str, Any]] | None:
+            return None if values is None else [v.to_json() for v in values]
+
+        return {"file": self.file, "data_file": self.data_file, "inputs": specs(self.inputs),
+                "outputs": specs(self.outputs), "noise": None if self.noise is None else self.noise.to_json(),
+                "units": self.units, "opset": self.opset, "n_parameters": self.n_parameters,
+                "hyperparameters": self.hyperparameters,
+                "graph": None if self.graph is None else self.graph.to_json(), "ms_per_batch": self.ms_per_batch,
+                "variants": [v.to_json() for v in self.variants],
+                "dropped_variants": [v.to_json() for v in self.dropped_variants]}
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One channel in model order, with the units the schema gives it (:func:`channel_info`)."""
+
+    name: str
+    variable: str
+    level: int | float | None
+    units: str | None
+    standard_name: str | None
+
+    @classmethod
+    def of(cls, name: str) -> Channel:
+        """The channel called ``name`` (``temperature_850``), as this sowcast knows it."""
+        return cls(**channel_info(name))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "variable": self.variable, "level": self.level, "units": self.units,
+                "standard_name": self.standard_name}
+
+
+@dataclass(frozen=True)
+class GridEntry:
+    """``grid``: ascending, evenly spaced ``lat`` and ``lon`` (degrees) and the graph's ``kind``."""
+
+    lat: tuple[float, ...]
+    lon: tuple[float, ...]
+    kind: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lat": list(self.lat), "lon": list(self.lon), "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One listed file: its sha256, size in bytes and role (:data:`ROLES`)."""
+
+    sha256: str
+    bytes: int
+    role: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "bytes": self.bytes, "role": self.role}
+
+
+# Top-level keys in the order they are written; later keys (add_file_to_bundle's manifest_update)
+# follow ``files`` in Manifest.extra.
+MANIFEST_KEYS = ("format", "created", "sowcast_version", "software", "model", "channels", "forcing_names",
+                 "static_names", "n_input_steps", "time_step", "grid", "precipitation_accumulation",
+                 "provenance", "parity", "files")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """``manifest.json`` (module doc), typed. ``software``, ``precipitation_accumulation``,
+    ``provenance`` and ``parity`` may be absent (None: left out by :meth:`to_json`)."""
+
+    created: str
+    sowcast_version: str
+    model: ModelEntry
+    channels: tuple[Channel, ...]
+    forcing_names: tuple[str, ...]
+    static_names: tuple[str, ...]
+    n_input_steps: int
+    time_step: str
+    grid: GridEntry
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    format: str = FORMAT
+    software: dict[str, Any] | None = None
+    precipitation_accumulation: str | None = None
+    provenance: dict[str, Any] | None = None
+    parity: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def format_version(self) -> tuple[int, int]:
+        """``(major, minor)`` of :attr:`format` (``sowcast-bundle-1`` is ``(1, 0)``)."""
+        m = _FORMAT_RE.match(self.format)
+        if m is None:
+            raise SowcastError(f"{MANIFEST_FILE}: format {self.format} is not supported (this sowcast reads {FORMAT})")
+        return int(m.group(1)), int(m.group(2) or 0)
+
+    @property
+    def channel_names(self) -> list[str]:
+        return [c.name for c in self.channels]
+
+    @classmethod
+    def from_json(cls, manifest: Any) -> Manifest:
+        """The typed manifest of a parsed ``manifest.json``: :func:`check_manifest` first (each
+        field the edge acts on), then the type of every other key; each failure is one line."""
+        if not isinstance(manifest, dict):
+            raise SowcastError(f"{MANIFEST_FILE}: not a JSON object")
+        check_manifest(manifest)
+        grid = manifest["grid"]
+        return cls(
+            format=manifest["format"], created=manifest["created"], sowcast_version=manifest["sowcast_version"],
+            software=_field(manifest, "software", "", "object", False, True),
+            model=ModelEntry.from_json(manifest["model"]),
+            channels=tuple(Channel(c["name"], c.get("variable"), c.get("level"), c.get("units"), c.get("standard_name"))
+                           for c in manifest["channels"]),
+            forcing_names=tuple(manifest["forcing_names"]), static_names=tuple(manifest["static_names"]),
+            n_input_steps=manifest["n_input_steps"], time_step=manifest["time_step"],
+            grid=GridEntry(tuple(grid["lat"]), tuple(grid["lon"]), grid["kind"]),
+            precipitation_accumulation=manifest.get("precipitation_accumulation"),
+            provenance=_field(manifest, "provenance", "", "object", False, True),
+            parity=_field(manifest, "parity", "", "object", False, True),
+            files={name: FileEntry(e["sha256"], e["bytes"], e["role"]) for name, e in manifest["files"].items()},
+            extra={k: v for k, v in manifest.items() if k not in MANIFEST_KEYS and k != CHECKSUM_KEY})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        """The typed manifest of the bytes of ``manifest.json`` (its own checksum first)."""
+        return cls.from_json(manifest_json(data))
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object, keys in :data:`MANIFEST_KEYS` order, then :attr:`extra`."""
+        out = {"format": self.format, "created": self.created, "sowcast_version": self.sowcast_version,
+               "software": self.software, "model": self.model.to_json(),
+               "channels": [c.to_json() for c in self.channels], "forcing_names": list(self.forcing_names),
+               "static_names": list(self.static_names), "n_input_steps": self.n_input_steps,
+               "time_step": self.time_step, "grid": self.grid.to_json(),
+               "precipitation_accumulation": self.precipitation_accumulation, "provenance": self.provenance,
+               "parity": self.parity, "files": {name: e.to_json() for name, e in self.files.items()}}
+        for key in ("software", "precipitation_accumulation", "provenance", "parity"):
+            if out[key] is None:
+                del out[key]
+        return {**out, **self.extra}
+
+    def to_bytes(self) -> bytes:
+        """The bytes of ``manifest.json`` (:func:`manifest_bytes`), checked as the reader checks them."""
+        data = manifest_bytes(self.to_json())
+        Manifest.from_bytes(data)
+        return data
+
+    def with_files(self, files: Mapping[str, FileEntry]) -> Manifest:
+        return replace(self, files=dict(files))

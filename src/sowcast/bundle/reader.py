@@ -58,11 +58,12 @@ from sowcast.bundle.manifest import (
     REQUIRED_STATISTICS,
     ROLES,
     SIGNATURE_FILE,
-    channel_names,
+    FileEntry,
+    Manifest,
     check_file_name,
     check_time_step,
     manifest_bytes,
-    model_noise,
+    manifest_json,
     parse_manifest,
 )
 from sowcast.data.grid import Grid
@@ -77,7 +78,8 @@ class Bundle:
     """A verified bundle (see the module doc); arrays are float32."""
 
     path: Path                          # the bundle folder (the extraction, for an archive)
-    manifest: dict[str, Any]
+    manifest: dict[str, Any]            # manifest.json's JSON object, as read
+    typed_manifest: Manifest            # the same, typed (sowcast.bundle.manifest.Manifest)
     sha256: str                         # sha256 of manifest.json's bytes: the bundle id for provenance
     channels: list[str]                 # channel names in model order
     channel_info: list[dict[str, Any]]  # {name, variable, level, units, standard_name}
@@ -100,12 +102,13 @@ class Bundle:
 
     @property
     def grid_kind(self) -> str:
-        return str(self.manifest["grid"].get("kind", "regional"))
+        return self.typed_manifest.grid.kind
 
     @property
     def noise(self) -> dict[str, Any] | None:
         """``model.noise`` (``{input, nodes, channels, distribution}``) of a stochastic model, else None."""
-        return model_noise(self.manifest)
+        noise = self.typed_manifest.model.noise
+        return None if noise is None else noise.to_json()
 
     @property
     def stochastic(self) -> bool:
@@ -115,15 +118,16 @@ class Bundle:
     @property
     def precisions(self) -> list[str]:
         """``fp32`` and the kept variants (``fp16``, ``int8``)."""
-        return ["fp32"] + [v["precision"] for v in self.manifest["model"].get("variants", [])]
+        return ["fp32"] + [v.precision for v in self.typed_manifest.model.variants]
 
     def model_path(self, precision: str = "fp32") -> Path:
         """The ONNX file of ``precision`` (``fp32``: ``model.onnx``; else a kept variant)."""
+        model = self.typed_manifest.model
         if precision == "fp32":
-            return self.path / self.manifest["model"]["file"]
-        for v in self.manifest["model"].get("variants", []):
-            if v.get("precision") == precision:
-                return self.path / v["file"]
+            return self.path / model.file
+        for v in model.variants:
+            if v.precision == precision:
+                return self.path / v.file
         raise SowcastError(f"bundle {self.path.name} has no {precision} model; it has {', '.join(self.precisions)}")
 
     def open_session(self, precision: str = "fp32", threads: int | None = None) -> Any:
@@ -202,32 +206,30 @@ def _open_folder(folder: Path, archive: Path | None = None, trusted: Mapping[str
         raise SowcastError(f"{MANIFEST_FILE}: missing ({folder} is not a sowcast bundle)")
     data = manifest_path.read_bytes()
     signed_by = _signer(folder, data, trusted or {}, str(archive or folder))  # before anything is parsed
-    manifest = parse_manifest(data)  # its own checksum first, then every field (manifest.py)
-    files = manifest["files"]
-    verify_files(folder, files)
-    channels = channel_names(manifest)
-    time_step = check_time_step(manifest["time_step"])
-    n_input_steps = manifest["n_input_steps"]
-    grid = Grid(lat=np.asarray(manifest["grid"]["lat"], np.float64), lon=np.asarray(manifest["grid"]["lon"], np.float64))
-    by_role = _files_by_role(files)
+    manifest = manifest_json(data)  # its own checksum first (manifest.py) ...
+    typed = Manifest.from_json(manifest)  # ... then every field, typed
+    verify_files(folder, manifest["files"])
+    channels = typed.channel_names
+    grid = Grid(lat=np.asarray(typed.grid.lat, np.float64), lon=np.asarray(typed.grid.lon, np.float64))
+    by_role = _files_by_role(typed.files)
     statistics = _read_statistics(folder, _one(by_role, "statistics"), channels)
-    static_names = [str(s) for s in manifest["static_names"]]
+    static_names = list(typed.static_names)
     static, static_ds = _read_static(folder, _one(by_role, "static"), static_names, grid)
     clim, calib = by_role.get("climatology", []), by_role.get("calibration", [])
-    return Bundle(path=folder, manifest=manifest, sha256=sha256_bytes(data), channels=channels,
-                  channel_info=[dict(c) if isinstance(c, dict) else {"name": c} for c in manifest["channels"]],
-                  forcing_names=[str(f) for f in manifest["forcing_names"]], static_names=static_names,
-                  n_input_steps=n_input_steps, time_step=time_step, grid=grid, static=static,
-                  static_dataset=static_ds, statistics=statistics,
+    return Bundle(path=folder, manifest=manifest, typed_manifest=typed, sha256=sha256_bytes(data), channels=channels,
+                  channel_info=[c.to_json() for c in typed.channels],
+                  forcing_names=list(typed.forcing_names), static_names=static_names,
+                  n_input_steps=typed.n_input_steps, time_step=check_time_step(typed.time_step), grid=grid,
+                  static=static, static_dataset=static_ds, statistics=statistics,
                   climatology_path=folder / clim[0] if clim else None,
                   calibration_path=folder / calib[0] if calib else None, archive=archive,
                   signed_by=signed_by)
 
 
-def _files_by_role(files: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+def _files_by_role(files: Mapping[str, FileEntry]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, entry in files.items():
-        out.setdefault(entry["role"], []).append(name)
+        out.setdefault(entry.role, []).append(name)
     return out
 
 
@@ -445,10 +447,12 @@ def add_file_to_bundle(bundle_dir: str | os.PathLike, path: str | os.PathLike, r
         raise SowcastError(f"{path}: missing (nothing to add to the bundle)")
     name = check_file_name(name or DEFAULT_NAMES.get(role, path.name), "bundle")
     current = load_bundle(bundle_dir)
+    if name in (current.typed_manifest.model.file, current.typed_manifest.model.data_file):
+        raise SowcastError(f"{name}: is the bundle's model; it cannot be replaced this way")
+    # The JSON as read, not Manifest.to_json(): the update changes only the keys it names, and
+    # a bundle of an older exporter keeps its other bytes as they were.
     manifest = dict(current.manifest)
     files = dict(manifest["files"])
-    if name == manifest["model"]["file"] or name == manifest["model"].get("data_file"):
-        raise SowcastError(f"{name}: is the bundle's model; it cannot be replaced this way")
     if role in AT_MOST_ONE:  # one climatology, one calibration per bundle
         for other, entry in list(files.items()):
             if entry["role"] == role and other != name:

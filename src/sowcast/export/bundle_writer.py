@@ -18,7 +18,7 @@
    skill change on the real windows, a 46-day rollout's weekly means and tercile
    probabilities: :mod:`sowcast.export.parity`) and timed in turn with it; a variant is kept
    only when its outputs are finite, its skill change is within ``max_skill_change``, the
-   rollout within 1 % and it is faster than fp32; else dropped with the reason printed;
+   rollout within 1 % and it is faster than fp32; else dropped with the reason logged;
 6. ``static.nc``, ``statistics.nc``, an optional ``climatology.nc``, then ``manifest.json``
    with the sha256 of every file and, on its first line, its own sha256 (checked as the
    reader checks it before it is written); the folder is written as a temporary sibling and
@@ -28,19 +28,22 @@
    Ed25519 signature of the manifest's bytes (:mod:`sowcast.bundle.signature`), written in
    the temporary folder before the rename, so the archive carries it too.
 
-The helpers that write the netCDF files and the manifest are torch-free.
+Each step is a function below (:func:`_read_checkpoint`, :func:`_write_onnx`, :func:`_check_parity`,
+:func:`_judge_variants`, :func:`_write_fields`, :func:`_write_bundle_manifest`, :func:`_sign`);
+the manifest itself is built by :mod:`sowcast.export.bundle_manifest` as the typed
+:class:`sowcast.bundle.manifest.Manifest` the reader parses. Progress goes to the
+``sowcast export`` logger (:mod:`sowcast.log`), warnings as warnings. The helpers that write
+the netCDF files and the manifest are torch-free.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import platform
 import shutil
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -52,22 +55,33 @@ from sowcast.bundle.channel_masks import masks_to_write
 from sowcast.bundle.checksums import file_entry
 from sowcast.bundle.manifest import (
     CLIMATOLOGY_FILE,
-    FORMAT,
     MANIFEST_FILE,
     MODEL_DATA_FILE,
     MODEL_FILE,
     STATIC_FILE,
     STATISTICS_FILE,
     STATISTICS_KEYS,
-    channel_info,
+    DroppedVariant,
+    FileEntry,
+    Manifest,
+    Variant,
     manifest_bytes,
-    noise_entry,
     parse_manifest,
     variant_file,
 )
 from sowcast.cf_attributes import cf_dataset, merge_encoding
 from sowcast.data.grid import Grid
 from sowcast.errors import SowcastError
+from sowcast.export.bundle_manifest import (
+    bundle_manifest,
+    model_entry,
+    provenance,
+    sowcast_version,
+    utc_now,
+)
+from sowcast.log import get_logger
+
+_LOG = get_logger("export")
 
 DEFAULT_MAX_SKILL_CHANGE = 0.02
 
@@ -133,60 +147,30 @@ def _model_identity(payload: Mapping[str, Any], loaded: Any) -> dict[str, Any]:
     return {"sowcast_version": sowcast_version(), "model_name": (config.get("model") or {}).get("name"),
             "checkpoint_step": payload.get("step"), "param_digest": (payload.get("param_digests") or [None])[0],
             "config_digest": config_digest(config), "graph_digest": loaded.graph_digest,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "created": utc_now()}
 
 
-def software_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("sowcast", "torch", "onnx", "onnxscript", "onnxruntime", "numpy", "xarray", "pandas", "netCDF4"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+def listed_files(folder: str | os.PathLike, roles: Mapping[str, str]) -> dict[str, FileEntry]:
+    """``files`` of the manifest: sha256, bytes and role of every file named in ``roles``."""
+    return {name: FileEntry(**file_entry(Path(folder) / name, role)) for name, role in roles.items()}
 
 
-def sowcast_version() -> str:
-    import sowcast
-
-    return str(getattr(sowcast, "__version__", "unknown"))
-
-
-def write_manifest(folder: str | os.PathLike, manifest: Mapping[str, Any], roles: Mapping[str, str]) -> dict[str, Any]:
-    """Add ``files`` (sha256, bytes, role of every file in ``roles``) and write ``manifest.json``
-    with its own checksum on the first line. It is checked as the reader checks it first, so
-    an export never writes a bundle the edge would refuse."""
+def write_manifest(folder: str | os.PathLike, manifest: Manifest | Mapping[str, Any],
+                   roles: Mapping[str, str]) -> dict[str, Any]:
+    """Add ``files`` (:func:`listed_files`) to ``manifest`` (typed, or its JSON object) and write
+    ``manifest.json`` with its own checksum on the first line. It is checked as the reader checks
+    it first, so an export never writes a bundle the edge would refuse. Returns the JSON object."""
     folder = Path(folder)
-    out = dict(manifest)
-    out["files"] = {name: file_entry(folder / name, role) for name, role in roles.items()}
-    data = manifest_bytes(out)
-    parse_manifest(data)
+    files = listed_files(folder, roles)
+    if isinstance(manifest, Manifest):
+        typed = manifest.with_files(files)
+        data, out = typed.to_bytes(), typed.to_json()
+    else:
+        out = {**manifest, "files": {name: entry.to_json() for name, entry in files.items()}}
+        data = manifest_bytes(out)
+        parse_manifest(data)
     (folder / MANIFEST_FILE).write_bytes(data)
     return out
-
-
-def _validation_metrics(run_dir: Any, step: int) -> dict[str, Any] | None:
-    """The validation rows of ``metrics.csv`` at ``step``: ``{metric: value | {lead: {channel: value}}}``."""
-    if not run_dir:
-        return None
-    try:
-        from sowcast.train.metrics_log import read_metrics
-
-        rows = [r for r in read_metrics(Path(str(run_dir)) / "metrics.csv")
-                if r.get("split") == "val" and str(r.get("step")) == str(step)]
-    except Exception:  # noqa: BLE001 - provenance is best effort
-        return None
-    out: dict[str, Any] = {}
-    for r in rows:
-        try:
-            value = float(r["value"])
-        except (TypeError, ValueError):
-            continue
-        if not r.get("lead") and not r.get("channel"):
-            out[r["metric"]] = value
-        else:
-            out.setdefault(r["metric"], {}).setdefault(str(r.get("lead") or ""), {})[r.get("channel") or ""] = value
-    return out or None
 
 
 # -- the export -------------------------------------------------------------------------------
@@ -194,16 +178,308 @@ def _validation_metrics(run_dir: Any, step: int) -> dict[str, Any] | None:
 class ExportResult:
     bundle: Path
     archive: Path | None
-    manifest: dict[str, Any]
-    lines: list[str] = field(default_factory=list)  # what was printed
+    manifest: dict[str, Any]  # manifest.json's JSON object, as written
+    lines: list[str] = field(default_factory=list)  # the progress lines, as given to ``log``
     signed_by: str | None = None  # fingerprint of the signing key; None: unsigned
+    typed_manifest: Manifest | None = None  # the same manifest, typed
 
 
-def _default_log(message: str) -> None:
-    print(f"sowcast export: {message}", file=sys.stderr, flush=True)
+Say = Callable[..., None]  # say(message, level=logging.INFO)
 
 
-def _open_source(store: Any, payload: Mapping[str, Any], log: Callable[[str], None]) -> tuple[Any, str | None, Path | None]:
+def _reporter(log: Callable[[str], None] | None, lines: list[str]) -> Say:
+    """``say(message, level)``: to the ``sowcast export`` logger (``sowcast export: [warning: ]...``
+    on stderr, :mod:`sowcast.log`), or, given ``log``, to that callback as ``[warning: ]message``;
+    every line is also kept in ``lines``."""
+    def say(message: str, level: int = logging.INFO) -> None:
+        text = f"warning: {message}" if level >= logging.WARNING else message
+        lines.append(text)
+        if log is None:
+            _LOG.log(level, message)
+        else:
+            log(text)
+
+    return say
+
+
+@dataclass
+class _Checkpoint:
+    """What the export works from: the loaded model and, from the training store, the static
+    fields, the channels' land masks and a few real windows (module doc, steps 1-2)."""
+
+    loaded: Any                         # onnx_export.LoadedModel
+    channels: list[str]
+    forcing_names: list[str]
+    static_names: list[str]
+    stats: dict[str, np.ndarray]
+    grid: Grid
+    time_step: pd.Timedelta
+    t_in: int
+    kind: str                           # "regional" | "global": how the graph was built
+    source: Any                         # the store's WindowSource, or None
+    store_path: Path | None
+    real: dict | None                   # real windows for parity, or None ...
+    real_skipped: str | None            # ... and why
+    static_fields: np.ndarray
+    channel_masks: dict[str, np.ndarray]
+
+    @property
+    def model(self) -> Any:
+        return self.loaded.model
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.loaded.payload
+
+
+@dataclass
+class _Parity:
+    """onnxruntime against torch on the fp32 model (module doc, step 4)."""
+
+    session: Any
+    random: dict
+    real: dict | None
+    report: Any                         # parity.ParityReport
+    fp32_out: dict[str, np.ndarray]
+    ms_fp32: float
+    noise_shape: tuple[int, int] | None  # (nodes, channels) of a stochastic model
+
+
+def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str | os.PathLike, *,
+                  archive: bool = True, opset: int = 18, variants: Sequence[str] = (),
+                  parity_tolerance: float = 1e-4, parity_real_windows: int = 4, parity_batch: int = 3,
+                  max_skill_change: float = DEFAULT_MAX_SKILL_CHANGE, threads: int = 2,
+                  climatology: str | os.PathLike | None = None, store: str | os.PathLike | None = None,
+                  overwrite: bool = False, seed: int = 0, embed_limit_bytes: int | None = None,
+                  log: Callable[[str], None] | None = None,
+                  sign_key: str | os.PathLike | None = None) -> ExportResult:
+    """Write the bundle of ``checkpoint`` (a folder, ``state.pt`` or loaded payload) to ``output``
+    (module doc). Returns the paths and the manifest. ``log``: a callback for the progress lines
+    instead of the ``sowcast export`` logger."""
+    import torch
+
+    lines: list[str] = []
+    say = _reporter(log, lines)
+    output = Path(output)
+    archive_path = output.with_name(output.name + ".tar.gz") if archive else None
+    variants = _checked_options(output, archive_path, overwrite, variants, climatology, parity_batch, parity_tolerance)
+    threads = max(int(threads), 1)
+    private_key = None
+    if sign_key is not None:  # read now: a bad key fails before the long export
+        from sowcast.bundle.signature import load_private_key
+
+        private_key = load_private_key(sign_key)
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        ck = _read_checkpoint(checkpoint, store, int(parity_real_windows), say)
+        with atomic_path(output, overwrite=overwrite, directory=True) as tmp:
+            onnx_info, external = _write_onnx(tmp, ck, int(opset), embed_limit_bytes, say)
+            parity = _check_parity(tmp, ck, threads, int(parity_batch), float(parity_tolerance), int(seed), say)
+            kept, dropped = _judge_variants(tmp, ck, parity, variants, threads, float(max_skill_change), int(seed), say)
+            roles = _write_fields(tmp, ck, external, kept, climatology)
+            timing = {"fp32": round(parity.ms_fp32, 3), "batch": int(parity_batch), "threads": threads}
+            manifest = _write_bundle_manifest(tmp, ck, onnx_info, external, parity, timing, kept, dropped, roles)
+            signed_by = _sign(tmp, private_key, say)
+        say(f"bundle written: {output}")
+        if archive_path is not None:
+            from sowcast.bundle.reader import write_archive
+
+            write_archive(output, archive_path, overwrite=True)
+            say(f"archive written: {archive_path}")
+        return ExportResult(bundle=output, archive=archive_path, manifest=manifest.to_json(), lines=lines,
+                            signed_by=signed_by, typed_manifest=manifest)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _checked_options(output: Path, archive_path: Path | None, overwrite: bool, variants: Sequence[str],
+                     climatology: str | os.PathLike | None, parity_batch: int, parity_tolerance: float) -> list[str]:
+    """Refuse, before anything is loaded, an output in the way and options out of range;
+    returns the variants' precisions in lower case."""
+    from sowcast.export.quantize import VARIANT_PRECISIONS
+
+    for p in (output, archive_path):
+        if p is not None and p.exists() and not overwrite:
+            raise SowcastError(f"{p} exists already; set overwrite=true to replace it")
+    variants = [str(v).lower() for v in (variants or [])]
+    unknown = [v for v in variants if v not in VARIANT_PRECISIONS]
+    if unknown or len(set(variants)) != len(variants):
+        raise SowcastError(f"export.variants must name each of {', '.join(VARIANT_PRECISIONS)} at most once, not {variants}")
+    if climatology is not None and not Path(climatology).is_file():
+        raise SowcastError(f"export.climatology: no file at {climatology}")
+    if int(parity_batch) < 2:
+        raise SowcastError(f"export.parity_batch must be at least 2 (the batch dim is checked at 1 and at it), not {parity_batch}")
+    if not float(parity_tolerance) > 0:
+        raise SowcastError(f"export.parity_tolerance must be positive, not {parity_tolerance}")
+    return variants
+
+
+def _read_checkpoint(checkpoint: Any, store: Any, n_real: int, say: Say) -> _Checkpoint:
+    """The model from the checkpoint (:func:`onnx_export.load_model`) and, from the training
+    store, the static fields and ``n_real`` real windows; without a store, real-window parity
+    is skipped with a warning, unless the model has static fields (module doc, steps 1-2)."""
+    from sowcast.export import onnx_export as ox
+    from sowcast.export import parity as P
+    from sowcast.graph.build import is_global_grid
+
+    loaded = ox.load_model(checkpoint)
+    model, payload, graph = loaded.model, loaded.payload, loaded.graph
+    say(f"checkpoint {payload.get('path')} (step {payload.get('step')}): {model.count_parameters():,} parameters, "
+        f"grid {model.grid_shape[0]}x{model.grid_shape[1]}, {graph.n_mesh} mesh nodes")
+    channels = list(payload["channels"])
+    forcing_names = list(payload["forcings"])
+    static_names = list(payload.get("static", []))
+    stats = {k: np.asarray(v, np.float32) for k, v in payload["statistics"].items()}
+    grid = Grid(lat=np.asarray(payload["grid"]["lat"], np.float64), lon=np.asarray(payload["grid"]["lon"], np.float64))
+    time_step = pd.Timedelta(payload["time_step"])
+    t_in = int(payload.get("n_input_steps", model.n_input_steps))
+
+    source, skipped, store_path = _open_source(store, payload, say)
+    if source is None:
+        if static_names:
+            raise SowcastError(f"{skipped}: static.nc needs the static fields ({', '.join(static_names)}) "
+                               "of the training store; give export.store=PATH")
+        say(f"real-window parity skipped: {skipped}", logging.WARNING)
+        static_fields = np.zeros((0, *grid.shape), np.float32)
+        real = None
+        channel_masks: dict[str, np.ndarray] = {}
+    else:
+        channel_masks = masks_to_write(channels, source.valid)  # land-only channels (channel_masks.py)
+        real = P.real_batch(source, n_real)
+        static_fields = (real["static"][0] if real is not None else source[0]["static"]).astype(np.float32)
+        if real is None:
+            skipped = "export.parity_real_windows is 0"
+    return _Checkpoint(loaded=loaded, channels=channels, forcing_names=forcing_names, static_names=static_names,
+                       stats=stats, grid=grid, time_step=time_step, t_in=t_in,
+                       kind=graph.settings.get("kind") or ("global" if is_global_grid(grid) else "regional"),
+                       source=source, store_path=store_path, real=real, real_skipped=skipped,
+                       static_fields=static_fields, channel_masks=channel_masks)
+
+
+def _write_onnx(tmp: Path, ck: _Checkpoint, opset: int, embed_limit_bytes: int | None,
+                say: Say) -> tuple[dict[str, Any], bool]:
+    """``model.onnx``, with channel order, units, time step, grid and identity in its metadata,
+    checked (:func:`onnx_export.check_onnx`: ``{inputs, outputs, opset, ops}``); and whether the
+    weights went to ``model.onnx.data`` (module doc, step 3)."""
+    from sowcast.data.schema import time_step_iso
+    from sowcast.export import onnx_export as ox
+    from sowcast.export.model_metadata import model_metadata, stamp_model_metadata
+
+    say(f"exporting to ONNX (opset {opset}, dynamic batch) ...")
+    t0 = time.perf_counter()
+    kwargs = {} if embed_limit_bytes is None else {"embed_limit_bytes": int(embed_limit_bytes)}
+    written = ox.export_onnx(ck.model, tmp / MODEL_FILE, opset=opset, **kwargs)
+    # channel order, units, time step, grid and identity inside model.onnx, before parity and checksums
+    stamp_model_metadata(tmp / MODEL_FILE, model_metadata(
+        ck.channels, ck.forcing_names, ck.static_names, ck.t_in, time_step_iso(ck.time_step), ck.grid.lat,
+        ck.grid.lon, ck.kind, _model_identity(ck.payload, ck.loaded)))
+    info = ox.check_onnx(tmp / MODEL_FILE, ck.model)
+    external = any(p.name == MODEL_DATA_FILE for p in written)
+    say(f"exported in {time.perf_counter() - t0:.1f} s: {len(info['ops'])} op types, no Scatter; "
+        f"weights {'in ' + MODEL_DATA_FILE if external else 'embedded'}")
+    return info, external
+
+
+def _check_parity(tmp: Path, ck: _Checkpoint, threads: int, batch: int, tolerance: float, seed: int,
+                  say: Say) -> _Parity:
+    """onnxruntime against torch on a random batch (and its first sample) and the real windows,
+    a stochastic model's noise drawn from ``seed``; past ``tolerance`` the export fails (module
+    doc, step 4). Then fp32's time per batch, the variants' yardstick."""
+    from sowcast.export import parity as P
+
+    session = P.ort_session(tmp / MODEL_FILE, threads)
+    random = P.random_batch(ck.t_in, ck.stats, ck.grid.lat, ck.grid.lon, ck.time_step, batch, ck.forcing_names,
+                            static=ck.static_fields if ck.static_names else None,
+                            static_statistics=ck.payload.get("static_statistics"), n_static=len(ck.static_names),
+                            seed=seed)
+    noise_shape = ck.model.noise_shape(1)[1:] if ck.model.stochastic else None  # (n_mesh, K)
+    random = P.add_noise(random, noise_shape, seed)
+    real = P.add_noise(ck.real, noise_shape, seed + 1)
+    report, fp32_out = P.check_parity(ck.model, session, random, real, ck.stats, ck.channels, ck.grid.lat,
+                                      tolerance, real_skipped=ck.real_skipped)
+    say(f"parity onnxruntime vs torch: {report.summary()}")
+    if not report.ok:
+        raise SowcastError(f"ONNX parity failed: max normalised difference {report.worst:.3g} (beyond float32 "
+                           f"resolution) exceeds export.parity_tolerance {tolerance:g}"
+                           f"{'' if report.worst < float('inf') else ' (outputs not finite)'}; no bundle written")
+    return _Parity(session=session, random=random, real=real, report=report, fp32_out=fp32_out,
+                   ms_fp32=P.time_ort(session, random), noise_shape=noise_shape)
+
+
+def _judge_variants(tmp: Path, ck: _Checkpoint, parity: _Parity, variants: Sequence[str], threads: int,
+                    max_skill_change: float, seed: int, say: Say) -> tuple[list[Variant], list[DroppedVariant]]:
+    """Make, measure and judge each variant in turn (:func:`_variant`; module doc, step 5)."""
+    from sowcast.export import parity as P
+    from sowcast.export.quantize import make_variant
+
+    kept: list[Variant] = []
+    dropped: list[DroppedVariant] = []
+    rollout, rollout_skipped = P.rollout_setup(ck.source, parity.real, parity.noise_shape, seed) if variants \
+        else (None, None)
+    if rollout is not None:
+        rollout.fp32_weekly = P.weekly_rollout(parity.session, rollout)
+    for precision in variants:
+        entry, keep = _variant(precision, tmp, threads, parity.random, parity.real, parity.fp32_out, ck.stats,
+                               ck.channels, ck.grid, parity.report.rmse_onnx, max_skill_change, parity.ms_fp32,
+                               make_variant, say, fp32_session=parity.session, rollout=rollout,
+                               rollout_skipped=rollout_skipped)
+        if keep:
+            kept.append(entry)
+        else:
+            dropped.append(entry)
+    return kept, dropped
+
+
+def _write_fields(tmp: Path, ck: _Checkpoint, external: bool, kept: Sequence[Variant],
+                  climatology: str | os.PathLike | None) -> dict[str, str]:
+    """``static.nc``, ``statistics.nc`` and the climatology copy; returns the role of every
+    file of the bundle, in the order ``files`` lists them (module doc, step 6)."""
+    roles = {MODEL_FILE: "model"}
+    if external:
+        roles[MODEL_DATA_FILE] = "model_data"
+    for variant in kept:
+        roles[variant.file] = "model_variant"
+    write_static_nc(tmp / STATIC_FILE, ck.grid, ck.static_names, ck.static_fields, ck.channel_masks)
+    write_statistics_nc(tmp / STATISTICS_FILE, ck.channels, ck.stats)
+    roles[STATIC_FILE] = "static"
+    roles[STATISTICS_FILE] = "statistics"
+    if climatology is not None:
+        shutil.copyfile(climatology, tmp / CLIMATOLOGY_FILE)
+        roles[CLIMATOLOGY_FILE] = "climatology"
+    return roles
+
+
+def _write_bundle_manifest(tmp: Path, ck: _Checkpoint, onnx_info: Mapping[str, Any], external: bool,
+                           parity: _Parity, timing: Mapping[str, Any], kept: Sequence[Variant],
+                           dropped: Sequence[DroppedVariant], roles: Mapping[str, str]) -> Manifest:
+    """``manifest.json`` of the bundle (:mod:`sowcast.export.bundle_manifest`), sealed by its own
+    checksum and checked as the reader checks it (module doc, step 6)."""
+    from sowcast.data.schema import PRECIPITATION_ACCUMULATION, time_step_iso
+
+    model = model_entry(ck.loaded, onnx_info, external, parity.noise_shape, ck.kind, timing, kept, dropped)
+    manifest = bundle_manifest(
+        model, ck.channels, ck.forcing_names, ck.static_names, ck.t_in, time_step_iso(ck.time_step), ck.grid.lat,
+        ck.grid.lon, ck.kind, _store_attr(ck.store_path, "precipitation_accumulation", PRECIPITATION_ACCUMULATION),
+        provenance(ck.payload, ck.store_path), parity.report.as_manifest())
+    manifest = manifest.with_files(listed_files(tmp, roles))
+    (tmp / MANIFEST_FILE).write_bytes(manifest.to_bytes())
+    return manifest
+
+
+def _sign(tmp: Path, private_key: Any, say: Say) -> str | None:
+    """``manifest.sig`` with ``private_key`` (None: unsigned); the key's fingerprint (module doc, step 7)."""
+    if private_key is None:
+        return None
+    from sowcast.bundle.signature import sign_folder
+
+    signed_by = sign_folder(tmp, private_key)
+    say(f"manifest signed (Ed25519, key {signed_by})")
+    return signed_by
+
+
+def _open_source(store: Any, payload: Mapping[str, Any], log: Say) -> tuple[Any, str | None, Path | None]:
     """The training store's windows (validation range if any), or (None, why not, path)."""
     from sowcast.data.windows import WindowSource
 
@@ -244,8 +520,8 @@ def _open_source(store: Any, payload: Mapping[str, Any], log: Callable[[str], No
     stats = payload.get("statistics") or {}
     for key in ("mean", "std"):
         if key in stats and key in source.statistics and not np.allclose(source.statistics[key], stats[key], rtol=1e-5):
-            log(f"warning: the store's {key} statistics differ from the checkpoint's (re-ingested store?); "
-                "the bundle carries the checkpoint's")
+            log(f"the store's {key} statistics differ from the checkpoint's (re-ingested store?); "
+                "the bundle carries the checkpoint's", logging.WARNING)
             break
     return source, None, path
 
@@ -265,215 +541,11 @@ def _store_attr(path: Path | None, key: str, default: Any) -> Any:
         return default
 
 
-def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str | os.PathLike, *,
-                  archive: bool = True, opset: int = 18, variants: Sequence[str] = (),
-                  parity_tolerance: float = 1e-4, parity_real_windows: int = 4, parity_batch: int = 3,
-                  max_skill_change: float = DEFAULT_MAX_SKILL_CHANGE, threads: int = 2,
-                  climatology: str | os.PathLike | None = None, store: str | os.PathLike | None = None,
-                  overwrite: bool = False, seed: int = 0, embed_limit_bytes: int | None = None,
-                  log: Callable[[str], None] | None = None,
-                  sign_key: str | os.PathLike | None = None) -> ExportResult:
-    """Write the bundle of ``checkpoint`` (a folder, ``state.pt`` or loaded payload) to ``output``
-    (module doc). Returns the paths and the manifest."""
-    import torch
-
-    from sowcast.data.schema import PRECIPITATION_ACCUMULATION, time_step_iso
-    from sowcast.export import onnx_export as ox
-    from sowcast.export import parity as P
-    from sowcast.export.model_metadata import model_metadata, stamp_model_metadata
-    from sowcast.export.quantize import VARIANT_PRECISIONS, make_variant
-    from sowcast.graph.build import is_global_grid, normalize_settings
-
-    lines: list[str] = []
-
-    def say(message: str) -> None:
-        lines.append(message)
-        (log or _default_log)(message)
-
-    output = Path(output)
-    archive_path = output.with_name(output.name + ".tar.gz") if archive else None
-    for p in (output, archive_path):
-        if p is not None and p.exists() and not overwrite:
-            raise SowcastError(f"{p} exists already; set overwrite=true to replace it")
-    variants = [str(v).lower() for v in (variants or [])]
-    unknown = [v for v in variants if v not in VARIANT_PRECISIONS]
-    if unknown or len(set(variants)) != len(variants):
-        raise SowcastError(f"export.variants must name each of {', '.join(VARIANT_PRECISIONS)} at most once, not {variants}")
-    if climatology is not None and not Path(climatology).is_file():
-        raise SowcastError(f"export.climatology: no file at {climatology}")
-    if int(parity_batch) < 2:
-        raise SowcastError(f"export.parity_batch must be at least 2 (the batch dim is checked at 1 and at it), not {parity_batch}")
-    if not float(parity_tolerance) > 0:
-        raise SowcastError(f"export.parity_tolerance must be positive, not {parity_tolerance}")
-    threads = max(int(threads), 1)
-    private_key = None
-    if sign_key is not None:  # read now: a bad key fails before the long export
-        from sowcast.bundle.signature import load_private_key
-
-        private_key = load_private_key(sign_key)
-
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        loaded = ox.load_model(checkpoint)
-        model, payload, graph = loaded.model, loaded.payload, loaded.graph
-        say(f"checkpoint {payload.get('path')} (step {payload.get('step')}): {model.count_parameters():,} parameters, "
-            f"grid {model.grid_shape[0]}x{model.grid_shape[1]}, {graph.n_mesh} mesh nodes")
-        channels = list(payload["channels"])
-        forcing_names = list(payload["forcings"])
-        static_names = list(payload.get("static", []))
-        stats = {k: np.asarray(v, np.float32) for k, v in payload["statistics"].items()}
-        grid = Grid(lat=np.asarray(payload["grid"]["lat"], np.float64), lon=np.asarray(payload["grid"]["lon"], np.float64))
-        time_step = pd.Timedelta(payload["time_step"])
-        t_in = int(payload.get("n_input_steps", model.n_input_steps))
-
-        source, skipped, store_path = _open_source(store, payload, say)
-        if source is None:
-            if static_names:
-                raise SowcastError(f"{skipped}: static.nc needs the static fields ({', '.join(static_names)}) "
-                                   "of the training store; give export.store=PATH")
-            say(f"warning: real-window parity skipped: {skipped}")
-            static_fields = np.zeros((0, *grid.shape), np.float32)
-            real = None
-            channel_masks: dict[str, np.ndarray] = {}
-        else:
-            channel_masks = masks_to_write(channels, source.valid)  # land-only channels (channel_masks.py)
-            real = P.real_batch(source, int(parity_real_windows))
-            static_fields = (real["static"][0] if real is not None else source[0]["static"]).astype(np.float32)
-            if real is None:
-                skipped = "export.parity_real_windows is 0"
-
-        with atomic_path(output, overwrite=overwrite, directory=True) as tmp:
-            say(f"exporting to ONNX (opset {int(opset)}, dynamic batch) ...")
-            t0 = time.perf_counter()
-            kwargs = {} if embed_limit_bytes is None else {"embed_limit_bytes": int(embed_limit_bytes)}
-            written = ox.export_onnx(model, tmp / MODEL_FILE, opset=int(opset), **kwargs)
-            # channel order, units, time step, grid and identity inside model.onnx, before parity and checksums
-            stamp_model_metadata(tmp / MODEL_FILE, model_metadata(
-                channels, forcing_names, static_names, t_in, time_step_iso(time_step), grid.lat, grid.lon,
-                graph.settings.get("kind") or ("global" if is_global_grid(grid) else "regional"),
-                _model_identity(payload, loaded)))
-            info = ox.check_onnx(tmp / MODEL_FILE, model)
-            external = any(p.name == MODEL_DATA_FILE for p in written)
-            say(f"exported in {time.perf_counter() - t0:.1f} s: {len(info['ops'])} op types, no Scatter; "
-                f"weights {'in ' + MODEL_DATA_FILE if external else 'embedded'}")
-
-            session = P.ort_session(tmp / MODEL_FILE, threads)
-            random = P.random_batch(t_in, stats, grid.lat, grid.lon, time_step, int(parity_batch), forcing_names,
-                                    static=static_fields if static_names else None,
-                                    static_statistics=payload.get("static_statistics"), n_static=len(static_names),
-                                    seed=int(seed))
-            noise_shape = model.noise_shape(1)[1:] if model.stochastic else None  # (n_mesh, K)
-            random = P.add_noise(random, noise_shape, int(seed))
-            real = P.add_noise(real, noise_shape, int(seed) + 1)
-            report, fp32_out = P.check_parity(model, session, random, real, stats, channels, grid.lat,
-                                              float(parity_tolerance), real_skipped=skipped)
-            say(f"parity onnxruntime vs torch: {report.summary()}")
-            if not report.ok:
-                raise SowcastError(f"ONNX parity failed: max normalised difference {report.worst:.3g} (beyond float32 "
-                                   f"resolution) exceeds export.parity_tolerance {float(parity_tolerance):g}"
-                                   f"{'' if report.worst < float('inf') else ' (outputs not finite)'}; no bundle written")
-            ms_fp32 = P.time_ort(session, random)
-            rmse_fp32 = report.rmse_onnx
-
-            kept, dropped = [], []
-            rollout, rollout_skipped = P.rollout_setup(source, real, noise_shape, int(seed)) if variants else (None, None)
-            if rollout is not None:
-                rollout.fp32_weekly = P.weekly_rollout(session, rollout)
-            roles = {MODEL_FILE: "model"}
-            if external:
-                roles[MODEL_DATA_FILE] = "model_data"
-            for precision in variants:
-                entry, keep = _variant(precision, tmp, threads, random, real, fp32_out, stats, channels, grid,
-                                       rmse_fp32, float(max_skill_change), ms_fp32, make_variant, say,
-                                       fp32_session=session, rollout=rollout, rollout_skipped=rollout_skipped)
-                if keep:
-                    kept.append(entry)
-                    roles[entry["file"]] = "model_variant"
-                else:
-                    dropped.append(entry)
-
-            write_static_nc(tmp / STATIC_FILE, grid, static_names, static_fields, channel_masks)
-            write_statistics_nc(tmp / STATISTICS_FILE, channels, stats)
-            roles[STATIC_FILE] = "static"
-            roles[STATISTICS_FILE] = "statistics"
-            if climatology is not None:
-                shutil.copyfile(climatology, tmp / CLIMATOLOGY_FILE)
-                roles[CLIMATOLOGY_FILE] = "climatology"
-
-            config = payload.get("config") or {}
-            train_cfg = config.get("train") or {}
-            graph_settings = normalize_settings({k: v for k, v in (config.get("graph") or {}).items()})
-            kind = graph.settings.get("kind") or ("global" if is_global_grid(grid) else "regional")
-            manifest = {
-                "format": FORMAT,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "sowcast_version": sowcast_version(),
-                "software": software_versions(),
-                "model": {
-                    "file": MODEL_FILE,
-                    "data_file": MODEL_DATA_FILE if external else None,
-                    "inputs": info["inputs"], "outputs": info["outputs"],
-                    "noise": noise_entry(*noise_shape) if noise_shape is not None else None,
-                    "units": "physical in and out (normalisation inside the model)",
-                    "opset": info["opset"],
-                    "n_parameters": int(model.count_parameters()),
-                    "hyperparameters": model.hyperparameters(),
-                    "graph": {"kind": kind, "n_grid": int(graph.n_grid), "n_mesh": int(graph.n_mesh),
-                              "mesh_level": int((config.get("model") or {}).get("mesh_level")),
-                              "settings": graph_settings, "cache_key": loaded.graph_key,
-                              "digest": loaded.graph_digest},
-                    "ms_per_batch": {"fp32": round(ms_fp32, 3), "batch": int(parity_batch), "threads": threads},
-                    "variants": kept,
-                    "dropped_variants": dropped,
-                },
-                "channels": [channel_info(c) for c in channels],
-                "forcing_names": forcing_names,
-                "static_names": static_names,
-                "n_input_steps": t_in,
-                "time_step": time_step_iso(time_step),
-                "grid": {"lat": [float(x) for x in grid.lat], "lon": [float(x) for x in grid.lon], "kind": kind},
-                "precipitation_accumulation": _store_attr(store_path, "precipitation_accumulation",
-                                                          PRECIPITATION_ACCUMULATION),
-                "provenance": {
-                    "checkpoint": str(Path(str(payload.get("path", ""))).resolve()) if payload.get("path") else None,
-                    "step": payload.get("step"), "epoch": payload.get("epoch"),
-                    "run_dir": train_cfg.get("run_dir"),
-                    "data_store": str(store_path.resolve()) if store_path is not None else (config.get("data") or {}).get("store"),
-                    "train_range": train_cfg.get("train_range"),
-                    "validation_range": train_cfg.get("validation_range"),
-                    "val_loss": payload.get("val_loss"), "best_val_loss": payload.get("best_val_loss"),
-                    "validation": _validation_metrics(train_cfg.get("run_dir"), payload.get("step")),
-                    "model_name": (config.get("model") or {}).get("name"),
-                    "param_digest": (payload.get("param_digests") or [None])[0],
-                    "config_digest": ox.config_digest(config),
-                    "world_size": payload.get("world_size"),
-                },
-                "parity": report.as_manifest(),
-            }
-            manifest = write_manifest(tmp, manifest, roles)
-            signed_by = None
-            if private_key is not None:
-                from sowcast.bundle.signature import sign_folder
-
-                signed_by = sign_folder(tmp, private_key)
-                say(f"manifest signed (Ed25519, key {signed_by})")
-        say(f"bundle written: {output}")
-        if archive_path is not None:
-            from sowcast.bundle.reader import write_archive
-
-            write_archive(output, archive_path, overwrite=True)
-            say(f"archive written: {archive_path}")
-        return ExportResult(bundle=output, archive=archive_path, manifest=manifest, lines=lines, signed_by=signed_by)
-    finally:
-        torch.set_num_threads(previous_threads)
-
-
 def _variant(precision: str, folder: Path, threads: int, random: dict, real: dict | None,
              fp32_out: Mapping[str, np.ndarray], stats: Mapping[str, np.ndarray], channels: list[str], grid: Grid,
              rmse_fp32: float | None, max_skill_change: float, ms_fp32: float, make_variant: Callable,
              say: Callable[[str], None], fp32_session: Any = None, rollout: Any = None,
-             rollout_skipped: str | None = None) -> tuple[dict[str, Any], bool]:
+             rollout_skipped: str | None = None) -> tuple[Variant | DroppedVariant, bool]:
     """Make, measure and judge one variant; returns its manifest entry and whether it is kept
     (finite, within the skill limit, within the rollout check, faster than fp32)."""
     from sowcast.export import parity as P
@@ -489,7 +561,7 @@ def _variant(precision: str, folder: Path, threads: int, random: dict, real: dic
     if why is not None:
         path.unlink(missing_ok=True)
         say(f"{precision} variant dropped: {why}")
-        return {"precision": precision, "reason": why}, False
+        return DroppedVariant(precision, why), False
 
     d = P.difference(P.run_ort(session, random), fp32_out["random"], stats, channels)
     skill_change, rmse = None, None
@@ -530,16 +602,14 @@ def _variant(precision: str, folder: Path, threads: int, random: dict, real: dic
             f"{100 * d.max_normalised:.3g} % of its std), {skill_text}; {ms:.1f} ms vs {ms_fp32:.1f} ms fp32 "
             f"per batch of {len(random['inputs'])}; "
             f"{rolled.summary() if rolled is not None else rollout_skipped}{'' if keep else f'; dropped: {why_not}'}")
-    entry = {"file": name, "precision": precision,
-             "max_abs_diff": float(d.max_abs) if d.finite else None,
-             "max_abs_diff_channel": d.max_abs_channel,
-             "max_abs_diff_normalised": float(d.max_normalised) if d.finite else None,
-             "skill_change": float(skill_change) if skill_change is not None and np.isfinite(skill_change) else None,
-             "skill_rmse": float(rmse) if rmse is not None and np.isfinite(rmse) else None,
-             "ms_per_batch": round(ms, 3), "ms_per_batch_fp32": round(ms_fp32, 3),
-             "rollout": rolled.as_dict() if rolled is not None else None}
-    if not keep:
-        path.unlink(missing_ok=True)
-        entry = {"precision": precision, "reason": why_not,
-                 **{k: v for k, v in entry.items() if k not in ("file", "precision")}}
-    return entry, keep
+    measured = {"max_abs_diff": float(d.max_abs) if d.finite else None,
+                "max_abs_diff_channel": d.max_abs_channel,
+                "max_abs_diff_normalised": float(d.max_normalised) if d.finite else None,
+                "skill_change": float(skill_change) if skill_change is not None and np.isfinite(skill_change) else None,
+                "skill_rmse": float(rmse) if rmse is not None and np.isfinite(rmse) else None,
+                "ms_per_batch": round(ms, 3), "ms_per_batch_fp32": round(ms_fp32, 3),
+                "rollout": rolled.as_dict() if rolled is not None else None}
+    if keep:
+        return Variant(name, precision, measured), True
+    path.unlink(missing_ok=True)
+    return DroppedVariant(precision, why_not, measured), False
