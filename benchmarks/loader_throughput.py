@@ -4,26 +4,38 @@ Builds a canonical store of realistic size (default 2 years daily on a 64x128 gl
 8 channels: five surface fields incl. precipitation and temperature on 3 levels), or takes
 one with ``--store``, then in one run measures
 
-* the core :class:`WindowSource` (zarr reads alone, forcings alone, whole windows);
-* the torch DataLoader (batch 4, shuffled) over the real store and over
-  :class:`InMemoryWindows`, with 0 and 2 workers;
+* the core :class:`WindowSource`: zarr reads alone (streamed through the decoded-chunk
+  cache), forcings alone, whole windows streamed, held in memory, and from
+  :class:`InMemoryWindows`;
+* the torch DataLoader (batch 4, shuffled) with 0 and 2 workers over the store as training
+  opens it (``in_memory: auto``: held in memory when under ``--budget-mib``), over the store
+  streamed (``in_memory: false``: whole time chunks decoded once and kept in the chunk cache
+  of ``--chunk-cache-mib`` per process, timed from an empty cache: the first epoch) and
+  over :class:`InMemoryWindows` (the reference);
 
 and prints samples/second and the ratio real/memory. A ratio near 1 means reading the
-store is not the bottleneck. The DataLoader rows are measured twice, taking turns: with the
-forcings computed once per time index (:mod:`sowcast.data.forcing_cache`, the loader now)
-and computed for every window (the loader before issue 17), so the two compare within one
-run on a busy machine. ``--quick`` builds half a year and times 64 samples;
-``--json PATH`` also writes the ratios for ``benchmarks/run_all.py``. Usage::
+store is not the bottleneck. Each source's forcing cache is filled first (the forcings
+are the same code for all three), and the DataLoader rows are measured ``--rounds`` times
+taking turns (each round its own shuffle seed and first kind), the median kept, so the ratios compare within one run on a busy machine.
+``--quick`` builds half a year and times 64 samples; ``--json PATH`` also writes the
+ratios for ``benchmarks/run_all.py``. This process collates the batches of 0 workers with
+``--torch-threads`` (default 1; DataLoader workers use 1): on a 2-core machine busy with
+other work, collating a batch with 2 intra-op threads took 0.3 ms or 150 ms depending on
+whether the second thread got a core (one thread: 0.4 ms), which swamped the comparison.
+Usage::
 
     .venv/bin/python benchmarks/loader_throughput.py [--store PATH] [--grid 64x128|demo]
-        [--years 2] [--samples 160] [--workers 0 2] [--quick] [--json PATH]
+        [--years 2] [--samples 160] [--workers 0 2] [--rounds 3] [--budget-mib 2048]
+        [--chunk-cache-mib 256] [--torch-threads 1] [--quick] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -33,34 +45,9 @@ import numpy as np
 from sowcast.atomic import atomic_write_text
 from sowcast.data.grid import Grid
 from sowcast.data.testing import make_canonical_store
-from sowcast.data.windows import InMemoryWindows, WindowSource
+from sowcast.data.windows import DEFAULT_CHUNK_CACHE_MIB, DEFAULT_MEMORY_BUDGET_MIB, InMemoryWindows, WindowSource
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class _ForcingsPerWindow:
-    """The loader before issue 17: the forcings computed afresh for every window."""
-
-    def forcings(self, t0: int, t1: int) -> np.ndarray:
-        from sowcast.data.forcings import compute_forcings
-
-        f = compute_forcings(self.times[t0:t1], self.grid.lat, self.grid.lon, self.time_step)
-        return np.stack([f[name] for name in self.forcing_names], axis=1)
-
-
-class RealPerWindow(_ForcingsPerWindow, WindowSource):
-    pass
-
-
-class MemoryPerWindow(_ForcingsPerWindow, InMemoryWindows):
-    pass
-
-
-def _as(cls: type, source: WindowSource) -> WindowSource:
-    """``source``'s windows served by ``cls`` (same store, statistics, data in memory)."""
-    out = cls.__new__(cls)
-    out.__dict__.update(source.__getstate__())
-    return out
 QUICK = {"years": 0.5, "samples": 64}
 
 
@@ -81,20 +68,38 @@ def _rate(fn, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def _loader_rate(source: WindowSource, workers: int, batch_size: int, n_samples: int) -> float:
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds of this process and of ``pids`` (DataLoader workers): for the workers the
+    nanosecond run time of each thread, ``/proc/PID/task/TID/schedstat`` (proc(5)); the
+    clock ticks of ``/proc/PID/stat`` are too coarse for runs of a fraction of a second."""
+    total = time.process_time()
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                total += int((task / "schedstat").read_text().split()[0]) / 1e9
+            except (OSError, IndexError, ValueError):
+                pass
+    return total
+
+
+def _loader_rate(source: WindowSource, workers: int, batch_size: int, n_samples: int,
+                 seed: int) -> tuple[float, float]:
+    """Samples per wall second and per CPU second (this process and its workers)."""
     from sowcast.train.dataloader import make_dataloader
 
+    source.reopen()  # an empty chunk cache (workers reopen the store themselves)
     loader = make_dataloader(source, batch_size=batch_size, rank=0, world_size=1, num_workers=workers,
-                             seed=0, multiprocessing_context="fork" if workers else None)
+                             seed=seed, multiprocessing_context="fork" if workers else None)
     n_batches = min(n_samples // batch_size, len(loader) - 1)
     it = iter(loader)
     next(it)  # warm-up: worker start, first prefetch
-    start = time.perf_counter()
+    pids = [w.pid for w in getattr(getattr(loader, "_iterator", None), "_workers", [])]  # persistent workers
+    start, cpu = time.perf_counter(), _cpu_seconds(pids)
     for _ in range(n_batches):
         next(it)
-    rate = n_batches * batch_size / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - start, _cpu_seconds(pids) - cpu
     del it, loader
-    return rate
+    return n_batches * batch_size / wall, n_batches * batch_size / max(cpu, 1e-9)
 
 
 def main() -> None:
@@ -105,6 +110,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=160, help="samples timed per measurement")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--rounds", type=int, default=3, help="DataLoader measurements per row, taking turns")
+    parser.add_argument("--budget-mib", type=float, default=DEFAULT_MEMORY_BUDGET_MIB,
+                        help="data.loader.memory_budget_mib of the 'auto' source")
+    parser.add_argument("--chunk-cache-mib", type=float, default=DEFAULT_CHUNK_CACHE_MIB,
+                        help="data.loader.chunk_cache_mib of the streamed sources")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch threads of this process, which collates the batches of 0 workers (module doc)")
     parser.add_argument("--quick", action="store_true",
                         help="smaller defaults: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))
     parser.add_argument("--json", type=Path, help="also write the ratios here (for benchmarks/run_all.py)")
@@ -114,6 +126,9 @@ def main() -> None:
             if getattr(args, key) == parser.get_default(key):
                 setattr(args, key, value)
 
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
     tmp = None
     store = args.store
     if store is None:
@@ -127,28 +142,38 @@ def main() -> None:
             level_variables=("temperature",))
         print(f"built {store} in {time.perf_counter() - t0:.1f} s")
     try:
-        source = WindowSource(store)
+        cache = dict(chunk_cache_mib=args.chunk_cache_mib)
+        streamed = WindowSource(store, in_memory=False, **cache)
+        auto = WindowSource(store, in_memory="auto", memory_budget_mib=args.budget_mib, **cache)
         size = sum(f.stat().st_size for f in Path(store).rglob("*") if f.is_file())
-        print(f"store: {len(source.times)} times x {len(source.channels)} channels x "
-              f"{source.grid.shape[0]}x{source.grid.shape[1]}, {size / 2**20:.0f} MiB on disk, "
-              f"{len(source)} windows ({source.n_input_steps} in + {source.n_target_steps} out)")
+        print(f"store: {len(streamed.times)} times x {len(streamed.channels)} channels x "
+              f"{streamed.grid.shape[0]}x{streamed.grid.shape[1]}, {size / 2**20:.0f} MiB on disk, "
+              f"{len(streamed)} windows ({streamed.n_input_steps} in + {streamed.n_target_steps} out), "
+              f"states {streamed.state_bytes / 2**20:.0f} MiB")
         rng = np.random.default_rng(0)
-        order = rng.permutation(len(source))
-        n = min(args.samples, len(source))
+        order = rng.permutation(len(streamed))
+        n = min(args.samples, len(streamed))
 
         t0 = time.perf_counter()
-        memory = InMemoryWindows(source)
-        print(f"loaded into memory in {time.perf_counter() - t0:.1f} s "
-              f"({memory._data.nbytes / 2**20:.0f} MiB)\n")
+        memory = InMemoryWindows(streamed)
+        print(f"InMemoryWindows loaded in {time.perf_counter() - t0:.2f} s ({memory._data.nbytes / 2**20:.0f} MiB)")
+        t0 = time.perf_counter()
+        held = auto.load()
+        print(f"in_memory auto, budget {args.budget_mib:g} MiB: " + (
+            f"held in memory, loaded in {time.perf_counter() - t0:.2f} s" if held else "streamed (over the budget)"))
+        t0 = time.perf_counter()
+        for src in (streamed, auto, memory):
+            src.forcings(src._lo, src._hi)
+        print(f"forcing caches filled in {time.perf_counter() - t0:.2f} s (3 sources)\n")
 
         def zarr_read(k: int) -> None:
-            t = source._first + int(order[k % len(order)])
-            source._read_states(t - source.n_input_steps + 1, t + source.n_target_steps + 1)
+            t = streamed._first + int(order[k % len(order)])
+            streamed._read_store(t - streamed.n_input_steps + 1, t + streamed.n_target_steps + 1)
 
         def forcing_only(k: int) -> None:
             from sowcast.data.forcings import compute_forcings
-            compute_forcings(source.window_times(int(order[k])), source.grid.lat, source.grid.lon,
-                             source.time_step)
+            compute_forcings(streamed.window_times(int(order[k])), streamed.grid.lat, streamed.grid.lon,
+                             streamed.time_step)
 
         cached = WindowSource(store)   # a fresh forcing cache (sowcast.data.forcing_cache)
 
@@ -156,46 +181,60 @@ def main() -> None:
             t = cached._first + int(order[k % len(order)])
             cached.forcings(t - cached.n_input_steps + 1, t + cached.n_target_steps + 1)
 
+        streamed.reopen()  # an empty chunk cache
         rows = [
-            ("core: zarr reads only", "-", _rate(zarr_read, n)),
-            ("core: forcings only, per window (before)", "-", _rate(forcing_only, n)),
+            ("core: zarr reads, chunk cache's first pass", "-", _rate(zarr_read, n)),
+            ("core: zarr reads, chunk cache's next pass", "-", _rate(zarr_read, n)),
+            ("core: forcings only, per window", "-", _rate(forcing_only, n)),
             ("core: forcings, cache's first epoch", "-", _rate(forcing_cached, n)),
             ("core: forcings, cache's next epochs", "-", _rate(forcing_cached, n)),
-            ("core: WindowSource[i]", "-", _rate(lambda k: source[int(order[k])], n)),
+            ("core: WindowSource[i], streamed", "-", _rate(lambda k: streamed[int(order[k])], n)),
+            ("core: WindowSource[i], in_memory auto", "-", _rate(lambda k: auto[int(order[k])], n)),
             ("core: InMemoryWindows[i]", "-", _rate(lambda k: memory[int(order[k])], n)),
         ]
-        ratios, before = [], []
-        real_old, memory_old = _as(RealPerWindow, source), _as(MemoryPerWindow, memory)
+        core_ratio = rows[6][2] / rows[7][2]
+        kinds = (("auto", auto), ("streamed", streamed), ("memory", memory))
+        ratios = []
         for workers in args.workers:
-            real_b = _loader_rate(real_old, workers, args.batch_size, n)
-            real = _loader_rate(source, workers, args.batch_size, n)
-            mem_b = _loader_rate(memory_old, workers, args.batch_size, n)
-            mem = _loader_rate(memory, workers, args.batch_size, n)
-            rows += [(f"DataLoader real zarr (bs {args.batch_size})", str(workers), real),
-                     (f"DataLoader memory    (bs {args.batch_size})", str(workers), mem),
-                     ("  forcings per window (before): real", str(workers), real_b),
-                     ("  forcings per window (before): memory", str(workers), mem_b)]
-            ratios.append((workers, real / mem))
-            before.append((workers, real_b / mem_b, real / real_b, mem / mem_b))
+            rates: dict[str, list[float]] = {kind: [] for kind, _ in kinds}
+            cpu_rates: dict[str, list[float]] = {kind: [] for kind, _ in kinds}
+            for round_ in range(max(1, args.rounds)):
+                turn = kinds[round_ % len(kinds):] + kinds[:round_ % len(kinds)]  # who goes first rotates
+                for kind, src in turn:  # the same samples for each kind within a round
+                    wall_rate, cpu_rate = _loader_rate(src, workers, args.batch_size, n, seed=round_)
+                    rates[kind].append(wall_rate)
+                    cpu_rates[kind].append(cpu_rate)
+            median = {kind: statistics.median(r) for kind, r in rates.items()}
+            per_cpu = {kind: statistics.median(r) for kind, r in cpu_rates.items()}
+            names = {"auto": "real zarr, in_memory auto", "streamed": "real zarr, streamed cold",
+                     "memory": "InMemoryWindows"}
+            rows += [(f"DataLoader {names[k]} (bs {args.batch_size})", str(workers), median[k], per_cpu[k])
+                     for k in ("auto", "streamed", "memory")]
+            ratios.append((workers, median["auto"] / median["memory"], median["streamed"] / median["memory"],
+                           {kind: [round(v, 1) for v in r] for kind, r in rates.items()},
+                           per_cpu["auto"] / per_cpu["memory"], per_cpu["streamed"] / per_cpu["memory"]))
 
-        print(f"{'what':<42}{'workers':>8}{'samples/s':>12}")
-        for what, workers, rate in rows:
-            print(f"{what:<42}{workers:>8}{rate:>12.1f}")
-        print()
-        core_ratio = rows[4][2] / rows[5][2]
-        print(f"ratio real/memory, core WindowSource: {core_ratio:.2f}")
-        for (workers, ratio), (_, ratio_b, gain_real, gain_mem) in zip(ratios, before):
-            print(f"ratio real/memory, DataLoader workers={workers}: {ratio:.2f} (forcings per window: {ratio_b:.2f}); "
-                  f"forcings once per time vs per window: real x{gain_real:.2f}, memory x{gain_mem:.2f}")
+        print(f"{'what':<50}{'workers':>8}{'samples/s':>12}{'per CPU-s':>11}")
+        for what, workers, rate, *cpu_rate in rows:
+            print(f"{what:<50}{workers:>8}{rate:>12.1f}" + (f"{cpu_rate[0]:>11.1f}" if cpu_rate else ""))
+        print(f"\nDataLoader rows: median of {max(1, args.rounds)} rounds taking turns")
+        print(f"ratio real/memory, core WindowSource in_memory auto: {core_ratio:.2f}")
+        for workers, ratio, ratio_streamed, each, cpu_ratio, cpu_ratio_streamed in ratios:
+            print(f"ratio real/memory, DataLoader workers={workers}: {ratio:.2f} per wall second, {cpu_ratio:.2f} "
+                  f"per CPU second (in_memory auto, {'held' if held else 'streamed'}); streamed cold: "
+                  f"{ratio_streamed:.2f}, {cpu_ratio_streamed:.2f}   wall rounds: {each}")
         if args.json:
             figures = [{"figure": "core WindowSource real/memory", "value": core_ratio, "unit": "ratio"}]
-            figures += [{"figure": f"DataLoader real/memory, {w} workers", "value": r, "unit": "ratio"}
-                        for w, r in ratios]
-            figures += [{"figure": f"DataLoader real/memory, {w} workers, forcings per window", "value": r,
-                         "unit": "ratio"} for w, r, _, _ in before]
+            figures += [{"figure": f"DataLoader real/memory, {r[0]} workers", "value": r[1], "unit": "ratio"}
+                        for r in ratios]
+            figures += [{"figure": f"DataLoader real/memory per CPU-s, {r[0]} workers", "value": r[4], "unit": "ratio"}
+                        for r in ratios]
+            figures += [{"figure": f"DataLoader real/memory, {r[0]} workers, streamed cold", "value": r[2],
+                         "unit": "ratio"} for r in ratios]
             atomic_write_text(args.json, json.dumps({
                 "benchmark": "loader_throughput", "figures": figures,
                 "details": {"rows": rows, "grid": args.grid, "years": args.years, "samples": n,
+                            "held_in_memory": held, "rounds": [list(r) for r in ratios],
                             "store": str(args.store) if args.store else None}}, indent=1))
     finally:
         if tmp is not None:
