@@ -139,3 +139,21 @@ def configure_level(level: int) -> int:
     logger.setLevel(level)
     logger.propagate = False
     return level
+
+
+def reporter(component: str, callback=None, lines: list[str] | None = None):
+    """``say(message, level=logging.INFO)`` for a long step's progress lines: to the logger
+    ``sowcast.<component>``, or, where the caller gives ``callback`` (a test, the service), to it
+    as plain text, warnings as ``warning: message``; each line also kept in ``lines`` if given."""
+    logger = get_logger(component)
+
+    def say(message: str, level: int = logging.INFO) -> None:
+        text = f"warning: {message}" if level >= logging.WARNING else message
+        if lines is not None:
+            lines.append(text)
+        if callback is None:
+            logger.log(level, message)
+        else:
+            callback(text)
+
+    return say
