@@ -157,3 +157,16 @@ def test_default_mismatches_names_each_difference():
                                                  ("rules", "sivakumar1988"), ("schedule", {"daily_at": None}))}
     full = {**as_plain(Example()), "members": 8}
     assert default_mismatches(Example, full, "ex") == {"ex.members": (8, 16)}
+
+
+def test_describe_shows_the_keys_of_a_mapping_parsed_by_an_options_class():
+    def parse_step(value: Any, key: str) -> dict:
+        return {k: v for k, v in as_plain(parse(Schedule, value, key)).items() if k in value}
+
+    @dataclass(frozen=True)
+    class Outer:
+        step: dict = option({"daily_at": None}, "the step", convert=parse_step, options=Schedule)
+
+    assert parse(Outer, {"step": {"daily_at": "6:05"}}, "o").step == {"daily_at": [6, 5]}
+    assert describe(Outer, "o").splitlines()[1:] == ["  step:             # the step",
+                                                     "    daily_at: null  # a UTC time HH:MM"]

@@ -5,7 +5,8 @@ field is written ``name: type = field(default=..., metadata={"doc": "..."})`` (o
 :func:`option`, which builds that same field), so the default and its documentation are
 written once. Optional metadata: ``low``/``high`` (bounds of numbers), ``convert`` (a
 function ``(value, key) -> value`` that replaces the type's own coercion, for values such as
-``"06:00"``).
+``"06:00"``), ``options`` (the options class that ``convert`` parses a mapping with, so that
+:func:`describe` shows its keys).
 
 :func:`parse` turns a group as Hydra gives it (a ``DictConfig`` or a mapping) into an
 instance: an unknown key, a wrong type or a value out of bounds is one
@@ -265,9 +266,10 @@ def _rows(cls: type, group: str, depth: int, keys: tuple[str, ...] | None = None
         indent = "  " * depth
         doc = str(f.metadata.get("doc", "")).strip()
         tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
+        sub = f.metadata.get("options") or (tp if dataclasses.is_dataclass(tp) else None)
+        if sub is not None:
             yield f"{indent}{f.name}:", (doc, "")
-            yield from _rows(tp, _key(group, f.name), depth + 1)
+            yield from _rows(sub, _key(group, f.name), depth + 1)
             continue
         default = values[f.name]
         shown = "(required)" if default is dataclasses.MISSING else show(default)

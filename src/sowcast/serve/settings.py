@@ -87,9 +87,8 @@ class ServeSettings:
     locations: Path | None = option(Path("data/locations/west_africa_demo.csv"),
                                     "products.locations: points (CSV) or districts (GeoJSON)")
     chain: tuple[str, ...] = option(STEPS, "or [forecast, products]: no bulletin")
-    forecast: dict[str, Any] = option(as_plain(ForecastStep()), "the forecast step: members, lead, threads, "
-                                      "checkpoint_every, trusted_keys; others via overrides.forecast",
-                                      convert=_forecast_step)
+    forecast: dict[str, Any] = option(as_plain(ForecastStep()), "the forecast step (forecast.*); its other keys "
+                                      "via overrides.forecast", convert=_forecast_step, options=ForecastStep)
     languages: tuple[str, ...] = option(("en", "fr"), "bulletin.languages")
     overrides: dict[str, list[str]] = option({step: [] for step in STEPS},
                                              "extra KEY=VALUE overrides per step, e.g. products: [products.rules=anacim]")
