@@ -1,6 +1,7 @@
 """Agency bulletins (``sowcast bulletin``): from a products folder, for each language, a
 self-contained HTML page, a PDF and SMS advice, with maps and charts.
 
+* :mod:`.options` is the ``bulletin:`` config group, :mod:`.stage` the stage (``run(options)``);
 * :mod:`.products_folder` reads the products, :mod:`.skill` a verification scorecard;
 * :mod:`.catalogue` and :mod:`.translator`: gettext catalogues (``locales/<lang>/LC_MESSAGES/
   sowcast.po``, English the source) and the language's formats of dates and numbers (babel);

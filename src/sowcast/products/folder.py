@@ -118,14 +118,16 @@ def _typed(meta: dict[str, Any], path: Path) -> ProductsManifest:
     if not isinstance(meta["calibrated"], bool):
         raise bad("calibrated", "true or false")
     years = meta["calibration_years"]
-    if years is not None and not (isinstance(years, list) and len(years) == 2 and all(isinstance(y, int) for y in years)):
+    if years is not None and not (isinstance(years, list) and len(years) == 2
+                                  and all(isinstance(y, int) for y in years)):
         raise bad("calibration_years", "[first, last] or null")
     if not isinstance(meta["files"], list) or not all(isinstance(f, str) for f in meta["files"]):
         raise bad("files", "a list of file names")
     if not isinstance(meta["thresholds"], dict):
         raise bad("thresholds", "a mapping")
     places = meta["locations"]
-    if not isinstance(places, list) or not all(isinstance(p, dict) and {"name", "lat", "lon"} <= set(p) for p in places):
+    if not isinstance(places, list) or not all(isinstance(p, dict) and {"name", "lat", "lon"} <= set(p)
+                                               for p in places):
         raise bad("locations", "a list of {name, lat, lon}")
     try:
         thresholds = PlantingThresholds.from_mapping(meta["thresholds"])
