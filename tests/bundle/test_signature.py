@@ -179,3 +179,19 @@ def test_key_files_that_are_not_what_they_should_be(keys, tmp_path):
     junk.write_text("ssh-ed25519 AAAA not a PEM key\n")
     one_line_refusal(lambda: load_public_key(junk), "is not a PEM public key")
     one_line_refusal(lambda: load_public_key(tmp_path / "absent.pub"), "no key file at")
+
+
+def test_sign_says_its_result_on_stdout_and_its_progress_as_log_lines(pristine, keys, tmp_path, sowcast_cli):
+    """``sowcast export sign``: the result line on stdout; the archive's rewrite a log line on
+    stderr, which -q silences and -v keeps (sowcast.log)."""
+    folder = Path(shutil.copytree(pristine, tmp_path / "bundle"))
+    write_archive(folder)
+    args = ["export", "sign", f"export.output={folder}", f"export.sign_key={keys['agency']}"]
+    env = {"SOWCAST_LOG_LEVEL": ""}
+    for flags, logged in (([], True), (["-q"], False), (["-v"], True)):
+        r = sowcast_cli(*flags, *args, env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith(f"signed {folder} (manifest ") and r.stdout.count("\n") == 1
+        line = f"sowcast export: archive {folder.with_name('bundle.tar.gz')} rewritten"
+        assert (r.stderr.splitlines() == [line]) if logged else (r.stderr == ""), (flags, r.stderr)
+    assert load_bundle(folder.with_name("bundle.tar.gz"), trusted_keys=[keys["agency_pub"]]).signed_by

@@ -41,7 +41,7 @@ def run(cfg: DictConfig) -> int:
     The export fails (and writes nothing) when onnxruntime and torch differ by more than
     export.parity_tolerance (max |difference| / channel std). A variant (fp16, int8) is
     kept only if its one-step skill on real windows is at most export.max_skill_change
-    worse than fp32; each verdict is printed. overwrite=true replaces an existing bundle.
+    worse than fp32; each verdict is a log line (-q: warnings only). overwrite=true replaces an existing bundle.
     export.sign_key=keys/NAME.key (from sowcast export keygen) signs it: manifest.sig, checked
     at the edge against forecast.trusted_keys (deploy/edge/README.md).
     """

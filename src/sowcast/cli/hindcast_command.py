@@ -10,6 +10,9 @@ from omegaconf import DictConfig
 from sowcast.config import plain
 from sowcast.config_values import flag, whole, with_flags
 from sowcast.errors import SowcastError
+from sowcast.log import get_logger
+
+_LOG = get_logger("hindcast")
 
 
 def run(cfg: DictConfig) -> int:
@@ -53,8 +56,8 @@ def run(cfg: DictConfig) -> int:
         print(f"hindcasts in {result.output}: {len(result.starts)} starts "
               f"({result.computed} computed now in {result.seconds:.1f} s{speed})")
     if options.shard is not None:
-        print(f"shard {options.shard[0]}/{options.shard[1]} done; when all {options.shard[1]} are, "
-              f"run the same command with hindcast.merge=true instead of hindcast.shard")
+        _LOG.info(f"shard {options.shard[0]}/{options.shard[1]} done; when all {options.shard[1]} are, "
+                  f"run the same command with hindcast.merge=true instead of hindcast.shard")
         return 0
     if not build:
         return 0
@@ -76,5 +79,5 @@ def run(cfg: DictConfig) -> int:
     write_climatology(clim, path)
     print(f"model climatology: {path}")
     if add_to_bundle:
-        print(offer_file_to_bundle(options.bundle, path, "climatology", "products.climatology"))
+        _LOG.info(offer_file_to_bundle(options.bundle, path, "climatology", "products.climatology"))
     return 0

@@ -8,6 +8,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from sowcast.errors import SowcastError
+from sowcast.log import get_logger
+
+_LOG = get_logger("export")
 
 
 def _sign_key(cfg: DictConfig) -> str:
@@ -63,5 +66,5 @@ def sign(cfg: DictConfig) -> int:
     archive = folder.with_name(folder.name + ".tar.gz")
     if archive.exists():
         write_archive(folder, archive, overwrite=True)
-        print(f"archive {archive} rewritten")
+        _LOG.info(f"archive {archive} rewritten")
     return 0

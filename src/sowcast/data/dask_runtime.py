@@ -21,6 +21,9 @@ from typing import Any
 
 from sowcast.config_values import flag, whole
 from sowcast.errors import SowcastError
+from sowcast.log import get_logger
+
+_LOG = get_logger("data")
 
 
 @contextlib.contextmanager
@@ -88,14 +91,15 @@ def _run(obj: Any, label: str, progress: bool, persist: bool) -> Any:
     dask at all, so dask is imported only to compute."""
     client = _client()
     if label and progress:
-        print(label, file=sys.stderr, flush=True)
+        _LOG.info(label)  # "sowcast data: writing ..." above the progress bar
     if client is not None:
         out = client.persist(obj) if persist else client.compute(obj)
         if progress:
             from distributed import progress as dist_progress
 
             dist_progress(out, notebook=False)
-            print(file=sys.stderr, flush=True)
+            sys.stderr.write("\n")  # ends the progress bar's line
+            sys.stderr.flush()
         return out if persist else out.result()
     with _progress_bar() if progress else contextlib.nullcontext():
         if persist:

@@ -79,9 +79,7 @@ from sowcast.export.bundle_manifest import (
     sowcast_version,
     utc_now,
 )
-from sowcast.log import get_logger
-
-_LOG = get_logger("export")
+from sowcast.log import reporter
 
 DEFAULT_MAX_SKILL_CHANGE = 0.02
 
@@ -184,22 +182,7 @@ class ExportResult:
     typed_manifest: Manifest | None = None  # the same manifest, typed
 
 
-Say = Callable[..., None]  # say(message, level=logging.INFO)
-
-
-def _reporter(log: Callable[[str], None] | None, lines: list[str]) -> Say:
-    """``say(message, level)``: to the ``sowcast export`` logger (``sowcast export: [warning: ]...``
-    on stderr, :mod:`sowcast.log`), or, given ``log``, to that callback as ``[warning: ]message``;
-    every line is also kept in ``lines``."""
-    def say(message: str, level: int = logging.INFO) -> None:
-        text = f"warning: {message}" if level >= logging.WARNING else message
-        lines.append(text)
-        if log is None:
-            _LOG.log(level, message)
-        else:
-            log(text)
-
-    return say
+Say = Callable[..., None]  # say(message, level=logging.INFO): sowcast.log.reporter
 
 
 @dataclass
@@ -259,7 +242,7 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
     import torch
 
     lines: list[str] = []
-    say = _reporter(log, lines)
+    say = reporter("export", log, lines)  # sowcast export: [warning: ]... on stderr, or to log
     output = Path(output)
     archive_path = output.with_name(output.name + ".tar.gz") if archive else None
     variants = _checked_options(output, archive_path, overwrite, variants, climatology, parity_batch, parity_tolerance)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -60,6 +61,7 @@ from sowcast.bundle.signature import trusted_keys_option
 from sowcast.data.forcings import compute_forcings
 from sowcast.data.schema import PRECIPITATION_ACCUMULATION, time_step_iso
 from sowcast.errors import SowcastError
+from sowcast.log import reporter
 from sowcast.output_lock import output_lock
 from sowcast.forecast.ensemble import (
     Perturbation,
@@ -417,10 +419,6 @@ def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fi
     return attrs
 
 
-def _log(message: str) -> None:
-    print(f"sowcast forecast: {message}", file=sys.stderr, flush=True)
-
-
 def _publish_zarr(src: Path, dest: Path) -> None:
     """Rename the finished zarr into place (an old output moved aside first)."""
     import tempfile
@@ -466,10 +464,10 @@ def _initial_window(ic: InitialConditions, options: ForecastOptions, bundle: Any
 
 
 def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bool = False,
-                 log: Callable[[str], None] = _log) -> ForecastResult:
-    """Run (or resume, or skip) the forecast ``options`` describe; see the module doc."""
-    from sowcast.forecast.session import StepModel
-
+                 log: Callable[[str], None] | None = None) -> ForecastResult:
+    """Run (or resume, or skip) the forecast ``options`` describe; see the module doc. Progress
+    lines go to the ``sowcast forecast`` logger, or to ``log`` (:func:`sowcast.log.reporter`)."""
+    say = reporter("forecast", log)
     bundle = _load_bundle(options.bundle, options.trusted_keys)
     step = pd.Timedelta(bundle.time_step)
     if options.lead % step != pd.Timedelta(0):
@@ -498,85 +496,135 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
             raise SowcastError(f"{output} exists already (another forecast); set overwrite=true to replace it")
 
         specs = channel_specs(bundle)
-        stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
-        nonnegative = nonnegative_channels(stats, len(specs))
-        model_path = bundle.model_path(options.precision)
-        workers, intra_op = member_split(options.threads, -(-n_members // batch), options.parallel)
-        model = StepModel(model_path, intra_op, options.inter_op_threads, options.spinning)
-        noise = bundle_noise(manifest, model.noise_shape, options.noise_seed, model_path.name)
-        runner = CallRunner(workers)
-        stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch,
-                          noise, runner)
-        generator = None
-        if options.perturbation.scale > 0 and options.members > 1:
-            if "diff_std" not in stats:
-                raise SowcastError("the bundle's statistics lack diff_std; cannot perturb the members")
-            generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation)
-        elif noise is None and options.members > 1:
-            log(f"perturbation.scale is 0 and the model is deterministic: "
-                f"all {options.members} members of a start are the same")
-
+        stepper, runner, noise, generator, nonnegative = _stepper(options, bundle, manifest, len(specs), step,
+                                                                  n_members, batch, say)
         start_times = ic.times[len(ic.times) - 1 - options.lagged_spacing * np.arange(n_starts)]
-        starts = np.repeat(start_times, options.members)
-        # Each member's noise key (model_noise.py): its start, its number there, steps since its start.
-        key_starts = np.repeat([start_key(t) for t in start_times], options.members)
-        key_members = np.tile(np.arange(options.members), n_starts)
-        key_lags = np.repeat(options.lagged_spacing * np.arange(n_starts), options.members)
+        keys = _MemberKeys.of(start_times, options.members, options.lagged_spacing)
         channel_attrs = {c.get("name"): c for c in manifest.get("channels", []) if isinstance(c, dict)}
         layout = OutputLayout.build(specs, channel_attrs, bundle.grid.lat, bundle.grid.lon, ic.init_time,
-                                    pd.TimedeltaIndex([step * (k + 1) for k in range(n_steps)]), starts,
+                                    pd.TimedeltaIndex([step * (k + 1) for k in range(n_steps)]),
+                                    np.repeat(start_times, options.members),
                                     _provenance(options, bundle, ic, fingerprint, n_members, noise),
                                     read_channel_masks(getattr(bundle, "static_dataset", None),
                                                        [s.name for s in specs], bundle.grid.shape))
         expected = (n_members, t_in, len(specs), *bundle.grid.shape)
-        zpath = pdir / OUTPUT_NAME
-        state = load_state(pdir) if pdir.is_dir() else None
-        writer = None
-        if state is not None and state.fingerprint == fingerprint and state.window.shape == expected \
-                and 0 <= state.step <= n_steps and zpath.is_dir():
-            try:
-                writer = ZarrStepWriter(zpath, layout)
-            except SowcastError as exc:
-                log(f"cannot resume ({exc}); starting again")
-        if writer is not None:
-            assert state is not None
-            window, times, done, status = state.window, state.window_times, state.step, "resumed"
-            log(f"resuming {output} from step {done} of {n_steps}")
-        else:
-            if pdir.exists():
-                log(f"discarding {pdir} (from another forecast or unreadable)")
-                shutil.rmtree(pdir)
-            pdir.mkdir(parents=True)
-            window, times = _initial_window(ic, options, bundle, stepper, generator, nonnegative)
-            writer = ZarrStepWriter(zpath, layout, create=True)
-            writer.flush()
-            save_state(pdir, RolloutState(0, window, times, fingerprint))
-            done, status = 0, "computed"
-
-        from tqdm import tqdm
-
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        with runner, tqdm(total=n_steps, initial=done, disable=not progress, unit="step", file=sys.stderr,
-                          desc=f"forecast {n_members} members") as bar:
-            for k in range(done + 1, n_steps + 1):
-                keys = step_keys(key_starts, key_members, key_lags + k) if noise is not None else None
-                nxt, times = stepper.advance(window, times, keys)
-                writer.write_step(k - 1, nxt)
-                if k % options.checkpoint_every == 0 or k == n_steps:
-                    writer.flush()
-                    save_state(pdir, RolloutState(k, window, times, fingerprint))
-                bar.update(1)
-        seconds, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        rollout = _resume_or_start(pdir, layout, expected, fingerprint, n_steps, output, say,
+                                   lambda: _initial_window(ic, options, bundle, stepper, generator, nonnegative))
+        writer, window, times, done, status = rollout
+        with runner:
+            seconds, cpu = _roll(stepper, writer, window, times, done, n_steps, keys if noise is not None else None,
+                                 options.checkpoint_every, pdir, fingerprint, progress, n_members)
         steps_run = n_steps - done
-
-        if options.is_netcdf:
-            from sowcast.atomic import atomic_path
-
-            with atomic_path(output, overwrite=True) as tmp:
-                write_netcdf(zpath, tmp, layout)
-        else:
-            _publish_zarr(zpath, output)
+        _publish(pdir / OUTPUT_NAME, output, layout, options.is_netcdf)
         shutil.rmtree(pdir, ignore_errors=True)
     days = step / pd.Timedelta(days=1)
     return ForecastResult(output, status, n_members, n_steps, steps_run, seconds, cpu,
                           member_days=n_members * steps_run * days)
+
+
+def _stepper(options: ForecastOptions, bundle: Any, manifest: Mapping[str, Any], n_channels: int,
+             step: pd.Timedelta, n_members: int, batch: int, say: Callable[..., None]) -> tuple:
+    """The members' stepper on the bundle's model (threads split between members and inside
+    each run, :func:`member_split`), the runner of its calls, the model's noise (None:
+    deterministic), the perturbation generator (None: members start alike) and the channels
+    kept nonnegative. Returns ``(stepper, runner, noise, generator, nonnegative)``."""
+    from sowcast.forecast.session import StepModel
+
+    stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
+    nonnegative = nonnegative_channels(stats, n_channels)
+    model_path = bundle.model_path(options.precision)
+    workers, intra_op = member_split(options.threads, -(-n_members // batch), options.parallel)
+    model = StepModel(model_path, intra_op, options.inter_op_threads, options.spinning)
+    noise = bundle_noise(manifest, model.noise_shape, options.noise_seed, model_path.name)
+    runner = CallRunner(workers)
+    stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch,
+                      noise, runner)
+    generator = None
+    if options.perturbation.scale > 0 and options.members > 1:
+        if "diff_std" not in stats:
+            raise SowcastError("the bundle's statistics lack diff_std; cannot perturb the members")
+        generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation)
+    elif noise is None and options.members > 1:
+        say(f"perturbation.scale is 0 and the model is deterministic: "
+            f"all {options.members} members of a start are the same", logging.WARNING)
+    return stepper, runner, noise, generator, nonnegative
+
+
+@dataclass(frozen=True)
+class _MemberKeys:
+    """Each member's noise key (model_noise.py): its start, its number there, and the steps
+    from its start to the latest start (a lagged start has run that many steps more)."""
+
+    starts: np.ndarray
+    members: np.ndarray
+    lags: np.ndarray
+
+    @classmethod
+    def of(cls, start_times: Any, members: int, lagged_spacing: int) -> _MemberKeys:
+        n_starts = len(start_times)
+        return cls(np.repeat([start_key(t) for t in start_times], members), np.tile(np.arange(members), n_starts),
+                   np.repeat(lagged_spacing * np.arange(n_starts), members))
+
+    def at(self, k: int) -> Any:
+        """The keys of step ``k`` of the forecast."""
+        return step_keys(self.starts, self.members, self.lags + k)
+
+
+def _resume_or_start(pdir: Path, layout: OutputLayout, expected: tuple[int, ...], fingerprint: str, n_steps: int,
+                     output: Path, say: Callable[..., None], initial_window: Callable[[], tuple]) -> tuple:
+    """Go on from the state saved in ``pdir`` when it is this forecast's (same fingerprint and
+    shape, its zarr readable), else start afresh from ``initial_window()``. Returns
+    ``(writer, window, times, steps done, status)``."""
+    zpath = pdir / OUTPUT_NAME
+    state = load_state(pdir) if pdir.is_dir() else None
+    writer = None
+    if state is not None and state.fingerprint == fingerprint and state.window.shape == expected \
+            and 0 <= state.step <= n_steps and zpath.is_dir():
+        try:
+            writer = ZarrStepWriter(zpath, layout)
+        except SowcastError as exc:
+            say(f"cannot resume ({exc}); starting again", logging.WARNING)
+    if writer is not None:
+        assert state is not None
+        say(f"resuming {output} from step {state.step} of {n_steps}")
+        return writer, state.window, state.window_times, state.step, "resumed"
+    if pdir.exists():
+        say(f"discarding {pdir} (from another forecast or unreadable)")
+        shutil.rmtree(pdir)
+    pdir.mkdir(parents=True)
+    window, times = initial_window()
+    writer = ZarrStepWriter(zpath, layout, create=True)
+    writer.flush()
+    save_state(pdir, RolloutState(0, window, times, fingerprint))
+    return writer, window, times, 0, "computed"
+
+
+def _roll(stepper: Stepper, writer: Any, window: np.ndarray, times: Any, done: int, n_steps: int,
+          keys: _MemberKeys | None, checkpoint_every: int, pdir: Path, fingerprint: str, progress: bool,
+          n_members: int) -> tuple[float, float]:
+    """Steps ``done + 1 .. n_steps``: each written as it comes, the state saved every
+    ``checkpoint_every`` steps and at the end. Returns (wall, CPU) seconds."""
+    from tqdm import tqdm
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    with tqdm(total=n_steps, initial=done, disable=not progress, unit="step", file=sys.stderr,
+              desc=f"forecast {n_members} members") as bar:
+        for k in range(done + 1, n_steps + 1):
+            nxt, times = stepper.advance(window, times, keys.at(k) if keys is not None else None)
+            writer.write_step(k - 1, nxt)
+            if k % checkpoint_every == 0 or k == n_steps:
+                writer.flush()
+                save_state(pdir, RolloutState(k, window, times, fingerprint))
+            bar.update(1)
+    return time.perf_counter() - wall0, time.process_time() - cpu0
+
+
+def _publish(zpath: Path, output: Path, layout: OutputLayout, netcdf: bool) -> None:
+    """The finished output in place: the zarr renamed, or written as netCDF (atomically)."""
+    if netcdf:
+        from sowcast.atomic import atomic_path
+
+        with atomic_path(output, overwrite=True) as tmp:
+            write_netcdf(zpath, tmp, layout)
+    else:
+        _publish_zarr(zpath, output)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -52,6 +53,7 @@ from sowcast.atomic import atomic_path, atomic_write_text
 from sowcast.bundle.signature import trusted_keys_option
 from sowcast.data.schema import time_step_iso
 from sowcast.errors import SowcastError
+from sowcast.log import reporter
 from sowcast.output_lock import output_lock
 from sowcast.forecast.engine import Stepper, static_fields
 from sowcast.config_values import flag
@@ -291,15 +293,12 @@ def _raw_dataset(states: np.ndarray, start: pd.Timestamp, step: pd.Timedelta, sp
 
 def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bool = False,
                  log: Callable[[str], None] | None = None) -> HindcastResult:
-    """Run (or go on with) the hindcasts ``options`` describe; see the module doc."""
-    from sowcast.bundle.channel_masks import apply_channel_masks, read_channel_masks
+    """Run (or go on with) the hindcasts ``options`` describe; see the module doc. Progress lines
+    go to the ``sowcast hindcast`` logger, or to ``log`` (:func:`sowcast.log.reporter`)."""
     from sowcast.bundle.reader import load_bundle
     from sowcast.data.store import open_store
-    from sowcast.forecast.session import StepModel
-    from sowcast.products.daily import forecast_daily
-    from sowcast.products.periods import period_aggregates
 
-    log = log or (lambda m: print(f"sowcast hindcast: {m}", file=sys.stderr, flush=True))
+    say = reporter("hindcast", log)
     bundle = options.bundle if not isinstance(options.bundle, (str, os.PathLike)) else \
         load_bundle(options.bundle, trusted_keys=options.trusted_keys)
     step = pd.Timedelta(bundle.time_step)
@@ -322,7 +321,8 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
         raise SowcastError(f"no hindcast start in {years[0]}..{years[1]} ({options.first} to {options.last} every "
                            f"{options.every_days} days) lies in {store_path} ({times[0]:%Y-%m-%d} .. {times[-1]:%Y-%m-%d})")
     if len(usable) < len(starts):
-        log(f"{len(starts) - len(usable)} of {len(starts)} start dates are outside the store and are skipped")
+        say(f"{len(starts) - len(usable)} of {len(starts)} start dates are outside the store and are skipped",
+            logging.WARNING)
 
     model_file = bundle.model_path(options.precision).name
     surface = sorted({s.variable for s in specs if s.level is None})
@@ -338,7 +338,7 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
     out = options.output if options.shard is None else shard_folder(options.output, options.shard)
     if options.shard is not None:
         usable = shard_starts(usable, options.shard)
-        log(f"shard {options.shard[0]}/{options.shard[1]}: {len(usable)} starts, into {out}")
+        say(f"shard {options.shard[0]}/{options.shard[1]}: {len(usable)} starts, into {out}")
     with output_lock(out):                       # one writer per hindcast folder
         _prepare_folder(options, config, overwrite, out, options.shard)
         todo = [s for s in usable if not start_file(out, "periods", s).is_file()]
@@ -347,14 +347,49 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
             ds.close()
             return result
         if len(todo) < len(usable):
-            log(f"going on: {len(usable) - len(todo)} of {len(usable)} starts are done")
+            say(f"going on: {len(usable) - len(todo)} of {len(usable)} starts are done")
+        hindcaster = _Hindcaster.build(options, bundle, ds, store_path, specs, step, n_steps, config, model_file, out,
+                                       n_groups=len(_Hindcaster.groups_of(options, todo)))
+        result.seconds, result.cpu_seconds = hindcaster.run(todo, progress)
+        ds.close()
+        result.member_days = len(todo) * options.members * n_steps * step / pd.Timedelta(days=1)
+        return result
+
+
+@dataclass
+class _Hindcaster:
+    """The hindcasts of the starts still to do: groups of starts side by side, one
+    single-threaded call each (member_threads.py); each group's initial windows read from the
+    store on the main thread, its rollout on a worker thread (onnxruntime and numpy only), then
+    its start files written."""
+
+    options: HindcastOptions
+    bundle: Any
+    ds: Any                             # the canonical store, open
+    store_path: Path
+    specs: list
+    step: pd.Timedelta
+    n_steps: int
+    stats: dict[str, np.ndarray]
+    nonnegative: Any
+    stepper: Stepper
+    noise: Any                          # ModelNoise of a stochastic model, else None
+    valid: Any                          # channel masks: NaN where a channel has no data
+    attrs: dict[str, Any]
+    out: Path
+    workers: int
+
+    @classmethod
+    def build(cls, options: HindcastOptions, bundle: Any, ds: Any, store_path: Path, specs: list,
+              step: pd.Timedelta, n_steps: int, config: Mapping[str, Any], model_file: str, out: Path,
+              n_groups: int) -> _Hindcaster:
+        """The model session, its noise and the stepper, for ``n_groups`` groups of starts."""
+        from sowcast.bundle.channel_masks import read_channel_masks
+        from sowcast.forecast.session import StepModel
 
         stats = {k: np.asarray(v) for k, v in dict(bundle.statistics).items()}
         nonnegative = nonnegative_channels(stats, len(specs))
-        per_call = max(1, options.batch // options.members)
-        groups = [todo[g0:g0 + per_call] for g0 in range(0, len(todo), per_call)]
-        # Groups of starts side by side, one single-threaded call each (member_threads.py)
-        workers, intra_op = member_split(options.threads, len(groups), options.parallel)
+        workers, intra_op = member_split(options.threads, n_groups, options.parallel)
         model = StepModel(bundle.model_path(options.precision), intra_op, 1, False)
         noise = bundle_noise(bundle.manifest, model.noise_shape, options.noise_seed, model_file)
         static = static_fields(bundle)
@@ -363,54 +398,77 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
         stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch, noise)
         attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
                  "time_step": time_step_iso(step), "lead": time_step_iso(options.lead)}
+        return cls(options=options, bundle=bundle, ds=ds, store_path=store_path, specs=specs, step=step,
+                   n_steps=n_steps, stats=stats, nonnegative=nonnegative, stepper=stepper, noise=noise, valid=valid,
+                   attrs=attrs, out=out, workers=workers)
+
+    def initial(self, group: Sequence[pd.Timestamp]) -> tuple[np.ndarray, np.ndarray]:
+        """The group's initial windows ``[G*M, T, C, H, W]`` and times ``[G, T]`` (main thread: reads the store)."""
+        options, t_in = self.options, int(self.bundle.n_input_steps)
+        windows, window_times = [], []
+        for s in group:
+            ic = extract(self.ds, self.specs, self.bundle.grid, self.step, s, t_in, str(self.store_path))
+            gen = None
+            if options.perturbation.scale > 0 and options.members > 1:
+                gen = PerturbationGenerator(self.bundle.grid, self.stats["diff_std"],
+                                            start_perturbation(options.perturbation, s))
+            windows.append(start_ensemble(ic.window(-1, t_in), 0, options.members, gen, self.nonnegative))
+            window_times.append(ic.times)
+        return np.concatenate(windows), np.stack(window_times)
+
+    def rollout(self, job: tuple[Sequence[pd.Timestamp], np.ndarray, np.ndarray]) -> np.ndarray:
+        """The group's states ``[G, M, K, C, H, W]`` (a worker thread: onnxruntime and numpy only)."""
+        group, window, wtimes = job
+        members = self.options.members
+        key_starts = np.repeat([start_key(s) for s in group], members)
+        key_members = np.tile(np.arange(members), len(group))
+        states = np.empty((len(group), members, self.n_steps, len(self.specs), *self.bundle.grid.shape), np.float32)
+        for k in range(self.n_steps):
+            keys = step_keys(key_starts, key_members, k + 1) if self.noise is not None else None
+            nxt = _step_starts(self.stepper, window, wtimes, members, keys)
+            states[:, :, k] = nxt.reshape(len(group), members, *nxt.shape[1:])
+            window[:, :-1] = window[:, 1:]
+            window[:, -1] = nxt
+            wtimes = np.concatenate([wtimes[:, 1:], wtimes[:, -1:] + np.timedelta64(self.step.value, "ns")], axis=1)
+        return states
+
+    def write(self, group: Sequence[pd.Timestamp], states: np.ndarray) -> None:
+        """Each start's daily series (with keep_daily) and period file; the period file last: it
+        marks the start done."""
+        from sowcast.bundle.channel_masks import apply_channel_masks
+        from sowcast.products.daily import forecast_daily
+        from sowcast.products.periods import period_aggregates
+
+        for i, s in enumerate(group):
+            raw = _raw_dataset(apply_channel_masks(states[i], self.valid), s, self.step, self.specs,
+                               self.options.variables, self.bundle.grid, self.attrs)
+            daily = forecast_daily(raw)
+            if self.options.keep_daily:
+                _write(daily, start_file(self.out, "daily", s))
+            _write(period_aggregates(daily), start_file(self.out, "periods", s))
+
+    def run(self, todo: Sequence[pd.Timestamp], progress: bool) -> tuple[float, float]:
+        """Hindcast ``todo``, ``workers`` groups at a time; returns (wall, CPU) seconds."""
         from tqdm import tqdm
 
-        def initial(group: Sequence[pd.Timestamp]) -> tuple[np.ndarray, np.ndarray]:
-            """The group's initial windows ``[G*M, T, C, H, W]`` and times ``[G, T]`` (main thread: reads the store)."""
-            windows, window_times = [], []
-            for s in group:
-                ic = extract(ds, specs, bundle.grid, step, s, t_in, str(store_path))
-                gen = None
-                if options.perturbation.scale > 0 and options.members > 1:
-                    gen = PerturbationGenerator(bundle.grid, stats["diff_std"], start_perturbation(options.perturbation, s))
-                windows.append(start_ensemble(ic.window(-1, t_in), 0, options.members, gen, nonnegative))
-                window_times.append(ic.times)
-            return np.concatenate(windows), np.stack(window_times)
-
-        def rollout(job: tuple[Sequence[pd.Timestamp], np.ndarray, np.ndarray]) -> np.ndarray:
-            """The group's states ``[G, M, K, C, H, W]`` (a worker thread: onnxruntime and numpy only)."""
-            group, window, wtimes = job
-            key_starts = np.repeat([start_key(s) for s in group], options.members)
-            key_members = np.tile(np.arange(options.members), len(group))
-            states = np.empty((len(group), options.members, n_steps, len(specs), *bundle.grid.shape), np.float32)
-            for k in range(n_steps):
-                keys = step_keys(key_starts, key_members, k + 1) if noise is not None else None
-                nxt = _step_starts(stepper, window, wtimes, options.members, keys)
-                states[:, :, k] = nxt.reshape(len(group), options.members, *nxt.shape[1:])
-                window[:, :-1] = window[:, 1:]
-                window[:, -1] = nxt
-                wtimes = np.concatenate([wtimes[:, 1:], wtimes[:, -1:] + np.timedelta64(step.value, "ns")], axis=1)
-            return states
-
+        groups = self.groups_of(self.options, todo)
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        with CallRunner(workers) as runner, tqdm(total=len(todo), disable=not progress, unit="start",
-                                                 file=sys.stderr, desc=f"hindcast {options.members} members") as bar:
-            for c0 in range(0, len(groups), workers):
-                chunk = groups[c0:c0 + workers]
-                jobs = [(group, *initial(group)) for group in chunk]
-                for group, states in zip(chunk, runner.map(rollout, jobs)):
-                    for i, s in enumerate(group):   # the period file last: it marks the start done
-                        raw = _raw_dataset(apply_channel_masks(states[i], valid), s, step, specs, options.variables,
-                                           bundle.grid, attrs)
-                        daily = forecast_daily(raw)
-                        if options.keep_daily:
-                            _write(daily, start_file(out, "daily", s))
-                        _write(period_aggregates(daily), start_file(out, "periods", s))
+        with CallRunner(self.workers) as runner, tqdm(total=len(todo), disable=not progress, unit="start",
+                                                      file=sys.stderr,
+                                                      desc=f"hindcast {self.options.members} members") as bar:
+            for c0 in range(0, len(groups), self.workers):
+                chunk = groups[c0:c0 + self.workers]
+                jobs = [(group, *self.initial(group)) for group in chunk]
+                for group, states in zip(chunk, runner.map(self.rollout, jobs)):
+                    self.write(group, states)
                     bar.update(len(group))
-        ds.close()
-        result.seconds, result.cpu_seconds = time.perf_counter() - wall0, time.process_time() - cpu0
-        result.member_days = len(todo) * options.members * n_steps * step / pd.Timedelta(days=1)
-        return result
+        return time.perf_counter() - wall0, time.process_time() - cpu0
+
+    @staticmethod
+    def groups_of(options: HindcastOptions, todo: Sequence[pd.Timestamp]) -> list[Sequence[pd.Timestamp]]:
+        """``todo`` in groups of ``batch // members`` starts (at least one), one model call each."""
+        per_call = max(1, options.batch // options.members)
+        return [todo[g0:g0 + per_call] for g0 in range(0, len(todo), per_call)]
 
 
 def _merge_shards(options: HindcastOptions, config: dict[str, Any], usable: pd.DatetimeIndex,
