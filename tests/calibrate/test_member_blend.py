@@ -50,3 +50,10 @@ def test_one_line_errors():
     with pytest.raises(SowcastError, match="at least 1 member"):
         blend_weight(1.0, -1.0, 1.0, 0)
     assert blend_weight(0.0, 1.0, 0.0, 8) == 0.0          # no spread of information: no weight
+
+
+def test_the_weight_is_the_best_end_where_the_cost_is_not_convex():
+    # f(w) = -w^2 - w: falling on [0, 1], so all weight; f(w) = -w^2 + 3 w: rising, so none
+    assert blend_weight(-1.0, -0.5, 0.0, 8) == 1.0
+    assert blend_weight(-1.0, 1.5, 0.0, 8) == 0.0
+    assert blend_weight(np.nan, -0.5, 1.0, 8) == 0.0

@@ -44,6 +44,23 @@ def tercile_table(cal: xr.Dataset) -> list[dict]:
     return rows
 
 
+def member_weights(cal: xr.Dataset, name: str) -> dict[str, tuple[float, float]]:
+    """Area-mean blend weight of a 16- and a 32-member forecast's fractions per headline period
+    (:func:`sowcast.calibrate.tercile_fit.member_weight`); empty without the blend sums."""
+    from sowcast.calibrate.tercile_fit import member_weight
+
+    out = {}
+    for period in ("week1", "week2", "weeks3-4", "weeks5-6"):
+        if period not in [str(p) for p in cal["period"].values]:
+            continue
+        one = cal.sel(period=period)
+        w = [member_weight(one, name, m) for m in (16, 32)]
+        if w[0] is None:
+            return {}
+        out[period] = (area_mean(w[0]), area_mean(w[1]))
+    return out
+
+
 def summary_lines(cal: xr.Dataset) -> list[str]:
     """A few lines: terciles per variable (weeks 1, 2, 3-4, 5-6) and onset per week."""
     lines = []
@@ -52,8 +69,12 @@ def summary_lines(cal: xr.Dataset) -> list[str]:
     for name in dict.fromkeys(r["variable"] for r in rows):
         parts = [f"{r['period']} {r['raw_rpss']:+.2f} -> {r['cv_rpss']:+.2f} ({100 * r['skillful_share']:.0f} %)"
                  for r in rows if r["variable"] == name and r["period"] in ("week1", "week2", "weeks3-4", "weeks5-6")]
-        lines.append(f"{short.get(name, name)} terciles, RPSS vs climatology raw -> calibrated (cross-validated; "
-                     f"share of the area with skill): {'; '.join(parts)}")
+        lines.append(f"{short.get(name, name)} terciles, RPSS vs climatology raw (fair) -> regression "
+                     f"(cross-validated; share of the area with skill): {'; '.join(parts)}")
+        weights = member_weights(cal, name)
+        if weights:
+            lines.append(f"{short.get(name, name)} terciles, mean weight of the members' fractions (16 / 32 members): "
+                         + "; ".join(f"{p} {w16:.2f} / {w32:.2f}" for p, (w16, w32) in weights.items()))
     if "onset_blend_weight" in cal:
         parts = [f"week {int(k)}: w {float(cal['onset_blend_weight'].sel(week=k)):.2f}, BSS raw "
                  f"{float(cal['onset_raw_bss'].sel(week=k)):+.2f} -> {float(cal['onset_cv_bss'].sel(week=k)):+.2f}"

@@ -29,7 +29,8 @@ climatology) for the note and the bulletin: raw and calibrated side by side.
    over the neighbourhood. With ``a = P - Q``, ``b = Q - O`` on the cumulative categories and
    ``M`` the hindcasts' members, the sums ``A = sum(a^2) - V``, ``B = sum(a b)`` and ``S = M V``
    with ``V = sum(P (1 - P)) / (M - 1)`` are unbiased for an infinite ensemble (the fair-score
-   correction, Ferro 2014), and ``w = clip(-B / (A + S / M'), 0, 1)``: a few members get less
+   correction, Ferro 2014), and ``w = clip(-B / (A + S / M'), 0, 1)`` (where the curvature
+   ``A + S / M'`` is positive; else the better of 0 and 1): a few members get less
    weight than many, and a raw ensemble with no information gets none. The floor of step 4
    is applied last, so no category is ever certain.
 """
@@ -115,15 +116,19 @@ def blend_sums(raw_prob: np.ndarray, calibrated: np.ndarray, category: np.ndarra
 
 
 def blend_weight(blend_a, blend_b, blend_s, members: int):
-    """``w = clip(-B / (A + S / M'), 0, 1)`` for a forecast of ``members`` (``M'``); 0 where
-    the denominator is not positive or a sum is unknown (module doc, step 5)."""
+    """The ``w`` in [0, 1] that minimises ``f(w) = (A + S / M') w^2 + 2 B w`` for a forecast of
+    ``members`` (``M'``): ``clip(-B / (A + S / M'), 0, 1)`` where the curvature is positive,
+    else the better end (module doc, step 5); 0 where a sum is unknown."""
     if members < 1:
         raise SowcastError("a forecast needs at least 1 member")
     a, b, s = (np.asarray(x, np.float64) for x in (blend_a, blend_b, blend_s))
-    denominator = a + s / members
+    curvature = a + s / members
     with np.errstate(invalid="ignore", divide="ignore"):
-        w = np.where(denominator > 0, -b / denominator, 0.0)
-    return np.clip(np.nan_to_num(w, nan=0.0), 0.0, 1.0)
+        inside = np.clip(np.where(curvature > 0, -b / curvature, 0.0), 0.0, 1.0)
+    candidates = np.stack([np.zeros_like(inside), inside, np.ones_like(inside)])
+    cost = curvature * candidates**2 + 2 * b * candidates
+    w = np.take_along_axis(candidates, np.nanargmin(np.where(np.isfinite(cost), cost, np.inf), axis=0)[None], 0)[0]
+    return np.where(np.isfinite(curvature) & np.isfinite(b), w, 0.0)
 
 
 def fit_tercile_calibration(z: np.ndarray, category: np.ndarray, raw_prob: np.ndarray, years: np.ndarray,
