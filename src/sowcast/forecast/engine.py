@@ -56,7 +56,6 @@ import pandas as pd
 import xarray as xr
 
 from sowcast.bundle.channel_masks import read_channel_masks
-from sowcast.bundle.manifest import model_noise
 from sowcast.bundle.signature import trusted_keys_option
 from sowcast.data.forcings import compute_forcings
 from sowcast.data.schema import PRECIPITATION_ACCUMULATION, time_step_iso
@@ -387,7 +386,7 @@ def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fi
         "source": f"sowcast {sowcast.__version__} graph network forecast run with onnxruntime {onnxruntime.__version__}",
         "history": f"{now:%Y-%m-%dT%H:%M:%SZ} sowcast forecast from {ic.source}",
         "bundle_sha256": str(bundle.sha256),
-        "bundle_created": str((getattr(bundle, "manifest", None) or {}).get("created", "")),
+        "bundle_created": bundle.typed_manifest.created,
         "init_time": f"{ic.init_time:%Y-%m-%dT%H:%M:%S}",
         "initial_conditions": str(ic.source),
         "initial_conditions_sha256": ic.digest(),
@@ -480,8 +479,8 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
     batch = min(options.batch or n_members, n_members)
     ic = read_initial_conditions(options.init, bundle, options.init_time,
                                  n_times=t_in + options.lagged_n * options.lagged_spacing)
-    manifest = getattr(bundle, "manifest", None) or {}
-    stochastic = model_noise(manifest) is not None
+    manifest = bundle.manifest
+    stochastic = bundle.typed_manifest.model.noise is not None
     fingerprint = _fingerprint(options, bundle, ic, n_members, batch, stochastic)
     output = options.output
     # One writer per output: a second forecast on it stops here, before it reads or
@@ -500,7 +499,7 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
                                                                   n_members, batch, say)
         start_times = ic.times[len(ic.times) - 1 - options.lagged_spacing * np.arange(n_starts)]
         keys = _MemberKeys.of(start_times, options.members, options.lagged_spacing)
-        channel_attrs = {c.get("name"): c for c in manifest.get("channels", []) if isinstance(c, dict)}
+        channel_attrs = {c.name: c.to_json() for c in bundle.typed_manifest.channels}
         layout = OutputLayout.build(specs, channel_attrs, bundle.grid.lat, bundle.grid.lon, ic.init_time,
                                     pd.TimedeltaIndex([step * (k + 1) for k in range(n_steps)]),
                                     np.repeat(start_times, options.members),

@@ -209,7 +209,7 @@ def start_dates(years: tuple[int, int], first: str, last: str, every_days: int) 
 
 
 def _training_years(bundle: Any) -> tuple[int, int]:
-    prov = (getattr(bundle, "manifest", None) or {}).get("provenance") or {}
+    prov = bundle.typed_manifest.provenance or {}
     rng = prov.get("train_range")
     if not rng:
         raise SowcastError("the bundle does not record its training period; set hindcast.years=[first,last]")
@@ -331,7 +331,7 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
             raise SowcastError(f"the bundle has no surface channel {name}; hindcast.variables can be "
                                f"{', '.join(surface)}")
     stochastic = bundle.noise is not None
-    config = options.as_config(str(bundle.manifest["files"][model_file]["sha256"]), years, stochastic)
+    config = options.as_config(bundle.typed_manifest.files[model_file].sha256, years, stochastic)
     if options.merge:
         ds.close()
         return _merge_shards(options, config, usable, overwrite)

@@ -44,17 +44,9 @@ class ChannelSpec:
 
 
 def channel_specs(bundle: Any) -> list[ChannelSpec]:
-    """The bundle's channels, from ``manifest['channels']`` (or parsed from the names)."""
-    from sowcast.bundle.manifest import channel_info
-
-    entries = (getattr(bundle, "manifest", None) or {}).get("channels") or []
-    by_name = {e["name"]: e for e in entries if isinstance(e, dict) and "name" in e}
-    out = []
-    for name in bundle.channels:
-        entry = by_name.get(name) or channel_info(name)
-        level = entry.get("level")
-        out.append(ChannelSpec(name, str(entry.get("variable") or name), None if level is None else float(level)))
-    return out
+    """The bundle's channels in model order, from its typed manifest (``Bundle.typed_manifest``)."""
+    return [ChannelSpec(c.name, c.variable, None if c.level is None else float(c.level))
+            for c in bundle.typed_manifest.channels]
 
 
 @dataclass
