@@ -32,6 +32,7 @@ from sowcast.bulletin.translator import Translator
 from sowcast.cli import bulletin_command
 from sowcast.errors import SowcastError
 from sowcast.verify.scorecard import Scorecard
+from sowcast.verify.summary import ScorecardSummary
 
 RPSS = {"week1": 0.214, "week2": 0.087, "weeks3-4": -0.031, "weeks5-6": 0.012}
 
@@ -53,7 +54,11 @@ def write_scorecard(folder: Path) -> Path:
     card.add("onset_mae_days", "total_precipitation", "onset", 6.5, 9.25, n=40)
     folder.mkdir(parents=True)
     card.to_csv(folder / "scores.csv")
-    (folder / "summary.json").write_text(json.dumps({"years": [2002, 2003]}))
+    headline = {f"rpss {p}": v for p, v in RPSS.items()}
+    ScorecardSummary(starts=20, members=4, years=[2002, 2003], rules="sivakumar1988", weekly_rain=headline,
+                     weekly_rain_all_points=headline, onset_mae_days=6.5, onset_mae_days_climatology=9.25,
+                     onset_cases=40, onset_bias_days=-1.0, onset_bias_days_climatology=0.5,
+                     dry_season_mm_per_day=1.0).write(folder)
     return folder
 
 

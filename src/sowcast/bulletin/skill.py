@@ -9,7 +9,6 @@ and the mean absolute error of the onset date beside the climatological date (``
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from sowcast.errors import SowcastError
+from sowcast.verify.summary import SUMMARY_FILE, read_summary
 
 COLUMNS = ("metric", "variable", "period", "value", "reference", "skill", "n")
 RAIN = "total_precipitation"
@@ -67,10 +67,6 @@ def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
         skill.onset_reference = float(onset["reference"].iloc[0])
         n = onset["n"].iloc[0]
         skill.onset_cases = 0 if pd.isna(n) else int(n)
-    summary = folder / "summary.json"
-    if summary.is_file():
-        try:
-            skill.years = [int(y) for y in json.loads(summary.read_text()).get("years", [])]
-        except (OSError, ValueError, TypeError, AttributeError) as exc:
-            raise SowcastError(f"cannot read {summary}: {exc}") from None
+    if (folder / SUMMARY_FILE).is_file():
+        skill.years = [int(y) for y in read_summary(folder).years]
     return skill

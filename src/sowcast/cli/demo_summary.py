@@ -21,6 +21,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from sowcast.verify.summary import SUMMARY_FILE, ScorecardSummary, read_summary
+
 PERIODS = ("week1", "week2", "weeks3-4", "weeks5-6")
 
 
@@ -61,11 +63,11 @@ def weekly_rain_scores(folder: str | Path, metric: str, variable: str = "total_p
             if r["metric"] == metric and r["variable"] == variable and r["value"] not in ("", "nan")}
 
 
-def scorecard(folder: str | Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((Path(folder) / "summary.json").read_text())
-    except (OSError, ValueError):
+def scorecard(folder: str | Path) -> ScorecardSummary | None:
+    """The scorecard's summary (:mod:`sowcast.verify.summary`); None where there is none yet."""
+    if not (Path(folder) / SUMMARY_FILE).is_file():
         return None
+    return read_summary(folder)
 
 
 def _years(years: tuple[int, int]) -> str:
@@ -110,32 +112,28 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
             lines.append(f"  {'validation RMSE / ' + ref:<40} {cells}   (mean over channels; below 1: better)")
     card = scorecard(d.verify.output)
     if card:
-        rpss = card.get("weekly_rain", {})
-        cells = "  ".join(f"{p} {rpss.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
-        lines.append(f"  {'RPSS of weekly rain terciles':<40} {cells}   (climatology 0; {card['starts']} starts x "
-                     f"{card['members']} members; outside the dry season, where the products issue terciles)")
-        everywhere = card.get("weekly_rain_all_points")
-        if everywhere:
-            cells = "  ".join(f"{p} {everywhere.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
-            lines.append(f"  {'  the same over every point':<40} {cells}")
+        cells = "  ".join(f"{p} {card.weekly_rain.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
+        lines.append(f"  {'RPSS of weekly rain terciles':<40} {cells}   (climatology 0; {card.starts} starts x "
+                     f"{card.members} members; outside the dry season, where the products issue terciles)")
+        cells = "  ".join(f"{p} {card.weekly_rain_all_points.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
+        lines.append(f"  {'  the same over every point':<40} {cells}")
         spread = weekly_rain_scores(d.verify.output, "spread_skill")
         if spread:
             cells = "  ".join(f"{p} {spread.get(p, float('nan')):.2f}" for p in PERIODS)
             lines.append(f"  {'spread / error of weekly rain':<40} {cells}   (1: the spread matches the error)")
-        calibrated = card.get("weekly_rain_calibrated")
-        if calibrated:
-            cells = "  ".join(f"{p} {calibrated.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
+        if card.weekly_rain_calibrated:
+            cells = "  ".join(f"{p} {card.weekly_rain_calibrated.get(f'rpss {p}', float('nan')):+.2f}"
+                              for p in PERIODS)
             lines.append(f"  {'RPSS, calibrated (sowcast calibrate)':<40} {cells}   (fitted on the training years)")
         two_metre = weekly_rain_scores(d.verify.output, "rpss", "2m_temperature")
         if two_metre:
             cells = "  ".join(f"{p} {two_metre.get(p, float('nan')):+.2f}" for p in PERIODS)
             lines.append(f"  {'RPSS of weekly 2 m temperature terciles':<40} {cells}")
-        lines.append(f"  {'onset MAE (' + card['rules'] + ')':<40} {card['onset_mae_days']:.1f} days, climatology "
-                     f"{card['onset_mae_days_climatology']:.1f} days   ({card['onset_cases']} cases)"
-                     + (f"; bias {card['onset_bias_days']:+.1f} days" if "onset_bias_days" in card else "")
-                     + (f" (climatology {card['onset_bias_days_climatology']:+.1f}: the held-out years' own onsets)"
-                        if "onset_bias_days_climatology" in card else ""))
-        if "onset_mae_days_calibrated" in card:
-            lines.append(f"  {'onset MAE, calibrated':<40} {card['onset_mae_days_calibrated']:.1f} days; bias "
-                         f"{card.get('onset_bias_days_calibrated', float('nan')):+.1f} days")
+        lines.append(f"  {'onset MAE (' + card.rules + ')':<40} {card.onset_mae_days:.1f} days, climatology "
+                     f"{card.onset_mae_days_climatology:.1f} days   ({card.onset_cases} cases); bias "
+                     f"{card.onset_bias_days:+.1f} days (climatology {card.onset_bias_days_climatology:+.1f}: "
+                     "the held-out years' own onsets)")
+        if card.calibration is not None:
+            lines.append(f"  {'onset MAE, calibrated':<40} {card.onset_mae_days_calibrated:.1f} days; bias "
+                         f"{card.onset_bias_days_calibrated:+.1f} days")
     return lines

@@ -77,7 +77,7 @@ COMMANDS: dict[str, Command] = {
                         options=(("products", "sowcast.products.options:ProductsOptions"),)),
     "verify": Command("sowcast.cli.verify_command:run",
                       "score reforecasts against the truth beside climatology and persistence: a scorecard",
-                      ("verify",)),
+                      options=(("verify", "sowcast.verify.options:VerifyOptions"),)),
     "bulletin": Command("sowcast.cli.bulletin_command:run",
                         "the agency bulletin per language: self-contained HTML, PDF, SMS advice and maps",
                         options=(("bulletin", "sowcast.bulletin.options:BulletinOptions"),)),
