@@ -106,7 +106,7 @@ class HindcastOptions:
     variables: tuple[str, ...] = DEFAULT_VARIABLES
     threads: int = 2
     parallel: str = "members"                 # members | intra_op (sowcast.forecast.member_threads)
-    batch: int = 16
+    batch: int = 1                            # fewest CPU-s per member-day (benchmarks/hindcast_batch.py)
     precision: str = "fp32"
     keep_daily: bool = False
     shard: tuple[int, int] | None = None      # (i, n): starts i, i + n, ... only (hindcast_shards.py)
@@ -150,7 +150,7 @@ class HindcastOptions:
             raise SowcastError(f"hindcast.lead {cfg.get('lead')} is not whole days: hindcasts and verification "
                                "need daily periods (e.g. hindcast.lead=46D)")
         ints = {}
-        for key, default, low in (("every_days", 7, 1), ("members", 4, 1), ("threads", 2, 0), ("batch", 16, 1),
+        for key, default, low in (("every_days", 7, 1), ("members", 4, 1), ("threads", 2, 0), ("batch", 1, 1),
                                   ("noise_seed", 0, 0)):
             value = cfg.get(key, default)
             try:

@@ -55,8 +55,9 @@ from torch import nn
 
 from sowcast.atomic import atomic_write_text
 from sowcast.config import plain
+from sowcast.config_values import number
 from sowcast.data.time_ranges import auto_ranges, inclusive_end, is_auto
-from sowcast.data.windows import WindowSource
+from sowcast.data.windows import DEFAULT_CHUNK_CACHE_MIB, DEFAULT_MEMORY_BUDGET_MIB, WindowSource
 from sowcast.errors import SowcastError
 from sowcast.output_lock import acquire
 from sowcast.train import distributed as D
@@ -227,7 +228,12 @@ class _Trainer:
             raise SowcastError("data.store is not set")
         common = dict(n_input_steps=int(loader.get("n_input_steps", 2)),
                       prognostic=_optional_list(loader.get("prognostic")),
-                      static=_optional_list(loader.get("static")))
+                      static=_optional_list(loader.get("static")),
+                      in_memory=loader.get("in_memory", "auto"),
+                      memory_budget_mib=number(loader.get("memory_budget_mib", DEFAULT_MEMORY_BUDGET_MIB),
+                                               "data.loader.memory_budget_mib", 0),
+                      chunk_cache_mib=number(loader.get("chunk_cache_mib", DEFAULT_CHUNK_CACHE_MIB),
+                                             "data.loader.chunk_cache_mib", 0))
         train_range = _range(t.get("train_range"), "train.train_range")
         val_range = _range(t.get("validation_range"), "train.validation_range")
         leads = [int(x) for x in plain(t.validation_leads)] if val_range is not None else [1]
