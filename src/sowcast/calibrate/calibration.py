@@ -186,10 +186,9 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
     """Fit and write ``calibration.nc`` (module doc); add it to the bundle folder."""
     from sowcast.atomic import atomic_path
     from sowcast.calibrate.daily_rain import fit_daily_rain_quantiles, map_by_lead_day
-    from sowcast.data.store import open_store
     from sowcast.forecast.hindcast import open_hindcast
     from sowcast.products.climatology import read_climatology
-    from sowcast.products.daily import store_daily
+    from sowcast.products.daily import read_truth_daily
     from sowcast.products.periods import observed_periods
     from sowcast.products.season_rules import load_rules
     from sowcast.verify.reforecasts import per_start_climatology
@@ -204,12 +203,7 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
         raise SowcastError(f"{options.hindcast} and {options.climatology} share neither rain nor 2 m temperature "
                            "with observed quantiles (build the climatology with observations)")
     starts = periods["start"].values
-    with open_store(options.store, chunks=None) as store:
-        missing = [n for n in names if n not in store.data_vars]
-        if missing:
-            raise SowcastError(f"the truth {options.store} lacks {', '.join(missing)}")
-        truth_daily = store_daily(store[names]).load()
-        land = store["land_sea_mask"].load() if "land_sea_mask" in store.data_vars else None
+    truth_daily, land = read_truth_daily(options.store, names)
     truth = observed_periods(truth_daily, starts)
     out = fit_terciles(periods, truth, per_start_climatology(clim, starts), names, options)
     daily_note = "daily rain and onset: calibrated"

@@ -193,3 +193,18 @@ def store_daily(ds: xr.Dataset, variables: Sequence[str] | None = None) -> xr.Da
     out["time"].attrs = {"standard_name": "time", "long_name": "date (a day is [date, date + 1 day))", "axis": "T"}
     out.attrs["time_step"] = "P1D"
     return out
+
+
+def read_truth_daily(path, names: Sequence[str]) -> tuple[xr.Dataset, xr.DataArray | None]:
+    """The daily series of ``names`` (:func:`store_daily`) and the land-sea mask (None if the
+    store has none) from the canonical store at ``path``, loaded: the truth that calibration
+    and verification score against. One-line error if the store lacks a variable."""
+    from sowcast.data.store import open_store
+
+    with open_store(path, chunks=None) as store:
+        missing = [n for n in names if n not in store.data_vars]
+        if missing:
+            raise SowcastError(f"the truth {path} lacks {', '.join(missing)}")
+        truth_daily = store_daily(store[list(names)]).load()
+        land = store["land_sea_mask"].load() if "land_sea_mask" in store.data_vars else None
+    return truth_daily, land

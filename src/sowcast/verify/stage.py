@@ -50,10 +50,9 @@ class _Inputs:
 
 
 def _read_inputs(options: VerifyOptions) -> _Inputs:
-    from sowcast.data.store import open_store
     from sowcast.forecast.hindcast import open_hindcast
     from sowcast.products.climatology import read_climatology
-    from sowcast.products.daily import store_daily
+    from sowcast.products.daily import read_truth_daily
 
     periods = open_hindcast(options.hindcast, "periods")
     daily = open_hindcast(options.hindcast, "daily")
@@ -66,12 +65,7 @@ def _read_inputs(options: VerifyOptions) -> _Inputs:
     names = [n for n in NAMES if n in periods.data_vars]
     if not names:
         raise SowcastError(f"{options.hindcast} holds neither total_precipitation nor 2m_temperature")
-    with open_store(options.truth, chunks=None) as store:
-        missing = [n for n in names if n not in store.data_vars]
-        if missing:
-            raise SowcastError(f"the truth {options.truth} lacks {', '.join(missing)}")
-        truth_daily = store_daily(store[names]).load()
-        land = store["land_sea_mask"].load() if "land_sea_mask" in store.data_vars else None
+    truth_daily, land = read_truth_daily(options.truth, names)
     return _Inputs(periods, daily, climatology, calibration, truth_daily, land, names)
 
 
