@@ -211,22 +211,21 @@ def member_weight(params: xr.Dataset, var: str, members: int | None) -> xr.DataA
 
 def calibrated_probabilities(params: xr.Dataset, var: str, ensemble_mean: xr.DataArray, clim: xr.Dataset,
                              floor: float, raw: xr.DataArray | None = None,
-                             members: int | None = None) -> xr.DataArray:
+                             weight: xr.DataArray | None = None) -> xr.DataArray:
     """Calibrated tercile probabilities ``(category, ..., period, lat, lon)`` (float64) from the
     ensemble mean ``(..., period, lat, lon)`` (one forecast, or a ``start`` dim of many), the
     model climatology at each start day (``<var>_mean``, ``<var>_std`` on the same dims) and
     the fitted parameters in ``params`` ``(period, lat, lon)`` on the same periods and grid.
-    With the member fractions ``raw`` (dims of ``ensemble_mean`` plus ``category``) of
-    ``members`` members and a calibration that holds the blend sums, step 5 of the module doc."""
+    With the member fractions ``raw`` (dims of ``ensemble_mean`` plus ``category``) and their
+    blend ``weight`` (:func:`member_weight` for the ensemble's size), step 5 of the module doc."""
     theta = np.stack([params[f"{var}_tercile_{k}"].transpose("period", "lat", "lon").values
                       for k in ("theta_lower", "theta_upper", "slope")], axis=-1)
     mean = ensemble_mean.transpose(..., "period", "lat", "lon")
     z = standardised_anomaly(mean.values, clim[f"{var}_mean"].transpose(*mean.dims).values,
                              clim[f"{var}_std"].transpose(*mean.dims).values)
     p = tr.probabilities(theta, z)
-    w = member_weight(params, var, members) if raw is not None else None
-    if w is not None:
-        w = w.transpose("period", "lat", "lon").values
+    if raw is not None and weight is not None:
+        w = weight.transpose("period", "lat", "lon").values
         r = raw.transpose(*mean.dims, "category").values
         p = np.where(np.isfinite(r).all(-1, keepdims=True), w[..., None] * r + (1 - w[..., None]) * p, p)
     p = tr.bounded(p, floor)

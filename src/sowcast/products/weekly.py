@@ -136,10 +136,9 @@ def weekly_products(forecast: xr.Dataset, climatology: xr.Dataset | None, calibr
             out[f"{n}_tercile_probability_raw"] = prob.assign_attrs(
                 long_name="raw probability of the tercile category (fraction of ensemble members)")
             floor = float(calibration.attrs.get("probability_floor", 0.02))
-            prob = calibrated_probabilities(params, n, mean, clim, floor, raw=prob,
-                                            members=values.sizes["member"]).astype(np.float32)
-            skillful = params[f"{n}_tercile_skillful"] == 1
             weight = member_weight(params, n, values.sizes["member"])
+            prob = calibrated_probabilities(params, n, mean, clim, floor, raw=prob, weight=weight).astype(np.float32)
+            skillful = params[f"{n}_tercile_skillful"] == 1
             if weight is not None:
                 out[f"{n}_tercile_member_weight"] = weight.astype(np.float32)
                 skillful = skillful | (weight > 0)

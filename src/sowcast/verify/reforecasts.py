@@ -116,12 +116,13 @@ def calibrated_tercile_probabilities(forecast: xr.DataArray, clim: xr.Dataset, c
     """Calibrated tercile probabilities ``(start, period, lat, lon, category)`` of reforecasts:
     the products' rule (:func:`sowcast.calibrate.tercile_fit.calibrated_probabilities`) at
     every start, blended with the member fractions ``raw`` as the products do."""
-    from sowcast.calibrate.tercile_fit import calibrated_probabilities
+    from sowcast.calibrate.tercile_fit import calibrated_probabilities, member_weight
 
     params = calibration.sel(period=forecast["period"].values)
     floor = float(calibration.attrs.get("probability_floor", 0.02))
+    weight = member_weight(params, name, forecast.sizes["member"])
     return calibrated_probabilities(params, name, forecast.mean("member"), clim, floor, raw=raw,
-                                    members=forecast.sizes["member"]).transpose(..., "category")
+                                    weight=weight).transpose(..., "category")
 
 
 def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.DataArray, reference: xr.DataArray,
