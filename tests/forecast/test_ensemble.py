@@ -90,11 +90,32 @@ def test_control_member_and_clipping():
                                atol=1e-4)  # start 1, member 2 is global member 7
 
 
+def test_variable_scale_sets_its_channels_alone():
+    diff_std = np.array([1.0, 2.0, 0.5], np.float32)
+    variables = ["2m_temperature", "total_precipitation", "geopotential"]
+    cfg = Perturbation.from_config({"scale": 0.5, "seed": 3, "variable_scale": {"total_precipitation": 2.0}})
+    base = PerturbationGenerator(GRID, diff_std, Perturbation(scale=0.5, seed=3))
+    tuned = PerturbationGenerator(GRID, diff_std, cfg, variables)
+    np.testing.assert_array_equal(tuned(4)[[0, 2]], base(4)[[0, 2]])          # other channels: unchanged
+    np.testing.assert_allclose(tuned(4)[1], 4 * base(4)[1], rtol=1e-6)        # 2.0 in place of 0.5
+    off = PerturbationGenerator(GRID, diff_std, Perturbation.from_config(
+        {"scale": 0, "variable_scale": {"total_precipitation": 1.0}}), variables)
+    assert off.config.active() and not off(4)[[0, 2]].any() and off(4)[1].any()
+    assert Perturbation.from_config(cfg.as_config()) == cfg                   # recorded options read back
+
+
 def test_bad_perturbation_config():
     with pytest.raises(SowcastError, match="scale must be >= 0"):
         Perturbation.from_config({"scale": -1})
     with pytest.raises(SowcastError, match="unknown forecast.perturbation option"):
         Perturbation.from_config({"sigma": 1})
+    with pytest.raises(SowcastError, match="variable_scale.total_precipitation must be >= 0"):
+        Perturbation.from_config({"variable_scale": {"total_precipitation": -2}})
+    with pytest.raises(SowcastError, match="variable_scale must be"):
+        Perturbation.from_config({"variable_scale": [1, 2]})
+    with pytest.raises(SowcastError, match="names rain, which the model does not have"):
+        PerturbationGenerator(GRID, np.ones(2), Perturbation.from_config({"variable_scale": {"rain": 2}}),
+                              ["2m_temperature", "total_precipitation"])
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +201,7 @@ class ForecastOptions:
             "init": self.init, "output": str(self.output),
             "init_time": None if self.init_time is None else str(self.init_time),
             "lead": time_step_iso(self.lead), "members": self.members,
-            "perturbation": asdict(self.perturbation), "noise_seed": self.noise_seed,
+            "perturbation": self.perturbation.as_config(), "noise_seed": self.noise_seed,
             "lagged": {"n": self.lagged_n, "spacing": self.lagged_spacing},
             "threads": self.threads, "inter_op_threads": self.inter_op_threads, "spinning": self.spinning,
             "parallel": self.parallel, "batch": self.batch, "checkpoint_every": self.checkpoint_every, "precision": self.precision,
@@ -362,7 +362,7 @@ def _fingerprint(options: ForecastOptions, bundle: Any, ic: InitialConditions, n
         "lead": time_step_iso(options.lead),
         "members": options.members,
         "n_members": n_members,
-        "perturbation": asdict(options.perturbation),
+        "perturbation": options.perturbation.as_config(),
         "lagged": [options.lagged_n, options.lagged_spacing],
         "batch": batch,
         "precision": options.precision,
@@ -401,12 +401,13 @@ def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fi
         "lagged_starts": options.lagged_n,
         "lagged_spacing_steps": options.lagged_spacing,
         "perturbation": (f"member 0 of each start unperturbed; others: Gaussian-smoothed white noise "
-                         f"(length scale {p.length_scale:g} grid cells) x {p.scale:g} x diff_std per channel, "
+                         f"(length scale {p.length_scale:g} grid cells) x {p.scale:g} x diff_std per channel"
+                         f"{''.join(f'; {k} x {v:g}' for k, v in p.variable_scale)}, "
                          f"numpy default_rng([seed={p.seed}, member])"),
         "forecast_config": json.dumps(options.as_config(), sort_keys=True),
         "config_fingerprint": fingerprint,
     }
-    if p.scale == 0:
+    if not p.active():
         attrs["perturbation"] = "none (perturbation.scale 0): every member starts from the analysis"
     if getattr(bundle, "signed_by", None):  # manifest.sig verified (sowcast.bundle.signature)
         attrs["bundle_signed_by"] = f"ed25519 key sha256 {bundle.signed_by}"
@@ -539,10 +540,11 @@ def _stepper(options: ForecastOptions, bundle: Any, manifest: Mapping[str, Any],
     stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch,
                       noise, runner)
     generator = None
-    if options.perturbation.scale > 0 and options.members > 1:
+    if options.perturbation.active() and options.members > 1:
         if "diff_std" not in stats:
             raise SowcastError("the bundle's statistics lack diff_std; cannot perturb the members")
-        generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation)
+        generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation,
+                                          [c["variable"] for c in bundle.channel_info])
     elif noise is None and options.members > 1:
         say(f"perturbation.scale is 0 and the model is deterministic: "
             f"all {options.members} members of a start are the same", logging.WARNING)

@@ -37,6 +37,12 @@ one-step change ``diff_std`` (1-2 K at a daily step) is a channel-aware measure 
 much a state is uncertain within one model step, and scales with the model's time step.
 With the default ``scale: 0.5`` a perturbation is half a typical one-step change.
 
+``variable_scale`` (``{variable: scale}``) sets the scale of every channel of a variable on
+its own, in place of ``scale``. The defaults were tuned on the demo's training years only
+(``benchmarks/perturbation_tuning.py``): rain has no memory beyond a few days, so its
+initial uncertainty must be larger than half a step's change for the members to spread at
+week 1, while 2 m temperature's members were already over-dispersed at 0.5.
+
 Why smooth: white noise at single grid points is pixel noise that a graph network
 averages away in its first encoder layer (or worse, treats as out-of-distribution
 texture); GenCast, FuXi-S2S and ECMWF all perturb at synoptic scales. A Gaussian of about
@@ -61,30 +67,63 @@ from sowcast.errors import SowcastError
 
 @dataclass(frozen=True)
 class Perturbation:
-    """``forecast.perturbation``: ``scale`` (x diff_std), ``length_scale`` (grid cells), ``seed``."""
+    """``forecast.perturbation``: ``scale`` (x diff_std), ``length_scale`` (grid cells), ``seed``,
+    ``variable_scale`` (``{variable: scale}`` in place of ``scale`` for that variable's channels)."""
 
     scale: float = 0.5
     length_scale: float = 3.0
     seed: int = 0
+    variable_scale: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> Perturbation:
         cfg = dict(cfg or {})
-        unknown = sorted(set(cfg) - {"scale", "length_scale", "seed"})
+        known = ("scale", "length_scale", "seed", "variable_scale")
+        unknown = sorted(set(cfg) - set(known))
         if unknown:
             raise SowcastError(f"unknown forecast.perturbation option(s) {', '.join(unknown)}; "
-                               f"known: scale, length_scale, seed")
+                               f"known: {', '.join(known)}")
+        by_variable = cfg.get("variable_scale") or {}
+        if not isinstance(by_variable, Mapping):
+            raise SowcastError(f"forecast.perturbation.variable_scale must be {{variable: scale}}, not {by_variable!r}")
         try:
-            out = cls(float(cfg.get("scale", 0.5)), float(cfg.get("length_scale", 3.0)), int(cfg.get("seed", 0)))
+            out = cls(float(cfg.get("scale", 0.5)), float(cfg.get("length_scale", 3.0)), int(cfg.get("seed", 0)),
+                      tuple(sorted((str(k), float(v)) for k, v in by_variable.items())))
         except (TypeError, ValueError):
             raise SowcastError(f"forecast.perturbation needs numbers, not {cfg}") from None
-        if not (out.scale >= 0 and np.isfinite(out.scale)):
-            raise SowcastError(f"forecast.perturbation.scale must be >= 0, not {out.scale}")
+        for name, value in (("scale", out.scale), *((f"variable_scale.{k}", v) for k, v in out.variable_scale)):
+            if not (value >= 0 and np.isfinite(value)):
+                raise SowcastError(f"forecast.perturbation.{name} must be >= 0, not {value}")
         if not (out.length_scale >= 0 and np.isfinite(out.length_scale)):
             raise SowcastError(f"forecast.perturbation.length_scale must be >= 0 grid cells, not {out.length_scale}")
         if out.seed < 0:
             raise SowcastError(f"forecast.perturbation.seed must be >= 0, not {out.seed}")
         return out
+
+    def channel_scales(self, channel_variables: list[str] | None, n_channels: int) -> np.ndarray:
+        """``[C]`` scale of each channel: ``variable_scale[variable]``, else ``scale``.
+
+        A ``variable_scale`` entry that names no channel is an error (a misspelt variable
+        would silently leave the default)."""
+        by_variable = dict(self.variable_scale)
+        if not by_variable:
+            return np.full(n_channels, self.scale)
+        if channel_variables is None or len(channel_variables) != n_channels:
+            raise SowcastError("forecast.perturbation.variable_scale needs the bundle's channel variables")
+        missing = sorted(set(by_variable) - set(channel_variables))
+        if missing:
+            raise SowcastError(f"forecast.perturbation.variable_scale names {', '.join(missing)}, which the model "
+                               f"does not have; its variables: {', '.join(sorted(set(channel_variables)))}")
+        return np.array([by_variable.get(v, self.scale) for v in channel_variables], np.float64)
+
+    def as_config(self) -> dict[str, Any]:
+        """The options as ``from_config`` reads them (JSON-ready)."""
+        return {"scale": self.scale, "length_scale": self.length_scale, "seed": self.seed,
+                "variable_scale": dict(self.variable_scale)}
+
+    def active(self) -> bool:
+        """Whether any channel is perturbed."""
+        return self.scale > 0 or any(v > 0 for _, v in self.variable_scale)
 
 
 def smoothing_matrix(n: int, length_scale: float, periodic: bool = False) -> np.ndarray:
@@ -117,7 +156,8 @@ def smoothing_matrix(n: int, length_scale: float, periodic: bool = False) -> np.
 class PerturbationGenerator:
     """Perturbations ``[C, H, W]`` (float32) of one member, as the module doc describes."""
 
-    def __init__(self, grid: Grid, diff_std: np.ndarray, config: Perturbation):
+    def __init__(self, grid: Grid, diff_std: np.ndarray, config: Perturbation,
+                 channel_variables: list[str] | None = None):
         self.config = config
         self.diff_std = np.asarray(diff_std, np.float64)
         if self.diff_std.ndim != 1:
@@ -125,6 +165,7 @@ class PerturbationGenerator:
         if not np.isfinite(self.diff_std).all() or (self.diff_std < 0).any():
             raise SowcastError("the bundle's diff_std statistics hold NaN or negative values; cannot perturb")
         self.shape = (len(self.diff_std), *grid.shape)
+        self.scales = config.channel_scales(channel_variables, len(self.diff_std))
         self._lat = smoothing_matrix(grid.shape[0], config.length_scale, periodic=False)
         self._lon = smoothing_matrix(grid.shape[1], config.length_scale, periodic=grid.is_global)
 
@@ -136,7 +177,7 @@ class PerturbationGenerator:
 
     def __call__(self, member: int) -> np.ndarray:
         noise = self.unit_noise(member)
-        return (self.config.scale * self.diff_std[:, None, None] * noise).astype(np.float32)
+        return ((self.scales * self.diff_std)[:, None, None] * noise).astype(np.float32)
 
 
 def nonnegative_channels(statistics: Mapping[str, np.ndarray], n_channels: int) -> np.ndarray:
@@ -170,7 +211,7 @@ def perturbed_window(window: np.ndarray, member: int, members: int, generator: P
                      nonnegative: np.ndarray) -> np.ndarray:
     """One member's initial window ``[T, C, H, W]`` from an analysis window (module doc)."""
     out = np.array(window, dtype=np.float32, copy=True)
-    if member % members == 0 or generator is None or generator.config.scale == 0:
+    if member % members == 0 or generator is None or not generator.config.active():
         return out  # a control member
     out += generator(member)[None]
     return clip_nonnegative(out, nonnegative, channel_axis=1)

@@ -41,7 +41,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +185,7 @@ class HindcastOptions:
         out = {"model_sha256": model_sha256, "store": str(Path(self.store).resolve()),
                "years": [int(years[0]), int(years[1])], "first": self.first, "last": self.last,
                "every_days": self.every_days, "members": self.members, "lead": time_step_iso(self.lead),
-               "perturbation": asdict(self.perturbation), "variables": list(self.variables),
+               "perturbation": self.perturbation.as_config(), "variables": list(self.variables),
                "precision": self.precision, "keep_daily": self.keep_daily}
         if stochastic:
             out["noise_seed"] = self.noise_seed
@@ -208,7 +208,8 @@ def start_dates(years: tuple[int, int], first: str, last: str, every_days: int) 
     return pd.DatetimeIndex(out)
 
 
-def _training_years(bundle: Any) -> tuple[int, int]:
+def bundle_training_years(bundle: Any) -> tuple[int, int]:
+    """The bundle's training years ``(first, last)``, from its provenance's ``train_range``."""
     prov = bundle.typed_manifest.provenance or {}
     rng = prov.get("train_range")
     if not rng:
@@ -312,7 +313,7 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
         raise SowcastError(f"no store at {store_path}")
     ds = open_store(store_path, chunks=None)
     specs = channel_specs(bundle)
-    years = options.years or _training_years(bundle)
+    years = options.years or bundle_training_years(bundle)
     starts = start_dates(years, options.first, options.last, options.every_days)
     times = pd.DatetimeIndex(ds["time"].values)
     first_ok = times[0] + step * (t_in - 1)
@@ -409,9 +410,10 @@ class _Hindcaster:
         for s in group:
             ic = extract(self.ds, self.specs, self.bundle.grid, self.step, s, t_in, str(self.store_path))
             gen = None
-            if options.perturbation.scale > 0 and options.members > 1:
+            if options.perturbation.active() and options.members > 1:
                 gen = PerturbationGenerator(self.bundle.grid, self.stats["diff_std"],
-                                            start_perturbation(options.perturbation, s))
+                                            start_perturbation(options.perturbation, s),
+                                            [c["variable"] for c in self.bundle.channel_info])
             windows.append(start_ensemble(ic.window(-1, t_in), 0, options.members, gen, self.nonnegative))
             window_times.append(ic.times)
         return np.concatenate(windows), np.stack(window_times)
