@@ -408,165 +408,30 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     issue = _day(issue_date)
     obs = _rain(observed_daily, "observed rain")
     obs = obs.sel(time=slice(pd.Timestamp(year=issue.year, month=1, day=1), None))
-    series = join_observed_forecast(obs, forecast_daily, issue)
-    end = pd.Timestamp(series["time"].values[-1])
-    if (end - issue).days < 7 * weeks:
-        raise SowcastError(f"the forecast covers {(end - issue).days} days after the issue date; "
-                           f"{weeks} weeks need {7 * weeks}")
-    obs_now = series.isel(member=0, drop=True).sel(time=slice(None, issue)).drop_vars("observed")
-    n_members = series.sizes["member"]
-    like = series.isel(time=0, drop=True).drop_vars("observed", errors="ignore")
-
-    full = _season_of(analyse_seasons(series.drop_vars("observed"), rules), issue.year, like)
-    seen = _season_of(analyse_seasons(obs_now, rules), issue.year, like.isel(member=0, drop=True))
-    status, obs_status = full["onset_status"], seen["onset_status"]
-    valid = status != MISSING
-    n_valid = valid.sum("member")
-    started = obs_status == ONSET
-
-    # onset by week: week 0 (by the issue date) .. weeks
-    week = np.arange(0, weeks + 1)
-    week_end = xr.DataArray(np.array([issue + 7 * k * DAY for k in week], dtype="datetime64[ns]"),
-                            dims="week", coords={"week": week})
-    confirmed = (status == ONSET) & (full["onset"] <= week_end)
-    censored = (status == CENSORED) & (full["censored_date"] <= week_end)
-    if history is not None:
-        _check_same_points(_rain(history, "history"), obs, "history", "observed rain")
-        q = remaining_dry_spell_probability(
-            history, rules, end + DAY, full["trailing_dry_days"].where(status == CENSORED, 0),
-            full["days_unchecked"].where(status == CENSORED, 0))
-        q_reason = q.attrs.get("reason", "")
-    else:
-        q = xr.full_like(full["days_unchecked"], np.nan, dtype=np.float64)
-        q_reason = "no history given"
-    expected_m = confirmed.astype(np.float64) + censored * (1.0 - q).fillna(0.0)
-    conf_p = _fraction(confirmed, valid, n_valid)
-    cens_p = _fraction(censored, valid, n_valid)
-    exp_p = (expected_m.where(valid).sum("member") / n_valid.where(n_valid > 0)).astype(np.float32)
-    conf_p = xr.where(started, np.float32(1), conf_p)
-    cens_p = xr.where(started, np.float32(0), cens_p)
-    exp_p = xr.where(started, np.float32(1), exp_p)
-    upper = conf_p + cens_p
-    exp_raw = exp_p
-    onset_extra: dict[str, xr.DataArray] = {}
+    seasons = _member_seasons(obs, forecast_daily, issue, weeks, rules)
+    onset = _onset_by_week(seasons, obs, history, rules, weeks)
+    expected, upper, extra = onset.expected, onset.confirmed + onset.censored, {}
     if calibration is not None and "onset_blend_weight" in calibration and history is not None:
-        exp_p, onset_extra = _calibrated_onset(exp_p, started, history, rules, issue, weeks, calibration)
-        upper = exp_p
-
-    # most likely onset week from the expected masses
-    masses = xr.concat([exp_p.isel(week=0), exp_p.diff("week"), 1 - exp_p.isel(week=-1)], dim="week")
-    masses = masses.assign_coords(week=np.arange(weeks + 2))
-    most_likely = masses.fillna(-1).argmax("week").where(n_valid > 0, -1).astype(np.int8)
-    most_likely_p = masses.max("week", skipna=False).astype(np.float32)
-
-    # false starts in the forecast: a candidate starting after the issue date fails before the
-    # member's onset, or the candidate the observations were checking fails
-    onset_any = xr.where(status == ONSET, full["onset"], xr.where(status == CENSORED, full["censored_date"],
-                                                                    np.datetime64("NaT", "ns")))
-    shifted = _shifted_rules(rules, issue + DAY)
-    if shifted is None:
-        fs_new = xr.zeros_like(status, dtype=bool)
-    else:
-        after = _season_of(analyse_seasons(series.drop_vars("observed"), shifted), issue.year, like)
-        fs_new = after["false_start"] & (onset_any.isnull() | (after["false_start_date"] < onset_any))
-    checking = seen["censored_date"]
-    fails_checked = (obs_status == CENSORED) & (onset_any != checking)
-    false_start = (fs_new | fails_checked) & valid
-    fs_risk = _fraction(false_start, valid, n_valid)
-
-    # dry spell after the onset (confirmed or censored)
-    spell_seen, spell_possible = _post_onset_dry_spell(series.drop_vars("observed"), onset_any, rules)
-    has_onset = ((status == ONSET) | (status == CENSORED)) & valid
-    n_onset = has_onset.sum("member")
-    ds_risk = _fraction(spell_seen, has_onset, n_onset)
-    ds_undetermined = _fraction(spell_possible & ~spell_seen, has_onset, n_onset)
-    if onset_extra:  # bounded, not yet recalibrated: a handful of members cannot make them certain
-        floor = np.float32(calibration.attrs.get("probability_floor", 0.02))
-        onset_extra["false_start_risk_raw"] = described(fs_risk, long_name="raw fraction of members with a "
-                                                                          "false start", units="1")
-        onset_extra["dry_spell_risk_raw"] = described(ds_risk, long_name="raw dry-spell risk", units="1")
-        fs_risk = xr.where(started, fs_risk, fs_risk.clip(floor, 1 - floor)).astype(np.float32)
-        ds_risk = ds_risk.clip(floor, 1 - floor).astype(np.float32)
-
-    # planting window and advice
-    weekly = exp_p.sel(week=slice(1, None))
-    reaches = weekly >= th.onset_probability
-    any_week = reaches.any("week")
-    first_week = xr.where(any_week, reaches.argmax("week") + 1, 0)
-    window_ok = any_week & (fs_risk < th.false_start_max)
-    nat = np.datetime64("NaT", "ns")
-    issue64 = np.datetime64(issue, "ns")
-    win_start = xr.where(window_ok, issue64 + ((first_week - 1) * 7 + 1).astype("timedelta64[D]"), nat)
-    win_end = xr.where(window_ok, issue64 + (first_week * 7).astype("timedelta64[D]"), nat)
-    e_first = exp_p.sel(week=first_week.clip(1, weeks)).drop_vars("week")
-    e_last = exp_p.sel(week=weeks, drop=True)
-    dry_risky = ds_risk >= th.dry_spell_max
-    fs_risky = fs_risk >= th.false_start_max
-    no_onset = upper.sel(week=weeks, drop=True) < th.no_onset_max
-
-    def pick(*cases):
-        code, prob, wk = xr.full_like(n_valid, WAIT, dtype=np.int8), e_last.copy(), xr.full_like(n_valid, weeks)
-        for cond, c, p, w in reversed(cases):  # first case wins
-            code = xr.where(cond, np.int8(c), code)
-            prob = xr.where(cond, p, prob)
-            wk = xr.where(cond, w, wk)
-        return code.astype(np.int8), prob.astype(np.float32), wk.astype(np.int8)
-
-    nan = np.float32(np.nan)
-    advice, advice_p, advice_w = pick(
-        (n_valid == 0, NO_DATA, nan, 0),
-        (started & dry_risky, STARTED_DRY_SPELL, ds_risk, 0),
-        (started, PLANT_NOW, np.float32(1), 0),
-        (any_week & fs_risky, WAIT_FALSE_START, fs_risk, weeks),
-        (any_week & (first_week == 1) & dry_risky, WAIT_DRY_SPELL, ds_risk, 1),
-        (any_week & (first_week == 1), PLANT_NOW, e_first, 1),
-        (any_week & (first_week <= th.buy_seed_weeks), BUY_SEED_NOW, e_first, first_week),
-        (any_week, WAIT, e_first, first_week),
-        (no_onset, NO_ONSET, 1 - upper.sel(week=weeks, drop=True), weeks),
-    )
-
-    wk_coords = {"week": np.arange(1, weeks + 1)}
-    week_end_1 = week_end.sel(week=slice(1, None))
-
-    def per_week(da, long_name):
-        return described(da.sel(week=slice(1, None)).assign_coords(week_end=week_end_1).transpose("week", ...),
-                         long_name=long_name, units="1")
-
-    prob = PROBABILITY
+        expected, extra = _calibrated_onset(expected, seasons.started, history, rules, issue, weeks, calibration)
+        upper = expected
+    onset_any = _onset_or_candidate(seasons.full)
+    fs_risk = _false_start_risk(seasons, onset_any, rules)
+    ds_risk, ds_undetermined = _post_onset_dry_spell_risks(seasons, onset_any, rules)
+    if extra:
+        fs_risk, ds_risk, raw = _bounded_risks(fs_risk, ds_risk, seasons.started,
+                                               np.float32(calibration.attrs.get("probability_floor", 0.02)))
+        extra.update(raw)
     out = xr.Dataset({
-        "onset_by_week": per_week(conf_p, "probability of a confirmed onset on or before the end of the week"),
-        "onset_by_week_censored": per_week(cens_p, "probability that the rain condition is met by the end of "
-                                                   "the week with the dry-spell check incomplete"),
-        "onset_by_week_expected": per_week(exp_p, "estimated probability of an onset by the end of the week: "
-                                                  "confirmed + censored x (1 - remaining dry-spell probability)"),
-        "onset_status_observed": described(obs_status.astype(np.int8),
-            long_name="onset status in the observations alone", flag_values=np.arange(5, dtype=np.int8),
-            flag_meanings="started rain_condition_met_check_running no_onset_window_over not_yet missing"),
-        "most_likely_onset_week": described(most_likely,
-            long_name=f"most likely onset week (0 = already started, {weeks + 1} = after week {weeks}, "
-                      "-1 = no data)"),
-        "most_likely_onset_week_probability": described(most_likely_p, long_name="its probability", **prob),
-        "false_start_risk": described(fs_risk, long_name="fraction of members with a false start in the "
-                                                        "forecast", **prob),
-        "dry_spell_risk": described(ds_risk,
-            long_name=f"among members with an onset, fraction with a dry spell longer than "
-                      f"{rules.dry_spell_risk.days} days within {rules.dry_spell_risk.lookahead_days} days of it",
-            **prob),
-        "dry_spell_risk_undetermined": described(ds_undetermined,
-            long_name="among members with an onset, fraction for which the post-onset dry spell is not yet "
-                      "determined (the series ends first)", **prob),
-        "planting_window_start": described(win_start, long_name="first day of the recommended planting week"),
-        "planting_window_end": described(win_end, long_name="last day of the recommended planting week"),
-        "advice": described(advice, long_name="planting advice", flag_values=np.arange(len(ADVICE_CODES),
-                            dtype=np.int8), flag_meanings=" ".join(ADVICE_CODES)),
-        "advice_probability": described(advice_p, long_name="probability the advice rests on", **prob),
-        "advice_week": described(advice_w, long_name="weeks the advice refers to (0: now)"),
-        "n_members_valid": described(n_valid.astype(np.int16), long_name="members analysed (not missing)"),
-    }, coords=wk_coords)
-    if onset_extra:
-        out["onset_by_week_expected_raw"] = per_week(exp_raw, "raw estimated probability of an onset by the end of "
-                                                              "the week (before calibration)")
-        for key, da in onset_extra.items():
+        **_onset_variables(onset, expected, seasons, weeks),
+        **_risk_variables(fs_risk, ds_risk, ds_undetermined, rules),
+        **_window_and_advice_variables(seasons, expected, upper, fs_risk, ds_risk, weeks, th),
+        "n_members_valid": described(seasons.n_valid.astype(np.int16), long_name="members analysed (not missing)"),
+    }, coords={"week": np.arange(1, weeks + 1)})
+    if extra:
+        out["onset_by_week_expected_raw"] = _per_week(onset.expected, onset.week_end,
+                                                      "raw estimated probability of an onset by the end of "
+                                                      "the week (before calibration)")
+        for key, da in extra.items():
             out[key] = da
     out = out.drop_vars([c for c in out.coords if c in ("member", "year")], errors="ignore")
     out.attrs = {
@@ -575,16 +440,243 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
         "season_rules_citation": rules.label,
         "season_rules_source": rules.source,
         "issue_date": f"{issue:%Y-%m-%d}",
-        "forecast_end": f"{end:%Y-%m-%d}",
-        "n_members": int(n_members),
+        "forecast_end": f"{seasons.end:%Y-%m-%d}",
+        "n_members": int(seasons.series.sizes["member"]),
         "weeks": int(weeks),
         "dry_spell_days": int(rules.dry_spell_risk.days),
         "dry_spell_lookahead_days": int(rules.dry_spell_risk.lookahead_days),
-        "remaining_dry_spell_probability": q_reason or "from history",
-        "onset_calibrated": int(bool(onset_extra)),
+        "remaining_dry_spell_probability": onset.q_reason or "from history",
+        "onset_calibrated": int(bool(extra)),
         **th.as_attrs(),
     }
     return out
+
+
+@dataclass(frozen=True)
+class _MemberSeasons:
+    """Each member's season in the issue year (observed then forecast rain) and the observations' own."""
+
+    issue: pd.Timestamp
+    end: pd.Timestamp           # the last forecast day
+    series: xr.DataArray        # joined daily rain (member, time, ...)
+    like: xr.DataArray          # a (member, ...) template of the points
+    full: xr.Dataset            # season analysis of each member's joined series (_SEASON_FIELDS)
+    seen: xr.Dataset            # season analysis of the observations alone
+    valid: xr.DataArray         # (member, ...): the member's analysis is not ``missing``
+    n_valid: xr.DataArray       # members analysed
+    started: xr.DataArray       # onset confirmed in the observations alone
+
+
+def _member_seasons(obs: xr.DataArray, forecast_daily, issue: pd.Timestamp, weeks: int,
+                    rules: SeasonRules) -> _MemberSeasons:
+    """Join observations and forecast (which must cover ``weeks`` weeks) and analyse the seasons."""
+    joined = join_observed_forecast(obs, forecast_daily, issue)
+    end = pd.Timestamp(joined["time"].values[-1])
+    if (end - issue).days < 7 * weeks:
+        raise SowcastError(f"the forecast covers {(end - issue).days} days after the issue date; "
+                           f"{weeks} weeks need {7 * weeks}")
+    obs_now = joined.isel(member=0, drop=True).sel(time=slice(None, issue)).drop_vars("observed")
+    like = joined.isel(time=0, drop=True).drop_vars("observed", errors="ignore")
+    series = joined.drop_vars("observed")
+    full = _season_of(analyse_seasons(series, rules), issue.year, like)
+    seen = _season_of(analyse_seasons(obs_now, rules), issue.year, like.isel(member=0, drop=True))
+    valid = full["onset_status"] != MISSING
+    return _MemberSeasons(issue=issue, end=end, series=series, like=like, full=full, seen=seen, valid=valid,
+                          n_valid=valid.sum("member"), started=seen["onset_status"] == ONSET)
+
+
+@dataclass(frozen=True)
+class _OnsetByWeek:
+    """P(onset by the end of week k), k = 0..weeks, over the valid members (module doc)."""
+
+    week_end: xr.DataArray      # (week): issue + 7k
+    confirmed: xr.DataArray
+    censored: xr.DataArray
+    expected: xr.DataArray      # confirmed + censored x (1 - q)
+    q_reason: str               # why q is unknown somewhere ('' where it is known everywhere)
+
+
+def _onset_by_week(s: _MemberSeasons, obs: xr.DataArray, history, rules: SeasonRules,
+                   weeks: int) -> _OnsetByWeek:
+    """Confirmed, censored and expected onset-by-week probabilities; all 1, 0, 1 where the
+    observations confirm the onset."""
+    status, full = s.full["onset_status"], s.full
+    week = np.arange(0, weeks + 1)
+    week_end = xr.DataArray(np.array([s.issue + 7 * k * DAY for k in week], dtype="datetime64[ns]"),
+                            dims="week", coords={"week": week})
+    confirmed = (status == ONSET) & (full["onset"] <= week_end)
+    censored = (status == CENSORED) & (full["censored_date"] <= week_end)
+    if history is not None:
+        _check_same_points(_rain(history, "history"), obs, "history", "observed rain")
+        q = remaining_dry_spell_probability(
+            history, rules, s.end + DAY, full["trailing_dry_days"].where(status == CENSORED, 0),
+            full["days_unchecked"].where(status == CENSORED, 0))
+        q_reason = q.attrs.get("reason", "")
+    else:
+        q = xr.full_like(full["days_unchecked"], np.nan, dtype=np.float64)
+        q_reason = "no history given"
+    expected_m = confirmed.astype(np.float64) + censored * (1.0 - q).fillna(0.0)
+    conf_p = _fraction(confirmed, s.valid, s.n_valid)
+    cens_p = _fraction(censored, s.valid, s.n_valid)
+    exp_p = (expected_m.where(s.valid).sum("member") / s.n_valid.where(s.n_valid > 0)).astype(np.float32)
+    return _OnsetByWeek(week_end=week_end,
+                        confirmed=xr.where(s.started, np.float32(1), conf_p),
+                        censored=xr.where(s.started, np.float32(0), cens_p),
+                        expected=xr.where(s.started, np.float32(1), exp_p), q_reason=q_reason)
+
+
+def _onset_or_candidate(full: xr.Dataset) -> xr.DataArray:
+    """Each member's confirmed onset date, else its censored candidate's date, else NaT."""
+    status = full["onset_status"]
+    return xr.where(status == ONSET, full["onset"], xr.where(status == CENSORED, full["censored_date"],
+                                                             np.datetime64("NaT", "ns")))
+
+
+def _false_start_risk(s: _MemberSeasons, onset_any: xr.DataArray, rules: SeasonRules) -> xr.DataArray:
+    """Fraction of members with a false start in the forecast: a candidate starting after the
+    issue date fails before the member's onset, or the candidate the observations were checking fails."""
+    status = s.full["onset_status"]
+    shifted = _shifted_rules(rules, s.issue + DAY)
+    if shifted is None:
+        fs_new = xr.zeros_like(status, dtype=bool)
+    else:
+        after = _season_of(analyse_seasons(s.series, shifted), s.issue.year, s.like)
+        fs_new = after["false_start"] & (onset_any.isnull() | (after["false_start_date"] < onset_any))
+    fails_checked = (s.seen["onset_status"] == CENSORED) & (onset_any != s.seen["censored_date"])
+    false_start = (fs_new | fails_checked) & s.valid
+    return _fraction(false_start, s.valid, s.n_valid)
+
+
+def _post_onset_dry_spell_risks(s: _MemberSeasons, onset_any: xr.DataArray,
+                                rules: SeasonRules) -> tuple[xr.DataArray, xr.DataArray]:
+    """(``dry_spell_risk``, ``dry_spell_risk_undetermined``) among members with an onset
+    (confirmed or censored): module doc."""
+    status = s.full["onset_status"]
+    spell_seen, spell_possible = _post_onset_dry_spell(s.series, onset_any, rules)
+    has_onset = ((status == ONSET) | (status == CENSORED)) & s.valid
+    n_onset = has_onset.sum("member")
+    return (_fraction(spell_seen, has_onset, n_onset),
+            _fraction(spell_possible & ~spell_seen, has_onset, n_onset))
+
+
+def _bounded_risks(fs_risk: xr.DataArray, ds_risk: xr.DataArray, started: xr.DataArray,
+                   floor: np.float32) -> tuple[xr.DataArray, xr.DataArray, dict[str, xr.DataArray]]:
+    """The risks kept within ``[floor, 1 - floor]`` (the false-start risk not where the season
+    has started), and the raw ones as variables: bounded, not yet recalibrated, since a handful
+    of members cannot make them certain."""
+    raw = {"false_start_risk_raw": described(fs_risk, long_name="raw fraction of members with a false start",
+                                             units="1"),
+           "dry_spell_risk_raw": described(ds_risk, long_name="raw dry-spell risk", units="1")}
+    fs_risk = xr.where(started, fs_risk, fs_risk.clip(floor, 1 - floor)).astype(np.float32)
+    return fs_risk, ds_risk.clip(floor, 1 - floor).astype(np.float32), raw
+
+
+def _per_week(da: xr.DataArray, week_end: xr.DataArray, long_name: str) -> xr.DataArray:
+    """Weeks 1.. of a week 0.. probability, with their ``week_end`` coordinate."""
+    week_end_1 = week_end.sel(week=slice(1, None))
+    return described(da.sel(week=slice(1, None)).assign_coords(week_end=week_end_1).transpose("week", ...),
+                     long_name=long_name, units="1")
+
+
+def _most_likely_onset_week(expected: xr.DataArray, n_valid: xr.DataArray,
+                            weeks: int) -> tuple[xr.DataArray, xr.DataArray]:
+    """The week of the largest expected mass ``E_0, E_k - E_{k-1}, 1 - E_weeks`` (ties: the
+    earliest; -1 where no member is valid) and that mass."""
+    masses = xr.concat([expected.isel(week=0), expected.diff("week"), 1 - expected.isel(week=-1)], dim="week")
+    masses = masses.assign_coords(week=np.arange(weeks + 2))
+    most_likely = masses.fillna(-1).argmax("week").where(n_valid > 0, -1).astype(np.int8)
+    return most_likely, masses.max("week", skipna=False).astype(np.float32)
+
+
+def _onset_variables(onset: _OnsetByWeek, expected: xr.DataArray, s: _MemberSeasons,
+                     weeks: int) -> dict[str, xr.DataArray]:
+    """The onset-by-week probabilities, the observed status and the most likely onset week."""
+    most_likely, most_likely_p = _most_likely_onset_week(expected, s.n_valid, weeks)
+    return {
+        "onset_by_week": _per_week(onset.confirmed, onset.week_end,
+                                   "probability of a confirmed onset on or before the end of the week"),
+        "onset_by_week_censored": _per_week(onset.censored, onset.week_end,
+                                            "probability that the rain condition is met by the end of "
+                                            "the week with the dry-spell check incomplete"),
+        "onset_by_week_expected": _per_week(expected, onset.week_end,
+                                            "estimated probability of an onset by the end of the week: "
+                                            "confirmed + censored x (1 - remaining dry-spell probability)"),
+        "onset_status_observed": described(s.seen["onset_status"].astype(np.int8),
+            long_name="onset status in the observations alone", flag_values=np.arange(5, dtype=np.int8),
+            flag_meanings="started rain_condition_met_check_running no_onset_window_over not_yet missing"),
+        "most_likely_onset_week": described(most_likely,
+            long_name=f"most likely onset week (0 = already started, {weeks + 1} = after week {weeks}, "
+                      "-1 = no data)"),
+        "most_likely_onset_week_probability": described(most_likely_p, long_name="its probability",
+                                                        **PROBABILITY),
+    }
+
+
+def _risk_variables(fs_risk: xr.DataArray, ds_risk: xr.DataArray, ds_undetermined: xr.DataArray,
+                    rules: SeasonRules) -> dict[str, xr.DataArray]:
+    """The false-start and post-onset dry-spell risks, described."""
+    return {
+        "false_start_risk": described(fs_risk, long_name="fraction of members with a false start in the "
+                                                        "forecast", **PROBABILITY),
+        "dry_spell_risk": described(ds_risk,
+            long_name=f"among members with an onset, fraction with a dry spell longer than "
+                      f"{rules.dry_spell_risk.days} days within {rules.dry_spell_risk.lookahead_days} days of it",
+            **PROBABILITY),
+        "dry_spell_risk_undetermined": described(ds_undetermined,
+            long_name="among members with an onset, fraction for which the post-onset dry spell is not yet "
+                      "determined (the series ends first)", **PROBABILITY),
+    }
+
+
+def _first_case(template: xr.DataArray, default: tuple, cases: list[tuple]):
+    """(code, probability, week) of the first case ``(condition, code, probability, week)``
+    that holds at each point, ``default`` ``(code, probability, week)`` where none does."""
+    code = xr.full_like(template, default[0], dtype=np.int8)
+    prob, wk = default[1].copy(), xr.full_like(template, default[2])
+    for cond, c, p, w in reversed(cases):  # first case wins
+        code = xr.where(cond, np.int8(c), code)
+        prob = xr.where(cond, p, prob)
+        wk = xr.where(cond, w, wk)
+    return code.astype(np.int8), prob.astype(np.float32), wk.astype(np.int8)
+
+
+def _window_and_advice_variables(s: _MemberSeasons, expected: xr.DataArray, upper: xr.DataArray,
+                                 fs_risk: xr.DataArray, ds_risk: xr.DataArray, weeks: int,
+                                 th: PlantingThresholds) -> dict[str, xr.DataArray]:
+    """The planting window and the advice: the rules of :func:`planting_outlook`."""
+    reaches = expected.sel(week=slice(1, None)) >= th.onset_probability
+    any_week = reaches.any("week")
+    first_week = xr.where(any_week, reaches.argmax("week") + 1, 0)
+    window_ok = any_week & (fs_risk < th.false_start_max)
+    nat = np.datetime64("NaT", "ns")
+    issue64 = np.datetime64(s.issue, "ns")
+    win_start = xr.where(window_ok, issue64 + ((first_week - 1) * 7 + 1).astype("timedelta64[D]"), nat)
+    win_end = xr.where(window_ok, issue64 + (first_week * 7).astype("timedelta64[D]"), nat)
+    e_first = expected.sel(week=first_week.clip(1, weeks)).drop_vars("week")
+    e_last = expected.sel(week=weeks, drop=True)
+    dry_risky = ds_risk >= th.dry_spell_max
+    fs_risky = fs_risk >= th.false_start_max
+    no_onset = upper.sel(week=weeks, drop=True) < th.no_onset_max
+    started, n_valid = s.started, s.n_valid
+    advice, advice_p, advice_w = _first_case(n_valid, (WAIT, e_last, weeks), [
+        (n_valid == 0, NO_DATA, np.float32(np.nan), 0),
+        (started & dry_risky, STARTED_DRY_SPELL, ds_risk, 0),
+        (started, PLANT_NOW, np.float32(1), 0),
+        (any_week & fs_risky, WAIT_FALSE_START, fs_risk, weeks),
+        (any_week & (first_week == 1) & dry_risky, WAIT_DRY_SPELL, ds_risk, 1),
+        (any_week & (first_week == 1), PLANT_NOW, e_first, 1),
+        (any_week & (first_week <= th.buy_seed_weeks), BUY_SEED_NOW, e_first, first_week),
+        (any_week, WAIT, e_first, first_week),
+        (no_onset, NO_ONSET, 1 - upper.sel(week=weeks, drop=True), weeks),
+    ])
+    return {
+        "planting_window_start": described(win_start, long_name="first day of the recommended planting week"),
+        "planting_window_end": described(win_end, long_name="last day of the recommended planting week"),
+        "advice": described(advice, long_name="planting advice", flag_values=np.arange(len(ADVICE_CODES),
+                            dtype=np.int8), flag_meanings=" ".join(ADVICE_CODES)),
+        "advice_probability": described(advice_p, long_name="probability the advice rests on", **PROBABILITY),
+        "advice_week": described(advice_w, long_name="weeks the advice refers to (0: now)"),
+    }
 
 
 def _calibrated_onset(exp_p: xr.DataArray, started: xr.DataArray, history, rules: SeasonRules,
