@@ -10,8 +10,8 @@ import xarray as xr
 from omegaconf import OmegaConf
 
 from sowcast.bundle.reader import load_bundle
-from sowcast.cli.demo_plan import make_plan
-from sowcast.cli.demo_torchrun import failure_cause
+from sowcast.cli.demo.plan import make_plan
+from sowcast.cli.demo.torchrun import failure_cause
 from sowcast.errors import SowcastError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,10 +3,10 @@
     synthesise -> ingest -> train (torchrun, 2 processes) -> export -> hindcast (climatology)
     -> forecast -> products -> reforecasts -> verify -> bulletin
 
-Each step is the real command (:mod:`sowcast.cli.demo_steps`) with the sizes and paths of
+Each step is the real command (:mod:`sowcast.cli.demo.steps`) with the sizes and paths of
 the ``demo:`` block; every output goes under ``demo.root``. A step runs only when its stamp
 (``demo.stamps``: the config it ran with and the identity of what it read,
-:mod:`sowcast.cli.demo_stamps`) no longer matches or its outputs are missing, so a second
+:mod:`sowcast.cli.demo.stamps`) no longer matches or its outputs are missing, so a second
 run with nothing changed takes seconds, and a change redoes that step and those after it
 that read its output. ``demo.fresh=true`` redoes everything. A failing step stops the chain
 with one line ``demo step '<name>' failed: <cause>``; the outputs of the steps before it stay.
@@ -68,10 +68,10 @@ def run(cfg: DictConfig) -> int:
     demo.root. Safe to run twice: steps whose config and inputs have not changed are reused.
     Prints where each output is, the key skill figures and each stage's time.
     """
-    from sowcast.cli.demo_plan import make_plan
-    from sowcast.cli.demo_stamps import read_stamp, write_stamp
-    from sowcast.cli.demo_steps import demo_config, finished_checkpoint, remove, steps
-    from sowcast.cli.demo_summary import summary_lines
+    from sowcast.cli.demo.plan import make_plan
+    from sowcast.cli.demo.stamps import read_stamp, write_stamp
+    from sowcast.cli.demo.steps import demo_config, finished_checkpoint, remove, steps
+    from sowcast.cli.demo.summary import summary_lines
 
     plan = make_plan(cfg)
     d = demo_config(cfg, plan)

@@ -4,11 +4,11 @@ Every step is a real command (``sowcast data synth``, ``data ingest``, ``train``
 torchrun, ``export``, ``hindcast``, ``forecast``, ``products``, ``hindcast`` again for the
 reforecasts, ``verify``, ``bulletin``), run with the config that :func:`demo_config` builds:
 each command's own section, then the values the demo derives (the years of
-:mod:`sowcast.cli.demo_plan`, and each input wired to the output of the step before), then
+:mod:`sowcast.cli.demo.plan`, and each input wired to the output of the step before), then
 ``demo.<section>`` of the config (sizes and paths under ``demo.root``). The reforecasts are
 ``sowcast hindcast`` with ``demo.reforecast`` over all that.
 
-A step's stamp (:mod:`sowcast.cli.demo_stamps`) records its ``config`` keys and the identity
+A step's stamp (:mod:`sowcast.cli.demo.stamps`) records its ``config`` keys and the identity
 of its ``inputs``; it is reused when they match and its ``outputs`` exist.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sowcast.cli.demo_plan import Plan
-from sowcast.cli.demo_stamps import model_identity, tree_identity
+from sowcast.cli.demo.plan import Plan
+from sowcast.cli.demo.stamps import model_identity, tree_identity
 from sowcast.config_values import whole
 from sowcast.errors import SowcastError
 from sowcast.graph.mesh_level import is_auto_level
@@ -132,7 +132,7 @@ def _checkpoint_or_error(c: DictConfig) -> Path:
 
 
 def _train(c: DictConfig) -> None:
-    from sowcast.cli.demo_torchrun import train_with_torchrun
+    from sowcast.cli.demo.torchrun import train_with_torchrun
 
     train_with_torchrun(c, Path(str(c.demo.stamps)) / "train.conf", whole(c.demo.nproc, "demo.nproc", 1))
     status = json.loads((Path(str(c.train.run_dir)) / "status.json").read_text())
