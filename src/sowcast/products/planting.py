@@ -434,22 +434,28 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
         for key, da in extra.items():
             out[key] = da
     out = out.drop_vars([c for c in out.coords if c in ("member", "year")], errors="ignore")
-    out.attrs = {
+    out.attrs = _outlook_attrs(seasons, rules, weeks, th, onset.q_reason, calibrated=bool(extra))
+    return out
+
+
+def _outlook_attrs(s: _MemberSeasons, rules: SeasonRules, weeks: int, th: PlantingThresholds,
+                   q_reason: str, calibrated: bool) -> dict:
+    """The outlook's global attributes: the rules, dates, sizes and thresholds it rests on."""
+    return {
         "title": "planting outlook",
         "season_rules": rules.name,
         "season_rules_citation": rules.label,
         "season_rules_source": rules.source,
-        "issue_date": f"{issue:%Y-%m-%d}",
-        "forecast_end": f"{seasons.end:%Y-%m-%d}",
-        "n_members": int(seasons.series.sizes["member"]),
+        "issue_date": f"{s.issue:%Y-%m-%d}",
+        "forecast_end": f"{s.end:%Y-%m-%d}",
+        "n_members": int(s.series.sizes["member"]),
         "weeks": int(weeks),
         "dry_spell_days": int(rules.dry_spell_risk.days),
         "dry_spell_lookahead_days": int(rules.dry_spell_risk.lookahead_days),
-        "remaining_dry_spell_probability": onset.q_reason or "from history",
-        "onset_calibrated": int(bool(extra)),
+        "remaining_dry_spell_probability": q_reason or "from history",
+        "onset_calibrated": int(calibrated),
         **th.as_attrs(),
     }
-    return out
 
 
 @dataclass(frozen=True)
