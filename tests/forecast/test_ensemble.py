@@ -113,9 +113,12 @@ def test_bad_perturbation_config():
         Perturbation.from_config({"variable_scale": {"total_precipitation": -2}})
     with pytest.raises(SowcastError, match="variable_scale must be"):
         Perturbation.from_config({"variable_scale": [1, 2]})
-    with pytest.raises(SowcastError, match="names rain, which the model does not have"):
-        PerturbationGenerator(GRID, np.ones(2), Perturbation.from_config({"variable_scale": {"rain": 2}}),
-                              ["2m_temperature", "total_precipitation"])
+
+def test_variable_scale_of_a_variable_the_model_lacks_is_left_out_with_a_warning(capfd):
+    cfg = Perturbation.from_config({"scale": 0.5, "variable_scale": {"rain": 2}})
+    gen = PerturbationGenerator(GRID, np.ones(2), cfg, ["2m_temperature", "total_precipitation"])
+    np.testing.assert_array_equal(gen.scales, [0.5, 0.5])
+    assert "variable_scale names rain, which the model does not have" in capfd.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -61,59 +61,63 @@ from typing import Any
 
 import numpy as np
 
+from sowcast.config_values import number
 from sowcast.data.grid import Grid
 from sowcast.errors import SowcastError
+from sowcast.options import option, parse
+from sowcast.log import get_logger
+
+
+def _scale(value: Any, key: str) -> float:
+    """A perturbation scale (x diff_std): a finite number >= 0."""
+    out = number(value, key)
+    if out < 0:
+        raise SowcastError(f"{key} must be >= 0, not {out:g}")
+    return out
+
+
+def _variable_scale(value: Any, key: str) -> dict[str, float]:
+    """``{variable: scale}``, each scale as :func:`_scale`; sorted by variable (the recorded
+    config does not depend on the order the YAML gave)."""
+    if not isinstance(value, Mapping):
+        raise SowcastError(f"{key} must be {{variable: scale}}, not {value!r}")
+    return {str(k): _scale(v, f"{key}.{k}") for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
 
 
 @dataclass(frozen=True)
 class Perturbation:
-    """``forecast.perturbation``: ``scale`` (x diff_std), ``length_scale`` (grid cells), ``seed``,
-    ``variable_scale`` (``{variable: scale}`` in place of ``scale`` for that variable's channels)."""
+    """``forecast.perturbation`` / ``hindcast.perturbation`` (module doc): a sowcast.options
+    sub-group, parsed with its group (:func:`sowcast.options.parse`)."""
 
-    scale: float = 0.5
-    length_scale: float = 3.0
-    seed: int = 0
-    variable_scale: tuple[tuple[str, float], ...] = ()
+    scale: float = option(0.5, "x the channel's one-step-change std (statistics diff_std); 0: none; >= 0",
+                          convert=_scale)
+    length_scale: float = option(3.0, "Gaussian smoothing of the noise, in grid cells (0: white noise)", low=0.0)
+    seed: int = option(0, "member g draws from numpy default_rng([seed, g])", low=0)
+    variable_scale: dict[str, float] = option({}, "{variable: scale} in place of scale for that variable's "
+                                                  "channels (a variable the model lacks is an error)",
+                                              convert=_variable_scale)
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> Perturbation:
-        cfg = dict(cfg or {})
-        known = ("scale", "length_scale", "seed", "variable_scale")
-        unknown = sorted(set(cfg) - set(known))
-        if unknown:
-            raise SowcastError(f"unknown forecast.perturbation option(s) {', '.join(unknown)}; "
-                               f"known: {', '.join(known)}")
-        by_variable = cfg.get("variable_scale") or {}
-        if not isinstance(by_variable, Mapping):
-            raise SowcastError(f"forecast.perturbation.variable_scale must be {{variable: scale}}, not {by_variable!r}")
-        try:
-            out = cls(float(cfg.get("scale", 0.5)), float(cfg.get("length_scale", 3.0)), int(cfg.get("seed", 0)),
-                      tuple(sorted((str(k), float(v)) for k, v in by_variable.items())))
-        except (TypeError, ValueError):
-            raise SowcastError(f"forecast.perturbation needs numbers, not {cfg}") from None
-        for name, value in (("scale", out.scale), *((f"variable_scale.{k}", v) for k, v in out.variable_scale)):
-            if not (value >= 0 and np.isfinite(value)):
-                raise SowcastError(f"forecast.perturbation.{name} must be >= 0, not {value}")
-        if not (out.length_scale >= 0 and np.isfinite(out.length_scale)):
-            raise SowcastError(f"forecast.perturbation.length_scale must be >= 0 grid cells, not {out.length_scale}")
-        if out.seed < 0:
-            raise SowcastError(f"forecast.perturbation.seed must be >= 0, not {out.seed}")
-        return out
+    def from_config(cls, cfg: Mapping[str, Any] | None, group: str = "forecast.perturbation") -> Perturbation:
+        """``cfg`` parsed as the sub-group ``group`` (one-line errors naming ``group.key``)."""
+        return parse(cls, cfg, group)
 
     def channel_scales(self, channel_variables: list[str] | None, n_channels: int) -> np.ndarray:
         """``[C]`` scale of each channel: ``variable_scale[variable]``, else ``scale``.
 
-        A ``variable_scale`` entry that names no channel is an error (a misspelt variable
-        would silently leave the default)."""
-        by_variable = dict(self.variable_scale)
+        A ``variable_scale`` entry that names no channel of the model is left out with a
+        warning that names the model's variables (a misspelt name must not pass unseen; a
+        model without rain must still run on the default settings)."""
+        by_variable = self.variable_scale
         if not by_variable:
             return np.full(n_channels, self.scale)
         if channel_variables is None or len(channel_variables) != n_channels:
             raise SowcastError("forecast.perturbation.variable_scale needs the bundle's channel variables")
         missing = sorted(set(by_variable) - set(channel_variables))
         if missing:
-            raise SowcastError(f"forecast.perturbation.variable_scale names {', '.join(missing)}, which the model "
-                               f"does not have; its variables: {', '.join(sorted(set(channel_variables)))}")
+            get_logger("forecast").warning(
+                f"perturbation.variable_scale names {', '.join(missing)}, which the model does not have "
+                f"(left out; its variables: {', '.join(sorted(set(channel_variables)))})")
         return np.array([by_variable.get(v, self.scale) for v in channel_variables], np.float64)
 
     def as_config(self) -> dict[str, Any]:
@@ -123,7 +127,7 @@ class Perturbation:
 
     def active(self) -> bool:
         """Whether any channel is perturbed."""
-        return self.scale > 0 or any(v > 0 for _, v in self.variable_scale)
+        return self.scale > 0 or any(v > 0 for v in self.variable_scale.values())
 
 
 def smoothing_matrix(n: int, length_scale: float, periodic: bool = False) -> np.ndarray:

@@ -7,6 +7,12 @@ One step (GraphCast, Lam et al. 2023: ``X_{t+1} = X_t + f(X_{t-1}, X_t, forcings
     out   = EncodeProcessDecode(z)                     [B, G, C], the normalised increment
     x_t+1 = x_t + diff_mean + diff_std * out
 
+Channels bounded below (``nonnegative``, ``model.nonnegative: [total_precipitation]``) come
+out as ``max(x_t+1, 0)``, in training as in the exported graph, so the loss scores the
+bounded state: a member may go below zero where the day is dry and costs nothing for it, and
+the ensemble can put its dry days at exactly 0 mm instead of spreading drizzle around 0 mm
+(anemoi-models' ``ReluBounding``, used for precipitation by ECMWF's AIFS, Lang et al. 2024).
+
 A stochastic model (``noise_channels > 0``) also takes ``noise [B, M, K]``, independent
 standard normal values per mesh node, and per grid node too with ``grid_noise``
 (:mod:`sowcast.model.noise`): each draw gives another member. :meth:`Forecaster.rollout`
@@ -66,7 +72,8 @@ class Forecaster(nn.Module):
                  mlp_hidden_layers: int = 1, activation: str = "silu",
                  checkpoint_activations: bool = False,
                  forcing_statistics: Mapping[str, np.ndarray] | None = None, noise_channels: int = 0,
-                 grid_noise: bool = False, log_offsets: Sequence[float] | None = None):
+                 grid_noise: bool = False, log_offsets: Sequence[float] | None = None,
+                 nonnegative: Sequence[int] | None = None):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -84,6 +91,15 @@ class Forecaster(nn.Module):
         }
         if log_offsets is not None and any(float(k) > 0 for k in log_offsets):
             self._hyper["log_offsets"] = [float(k) for k in log_offsets]
+        bounded = sorted({int(c) for c in nonnegative or ()})
+        if any(not 0 <= c < self.n_channels for c in bounded):
+            raise SowcastError(f"nonnegative channels {bounded} are not all in 0..{self.n_channels - 1}")
+        if bounded:
+            self._hyper["nonnegative"] = bounded
+        mask = torch.zeros(self.n_channels, 1, 1, dtype=torch.bool)
+        mask[bounded] = True
+        self.register_buffer("bounded_mask", mask, persistent=False)
+        self.bounded = bool(bounded)
         self.noise_channels = int(noise_channels)
         self.n_mesh = int(graph.n_mesh)
         # Noise rows: one per mesh node, and one per grid node with grid_noise (graph_network.py).
@@ -160,8 +176,12 @@ class Forecaster(nn.Module):
     def forward(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor,
                 noise: torch.Tensor | None = None) -> torch.Tensor:
         """State at ``t+1`` ``[B, C, H, W]`` from ``inputs [B, T, C, H, W]``, ``forcings [B, T+1, F, H, W]``,
-        ``static [B, S, H, W]`` (and, stochastic, ``noise [B, M, K]``)."""
-        return self.normalization.apply_increment(inputs[:, -1], self.increment(inputs, forcings, static, noise))
+        ``static [B, S, H, W]`` (and, stochastic, ``noise [B, M, K]``); ``nonnegative`` channels
+        bounded at 0."""
+        state = self.normalization.apply_increment(inputs[:, -1], self.increment(inputs, forcings, static, noise))
+        if self.bounded:
+            state = torch.where(self.bounded_mask, torch.relu(state), state)
+        return state
 
     def rollout(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor,
                 n_steps: int, noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -214,6 +234,7 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         noise_channels=int(get("noise_channels", 0)),
         grid_noise=bool(get("grid_noise", False)),
         log_offsets=offsets,
+        nonnegative=nonnegative_channels(source.channels, get("nonnegative", None)),
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
 
@@ -235,9 +256,23 @@ def log_offsets(channels: Sequence[str], log_transform: Mapping[str, Any] | None
             k = float("nan")
         if not k > 0 or not np.isfinite(k):
             raise SowcastError(f"model.log_transform.{name} must be a number > 0 (the offset in the variable's units), not {log_transform[name]!r}")
-        hits = [i for i, c in enumerate(channels) if c == name or c.startswith(f"{name}_")]
-        if not hits:
-            raise SowcastError(f"model.log_transform names {name!r}, which is not a channel of the store ({', '.join(channels)})")
-        for i in hits:
+        for i in channels_of(channels, name, "model.log_transform"):
             out[i] = k
     return out
+
+
+def nonnegative_channels(channels: Sequence[str], variables: Sequence[str] | str | None) -> list[int]:
+    """Indices of the channels of ``model.nonnegative`` (variable names), bounded at 0 by the model."""
+    if not variables:
+        return []
+    if isinstance(variables, str) or not isinstance(variables, Sequence):
+        raise SowcastError(f"model.nonnegative must be a list of variable names, not {variables!r}")
+    return sorted({i for name in variables for i in channels_of(channels, str(name), "model.nonnegative")})
+
+
+def channels_of(channels: Sequence[str], name: str, key: str) -> list[int]:
+    """Indices of the channels of variable ``name``: the channel ``name`` or ``name_<level>``."""
+    hits = [i for i, c in enumerate(channels) if c == name or c.startswith(f"{name}_")]
+    if not hits:
+        raise SowcastError(f"{key} names {name!r}, which is not a channel of the store ({', '.join(channels)})")
+    return hits
