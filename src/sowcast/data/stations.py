@@ -215,6 +215,33 @@ def read_station_csv(path: str | os.PathLike, stations: str | os.PathLike | None
     path = Path(path)
     if not path.is_file():
         raise SowcastError(f"no station CSV at {path}")
+    df, key = _station_records(path)
+    chosen = _select_variables(_columns_to_variables(list(df.columns)), variables, path)
+    values = {name: _canonical_values(df, key, name, src, path) for name, src in chosen.items()}
+    names = sorted(key["station"].unique())
+    coords = _coordinates_of(df, key, names, stations, path)
+    axis = _daily_axis(key, time_range, path)
+    data_vars = {}
+    for name, v in values.items():
+        table = pd.DataFrame({"station": key["station"], "date": key["date"], "v": v.to_numpy()})
+        grid = table.pivot(index="date", columns="station", values="v").reindex(index=axis, columns=names)
+        attrs = cf_attrs(name)
+        if chosen[name] == list(RH_PAIR):
+            attrs["comment"] = "(hmax + hmin) / 2, the FAO-56 daily mean relative humidity"
+        data_vars[name] = (("time", "station"), grid.to_numpy(dtype=np.float32), attrs)
+    return xr.Dataset(data_vars, coords=_point_coordinates(axis, names, coords), attrs={
+        "featureType": "timeSeries",
+        "Conventions": "CF-1.8",
+        "time_step": "P1D",
+        "precipitation_accumulation": PRECIPITATION_ACCUMULATION,
+        "source": path.name,
+        "history": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ} sowcast read_station_csv {path.name}",
+    })
+
+
+def _station_records(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The CSV as strings and its record key ``(station, date)``: every record names a station
+    and a whole day, and no (station, day) comes twice."""
     cols = _header_or_error(path, "station CSV")
     st_col, date_col = _find(cols, STATION_COLUMNS), _find(cols, DATE_COLUMNS)
     if st_col is None or date_col is None:
@@ -234,34 +261,41 @@ def read_station_csv(path: str | os.PathLike, stations: str | os.PathLike | None
         i = int(np.argmax(dup.to_numpy()))
         raise SowcastError(f"{path}: duplicated record for station {key['station'].iloc[i]!r} on "
                            f"{key['date'].iloc[i]:%Y-%m-%d} (line {i + 2})")
+    return df, key
 
-    chosen = _select_variables(_columns_to_variables(list(df.columns)), variables, path)
-    values: dict[str, pd.Series] = {}
-    for name, src in chosen.items():
-        parts = [_numeric(df, c, path) for c in src]
-        offset = SOURCE_COLUMNS[src[0]][1] if src[0] in SOURCE_COLUMNS else 0.0
-        if offset == KELVIN:
-            med = np.nanmedian(parts[0].to_numpy()) if parts[0].notna().any() else 0.0
-            if med > 100:
-                raise SowcastError(f"{path}: column {src[0]!r} (median {med:g}) looks like kelvin; "
-                                   "station CSV temperatures must be in degC")
-        v = sum(parts) / len(parts) + offset
-        if name == "total_precipitation" and (v < 0).any():
-            i = int(np.argmax((v < 0).to_numpy()))
-            raise SowcastError(f"{path}: negative rain {v.iloc[i]:g} at {key['station'].iloc[i]!r} on "
-                               f"{key['date'].iloc[i]:%Y-%m-%d} (line {i + 2}); leave missing values empty")
-        low, high = bounds(name, pd.Timedelta(days=1)) or (-np.inf, np.inf)
-        out = (v < low) | (v > high)
-        if out.any():
-            i = int(np.argmax(out.to_numpy()))
-            units = CANONICAL_VARIABLES[name].units
-            raise SowcastError(f"{path}: {name} {v.iloc[i]:g} {units} (from {', '.join(src)}) at "
-                               f"{key['station'].iloc[i]!r} on {key['date'].iloc[i]:%Y-%m-%d} (line {i + 2}) is "
-                               f"outside the plausible {low:g} .. {high:g} {units}")
-        values[name] = v
 
-    # Coordinates: from the data itself, else from the station coordinate file.
-    names = sorted(key["station"].unique())
+def _canonical_values(df: pd.DataFrame, key: pd.DataFrame, name: str, src: list[str], path: Path) -> pd.Series:
+    """One canonical variable in its canonical units (the mean of its source columns plus the
+    table's offset); temperatures that look like kelvin, negative rain and values outside the
+    plausible range (:mod:`sowcast.data.plausible`) are refused with their line."""
+    parts = [_numeric(df, c, path) for c in src]
+    offset = SOURCE_COLUMNS[src[0]][1] if src[0] in SOURCE_COLUMNS else 0.0
+    if offset == KELVIN:
+        med = np.nanmedian(parts[0].to_numpy()) if parts[0].notna().any() else 0.0
+        if med > 100:
+            raise SowcastError(f"{path}: column {src[0]!r} (median {med:g}) looks like kelvin; "
+                               "station CSV temperatures must be in degC")
+    v = sum(parts) / len(parts) + offset
+    if name == "total_precipitation" and (v < 0).any():
+        i = int(np.argmax((v < 0).to_numpy()))
+        raise SowcastError(f"{path}: negative rain {v.iloc[i]:g} at {key['station'].iloc[i]!r} on "
+                           f"{key['date'].iloc[i]:%Y-%m-%d} (line {i + 2}); leave missing values empty")
+    low, high = bounds(name, pd.Timedelta(days=1)) or (-np.inf, np.inf)
+    out = (v < low) | (v > high)
+    if out.any():
+        i = int(np.argmax(out.to_numpy()))
+        units = CANONICAL_VARIABLES[name].units
+        raise SowcastError(f"{path}: {name} {v.iloc[i]:g} {units} (from {', '.join(src)}) at "
+                           f"{key['station'].iloc[i]!r} on {key['date'].iloc[i]:%Y-%m-%d} (line {i + 2}) is "
+                           f"outside the plausible {low:g} .. {high:g} {units}")
+    return v
+
+
+def _coordinates_of(df: pd.DataFrame, key: pd.DataFrame, names: list[str], stations: str | os.PathLike | None,
+                    path: Path) -> pd.DataFrame:
+    """lat, lon (and elevation) of each named station, in ``names``' order: from the data's own
+    lat/lon columns when no ``stations`` file is given, else from that file (names matched
+    without regard to case); longitudes in [-180, 180)."""
     lat_col, lon_col = _find(list(df.columns), LAT_COLUMNS), _find(list(df.columns), LON_COLUMNS)
     if lat_col is not None and lon_col is not None and stations is None:
         per = pd.DataFrame({"station": key["station"], "lat": _numeric(df, lat_col, path),
@@ -282,28 +316,27 @@ def read_station_csv(path: str | os.PathLike, stations: str | os.PathLike | None
                            f"in {stations or path}")
     coords = coords.loc[[lookup[n.casefold()] for n in names]]
     coords.index = names
+    return coords
 
-    # A complete daily axis over the records, cut to time_range.
+
+def _daily_axis(key: pd.DataFrame, time_range: tuple[str, str] | None, path: Path) -> pd.DatetimeIndex:
+    """Every day from the first record to the last, cut to ``time_range`` (inclusive)."""
     axis = pd.date_range(key["date"].min(), key["date"].max(), freq="D").as_unit("ns")
-    if time_range is not None:
-        try:
-            start, end = (None if v is None else str(v) for v in time_range)
-            axis = pd.Series(0, index=axis).loc[start:end].index
-        except (KeyError, ValueError, TypeError, IndexError):
-            raise SowcastError(f"time_range must be [start, end] dates, not {time_range!r}") from None
-        if len(axis) == 0:
-            raise SowcastError(f"time_range {time_range[0]}..{time_range[1]} holds no record of {path} "
-                               f"({key['date'].min():%Y-%m-%d} to {key['date'].max():%Y-%m-%d})")
+    if time_range is None:
+        return axis
+    try:
+        start, end = (None if v is None else str(v) for v in time_range)
+        axis = pd.Series(0, index=axis).loc[start:end].index
+    except (KeyError, ValueError, TypeError, IndexError):
+        raise SowcastError(f"time_range must be [start, end] dates, not {time_range!r}") from None
+    if len(axis) == 0:
+        raise SowcastError(f"time_range {time_range[0]}..{time_range[1]} holds no record of {path} "
+                           f"({key['date'].min():%Y-%m-%d} to {key['date'].max():%Y-%m-%d})")
+    return axis
 
-    data_vars = {}
-    for name, v in values.items():
-        table = pd.DataFrame({"station": key["station"], "date": key["date"], "v": v.to_numpy()})
-        grid = table.pivot(index="date", columns="station", values="v").reindex(index=axis, columns=names)
-        attrs = cf_attrs(name)
-        if chosen[name] == list(RH_PAIR):
-            attrs["comment"] = "(hmax + hmin) / 2, the FAO-56 daily mean relative humidity"
-        data_vars[name] = (("time", "station"), grid.to_numpy(dtype=np.float32), attrs)
 
+def _point_coordinates(axis: pd.DatetimeIndex, names: list[str], coords: pd.DataFrame) -> dict:
+    """The CF timeSeries coordinates: time, station (the timeseries_id), lat, lon, elevation if known."""
     coord_vars = {
         "time": ("time", axis.values, dict(COORD_ATTRS["time"])),
         "station": ("station", np.array(names, dtype=object),
@@ -316,14 +349,7 @@ def read_station_csv(path: str | os.PathLike, stations: str | os.PathLike | None
     if "elevation" in coords:
         coord_vars["elevation"] = ("station", coords["elevation"].to_numpy(np.float64),
                                    {"standard_name": "surface_altitude", "units": "m"})
-    return xr.Dataset(data_vars, coords=coord_vars, attrs={
-        "featureType": "timeSeries",
-        "Conventions": "CF-1.8",
-        "time_step": "P1D",
-        "precipitation_accumulation": PRECIPITATION_ACCUMULATION,
-        "source": path.name,
-        "history": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ} sowcast read_station_csv {path.name}",
-    })
+    return coord_vars
 
 
 def validate_points(ds: xr.Dataset, what: str = "station data") -> None:
