@@ -4,9 +4,15 @@ checks that every catalogue gives every message."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from omegaconf import DictConfig
 
 from sowcast.log import get_logger
+
+if TYPE_CHECKING:
+    from sowcast.bulletin.options import BulletinOptions
+    from sowcast.bulletin.stage import BulletinResult
 
 _LOG = get_logger("bulletin")
 
@@ -25,13 +31,18 @@ def run(cfg: DictConfig) -> int:
     from sowcast.bulletin.options import BulletinOptions
     from sowcast.bulletin.stage import run as make_bulletin
 
-    r = make_bulletin(BulletinOptions.from_config(cfg.get("bulletin")))
+    options = BulletinOptions.from_config(cfg.get("bulletin"))
+    finish(options, make_bulletin(options))
+    return 0
+
+
+def finish(options: BulletinOptions, r: BulletinResult) -> None:
+    """What the command logs after the stage (the demo too): the files of each language."""
     parts = [f"{lang}: " + ", ".join([*(["html"] if lang in r.html_bytes else []),
                                       *([f"pdf ({r.pdf_pages[lang]} pages)"] if lang in r.pdf_pages else [])])
              for lang in r.languages]
     sms = "" if r.sms_messages is None else f"; {r.sms_messages} SMS"
     _LOG.info(f"bulletin of {r.issue_date} in {r.output}: {'; '.join(parts)}{sms}")
-    return 0
 
 
 def check(cfg: DictConfig) -> int:

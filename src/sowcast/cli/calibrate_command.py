@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from omegaconf import DictConfig
 
 from sowcast.cli.common_options import CommonOptions
 from sowcast.log import get_logger
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sowcast.calibrate.calibration import CalibrateOptions
 
 _LOG = get_logger("calibrate")
 
@@ -19,13 +26,21 @@ def run(cfg: DictConfig) -> int:
 
     Prints the cross-validated skill it found, raw beside calibrated.
     """
-    from sowcast.calibrate.calibration import CalibrateOptions, read_calibration
+    from sowcast.calibrate.calibration import CalibrateOptions
     from sowcast.calibrate.calibration import run as fit
-    from sowcast.calibrate.summary import summary_lines
 
     overwrite = CommonOptions.from_config(cfg).overwrite
     options = CalibrateOptions.from_config(cfg.calibrate)
-    path = fit(options, overwrite=overwrite)
+    finish(options, fit(options, overwrite=overwrite))
+    return 0
+
+
+def finish(options: CalibrateOptions, path: Path) -> None:
+    """What the command does after the fit (the demo too): prints the skill found and adds
+    calibration.nc to calibrate.bundle (unless calibrate.add_to_bundle=false)."""
+    from sowcast.calibrate.calibration import read_calibration
+    from sowcast.calibrate.summary import summary_lines
+
     print(f"calibration: {path}")
     for line in summary_lines(read_calibration(path)):
         print(f"  {line}")
@@ -33,4 +48,3 @@ def run(cfg: DictConfig) -> int:
         from sowcast.bundle.reader import offer_file_to_bundle
 
         _LOG.info(offer_file_to_bundle(options.bundle, path, "calibration", "products.calibration"))
-    return 0

@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    from sowcast.products.options import ProductsOptions
+    from sowcast.products.stage import ProductsResult
 
 
 def run(cfg: DictConfig) -> int:
@@ -18,8 +24,14 @@ def run(cfg: DictConfig) -> int:
     from sowcast.products.options import ProductsOptions
     from sowcast.products.stage import run as make_products
 
-    result = make_products(ProductsOptions.from_config(cfg.products))
+    options = ProductsOptions.from_config(cfg.products)
+    finish(options, make_products(options))
+    return 0
+
+
+def finish(options: ProductsOptions, result: ProductsResult) -> None:
+    """What the command prints after the stage (the demo too): the files and the advice of the
+    first 12 locations."""
     print(f"products of {result.issue:%Y-%m-%d} in {result.output}: {', '.join(result.files)}")
     for name, line in result.advice[:12]:
         print(f"  {name}: {line}")
-    return 0

@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    from sowcast.verify.options import VerifyOptions
+    from sowcast.verify.stage import VerifyResult
 
 
 def run(cfg: DictConfig) -> int:
@@ -26,7 +32,13 @@ def run(cfg: DictConfig) -> int:
     from sowcast.verify.options import VerifyOptions
     from sowcast.verify.stage import run as verify
 
-    result = verify(VerifyOptions.from_config(cfg.verify))
+    options = VerifyOptions.from_config(cfg.verify)
+    finish(options, verify(options))
+    return 0
+
+
+def finish(options: VerifyOptions, result: VerifyResult) -> None:
+    """What the command prints after the stage (the demo too): the headline scores."""
     s = result.summary
     rpss = " ".join(f"{k.split()[1]} {x:+.3f}" for k, x in s.weekly_rain.items() if k.startswith("rpss"))
     print(f"scorecard in {result.output}: RPSS of weekly rain {rpss}; "
@@ -35,4 +47,3 @@ def run(cfg: DictConfig) -> int:
         cal = " ".join(f"{k.split()[1]} {x:+.3f}" for k, x in s.weekly_rain_calibrated.items() if k.startswith("rpss"))
         print(f"calibrated: RPSS of weekly rain {cal}; "
               f"onset MAE {s.onset_mae_days_calibrated:.1f} days, bias {s.onset_bias_days_calibrated:+.1f}")
-    return 0
