@@ -42,7 +42,7 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -492,11 +492,13 @@ class _Trainer:
 
     def _loop(self, ddp, model, loss_fn, curriculum, autocast, manager, metrics, validator,
               step: int, epoch: int, best_val: float | None, max_steps: int) -> TrainResult:
+        """Train from ``step`` to ``max_steps`` or until a rank is signalled: each step is
+        :meth:`_train_step`, then the ranks agree on the loss and on stopping (:meth:`_agree`);
+        the interval is logged every ``log_every`` steps, validated every ``validate_every``
+        and checkpointed every ``checkpoint_every``, at the end, on a stop and after a validation."""
         from tqdm import tqdm
 
         t, info = self.t, self.info
-        device = info.device
-        t_in = self.train_source.n_input_steps
         grad_clip = t.get("grad_clip")
         log_every = max(int(t.get("log_every", 10)), 1)
         validate_every = int(t.get("validate_every", 0))
@@ -504,112 +506,161 @@ class _Trainer:
         global_batch = int(t.batch_size) * info.world_size
         loader, sampler = self.loader, self.loader.sampler
         params = [p for p in model.parameters() if p.requires_grad]
-
-        last_saved = step if manager.steps() and manager.steps()[-1][0] == step else None
-        checkpoint = None
-        last_loss, last_val = None, None
-        interval_loss, interval_n = 0.0, 0
-        progress: dict[str, Any] = {}   # the last logged interval, for status.json
-        train_time, train_samples, first_step = 0.0, 0, True
-        stop, flag = False, StopFlag()
+        s = _LoopState(step=step, epoch=epoch, best_val=best_val,
+                       last_saved=step if manager.steps() and manager.steps()[-1][0] == step else None)
+        flag = StopFlag()
         bar = tqdm(total=max_steps, initial=step, desc="train", unit="step", disable=not self.progress,
                    dynamic_ncols=True, mininterval=1.0)
         it = None
         flag.install()
         try:
             it = iter(loader)
-            while step < max_steps:
+            while s.step < max_steps:
                 t0 = time.perf_counter()
                 try:
                     batch = next(it)
                 except StopIteration:
-                    epoch += 1
-                    sampler.set_epoch(epoch)
+                    s.epoch += 1
+                    sampler.set_epoch(s.epoch)
                     it = iter(loader)
                     continue
-                n = curriculum(step)
-                inputs = batch["inputs"].to(device, non_blocking=True)
-                targets = batch["targets"][:, :n].to(device, non_blocking=True)
-                forcings = batch["forcings"][:, :t_in + n].to(device, non_blocking=True)
-                static = batch["static"].to(device, non_blocking=True)
+                n = curriculum(s.step)
                 lr = self.optimizer.param_groups[0]["lr"]
-                # the members of one window side by side in the batch, on this rank
-                inputs, forcings, static = loss_fn.side_by_side(inputs, forcings, static)
-                noise = model.draw_noise(inputs.shape[0], n, inputs, self.noise_generator)
-                with autocast:
-                    pred = ddp(inputs, forcings, static, n, noise)
-                loss = loss_fn(loss_fn.grouped(pred.float()), targets)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if grad_clip is not None and float(grad_clip) > 0:
-                    torch.nn.utils.clip_grad_norm_(params, float(grad_clip))
-                self.optimizer.step()
-                self.scheduler.step()
-                step += 1
-                # One collective per step: the mean loss, and whether any rank was signalled.
-                stats = torch.stack([loss.detach().float(), torch.tensor(float(flag.set), device=device)])
-                if info.distributed:
-                    dist.all_reduce(stats)
-                mean_loss = float(stats[0]) / info.world_size
-                stop = bool(stats[1] > 0)
-                dt = time.perf_counter() - t0
-                if not first_step:  # the first step pays for worker start-up and warm-up
-                    train_time += dt
-                    train_samples += global_batch
-                first_step = False
-                last_loss = mean_loss
-                interval_loss += mean_loss
-                interval_n += 1
+                loss = self._train_step(ddp, model, loss_fn, batch, n, autocast, params, grad_clip)
+                s.step += 1
+                mean_loss, s.stop = self._agree(loss, flag)
+                s.count_step(mean_loss, time.perf_counter() - t0, global_batch)
                 bar.update(1)
 
-                logged = step % log_every == 0 or step == max_steps or stop
+                logged = s.step % log_every == 0 or s.step == max_steps or s.stop
                 if logged:
-                    rate = train_samples / train_time if train_time > 0 else float("nan")
-                    progress = {"loss": interval_loss / interval_n, "lr": lr, "rollout": n,
-                                "samples_per_s": None if rate != rate else round(rate, 4)}
-                    metrics.log(step, {"loss": interval_loss / interval_n, "lr": lr, "rollout": n,
-                                       "samples_per_s": rate}, split="train", epoch=epoch)
-                    bar.set_postfix(loss=f"{interval_loss / interval_n:.4g}", lr=f"{lr:.2e}", n=n, refresh=False)
-                    interval_loss, interval_n = 0.0, 0
-
+                    self._log_interval(s, metrics, bar, lr, n)
                 val_loss = None
-                if validator is not None and (step % validate_every == 0 or step == max_steps) and not stop:
-                    res = validator.run(model, device, autocast if device.type == "cuda" else None)
-                    metrics.log_rows(res.rows(step, epoch))
-                    last_val, val_loss = res, res.loss
-                    self.log(f"step {step}: {res.summary()}")
-                    if best_val is None or val_loss < best_val:
-                        best_val = val_loss
-
-                if (step % checkpoint_every == 0 or step == max_steps or stop or val_loss is not None) \
-                        and last_saved != step:
-                    checkpoint = self._save(manager, step, epoch, val_loss, best_val) or checkpoint
-                    last_saved = step
+                if validator is not None and (s.step % validate_every == 0 or s.step == max_steps) and not s.stop:
+                    val_loss = self._validate(s, validator, model, autocast, metrics)
+                if (s.step % checkpoint_every == 0 or s.step == max_steps or s.stop or val_loss is not None) \
+                        and s.last_saved != s.step:
+                    s.checkpoint = self._save(manager, s.step, s.epoch, val_loss, s.best_val) or s.checkpoint
+                    s.last_saved = s.step
                     logged = True
-                if logged and step < max_steps and not stop:  # live progress (the end writes its own)
-                    self._write_status("running", step, checkpoint=checkpoint, **progress)
-                if stop:
+                if logged and s.step < max_steps and not s.stop:  # live progress (the end writes its own)
+                    self._write_status("running", s.step, checkpoint=s.checkpoint, **s.progress)
+                if s.stop:
                     break
         finally:
             flag.restore()
             bar.close()
-            if it is not None and hasattr(it, "_shutdown_workers"):
-                it._shutdown_workers()  # persistent workers: stop them now, not at exit
-            if getattr(loader, "_iterator", None) is not None and hasattr(loader._iterator, "_shutdown_workers"):
-                loader._iterator._shutdown_workers()
+            _shutdown_workers(it, loader)
+        return self._finish(s, manager, flag, max_steps)
 
-        state = "stopped" if stop and step < max_steps else "finished"
+    def _train_step(self, ddp, model, loss_fn, batch: Mapping[str, torch.Tensor], n: int, autocast,
+                    params: list[torch.Tensor], grad_clip) -> torch.Tensor:
+        """One optimiser and scheduler step on ``batch`` with an ``n``-step rollout (the members
+        of a window side by side, their noise from this rank's generator; gradients clipped to
+        ``grad_clip`` when it is > 0); returns this rank's loss."""
+        device, t_in = self.info.device, self.train_source.n_input_steps
+        inputs = batch["inputs"].to(device, non_blocking=True)
+        targets = batch["targets"][:, :n].to(device, non_blocking=True)
+        forcings = batch["forcings"][:, :t_in + n].to(device, non_blocking=True)
+        static = batch["static"].to(device, non_blocking=True)
+        inputs, forcings, static = loss_fn.side_by_side(inputs, forcings, static)
+        noise = model.draw_noise(inputs.shape[0], n, inputs, self.noise_generator)
+        with autocast:
+            pred = ddp(inputs, forcings, static, n, noise)
+        loss = loss_fn(loss_fn.grouped(pred.float()), targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None and float(grad_clip) > 0:
+            torch.nn.utils.clip_grad_norm_(params, float(grad_clip))
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss
+
+    def _agree(self, loss: torch.Tensor, flag: StopFlag) -> tuple[float, bool]:
+        """One collective per step: the loss averaged over the ranks, and whether any rank was signalled."""
+        stats = torch.stack([loss.detach().float(), torch.tensor(float(flag.set), device=self.info.device)])
+        if self.info.distributed:
+            dist.all_reduce(stats)
+        return float(stats[0]) / self.info.world_size, bool(stats[1] > 0)
+
+    def _log_interval(self, s: _LoopState, metrics: MetricsLog, bar, lr: float, n: int) -> None:
+        """The interval's mean loss, the lr, the rollout and samples/s to ``metrics.csv``, the
+        progress bar and (kept in ``s.progress``) ``status.json``; a new interval starts."""
+        rate = s.train_samples / s.train_time if s.train_time > 0 else float("nan")
+        s.progress = {"loss": s.interval_loss / s.interval_n, "lr": lr, "rollout": n,
+                      "samples_per_s": None if rate != rate else round(rate, 4)}
+        metrics.log(s.step, {"loss": s.interval_loss / s.interval_n, "lr": lr, "rollout": n,
+                             "samples_per_s": rate}, split="train", epoch=s.epoch)
+        bar.set_postfix(loss=f"{s.interval_loss / s.interval_n:.4g}", lr=f"{lr:.2e}", n=n, refresh=False)
+        s.interval_loss, s.interval_n = 0.0, 0
+
+    def _validate(self, s: _LoopState, validator: Validator, model: nn.Module, autocast,
+                  metrics: MetricsLog) -> float:
+        """Validate (bf16 autocast on CUDA only), log the scores and keep the best loss; returns the loss."""
+        device = self.info.device
+        res = validator.run(model, device, autocast if device.type == "cuda" else None)
+        metrics.log_rows(res.rows(s.step, s.epoch))
+        s.last_val = res
+        self.log(f"step {s.step}: {res.summary()}")
+        if s.best_val is None or res.loss < s.best_val:
+            s.best_val = res.loss
+        return res.loss
+
+    def _finish(self, s: _LoopState, manager: CheckpointManager, flag: StopFlag, max_steps: int) -> TrainResult:
+        """``status.json`` says ``finished`` or ``stopped`` (with the signal) and the last
+        checkpoint; the result of the run."""
+        info = self.info
+        state = "stopped" if s.stop and s.step < max_steps else "finished"
         signal_name = flag.name
+        checkpoint = s.checkpoint
         if checkpoint is None and manager.steps():
             checkpoint = str(manager.steps()[-1][1])
-        self._write_status(state, step, checkpoint=checkpoint, signal=signal_name if state == "stopped" else None,
-                           **progress)
+        self._write_status(state, s.step, checkpoint=checkpoint, signal=signal_name if state == "stopped" else None,
+                           **s.progress)
         if state == "stopped":
-            self.log(f"stopped at step {step} ({signal_name or 'signal on another rank'}); checkpoint {checkpoint}; "
+            self.log(f"stopped at step {s.step} ({signal_name or 'signal on another rank'}); checkpoint {checkpoint}; "
                      "resume with train.resume=auto")
         else:
-            self.log(f"finished at step {step}; checkpoint {checkpoint}")
-        return TrainResult(state=state, step=step, run_dir=self.run_dir, launcher=info.launcher, rank=info.rank,
-                           world_size=info.world_size, last_loss=last_loss,
-                           samples_per_s=train_samples / train_time if train_time > 0 else None,
-                           validation=last_val, checkpoint=checkpoint, signal=signal_name)
+            self.log(f"finished at step {s.step}; checkpoint {checkpoint}")
+        return TrainResult(state=state, step=s.step, run_dir=self.run_dir, launcher=info.launcher, rank=info.rank,
+                           world_size=info.world_size, last_loss=s.last_loss,
+                           samples_per_s=s.train_samples / s.train_time if s.train_time > 0 else None,
+                           validation=s.last_val, checkpoint=checkpoint, signal=signal_name)
+
+
+@dataclass
+class _LoopState:
+    """Where the training loop stands: its counters, the interval being logged and the last results."""
+
+    step: int
+    epoch: int
+    best_val: float | None
+    last_saved: int | None              # the step of the newest checkpoint, if it is the current one
+    checkpoint: str | None = None       # the path of the last checkpoint written by this run
+    stop: bool = False                  # a rank was signalled
+    last_loss: float | None = None
+    last_val: Any = None                # the last ValidationResult
+    interval_loss: float = 0.0          # sum of the mean losses of the steps since the last log
+    interval_n: int = 0
+    progress: dict[str, Any] = field(default_factory=dict)   # the last logged interval, for status.json
+    train_time: float = 0.0             # seconds of the steps after the first
+    train_samples: int = 0
+    first_step: bool = True
+
+    def count_step(self, mean_loss: float, seconds: float, samples: int) -> None:
+        """Add a step to the interval and, but for the first (worker start-up, warm-up), to the throughput."""
+        if not self.first_step:
+            self.train_time += seconds
+            self.train_samples += samples
+        self.first_step = False
+        self.last_loss = mean_loss
+        self.interval_loss += mean_loss
+        self.interval_n += 1
+
+
+def _shutdown_workers(it, loader) -> None:
+    """Stop the loader's persistent workers now, not at exit."""
+    if it is not None and hasattr(it, "_shutdown_workers"):
+        it._shutdown_workers()
+    if getattr(loader, "_iterator", None) is not None and hasattr(loader._iterator, "_shutdown_workers"):
+        loader._iterator._shutdown_workers()
