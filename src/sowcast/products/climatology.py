@@ -212,44 +212,62 @@ def build_climatology(hindcast_periods: xr.Dataset, observed_periods: xr.Dataset
     if bins.size == 0 or bins.min() < 1 or bins.max() > YEAR_DAYS:
         raise SowcastError(f"start_doys must be days of year in 1..{YEAR_DAYS}")
     pools = [np.flatnonzero(circular_distance(doy, b) <= window) for b in bins]
-
     obs, obs_pos = None, None
     if observed_periods is not None:
-        obs = observed_periods
-        check_same_grid(hp, obs, "the hindcasts'", "the observations'")
-        missing_p = [p for p in hp["period"].values if p not in set(obs["period"].values)]
-        if missing_p:
-            raise SowcastError(f"the observed periods lack period(s) {', '.join(map(str, missing_p))}")
-        obs = obs.sel(period=hp["period"].values)
-        for n in names:
-            if n not in obs.data_vars:
-                raise SowcastError(f"the observed periods have no variable {n!r}")
-        obs_dates = _start_dates(obs, "observed periods")
-        obs_pos = pd.Index(obs_dates).get_indexer(dates)  # -1: no observation for that start
+        obs, obs_pos = _observations_by_start(observed_periods, hp, names, dates)
 
     data_vars: dict[str, xr.Variable] = {}
     for n in names:
         rest = [d for d in hp[n].dims if d not in _POOL_DIMS and d != "period"]
-        stats_dims = ("start_doy", "period", *rest)
-        q_dims = ("start_doy", "period", "quantile", *rest)
         sources = [("model", n, hp[n], pools)]
         if obs is not None:
             pos_pools = [obs_pos[idx][obs_pos[idx] >= 0] for idx in pools]
             sources.append(("observed", f"observed_{n}", obs[n], pos_pools))
         for what, prefix, da, pool_idx in sources:
             stats = ("mean", "std", "quantiles", "count") if what == "model" else ("mean", "quantiles", "count")
-            arrays: dict[str, np.ndarray] = {}
-            for b, idx in enumerate(pool_idx):  # one start_doy at a time, into arrays made once
-                result = dict(zip(("mean", "std", "quantiles", "count"), _pool(da, idx, levels)))
-                for stat in stats:
-                    if stat not in arrays:
-                        arrays[stat] = np.empty((len(bins), *result[stat].shape), result[stat].dtype)
-                    arrays[stat][b] = result[stat]
+            arrays = _pooled_by_start_doy(da, pool_idx, stats, levels)
             for stat in stats:
+                dims = ("start_doy", "period", *(("quantile",) if stat == "quantiles" else ()), *rest)
                 data_vars[f"{prefix}_{stat}"] = xr.Variable(
-                    q_dims if stat == "quantiles" else stats_dims, arrays[stat],
-                    _attrs(hp[n].attrs if what == "model" else da.attrs, what, stat, window))
+                    dims, arrays[stat], _attrs(hp[n].attrs if what == "model" else da.attrs, what, stat, window))
+    return xr.Dataset(data_vars, coords=_climatology_coords(hp, bins, pools, levels),
+                      attrs=_climatology_attrs(hp, dates, window, has_observed=obs is not None))
 
+
+def _observations_by_start(observed_periods: xr.Dataset, hp: xr.Dataset, names: list[str],
+                           dates: pd.DatetimeIndex) -> tuple[xr.Dataset, np.ndarray]:
+    """The observed periods on the hindcasts' grid, periods and variables (else an error), and
+    the position of each hindcast start among the observed ones (-1: none for that start)."""
+    obs = observed_periods
+    check_same_grid(hp, obs, "the hindcasts'", "the observations'")
+    missing_p = [p for p in hp["period"].values if p not in set(obs["period"].values)]
+    if missing_p:
+        raise SowcastError(f"the observed periods lack period(s) {', '.join(map(str, missing_p))}")
+    obs = obs.sel(period=hp["period"].values)
+    for n in names:
+        if n not in obs.data_vars:
+            raise SowcastError(f"the observed periods have no variable {n!r}")
+    obs_dates = _start_dates(obs, "observed periods")
+    return obs, pd.Index(obs_dates).get_indexer(dates)
+
+
+def _pooled_by_start_doy(da: xr.DataArray, pools: list[np.ndarray], stats: Sequence[str],
+                         levels: np.ndarray) -> dict[str, np.ndarray]:
+    """``stats`` of ``da`` pooled over each bin's starts (:func:`_pool`), stacked along start_doy:
+    one bin at a time, into arrays made once."""
+    arrays: dict[str, np.ndarray] = {}
+    for b, idx in enumerate(pools):
+        result = dict(zip(("mean", "std", "quantiles", "count"), _pool(da, idx, levels)))
+        for stat in stats:
+            if stat not in arrays:
+                arrays[stat] = np.empty((len(pools), *result[stat].shape), result[stat].dtype)
+            arrays[stat][b] = result[stat]
+    return arrays
+
+
+def _climatology_coords(hp: xr.Dataset, bins: np.ndarray, pools: list[np.ndarray],
+                        levels: np.ndarray) -> dict[str, xr.Variable]:
+    """start_doy with its month-day and pool size, quantile, and the hindcasts' period and grid coordinates."""
     month_day = [(_dt.date(2001, 1, 1) + _dt.timedelta(days=int(b) - 1)).strftime("%m-%d") for b in bins]
     coords: dict[str, Any] = {
         "start_doy": ("start_doy", bins.astype(np.int32),
@@ -264,6 +282,11 @@ def build_climatology(hindcast_periods: xr.Dataset, observed_periods: xr.Dataset
     for c in ("period", "first_lead_day", "last_lead_day", "level", "lat", "lon"):
         if c in hp.coords:
             coords[c] = hp[c].variable
+    return {k: xr.Variable(*v) if isinstance(v, tuple) else v for k, v in coords.items()}
+
+
+def _climatology_attrs(hp: xr.Dataset, dates: pd.DatetimeIndex, window: int, has_observed: bool) -> dict[str, Any]:
+    """The file's global attributes: the pooling, the years and starts, and the hindcasts' provenance."""
     years = sorted(set(dates.year))
     attrs: dict[str, Any] = {
         "title": "sowcast lead-dependent model climatology of lead-period aggregates",
@@ -276,7 +299,7 @@ def build_climatology(hindcast_periods: xr.Dataset, observed_periods: xr.Dataset
         "n_starts": np.int32(len(dates)),
         "n_members": np.int32(hp.sizes.get("member", 1)),
         "first_start": f"{dates.min():%Y-%m-%d}", "last_start": f"{dates.max():%Y-%m-%d}",
-        "has_observed": np.int32(obs is not None),
+        "has_observed": np.int32(has_observed),
         "quantile_method": "linear between order statistics (Hyndman and Fan 1996 type 7)",
         "source": ("pooled hindcast period aggregates: starts within +-window_days of start_doy "
                    "(circular), all years and members (ECMWF extended-range model climate practice)"),
@@ -286,8 +309,7 @@ def build_climatology(hindcast_periods: xr.Dataset, observed_periods: xr.Dataset
         if k not in ("init_time", "history") and isinstance(v, str | int | float | np.integer | np.floating) \
                 and not isinstance(v, bool):
             attrs[f"hindcast_{k}"] = v
-    return xr.Dataset(data_vars, coords={k: xr.Variable(*v) if isinstance(v, tuple) else v
-                                         for k, v in coords.items()}, attrs=attrs)
+    return attrs
 
 
 def write_climatology(clim: xr.Dataset, path: str | os.PathLike, overwrite: bool = True) -> Path:
