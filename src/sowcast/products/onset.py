@@ -44,6 +44,8 @@ Works on ``rain`` [N, T] (mm/day, NaN = missing) over consecutive ``dates``; rul
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -109,29 +111,9 @@ def detect_onsets(rain: np.ndarray, dates: pd.DatetimeIndex, rules: SeasonRules)
     ``years`` [Y] and ``last_valid`` [N].
     """
     o = rules.onset
-    A, M, L = o.accumulation_days, o.max_dry_spell_days, o.lookahead_days
-    n, T = rain.shape
-    pad = max(L, rules.dry_spell_risk.lookahead_days) + 1
-    r = np.concatenate([np.asarray(rain, dtype=np.float64), np.full((n, pad), np.nan)], axis=1)
-    wet, dry, unknown = wet_dry_unknown(r, rules.dry_day_mm)
-    run_dry = dry_run_lengths(dry)
-    fails = spell_exceeds(run_dry, M, L)[:, :T]  # at day x: a long spell in x+1 .. x+L
-    maybe = spell_exceeds(dry_run_lengths(~wet), M, L)[:, :T]
-    met, first_wet = rain_condition(r[:, :T], wet[:, :T], unknown[:, :T], o)
-    day = np.arange(T)
-    offset = first_wet if o.date_convention == "first_wet_day" else np.full((n, T), A - 1)
-    date_of = np.maximum(day - (A - 1) + offset, 0)  # the date of the window ending on each day
-    n_unknown = np.concatenate([np.zeros((n, 1), np.int32), np.cumsum(unknown, axis=1, dtype=np.int32)], axis=1)
-    has_data = ~unknown[:, :T].all(axis=1)
-    first_valid = np.where(has_data, np.argmax(~unknown[:, :T], axis=1), T)
-    last_valid = np.where(has_data, T - 1 - np.argmax(~unknown[:, T - 1::-1], axis=1), -1)
-    ix = np.arange(n)
-
-    def unknown_days(start, stop):  # unknown days in [start, stop) per row
-        return n_unknown[ix, np.clip(stop, 0, T + pad)] - n_unknown[ix, np.clip(start, 0, T + pad)]
-
+    s = _DailyFacts.of(rain, rules)
     years = season_years(dates, o)
-    shape = (n, len(years))
+    shape = (rain.shape[0], len(years))
     out = {k: np.full(shape, -1, dtype=np.int64) for k in
            ("onset", "censored", "rain_condition", "false_start_date", "window_start", "window_end")}
     out.update(status=np.full(shape, NONE, np.int8), false_start=np.zeros(shape, bool),
@@ -139,50 +121,106 @@ def detect_onsets(rain: np.ndarray, dates: pd.DatetimeIndex, rules: SeasonRules)
                trailing_dry_days=np.zeros(shape, np.int32), longest_dry_spell=np.full(shape, np.nan),
                dry_spell_risk=np.zeros(shape, bool))
     for j, y in enumerate(years):
-        e = (pd.Timestamp(f"{y}-{o.earliest}") - dates[0]).days
-        last = (pd.Timestamp(f"{y}-{o.latest}") - dates[0]).days
-        cand = np.arange(max(e + A - 1, 0), min(last, T - 1) + 1)  # candidate window ends
-        if cand.size == 0:
-            cand = np.array([0])  # a window that cannot hold a candidate: nothing is met
-            rc = np.zeros((n, 1), bool)
-        else:
-            rc = met[:, cand]
-        bad = fails[ix[:, None], date_of[:, cand]]  # the look-ahead follows each candidate's date
-        ok = rc & ~bad
-        has_ok = ok.any(axis=1)
-        first_ok = np.where(has_ok, np.argmax(ok, axis=1), cand.size)
-        fs = rc & bad & (np.arange(cand.size) < first_ok[:, None])
-        d = cand[np.minimum(first_ok, cand.size - 1)]
-        on_day = date_of[ix, d]
-        status = np.where(has_ok, np.where(maybe[ix, on_day], CENSORED, ONSET),
-                          np.where(last > last_valid, NOT_YET, NONE))
-        a, b = np.maximum(e, first_valid), np.minimum(last, last_valid)
-        b = np.where(has_ok, np.minimum(b, on_day + L), b)  # a candidate is judged by the end of its look-ahead
-        covered = b - a + 1
-        status = np.where((covered <= 0) | (unknown_days(a, b + 1) > rules.max_missing_fraction * covered),
-                          MISSING, status)
-        is_onset, is_cens = status == ONSET, status == CENSORED
-        out["status"][:, j] = status
-
-        def date(mask, at):
-            return np.where(mask, date_of[ix, at], -1)
-
-        out["rain_condition"][:, j] = date(rc.any(axis=1), cand[np.argmax(rc, axis=1)])
-        out["false_start"][:, j] = fs.any(axis=1)
-        out["false_start_date"][:, j] = date(fs.any(axis=1), cand[np.argmax(fs, axis=1)])
-        out["onset"][:, j] = date(is_onset, d)
-        out["censored"][:, j] = date(is_cens, d)
-        out["window_end"][:, j] = np.where(is_onset, d, -1)
-        out["window_start"][:, j] = np.where(is_onset, d - A + 1, -1)
-
-        ahead = (on_day + 1, on_day + L + 1)
-        out["days_unchecked"][:, j] = np.where(is_cens, unknown_days(*ahead), 0)
-        out["trailing_dry_days"][:, j] = np.where(is_cens, trailing_dry_run(run_dry, ~unknown, *ahead), 0)
-        out["censor_reason"][:, j] = np.where(is_cens, np.where(on_day + L > last_valid, 1, 2), 0)
-
-        on = np.where(is_onset, out["onset"][:, j], 0)
-        longest = longest_dry_spell(run_dry, on + 1, on + 1 + rules.dry_spell_risk.lookahead_days)
-        out["longest_dry_spell"][:, j] = np.where(is_onset, longest, np.nan)
-        out["dry_spell_risk"][:, j] = is_onset & (longest > rules.dry_spell_risk.days)
-    out["years"], out["last_valid"] = years, last_valid
+        earliest = (pd.Timestamp(f"{y}-{o.earliest}") - dates[0]).days
+        latest = (pd.Timestamp(f"{y}-{o.latest}") - dates[0]).days
+        for k, v in _season_year(s, rules, earliest, latest).items():
+            out[k][:, j] = v
+    out["years"], out["last_valid"] = years, s.last_valid
     return out
+
+
+@dataclass(frozen=True)
+class _DailyFacts:
+    """What the onset rules read of each day of ``rain`` [N, T], padded with ``pad`` unknown
+    days so that every look-ahead fits; day indices count from the series' first day."""
+
+    days: int                   # T
+    pad: int
+    run_dry: np.ndarray         # [N, T + pad] the run of known dry days ending on each day
+    unknown: np.ndarray         # [N, T + pad] missing or past the series end
+    fails: np.ndarray           # [N, T] known dry days make a spell longer than M in day+1 .. day+L
+    maybe: np.ndarray           # [N, T] such a spell, were the unknown days dry
+    met: np.ndarray             # [N, T] the rain condition of the window ending on each day
+    date_of: np.ndarray         # [N, T] the date of the window ending on each day
+    n_unknown: np.ndarray       # [N, T + pad + 1] unknown days before each day
+    first_valid: np.ndarray     # [N] first known day (T: none)
+    last_valid: np.ndarray      # [N] last known day (-1: none)
+
+    @classmethod
+    def of(cls, rain: np.ndarray, rules: SeasonRules) -> _DailyFacts:
+        o = rules.onset
+        A, M, L = o.accumulation_days, o.max_dry_spell_days, o.lookahead_days
+        n, T = rain.shape
+        pad = max(L, rules.dry_spell_risk.lookahead_days) + 1
+        r = np.concatenate([np.asarray(rain, dtype=np.float64), np.full((n, pad), np.nan)], axis=1)
+        wet, dry, unknown = wet_dry_unknown(r, rules.dry_day_mm)
+        run_dry = dry_run_lengths(dry)
+        met, first_wet = rain_condition(r[:, :T], wet[:, :T], unknown[:, :T], o)
+        offset = first_wet if o.date_convention == "first_wet_day" else np.full((n, T), A - 1)
+        has_data = ~unknown[:, :T].all(axis=1)
+        return cls(
+            days=T, pad=pad, run_dry=run_dry, unknown=unknown,
+            fails=spell_exceeds(run_dry, M, L)[:, :T],
+            maybe=spell_exceeds(dry_run_lengths(~wet), M, L)[:, :T],
+            met=met, date_of=np.maximum(np.arange(T) - (A - 1) + offset, 0),
+            n_unknown=np.concatenate([np.zeros((n, 1), np.int32), np.cumsum(unknown, axis=1, dtype=np.int32)],
+                                     axis=1),
+            first_valid=np.where(has_data, np.argmax(~unknown[:, :T], axis=1), T),
+            last_valid=np.where(has_data, T - 1 - np.argmax(~unknown[:, T - 1::-1], axis=1), -1))
+
+    def unknown_days(self, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        """Unknown days in ``[start, stop)`` of each row."""
+        ix, end = np.arange(self.n_unknown.shape[0]), self.days + self.pad
+        return self.n_unknown[ix, np.clip(stop, 0, end)] - self.n_unknown[ix, np.clip(start, 0, end)]
+
+
+def _season_year(s: _DailyFacts, rules: SeasonRules, e: int, last: int) -> dict[str, np.ndarray]:
+    """The onset analysis of one season year (module doc), its search window from day ``e``
+    (earliest) to ``last`` (latest): one value per row for each of :func:`detect_onsets`' arrays."""
+    o = rules.onset
+    A, L, T = o.accumulation_days, o.lookahead_days, s.days
+    ix = np.arange(s.met.shape[0])
+    cand = np.arange(max(e + A - 1, 0), min(last, T - 1) + 1)  # candidate window ends
+    if cand.size == 0:
+        cand = np.array([0])  # a window that cannot hold a candidate: nothing is met
+        rc = np.zeros((len(ix), 1), bool)
+    else:
+        rc = s.met[:, cand]
+    bad = s.fails[ix[:, None], s.date_of[:, cand]]  # the look-ahead follows each candidate's date
+    ok = rc & ~bad
+    has_ok = ok.any(axis=1)
+    first_ok = np.where(has_ok, np.argmax(ok, axis=1), cand.size)
+    fs = rc & bad & (np.arange(cand.size) < first_ok[:, None])
+    d = cand[np.minimum(first_ok, cand.size - 1)]
+    on_day = s.date_of[ix, d]
+    status = np.where(has_ok, np.where(s.maybe[ix, on_day], CENSORED, ONSET),
+                      np.where(last > s.last_valid, NOT_YET, NONE))
+    a, b = np.maximum(e, s.first_valid), np.minimum(last, s.last_valid)
+    b = np.where(has_ok, np.minimum(b, on_day + L), b)  # a candidate is judged by the end of its look-ahead
+    covered = b - a + 1
+    status = np.where((covered <= 0) | (s.unknown_days(a, b + 1) > rules.max_missing_fraction * covered),
+                      MISSING, status)
+    is_onset, is_cens = status == ONSET, status == CENSORED
+
+    def date(mask, at):
+        return np.where(mask, s.date_of[ix, at], -1)
+
+    onset = date(is_onset, d)
+    ahead = (on_day + 1, on_day + L + 1)
+    on = np.where(is_onset, onset, 0)
+    longest = longest_dry_spell(s.run_dry, on + 1, on + 1 + rules.dry_spell_risk.lookahead_days)
+    return {
+        "status": status,
+        "rain_condition": date(rc.any(axis=1), cand[np.argmax(rc, axis=1)]),
+        "false_start": fs.any(axis=1),
+        "false_start_date": date(fs.any(axis=1), cand[np.argmax(fs, axis=1)]),
+        "onset": onset,
+        "censored": date(is_cens, d),
+        "window_end": np.where(is_onset, d, -1),
+        "window_start": np.where(is_onset, d - A + 1, -1),
+        "days_unchecked": np.where(is_cens, s.unknown_days(*ahead), 0),
+        "trailing_dry_days": np.where(is_cens, trailing_dry_run(s.run_dry, ~s.unknown, *ahead), 0),
+        "censor_reason": np.where(is_cens, np.where(on_day + L > s.last_valid, 1, 2), 0),
+        "longest_dry_spell": np.where(is_onset, longest, np.nan),
+        "dry_spell_risk": is_onset & (longest > rules.dry_spell_risk.days),
+    }
