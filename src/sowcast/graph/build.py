@@ -123,6 +123,40 @@ def _edge_arrays(senders: np.ndarray, receivers: np.ndarray, sender_xyz: np.ndar
     return senders, receivers, features
 
 
+def _multimesh(grid: Grid, level: int, s: dict[str, Any], info: dict[str, Any]) -> tuple[str, Multimesh]:
+    """("global", the global multimesh) for a grid covering the sphere, else ("regional", the
+    multimesh of the grid's domain plus ``regional_halo_deg``), its domain and number of
+    connected pieces put in ``info`` (more than one is warned)."""
+    if is_global_grid(grid):
+        return "global", global_multimesh(level)
+    if grid.is_global:
+        lon_min, lon_max = -180.0, 180.0
+    else:
+        lon_min, lon_max = float(grid.lon.min()), float(grid.lon.max())
+    domain = {"lat_min": float(grid.lat.min()), "lat_max": float(grid.lat.max()),
+              "lon_min": lon_min, "lon_max": lon_max}
+    mesh = regional_multimesh(level, **domain, halo_deg=s["regional_halo_deg"])
+    info["domain"] = domain
+    components = n_connected_components(mesh)
+    info["mesh_components"] = components
+    if components > 1:
+        warnings.warn(f"the level-{level} regional mesh falls apart into {components} pieces; "
+                      "raise regional_halo_deg or mesh_level", RuntimeWarning, stacklevel=4)
+    return "regional", mesh
+
+
+def _mesh2grid_edges(grid_xyz: np.ndarray, mesh: Multimesh, tree: cKDTree, s: dict[str, Any],
+                     info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(senders, receivers) of the mesh -> grid edges: the three vertices of the mesh face
+    holding each grid point (``mesh2grid: triangle``; the points outside every face, which fall
+    back to their nearest vertices, counted in ``info``) or the ``mesh2grid_k`` nearest vertices."""
+    if s["mesh2grid"] == "triangle":
+        d_send, d_recv, n_fallback = mesh2grid_triangle_edges(grid_xyz, mesh.vertices, mesh.faces, mesh_tree=tree)
+        info["mesh2grid_points_outside_faces"] = n_fallback
+        return d_send, d_recv
+    return mesh2grid_knn_edges(grid_xyz, mesh.vertices, s["mesh2grid_k"], mesh_tree=tree)
+
+
 def _build(grid: Grid, level: int, s: dict[str, Any], key: str, progress: bool) -> ForecastGraph:
     from tqdm.auto import tqdm
 
@@ -138,24 +172,7 @@ def _build(grid: Grid, level: int, s: dict[str, Any], key: str, progress: bool) 
     # 1. mesh nodes and multimesh edges
     bar.set_postfix_str("mesh")
     t = time.perf_counter()
-    if is_global_grid(grid):
-        kind = "global"
-        mesh: Multimesh = global_multimesh(level)
-    else:
-        kind = "regional"
-        if grid.is_global:
-            lon_min, lon_max = -180.0, 180.0
-        else:
-            lon_min, lon_max = float(grid.lon.min()), float(grid.lon.max())
-        domain = {"lat_min": float(grid.lat.min()), "lat_max": float(grid.lat.max()),
-                  "lon_min": lon_min, "lon_max": lon_max}
-        mesh = regional_multimesh(level, **domain, halo_deg=s["regional_halo_deg"])
-        info["domain"] = domain
-        components = n_connected_components(mesh)
-        info["mesh_components"] = components
-        if components > 1:
-            warnings.warn(f"the level-{level} regional mesh falls apart into {components} pieces; "
-                          "raise regional_halo_deg or mesh_level", RuntimeWarning, stacklevel=3)
+    kind, mesh = _multimesh(grid, level, s, info)
     mesh_xyz = mesh.vertices
     mesh_lat, mesh_lon = geometry.xyz_to_lat_lon(mesh_xyz)
     m_send, m_recv, m_feat = _edge_arrays(mesh.senders, mesh.receivers, mesh_xyz, mesh_xyz, mesh_lat, mesh_lon)
@@ -176,11 +193,7 @@ def _build(grid: Grid, level: int, s: dict[str, Any], key: str, progress: bool) 
     # 3. mesh -> grid
     bar.set_postfix_str("mesh2grid")
     t = time.perf_counter()
-    if s["mesh2grid"] == "triangle":
-        d_send, d_recv, n_fallback = mesh2grid_triangle_edges(grid_xyz, mesh_xyz, mesh.faces, mesh_tree=tree)
-        info["mesh2grid_points_outside_faces"] = n_fallback
-    else:
-        d_send, d_recv = mesh2grid_knn_edges(grid_xyz, mesh_xyz, s["mesh2grid_k"], mesh_tree=tree)
+    d_send, d_recv = _mesh2grid_edges(grid_xyz, mesh, tree, s, info)
     d_send, d_recv, d_feat = _edge_arrays(d_send, d_recv, mesh_xyz, grid_xyz, grid_lat, grid_lon)
     times["mesh2grid"] = time.perf_counter() - t
     bar.update()
