@@ -564,55 +564,35 @@ def _year(grid: Grid, year: int, seed: int, st: _Statics, slow: _Slow,
     return out
 
 
+@dataclass(frozen=True)
+class _BlockRain:
+    """The daily rain of a block of days and what the other variables take from its
+    equations, each ``(day, lat, lon)`` or broadcastable to it."""
+
+    rain: np.ndarray        # mm/day
+    wet: np.ndarray         # the day is wet
+    phi: np.ndarray         # rain-band latitude
+    itd: np.ndarray         # latitude of the inter-tropical discontinuity
+    r0: np.ndarray          # rain potential before the intraseasonal and synoptic modulation
+    cold: np.ndarray        # cold-tongue season and place
+    mjo: np.ndarray         # MJO modulation
+    env: np.ndarray         # envelope of the easterly waves
+
+
 def _fields(grid: Grid, st: _Statics, drv: dict[str, np.ndarray], aew_c: np.ndarray,
             aew_s: np.ndarray, noise: dict[str, np.ndarray],
             amount_rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The equations of the module docstring for a block of days, ``(day, lat, lon)``."""
+    """The equations of the module docstring for a block of days, ``(day, lat, lon)``: the
+    rain (:func:`_rain_fields`), then the ocean index, SST, temperature, pressure, humidity
+    and wind."""
     T3 = (slice(None), None, None)
-    s, a1, a2, phi_wa = drv["s"], drv["a1"][T3], drv["a2"][T3], drv["phi_wa"]
+    s, a1, a2 = drv["s"], drv["a1"][T3], drv["a2"][T3]
     lat = grid.lat[None, :, None]
-    lon = grid.lon[None, None, :]
     slat = np.abs(lat)
     land = st.land[None]
     w = st.w_wa[None]
-
-    # Rain-band latitude: West African march (delayed by the ocean), zonal ITCZ elsewhere.
-    phi_gl = 5.0 + (4.0 + 8.0 * st.cont[None]) * np.cos(2 * np.pi * (s[T3] - 225) / YEAR)
-    phi = w * phi_wa[T3] + (1 - w) * phi_gl                           # (t, lat, lon)
-
-    # Rain potential (mm/day).
-    d = lat - phi
-    early = _logistic(8.0 - phi)             # 1 before the monsoon jump, 0 after
-    sigma_n = SIGMA_NORTH + SIGMA_NORTH_EARLY * early
-    itd = phi + ITD_OFFSET + ITD_OFFSET_EARLY * early
-    band = np.exp(-0.5 * (d / np.where(d > 0, sigma_n, SIGMA_SOUTH)) ** 2)
-    band *= _logistic(itd - lat)
-    amp = BAND_RAIN * np.clip(1 - 0.018 * (slat - 5), 0.4, 1.2)
-    amp = amp * (0.4 + 0.6 * _logistic((phi - 1.0) / 1.5))
-    g_c = _logistic((8.0 - lat) / 1.5)
-    ocean_mod = np.clip(1 + 0.3 * a1 * g_c + (0.35 * a2 - 0.15 * a1) * (1 - g_c), 0.3, 2.0)
-    winter = np.cos(2 * np.pi * (s[T3] - 15) / YEAR) * np.sign(lat)   # +1 in local winter
-    r_mid = (2.2 + 0.5 * winter) * np.exp(-(((slat - 47) / 11) ** 2)) \
-        + 0.4 * np.exp(-(((slat - 75) / 12) ** 2))
-    ct_season = (0.5 * (1 + np.cos(2 * np.pi * (s - 215) / YEAR))) ** 2
-    cold = st.cold[None] * ct_season[T3]
-    r0 = (amp * band * ocean_mod + r_mid) * st.f_geo[None] * (1 - 0.6 * cold)
-
-    # Intraseasonal and synoptic modulation.
-    mjo = (drv["mjo_amp"][T3] * np.cos(np.deg2rad(lon) - drv["mjo_phase"][T3])
-           * np.exp(-((lat / 25.0) ** 2)))
-    active = np.clip((phi_wa - 5.0) / 3.0, 0.0, 1.0)[T3]
-    env = active * _box(lon, -60.0, 35.0, 5.0) * np.exp(-0.5 * ((lat - phi - 2.0) / 4.0) ** 2)
-    aew_rain = env * (aew_c - aew_s) / np.sqrt(2.0)
-    log_mod = 0.3 * mjo + 0.4 * aew_rain - 0.08 * env ** 2 + 0.35 * noise["rain_noise"] - 0.5 * 0.35 ** 2
-    pot = r0 * np.exp(np.clip(log_mod, -3.0, 1.6))
-
-    # Daily rain: occurrence from a correlated latent field, gamma amounts.
-    p_wet = P_MAX * (1 - np.exp(-((pot / R_HALF) ** P_POWER)))
-    wet = _norm_cdf(noise["occurrence"]) < p_wet
-    mean_wet = np.minimum(pot / np.maximum(p_wet, 1e-9), MU_LOW + pot)
-    amounts = amount_rng.gamma(GAMMA_SHAPE, 1.0, size=pot.shape)
-    rain = np.where(wet, amounts * mean_wet / GAMMA_SHAPE, 0.0)
+    r = _rain_fields(grid, st, drv, aew_c, aew_s, noise, amount_rng)
+    rain, wet, phi, itd, r0, cold, mjo, env = r.rain, r.wet, r.phi, r.itd, r.r0, r.cold, r.mjo, r.env
 
     # Ocean index and SST.
     ocean_index = a1 * st.pat1[None] + a2 * st.pat2[None] + 0.12 * noise["ocean_noise"]
@@ -660,6 +640,59 @@ def _fields(grid: Grid, st: _Statics, drv: dict[str, np.ndarray], aew_c: np.ndar
         "mean_sea_level_pressure": mslp, "ocean_index": ocean_index,
     }
     return {k: np.broadcast_to(v, shape) for k, v in out.items()}
+
+
+def _rain_fields(grid: Grid, st: _Statics, drv: dict[str, np.ndarray], aew_c: np.ndarray,
+                 aew_s: np.ndarray, noise: dict[str, np.ndarray],
+                 amount_rng: np.random.Generator) -> _BlockRain:
+    """The rain equations of the module docstring for a block of days: the rain band's
+    latitude, the rain potential, its intraseasonal and synoptic modulation, and the daily
+    occurrence and gamma amounts."""
+    T3 = (slice(None), None, None)
+    s, a1, a2, phi_wa = drv["s"], drv["a1"][T3], drv["a2"][T3], drv["phi_wa"]
+    lat = grid.lat[None, :, None]
+    lon = grid.lon[None, None, :]
+    slat = np.abs(lat)
+    w = st.w_wa[None]
+
+    # Rain-band latitude: West African march (delayed by the ocean), zonal ITCZ elsewhere.
+    phi_gl = 5.0 + (4.0 + 8.0 * st.cont[None]) * np.cos(2 * np.pi * (s[T3] - 225) / YEAR)
+    phi = w * phi_wa[T3] + (1 - w) * phi_gl                           # (t, lat, lon)
+
+    # Rain potential (mm/day).
+    d = lat - phi
+    early = _logistic(8.0 - phi)             # 1 before the monsoon jump, 0 after
+    sigma_n = SIGMA_NORTH + SIGMA_NORTH_EARLY * early
+    itd = phi + ITD_OFFSET + ITD_OFFSET_EARLY * early
+    band = np.exp(-0.5 * (d / np.where(d > 0, sigma_n, SIGMA_SOUTH)) ** 2)
+    band *= _logistic(itd - lat)
+    amp = BAND_RAIN * np.clip(1 - 0.018 * (slat - 5), 0.4, 1.2)
+    amp = amp * (0.4 + 0.6 * _logistic((phi - 1.0) / 1.5))
+    g_c = _logistic((8.0 - lat) / 1.5)
+    ocean_mod = np.clip(1 + 0.3 * a1 * g_c + (0.35 * a2 - 0.15 * a1) * (1 - g_c), 0.3, 2.0)
+    winter = np.cos(2 * np.pi * (s[T3] - 15) / YEAR) * np.sign(lat)   # +1 in local winter
+    r_mid = (2.2 + 0.5 * winter) * np.exp(-(((slat - 47) / 11) ** 2)) \
+        + 0.4 * np.exp(-(((slat - 75) / 12) ** 2))
+    ct_season = (0.5 * (1 + np.cos(2 * np.pi * (s - 215) / YEAR))) ** 2
+    cold = st.cold[None] * ct_season[T3]
+    r0 = (amp * band * ocean_mod + r_mid) * st.f_geo[None] * (1 - 0.6 * cold)
+
+    # Intraseasonal and synoptic modulation.
+    mjo = (drv["mjo_amp"][T3] * np.cos(np.deg2rad(lon) - drv["mjo_phase"][T3])
+           * np.exp(-((lat / 25.0) ** 2)))
+    active = np.clip((phi_wa - 5.0) / 3.0, 0.0, 1.0)[T3]
+    env = active * _box(lon, -60.0, 35.0, 5.0) * np.exp(-0.5 * ((lat - phi - 2.0) / 4.0) ** 2)
+    aew_rain = env * (aew_c - aew_s) / np.sqrt(2.0)
+    log_mod = 0.3 * mjo + 0.4 * aew_rain - 0.08 * env ** 2 + 0.35 * noise["rain_noise"] - 0.5 * 0.35 ** 2
+    pot = r0 * np.exp(np.clip(log_mod, -3.0, 1.6))
+
+    # Daily rain: occurrence from a correlated latent field, gamma amounts.
+    p_wet = P_MAX * (1 - np.exp(-((pot / R_HALF) ** P_POWER)))
+    wet = _norm_cdf(noise["occurrence"]) < p_wet
+    mean_wet = np.minimum(pot / np.maximum(p_wet, 1e-9), MU_LOW + pot)
+    amounts = amount_rng.gamma(GAMMA_SHAPE, 1.0, size=pot.shape)
+    rain = np.where(wet, amounts * mean_wet / GAMMA_SHAPE, 0.0)
+    return _BlockRain(rain=rain, wet=wet, phi=phi, itd=itd, r0=r0, cold=cold, mjo=mjo, env=env)
 
 
 def _easterly_waves(grid: Grid, year: int, seed: int, nt: int) -> tuple[np.ndarray, np.ndarray]:
