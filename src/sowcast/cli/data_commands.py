@@ -41,12 +41,13 @@ def ingest(cfg: DictConfig) -> int:
     one-line error and nothing written. dask runs on threads unless cluster=local_cluster
     or cluster=dask_scheduler cluster.address=tcp://... is given.
     """
-    from sowcast.data.ingest import ingest as run_ingest
+    from sowcast.data.ingest import run as ingest_store
+    from sowcast.data.ingest_options import IngestOptions
 
     common = CommonOptions.from_config(cfg)
-    path = run_ingest(plain(cfg.data.ingest), cfg.data.store, cluster=plain(cfg.cluster),
-                      overwrite=common.overwrite, progress=common.progress)
-    _LOG.info(f"wrote canonical store {path}")
+    result = ingest_store(IngestOptions.from_config(cfg.data.ingest), cfg.data.store, cluster=plain(cfg.cluster),
+                          overwrite=common.overwrite, progress=common.progress)
+    _LOG.info(f"wrote canonical store {result.store}")
     return 0
 
 

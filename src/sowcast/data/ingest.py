@@ -23,6 +23,9 @@ store (dims ``time, station``) instead. dask runs under
 :func:`sowcast.data.dask_runtime.dask_session`: threads by default, or a
 ``dask.distributed`` cluster (``cluster={'scheduler': 'distributed', 'address':
 'local-cluster'}`` or a scheduler address).
+
+The options are :class:`sowcast.data.ingest_options.IngestOptions` (the ``data.ingest:``
+config); the entry is :func:`run` (:func:`ingest`: the same from a mapping).
 """
 
 from __future__ import annotations
@@ -38,9 +41,9 @@ import pandas as pd
 import xarray as xr
 
 from sowcast.config import plain
-from sowcast.config_values import number, whole
 from sowcast.data import normalize
 from sowcast.data.dask_runtime import persist
+from sowcast.data.ingest_options import TIME_CHUNK, IngestOptions
 from sowcast.data.plausible import check_values, value_summary
 from sowcast.data.schema import (
     CANONICAL_VARIABLES, PRECIPITATION_ACCUMULATION, cf_attrs, time_step_iso,
@@ -52,104 +55,8 @@ from sowcast.data.variable_names import rename_variables
 from sowcast.errors import SowcastError
 from sowcast.output_lock import output_lock
 
-OPTIONS = ("sources", "storage_options", "variables", "rename", "units", "time_step", "resample", "time_range",
-           "level", "grid", "regrid_method", "chunks", "statistics_period", "stations", "accumulation")
-RESAMPLE = ("mean", "instant")  # how ingest.time_step treats states (accumulations are always summed)
-_CHUNK_DIMS = ("time", "member", "level", "lat", "lon", "station")
 _ACCUMULATION = "_sowcast_accumulation"  # private attr: the source's labelling convention
-
-
-@dataclass
-class Options:
-    """The validated ``ingest:`` config (see conf/data/demo.yaml)."""
-
-    sources: list[str]
-    storage_options: dict[str, Any] = field(default_factory=dict)
-    variables: list[str] | None = None
-    rename: dict[str, str] = field(default_factory=dict)
-    units: dict[str, str] = field(default_factory=dict)
-    time_step: pd.Timedelta | None = None
-    resample: str = "mean"
-    time_range: list[Any] | None = None
-    level: list[float] | None = None
-    grid: Any = None
-    regrid_method: str = "conservative"
-    chunks: dict[str, int] = field(default_factory=lambda: {"time": 8})
-    statistics_period: tuple[str, str] | None = None
-    stations: str | None = None
-    accumulation: str = "auto"
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> Options:
-        cfg = plain(cfg) or {}
-        unknown = sorted(set(cfg) - set(OPTIONS))
-        if unknown:
-            raise SowcastError(f"unknown ingest option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
-        sources = cfg.get("sources")
-        if not sources:
-            raise SowcastError("ingest.sources is empty: give files, globs, folders or URLs")
-        if isinstance(sources, str):
-            sources = [sources]
-        variables = cfg.get("variables")
-        if isinstance(variables, str):
-            variables = [variables]
-        if variables:
-            unknown_vars = [v for v in variables if v not in CANONICAL_VARIABLES]
-            if unknown_vars:
-                raise SowcastError(
-                    f"ingest.variables names {', '.join(map(repr, unknown_vars))}, not canonical variable(s); "
-                    f"known: {', '.join(sorted(CANONICAL_VARIABLES))}"
-                )
-        step = cfg.get("time_step")
-        if step:
-            try:
-                step = pd.Timedelta(str(step))
-            except ValueError:
-                raise SowcastError(
-                    f"ingest.time_step {cfg['time_step']!r} is not a duration such as 1D or 6h") from None
-            if step <= pd.Timedelta(0):
-                raise SowcastError(f"ingest.time_step must be positive, not {cfg['time_step']!r}")
-        resample = str(cfg.get("resample") or "mean")
-        if resample not in RESAMPLE:
-            raise SowcastError(f"ingest.resample must be {' or '.join(RESAMPLE)}, not {resample!r}")
-        level = cfg.get("level")
-        if level is not None and not isinstance(level, list):
-            level = [level]
-        chunks = cfg.get("chunks") or {"time": 8}
-        if not isinstance(chunks, Mapping) or set(map(str, chunks)) - set(_CHUNK_DIMS):
-            raise SowcastError(f"ingest.chunks must map dims ({', '.join(_CHUNK_DIMS)}) to chunk sizes, "
-                               f"not {chunks!r}")
-        grid = None
-        if cfg.get("grid"):
-            from sowcast.data.grid import Grid
-
-            grid = Grid.from_config(cfg["grid"], "ingest.grid")
-        period = cfg.get("statistics_period")
-        if period is not None:
-            if len(period) != 2:
-                raise SowcastError(f"ingest.statistics_period must be [start, end], not {period!r}")
-            period = (str(period[0]), str(period[1]))
-        accumulation = str(cfg.get("accumulation") or "auto")
-        if accumulation not in ("auto", normalize.PERIOD_BEGINNING, normalize.PERIOD_ENDING):
-            raise SowcastError(
-                f"ingest.accumulation must be auto, period_beginning or period_ending, not {accumulation!r}")
-        return cls(
-            sources=[str(s) for s in sources],
-            storage_options=dict(cfg.get("storage_options") or {}),
-            variables=list(variables) if variables else None,
-            rename={str(k): str(v) for k, v in (cfg.get("rename") or {}).items()},
-            units={str(k): str(v) for k, v in (cfg.get("units") or {}).items()},
-            time_step=step or None,
-            resample=resample,
-            time_range=list(cfg["time_range"]) if cfg.get("time_range") else None,
-            level=[number(x, "ingest.level", 0) for x in level] if level else None,
-            grid=grid,
-            regrid_method=str(cfg.get("regrid_method") or "conservative"),
-            chunks={str(k): whole(v, f"ingest.chunks.{k}", 1) for k, v in chunks.items()},
-            statistics_period=period,
-            stations=str(cfg["stations"]) if cfg.get("stations") else None,
-            accumulation=accumulation,
-        )
+Options = IngestOptions  # the name sowcast.forecast.initial_conditions (and older callers) use
 
 
 @dataclass
@@ -226,9 +133,9 @@ def _bound_chunks(ds: xr.Dataset, kind: str, time_chunk: int) -> xr.Dataset:
     return ds.chunk({"time": min(sizes.values())})
 
 
-def _prepare(raw: xr.Dataset, source: Source, what: str, opts: Options, available: set[str]) -> Part | None:
+def _prepare(raw: xr.Dataset, source: Source, what: str, opts: IngestOptions, available: set[str]) -> Part | None:
     ds = normalize.normalise_coords(raw, what)
-    ds = _bound_chunks(ds, source.kind, opts.chunks.get("time", 8))
+    ds = _bound_chunks(ds, source.kind, opts.time_chunk)
     times = ds["time"].values if "time" in ds.dims else []
     step = pd.Timedelta(times[1] - times[0]) if len(times) > 1 else None
     ds, mapping = rename_variables(ds, opts.rename, what, step)
@@ -318,7 +225,7 @@ def _group(parts: list[Part]) -> list[Group]:
     return groups
 
 
-def _check_last_day(g: Group, opts: Options) -> None:
+def _check_last_day(g: Group, opts: IngestOptions) -> None:
     """A GRIB file cut at a message boundary reads as a shorter series of whole fields; the
     sign it leaves: a sub-daily series whose first day is whole ends in a part of a day.
     An ``ingest.time_range`` with an end says where the series is meant to stop."""
@@ -339,7 +246,7 @@ def _check_last_day(g: Group, opts: Options) -> None:
         )
 
 
-def _prepare_group(g: Group, opts: Options, progress: bool = False) -> Group:
+def _prepare_group(g: Group, opts: IngestOptions, progress: bool = False) -> Group:
     """Time step, units, precipitation convention and time range of one group."""
     ds = g.ds
     g.step = normalize.time_step(ds, g.what)
@@ -420,17 +327,18 @@ def instant_samples(ds: xr.Dataset, resampled: xr.Dataset) -> xr.Dataset:
     return resampled.assign({n: picked[n].assign_attrs(resampled[n].attrs) for n in states})
 
 
-def _transform_group(g: Group, opts: Options) -> Group:
+def _transform_group(g: Group, opts: IngestOptions) -> Group:
     """Resample to ``time_step`` and regrid to ``grid``."""
     ds = g.ds
     if opts.time_step is not None and g.step is not None and opts.time_step != g.step:
         resampled = normalize.resample(ds, opts.time_step, g.step, g.what)
         ds = instant_samples(ds, resampled) if opts.resample == "instant" else resampled
         g.step = opts.time_step
-    if opts.grid is not None:
+    grid = opts.target_grid
+    if grid is not None:
         from sowcast.data.regrid import regrid
 
-        ds = regrid(ds, opts.grid, opts.regrid_method)
+        ds = regrid(ds, grid, opts.regrid_method)
     g.ds = ds
     return g
 
@@ -449,7 +357,7 @@ def _fill_masks(groups: list[Group], progress: bool, period: Any = None) -> None
         g.ds = normalize.apply_mask(g.ds, name, valid, mean)
 
 
-def _merge(groups: list[Group], opts: Options) -> xr.Dataset:
+def _merge(groups: list[Group], opts: IngestOptions) -> xr.Dataset:
     if len(groups) == 1:
         return groups[0].ds
     _check_grids([(g.what, g.ds) for g in groups])
@@ -504,7 +412,7 @@ def _dask_chunks(ds: xr.Dataset, stored: Mapping[str, int]) -> dict[str, int]:
     The zarr chunks (``ingest.chunks``, default 8 time steps) suit the training reader; the
     computation runs on fewer, larger pieces (a write of whole zarr chunks stays safe).
     """
-    chunks = {d: int(stored.get(d, 8 if d == "time" else -1)) for d in ds.dims}
+    chunks = {d: int(stored.get(d, TIME_CHUNK if d == "time" else -1)) for d in ds.dims}
     if "time" in ds.dims and chunks["time"] > 0:
         per_step = max(
             (da.dtype.itemsize * int(np.prod([n if chunks.get(d, -1) < 0 else min(n, chunks[d])
@@ -517,7 +425,7 @@ def _dask_chunks(ds: xr.Dataset, stored: Mapping[str, int]) -> dict[str, int]:
     return chunks
 
 
-def _finalise(ds: xr.Dataset, sources: list[Source], step: pd.Timedelta | None, opts: Options) -> xr.Dataset:
+def _finalise(ds: xr.Dataset, sources: list[Source], step: pd.Timedelta | None, opts: IngestOptions) -> xr.Dataset:
     """float32, CF attributes, chunks and root attributes."""
     import sowcast
 
@@ -549,7 +457,7 @@ def _finalise(ds: xr.Dataset, sources: list[Source], step: pd.Timedelta | None, 
 
 # --- entry points ---
 
-def _ingest_stations(sources: list[Source], opts: Options, store: Path, overwrite: bool,
+def _ingest_stations(sources: list[Source], opts: IngestOptions, store: Path, overwrite: bool,
                      progress: bool) -> Path:
     from sowcast.data.stations import read_station_csv, validate_points
     from sowcast.data.statistics import compute_statistics
@@ -557,7 +465,8 @@ def _ingest_stations(sources: list[Source], opts: Options, store: Path, overwrit
 
     if opts.grid is not None:
         raise SowcastError("station CSVs are point data; ingest.grid does not apply to them")
-    parts = [read_station_csv(s.uri, stations=opts.stations, variables=opts.variables,
+    parts = [read_station_csv(s.uri, stations=opts.stations,
+                              variables=list(opts.variables) if opts.variables is not None else None,
                               time_range=tuple(opts.time_range) if opts.time_range else None)
              for s in sources]
     ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="station", join="outer",
@@ -571,26 +480,41 @@ def _ingest_stations(sources: list[Source], opts: Options, store: Path, overwrit
     stats = compute_statistics(ds, opts.statistics_period, progress=progress)
     # Station series are read whole (products, verification): decade-long chunks, not the
     # gridded default, which would write thousands of tiny chunk files.
-    chunks = {**opts.chunks, "time": max(int(opts.chunks.get("time", 8)), 3660)}
+    chunks = {**opts.chunks, "time": max(opts.time_chunk, 3660)}
     return write_store(ds, store, statistics=stats, chunks=chunks, overwrite=overwrite,
                        progress=progress, validate=False)
 
 
+@dataclass(frozen=True)
+class IngestResult:
+    """What :func:`run` wrote: the canonical store (statistics beside it) from how many sources."""
+
+    store: Path
+    sources: int
+    points: bool  # a station (point) store, dims time, station
+
+
 def ingest(cfg_ingest: Mapping, store: str | Path, cluster: Mapping | None = None,
            overwrite: bool = False, progress: bool = True) -> Path:
-    """Read the ``ingest:`` config's sources into the canonical store ``store``; see module doc.
+    """:func:`run` with the ``ingest:`` config as a mapping (parsed by
+    :meth:`IngestOptions.from_config`); the store's path."""
+    return run(IngestOptions.from_config(cfg_ingest), store, cluster=cluster, overwrite=overwrite,
+               progress=progress).store
+
+
+def run(opts: IngestOptions, store: str | Path, *, cluster: Mapping | None = None, overwrite: bool = False,
+        progress: bool = True) -> IngestResult:
+    """Read ``opts.sources`` into the canonical store ``store``; see module doc. ``cluster``: the
+    ``cluster:`` config (:func:`sowcast.data.dask_runtime.dask_session`; None: threads).
 
     Nothing appears at ``store`` unless the whole store and its statistics were written.
     """
     from sowcast.data.dask_runtime import dask_session
-    from sowcast.data.statistics import compute_statistics
-    from sowcast.data.store import write_store
 
     try:
         import dask  # noqa: F401
     except ImportError:
         raise SowcastError("ingest needs dask: pip install 'sowcast[ingest]'") from None
-    opts = Options.from_config(cfg_ingest)
     if is_remote(str(store)):
         raise SowcastError(f"canonical stores are written to a local path, not {store}")
     store = Path(store)
@@ -603,30 +527,41 @@ def ingest(cfg_ingest: Mapping, store: str | Path, cluster: Mapping | None = Non
             if csvs:
                 if len(csvs) != len(sources):
                     raise SowcastError("station CSVs and gridded sources go to separate stores; ingest them separately")
-                return _ingest_stations(sources, opts, store, overwrite, progress)
-            parts: list[Part] = []
-            available: set[str] = set()
-            for src in sources:
-                opened = open_source(src, opts.storage_options)
-                for i, raw in enumerate(opened):
-                    what = src.name if len(opened) == 1 else f"{src.name} (part {i + 1})"
-                    part = _prepare(raw, src, what, opts, available)
-                    if part is not None:
-                        parts.append(part)
-            missing = [v for v in (opts.variables or []) if v not in available]
-            if missing:
-                raise SowcastError(
-                    f"requested variable(s) {', '.join(missing)} not found in the sources "
-                    f"(found: {', '.join(sorted(available)) or 'none'})"
-                )
-            groups = [_prepare_group(g, opts, progress) for g in _group(parts)]
-            _check_values(groups, progress)
-            groups = [_transform_group(g, opts) for g in groups]
-            _fill_masks(groups, progress, opts.statistics_period)
-            ds = _merge(groups, opts)
-            steps = [g.step for g in groups if g.step is not None]
-            ds = _finalise(ds, sources, steps[0] if steps else None, opts)
-            with _reading("the sources"):
-                stats = compute_statistics(ds, opts.statistics_period, progress=progress)
-                return write_store(ds, store, statistics=stats, chunks=opts.chunks, overwrite=overwrite,
-                                   progress=progress)
+                path = _ingest_stations(sources, opts, store, overwrite, progress)
+            else:
+                path = _ingest_grids(sources, opts, store, overwrite, progress)
+    return IngestResult(store=path, sources=len(sources), points=bool(csvs))
+
+
+def _ingest_grids(sources: list[Source], opts: IngestOptions, store: Path, overwrite: bool,
+                  progress: bool) -> Path:
+    """Gridded sources: steps 2-4 of the module doc."""
+    from sowcast.data.statistics import compute_statistics
+    from sowcast.data.store import write_store
+
+    parts: list[Part] = []
+    available: set[str] = set()
+    for src in sources:
+        opened = open_source(src, opts.storage_options)
+        for i, raw in enumerate(opened):
+            what = src.name if len(opened) == 1 else f"{src.name} (part {i + 1})"
+            part = _prepare(raw, src, what, opts, available)
+            if part is not None:
+                parts.append(part)
+    missing = [v for v in (opts.variables or []) if v not in available]
+    if missing:
+        raise SowcastError(
+            f"requested variable(s) {', '.join(missing)} not found in the sources "
+            f"(found: {', '.join(sorted(available)) or 'none'})"
+        )
+    groups = [_prepare_group(g, opts, progress) for g in _group(parts)]
+    _check_values(groups, progress)
+    groups = [_transform_group(g, opts) for g in groups]
+    _fill_masks(groups, progress, opts.statistics_period)
+    ds = _merge(groups, opts)
+    steps = [g.step for g in groups if g.step is not None]
+    ds = _finalise(ds, sources, steps[0] if steps else None, opts)
+    with _reading("the sources"):
+        stats = compute_statistics(ds, opts.statistics_period, progress=progress)
+        return write_store(ds, store, statistics=stats, chunks=opts.chunks, overwrite=overwrite,
+                           progress=progress)

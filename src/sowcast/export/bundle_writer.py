@@ -1,6 +1,9 @@
 """Write the edge bundle (:mod:`sowcast.bundle`) from a training checkpoint.
 
-:func:`export_bundle` does the whole of ``sowcast export``:
+:func:`write_bundle` does the whole of ``sowcast export`` from a checkpoint, with the typed
+:class:`~sowcast.export.options.ExportOptions` (:func:`export_bundle`: the same with the
+options as keywords; :func:`sowcast.export.stage.run`: the command's entry, which finds the
+checkpoint):
 
 1. rebuild graph and model from the checkpoint (:func:`onnx_export.load_model`);
 2. open the training store (the checkpoint's ``data.store``, or ``store=``) for the static
@@ -45,7 +48,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -81,7 +84,8 @@ from sowcast.export.bundle_manifest import (
 )
 from sowcast.log import reporter
 
-DEFAULT_MAX_SKILL_CHANGE = 0.02
+if TYPE_CHECKING:
+    from sowcast.export.options import ExportOptions
 
 
 # -- torch-free pieces ------------------------------------------------------------------------
@@ -181,6 +185,19 @@ class ExportResult:
     signed_by: str | None = None  # fingerprint of the signing key; None: unsigned
     typed_manifest: Manifest | None = None  # the same manifest, typed
 
+    def summary(self) -> list[str]:
+        """The result lines of ``sowcast export``: the bundle (size, id: the manifest's sha256),
+        the signing key, the archive."""
+        from sowcast.bundle.checksums import sha256_file
+
+        size = sum(p.stat().st_size for p in self.bundle.iterdir() if p.is_file())
+        out = [f"bundle {self.bundle} ({size / 1e6:.2f} MB), id {sha256_file(self.bundle / MANIFEST_FILE)}"]
+        if self.signed_by is not None:
+            out.append(f"signed with key {self.signed_by} (manifest.sig)")
+        if self.archive is not None:
+            out.append(f"archive {self.archive} ({self.archive.stat().st_size / 1e6:.2f} MB)")
+        return out
+
 
 Say = Callable[..., None]  # say(message, level=logging.INFO): sowcast.log.reporter
 
@@ -229,40 +246,51 @@ class _Parity:
 
 
 def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str | os.PathLike, *,
-                  archive: bool = True, opset: int = 18, variants: Sequence[str] = (),
-                  parity_tolerance: float = 1e-4, parity_real_windows: int = 4, parity_batch: int = 3,
-                  max_skill_change: float = DEFAULT_MAX_SKILL_CHANGE, threads: int = 2,
-                  climatology: str | os.PathLike | None = None, store: str | os.PathLike | None = None,
-                  overwrite: bool = False, seed: int = 0, embed_limit_bytes: int | None = None,
-                  log: Callable[[str], None] | None = None,
-                  sign_key: str | os.PathLike | None = None) -> ExportResult:
-    """Write the bundle of ``checkpoint`` (a folder, ``state.pt`` or loaded payload) to ``output``
-    (module doc). Returns the paths and the manifest. ``log``: a callback for the progress lines
-    instead of the ``sowcast export`` logger."""
+                  overwrite: bool = False, embed_limit_bytes: int | None = None,
+                  log: Callable[[str], None] | None = None, **options: Any) -> ExportResult:
+    """:func:`write_bundle` with ``options`` given as keywords: the fields of
+    :class:`~sowcast.export.options.ExportOptions` (archive, opset, variants, parity_tolerance,
+    ...), their defaults there; for Python callers, which pass values of the right types."""
+    from sowcast.export.options import ExportOptions
+
+    return write_bundle(checkpoint, ExportOptions(output=Path(output), **options), overwrite=overwrite,
+                        embed_limit_bytes=embed_limit_bytes, log=log)
+
+
+def write_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], options: ExportOptions, *,
+                 overwrite: bool = False, embed_limit_bytes: int | None = None,
+                 log: Callable[[str], None] | None = None) -> ExportResult:
+    """Write the bundle of ``checkpoint`` (a folder, ``state.pt`` or loaded payload) to
+    ``options.output`` (module doc); ``options.checkpoint`` is not read here (the stage,
+    :func:`sowcast.export.stage.run`, resolves it). Returns the paths and the manifest. ``log``:
+    a callback for the progress lines instead of the ``sowcast export`` logger."""
     import torch
+
+    from sowcast.export.options import check_export_options, precisions
 
     lines: list[str] = []
     say = reporter("export", log, lines)  # sowcast export: [warning: ]... on stderr, or to log
-    output = Path(output)
-    archive_path = output.with_name(output.name + ".tar.gz") if archive else None
-    variants = _checked_options(output, archive_path, overwrite, variants, climatology, parity_batch, parity_tolerance)
-    threads = max(int(threads), 1)
+    check_export_options(options, overwrite)
+    o, output, archive_path = options, options.output, options.archive_path
+    variants = list(precisions(o.variants))
+    threads = max(int(o.threads), 1)
     private_key = None
-    if sign_key is not None:  # read now: a bad key fails before the long export
+    if o.sign_key is not None:  # read now: a bad key fails before the long export
         from sowcast.bundle.signature import load_private_key
 
-        private_key = load_private_key(sign_key)
+        private_key = load_private_key(o.sign_key)
 
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        ck = _read_checkpoint(checkpoint, store, int(parity_real_windows), say)
+        ck = _read_checkpoint(checkpoint, o.store, int(o.parity_real_windows), say)
         with atomic_path(output, overwrite=overwrite, directory=True) as tmp:
-            onnx_info, external = _write_onnx(tmp, ck, int(opset), embed_limit_bytes, say)
-            parity = _check_parity(tmp, ck, threads, int(parity_batch), float(parity_tolerance), int(seed), say)
-            kept, dropped = _judge_variants(tmp, ck, parity, variants, threads, float(max_skill_change), int(seed), say)
-            roles = _write_fields(tmp, ck, external, kept, climatology)
-            timing = {"fp32": round(parity.ms_fp32, 3), "batch": int(parity_batch), "threads": threads}
+            onnx_info, external = _write_onnx(tmp, ck, int(o.opset), embed_limit_bytes, say)
+            parity = _check_parity(tmp, ck, threads, int(o.parity_batch), float(o.parity_tolerance), int(o.seed), say)
+            kept, dropped = _judge_variants(tmp, ck, parity, variants, threads, float(o.max_skill_change),
+                                            int(o.seed), say)
+            roles = _write_fields(tmp, ck, external, kept, o.climatology)
+            timing = {"fp32": round(parity.ms_fp32, 3), "batch": int(o.parity_batch), "threads": threads}
             manifest = _write_bundle_manifest(tmp, ck, onnx_info, external, parity, timing, kept, dropped, roles)
             signed_by = _sign(tmp, private_key, say)
         say(f"bundle written: {output}")
@@ -275,28 +303,6 @@ def export_bundle(checkpoint: str | os.PathLike | Mapping[str, Any], output: str
                             signed_by=signed_by, typed_manifest=manifest)
     finally:
         torch.set_num_threads(previous_threads)
-
-
-def _checked_options(output: Path, archive_path: Path | None, overwrite: bool, variants: Sequence[str],
-                     climatology: str | os.PathLike | None, parity_batch: int, parity_tolerance: float) -> list[str]:
-    """Refuse, before anything is loaded, an output in the way and options out of range;
-    returns the variants' precisions in lower case."""
-    from sowcast.export.quantize import VARIANT_PRECISIONS
-
-    for p in (output, archive_path):
-        if p is not None and p.exists() and not overwrite:
-            raise SowcastError(f"{p} exists already; set overwrite=true to replace it")
-    variants = [str(v).lower() for v in (variants or [])]
-    unknown = [v for v in variants if v not in VARIANT_PRECISIONS]
-    if unknown or len(set(variants)) != len(variants):
-        raise SowcastError(f"export.variants must name each of {', '.join(VARIANT_PRECISIONS)} at most once, not {variants}")
-    if climatology is not None and not Path(climatology).is_file():
-        raise SowcastError(f"export.climatology: no file at {climatology}")
-    if int(parity_batch) < 2:
-        raise SowcastError(f"export.parity_batch must be at least 2 (the batch dim is checked at 1 and at it), not {parity_batch}")
-    if not float(parity_tolerance) > 0:
-        raise SowcastError(f"export.parity_tolerance must be positive, not {parity_tolerance}")
-    return variants
 
 
 def _read_checkpoint(checkpoint: Any, store: Any, n_real: int, say: Say) -> _Checkpoint:
