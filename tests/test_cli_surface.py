@@ -26,18 +26,13 @@ def test_version_is_the_installed_package_version(sowcast_cli, flag):
     assert r.stdout == f"sowcast {metadata.version('sowcast')}\n" and r.stderr == ""
 
 
-def _comment_lines(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text().splitlines() if line.strip().startswith("#")]
-
-
-def test_command_help_shows_its_own_sections_with_the_yaml_comments(sowcast_cli):
+def test_command_help_shows_its_own_options_not_the_whole_config(sowcast_cli):
     r = sowcast_cli("forecast", "--help")
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert out.startswith(f"sowcast forecast: {COMMANDS['forecast'].summary}\n")
     assert "\nforecast:\n" in out and "overwrite: false" in out
-    for comment in _comment_lines(CONF / "forecast" / "default.yaml"):
-        assert comment in out
+    assert "\n  checkpoint_every: 5 " in out and "# steps between saved rollout states" in out  # from the schema
     # Not the other stages' sections, nor the whole composed config.
     for other in ("train", "serve", "bulletin", "products", "model", "demo"):
         assert f"\n{other}:" not in out

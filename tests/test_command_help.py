@@ -50,9 +50,9 @@ def test_help_of_a_bad_value_is_a_one_line_error(capsys):
 
 
 def test_commands_without_an_options_class_keep_the_yaml_help(capsys):
-    out = _help(capsys, "hindcast")
+    out = _help(capsys, "data", "describe")
     assert "config it reads, with the defaults (override with KEY=VALUE):" in out
-    assert "options, with their defaults" not in out and "\nhindcast:\n" in out
+    assert "options, with their defaults" not in out and "\ndata:\n" in out
 
 
 def test_overwrite_words_mean_what_they_say_at_the_command_line(capsys, tmp_path):

@@ -193,7 +193,7 @@ def test_errors_leave_nothing_at_output(forecast_data, tmp_path):
     one_line_error(lambda: run_forecast(options(forecast_data["bundle"], other_grid, out)), "grids differ")
     nothing_written()
     one_line_error(lambda: run_forecast(options(forecast_data["bundle"], store, tmp_path / "fc.grib")), "must end in .zarr or .nc")
-    with pytest.raises(SowcastError, match="unknown forecast option"):
+    with pytest.raises(SowcastError, match="unknown option forecast.member; known: bundle,"):
         options(forecast_data["bundle"], store, out, member=3)
 
     # An existing output of another forecast is kept unless overwrite.

@@ -107,7 +107,7 @@ def test_variable_scale_sets_its_channels_alone():
 def test_bad_perturbation_config():
     with pytest.raises(SowcastError, match="scale must be >= 0"):
         Perturbation.from_config({"scale": -1})
-    with pytest.raises(SowcastError, match="unknown forecast.perturbation option"):
+    with pytest.raises(SowcastError, match="unknown option forecast.perturbation.sigma; known: scale,"):
         Perturbation.from_config({"sigma": 1})
     with pytest.raises(SowcastError, match="variable_scale.total_precipitation must be >= 0"):
         Perturbation.from_config({"variable_scale": {"total_precipitation": -2}})

@@ -164,7 +164,7 @@ def test_a_folder_of_other_hindcasts_is_kept_unless_overwrite(long_data, tmp_pat
     ({"lead": "36h"}, ("hindcast.lead 36h", "not whole days", "daily periods")),
     ({"lead": "6h"}, ("hindcast.lead 6h", "not whole days", "daily periods")),
     ({"variables": ["sea_ice"]}, ("no surface channel sea_ice",)),
-    ({"colour": "red"}, ("unknown hindcast option", "colour")),
+    ({"colour": "red"}, ("unknown option hindcast.colour; known: bundle,",)),
     ({"years": [2001, 2000]}, ("before the first",)),
 ])
 def test_bad_options_are_one_line_errors(long_data, tmp_path, change, needles):

@@ -6,8 +6,7 @@ import math
 
 from omegaconf import DictConfig
 
-from sowcast.config import plain
-from sowcast.config_values import flag, with_flags
+from sowcast.cli.common_options import CommonOptions
 
 
 def run(cfg: DictConfig) -> int:
@@ -26,9 +25,9 @@ def run(cfg: DictConfig) -> int:
     """
     from sowcast.forecast.engine import ForecastOptions, run_forecast
 
-    overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
-    options = ForecastOptions.from_config(with_flags(dict(plain(cfg.forecast) or {}), "forecast.", "spinning"))
-    result = run_forecast(options, overwrite=overwrite, progress=progress)
+    common = CommonOptions.from_config(cfg)
+    result = run_forecast(ForecastOptions.from_config(cfg.forecast), overwrite=common.overwrite,
+                          progress=common.progress)
     if result.status == "up to date":
         print(f"{result.output} is up to date (same bundle, initial conditions and config); "
               f"set overwrite=true to recompute it")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from sowcast.config import plain
-from sowcast.config_values import flag, whole, with_flags
-from sowcast.errors import SowcastError
+from sowcast.cli.common_options import CommonOptions
 from sowcast.log import get_logger
+
+if TYPE_CHECKING:
+    from sowcast.forecast.hindcast_options import HindcastOptions
 
 _LOG = get_logger("hindcast")
 
@@ -34,20 +36,11 @@ def run(cfg: DictConfig) -> int:
     Reforecasts of held-out years for 'sowcast verify': hindcast.years=[2007,2010]
     hindcast.keep_daily=true hindcast.climatology.build=false hindcast.output=reforecasts.
     """
-    from sowcast.forecast.hindcast import HindcastOptions, open_hindcast, run_hindcast
+    from sowcast.forecast.hindcast import HindcastOptions, run_hindcast
 
-    hc = dict(plain(cfg.hindcast))
-    clim_cfg = dict(hc.pop("climatology", None) or {})
-    unknown = sorted(set(clim_cfg) - {"build", "window_days", "add_to_bundle"})
-    if unknown:
-        raise SowcastError(f"unknown hindcast.climatology option(s) {', '.join(unknown)}; "
-                           f"known: build, window_days, add_to_bundle")
-    build = flag(clim_cfg.get("build", True), "hindcast.climatology.build")
-    add_to_bundle = flag(clim_cfg.get("add_to_bundle", True), "hindcast.climatology.add_to_bundle")
-    window_days = whole(clim_cfg.get("window_days", 15), "hindcast.climatology.window_days", 0)
-    overwrite, progress = flag(cfg.overwrite, "overwrite"), flag(cfg.progress, "progress")
-    options = HindcastOptions.from_config(with_flags(hc, "hindcast.", "keep_daily", "merge"))
-    result = run_hindcast(options, overwrite=overwrite, progress=progress)
+    common = CommonOptions.from_config(cfg)
+    options = HindcastOptions.from_config(cfg.hindcast)
+    result = run_hindcast(options, overwrite=common.overwrite, progress=common.progress)
     rate = result.member_days_per_cpu_second
     speed = f", {rate:.3g} member-days per CPU-second" if not math.isnan(rate) else ""
     if options.merge:
@@ -59,11 +52,18 @@ def run(cfg: DictConfig) -> int:
         _LOG.info(f"shard {options.shard[0]}/{options.shard[1]} done; when all {options.shard[1]} are, "
                   f"run the same command with hindcast.merge=true instead of hindcast.shard")
         return 0
-    if not build:
-        return 0
+    if options.climatology.build:
+        _build_climatology(options)
+    return 0
 
+
+def _build_climatology(options: HindcastOptions) -> None:
+    """climatology.nc from the hindcasts in ``options.output`` and the store's truth at the same
+    starts (:func:`sowcast.products.climatology.build_climatology`), added to the bundle folder
+    with ``hindcast.climatology.add_to_bundle``."""
     from sowcast.bundle.reader import load_bundle, offer_file_to_bundle
     from sowcast.data.store import open_store
+    from sowcast.forecast.hindcast import open_hindcast
     from sowcast.products.climatology import build_climatology, write_climatology
     from sowcast.products.daily import store_daily
     from sowcast.products.periods import observed_periods
@@ -72,12 +72,11 @@ def run(cfg: DictConfig) -> int:
     with open_store(options.store, chunks=None) as store:
         names = [v for v in options.variables if v in store.data_vars]
         observed = observed_periods(store_daily(store[names]), periods["start"].values)
-    clim = build_climatology(periods, observed, window_days=window_days)
+    clim = build_climatology(periods, observed, window_days=options.climatology.window_days)
     bundle = load_bundle(options.bundle)
     clim.attrs["bundle_sha256"] = str(bundle.sha256)
     path = Path(options.output) / "climatology.nc"
     write_climatology(clim, path)
     print(f"model climatology: {path}")
-    if add_to_bundle:
+    if options.climatology.add_to_bundle:
         _LOG.info(offer_file_to_bundle(options.bundle, path, "climatology", "products.climatology"))
-    return 0

@@ -47,7 +47,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +56,12 @@ import pandas as pd
 import xarray as xr
 
 from sowcast.bundle.channel_masks import read_channel_masks
-from sowcast.bundle.signature import trusted_keys_option
 from sowcast.data.forcings import compute_forcings
 from sowcast.data.schema import PRECIPITATION_ACCUMULATION, time_step_iso
 from sowcast.errors import SowcastError
 from sowcast.log import reporter
 from sowcast.output_lock import output_lock
 from sowcast.forecast.ensemble import (
-    Perturbation,
     PerturbationGenerator,
     clip_nonnegative,
     nonnegative_channels,
@@ -74,7 +72,8 @@ from sowcast.forecast.initial_conditions import (
     channel_specs,
     read_initial_conditions,
 )
-from sowcast.forecast.member_threads import CallRunner, member_split, parallel_mode
+from sowcast.forecast.member_threads import CallRunner, member_split
+from sowcast.forecast.options import ForecastOptions
 from sowcast.forecast.model_noise import NOISE_STREAM, ModelNoise, bundle_noise, start_key, step_keys
 from sowcast.forecast.output_writer import (
     OutputLayout,
@@ -89,124 +88,6 @@ from sowcast.forecast.rollout_state import (
     partial_dir,
     save_state,
 )
-
-OPTIONS = ("bundle", "init", "init_time", "lead", "members", "perturbation", "noise_seed", "lagged", "threads",
-           "inter_op_threads", "spinning", "parallel", "batch", "output", "checkpoint_every", "precision", "trusted_keys")
-ZARR_SUFFIXES = (".zarr",)
-NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
-
-
-def _int(cfg: Mapping[str, Any], key: str, default: Any, low: int, what: str | None = None) -> int:
-    value = cfg.get(key, default)
-    try:
-        out = int(value)
-        if out != float(value):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise SowcastError(f"forecast.{what or key} must be a whole number, not {value!r}") from None
-    if out < low:
-        raise SowcastError(f"forecast.{what or key} must be at least {low}, not {out}")
-    return out
-
-
-def _is_null(value: Any) -> bool:
-    return value is None or str(value).strip().lower() in ("", "none", "null")
-
-
-@dataclass
-class ForecastOptions:
-    """The validated ``forecast:`` config (see conf/forecast/default.yaml)."""
-
-    bundle: Any                       # a bundle folder / archive path, or a loaded Bundle
-    init: str
-    output: Path
-    init_time: Any = None             # None: the latest time of the initial conditions
-    lead: pd.Timedelta = field(default_factory=lambda: pd.Timedelta("46D"))
-    members: int = 16                 # per start (see sowcast.forecast.ensemble)
-    perturbation: Perturbation = field(default_factory=Perturbation)
-    noise_seed: int = 0               # stochastic bundles: the model noise's seed (model_noise.py)
-    lagged_n: int = 0
-    lagged_spacing: int = 1           # steps between lagged starts
-    threads: int = 2
-    inter_op_threads: int = 1
-    spinning: bool = False
-    parallel: str = "members"         # members | intra_op (sowcast.forecast.member_threads)
-    batch: int | None = None          # members per onnxruntime call; None: all
-    checkpoint_every: int = 5
-    precision: str = "fp32"
-    trusted_keys: tuple[str, ...] = ()  # .pub files; set: the bundle must be signed by one (bundle/signature.py)
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> ForecastOptions:
-        from sowcast.config import plain
-
-        cfg = plain(cfg) or {}
-        unknown = sorted(set(cfg) - set(OPTIONS))
-        if unknown:
-            raise SowcastError(f"unknown forecast option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
-        if _is_null(cfg.get("bundle")):
-            raise SowcastError("forecast.bundle is not set: give the bundle folder or .tar.gz archive")
-        if _is_null(cfg.get("init")):
-            raise SowcastError("forecast.init is not set: give a canonical store or a netCDF/GRIB analysis file")
-        if _is_null(cfg.get("output")):
-            raise SowcastError("forecast.output is not set: give a .zarr or .nc path")
-        output = Path(os.path.expanduser(str(cfg["output"])))
-        if output.suffix.lower() not in ZARR_SUFFIXES + NETCDF_SUFFIXES:
-            raise SowcastError(f"forecast.output {output} must end in .zarr or .nc")
-        lead_text = cfg.get("lead", "46D")
-        try:
-            lead = pd.Timedelta(str(lead_text))
-        except ValueError:
-            raise SowcastError(f"forecast.lead {lead_text!r} is not a duration such as 46D or 240h") from None
-        if lead <= pd.Timedelta(0):
-            raise SowcastError(f"forecast.lead must be positive, not {lead_text!r}")
-        lagged = cfg.get("lagged") or {}
-        if not isinstance(lagged, Mapping):
-            raise SowcastError(f"forecast.lagged must be {{n, spacing}}, not {lagged!r}")
-        unknown = sorted(set(lagged) - {"n", "spacing"})
-        if unknown:
-            raise SowcastError(f"unknown forecast.lagged option(s) {', '.join(unknown)}; known: n, spacing")
-        batch = cfg.get("batch")
-        precision = str(cfg.get("precision") or "fp32")
-        trusted_keys = trusted_keys_option(cfg.get("trusted_keys"), "forecast.trusted_keys")
-        return cls(
-            bundle=str(cfg["bundle"]) if isinstance(cfg["bundle"], (str, os.PathLike)) else cfg["bundle"],
-            init=str(cfg["init"]),
-            output=output,
-            init_time=None if _is_null(cfg.get("init_time")) else cfg.get("init_time"),
-            lead=lead,
-            members=_int(cfg, "members", 16, 1),
-            perturbation=Perturbation.from_config(cfg.get("perturbation")),
-            noise_seed=_int(cfg, "noise_seed", 0, 0),
-            lagged_n=_int(lagged, "n", 0, 0, "lagged.n"),
-            lagged_spacing=_int(lagged, "spacing", 1, 1, "lagged.spacing"),
-            threads=_int(cfg, "threads", 2, 0),
-            inter_op_threads=_int(cfg, "inter_op_threads", 1, 0),
-            spinning=bool(cfg.get("spinning", False)),
-            parallel=parallel_mode(cfg.get("parallel", "members"), "forecast.parallel"),
-            batch=None if _is_null(batch) or str(batch).lower() == "all" else _int(cfg, "batch", None, 1),
-            checkpoint_every=_int(cfg, "checkpoint_every", 5, 1),
-            precision=precision,
-            trusted_keys=trusted_keys,
-        )
-
-    @property
-    def is_netcdf(self) -> bool:
-        return self.output.suffix.lower() in NETCDF_SUFFIXES
-
-    def as_config(self) -> dict[str, Any]:
-        """The options as the plain config they came from (for the provenance attribute)."""
-        return {
-            "bundle": self.bundle if isinstance(self.bundle, str) else str(getattr(self.bundle, "path", "")),
-            "init": self.init, "output": str(self.output),
-            "init_time": None if self.init_time is None else str(self.init_time),
-            "lead": time_step_iso(self.lead), "members": self.members,
-            "perturbation": self.perturbation.as_config(), "noise_seed": self.noise_seed,
-            "lagged": {"n": self.lagged_n, "spacing": self.lagged_spacing},
-            "threads": self.threads, "inter_op_threads": self.inter_op_threads, "spinning": self.spinning,
-            "parallel": self.parallel, "batch": self.batch, "checkpoint_every": self.checkpoint_every, "precision": self.precision,
-        }
-
 
 @dataclass
 class ForecastResult:
@@ -359,11 +240,11 @@ def _fingerprint(options: ForecastOptions, bundle: Any, ic: InitialConditions, n
         "bundle_sha256": str(bundle.sha256),
         "initial_conditions_sha256": ic.digest(),
         "init_time": f"{ic.init_time:%Y-%m-%dT%H:%M:%S}",
-        "lead": time_step_iso(options.lead),
+        "lead": time_step_iso(options.lead_time),
         "members": options.members,
         "n_members": n_members,
         "perturbation": options.perturbation.as_config(),
-        "lagged": [options.lagged_n, options.lagged_spacing],
+        "lagged": [options.lagged.n, options.lagged.spacing],
         "batch": batch,
         "precision": options.precision,
     }
@@ -391,18 +272,18 @@ def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fi
         "initial_conditions": str(ic.source),
         "initial_conditions_sha256": ic.digest(),
         "time_step": time_step_iso(bundle.time_step),
-        "lead": time_step_iso(options.lead),
+        "lead": time_step_iso(options.lead_time),
         "sowcast_version": sowcast.__version__,
         "onnxruntime_version": onnxruntime.__version__,
         "model_precision": options.precision,
         "precipitation_accumulation": PRECIPITATION_ACCUMULATION,
         "ensemble_members": n_members,
         "members_per_start": options.members,
-        "lagged_starts": options.lagged_n,
-        "lagged_spacing_steps": options.lagged_spacing,
+        "lagged_starts": options.lagged.n,
+        "lagged_spacing_steps": options.lagged.spacing,
         "perturbation": (f"member 0 of each start unperturbed; others: Gaussian-smoothed white noise "
                          f"(length scale {p.length_scale:g} grid cells) x {p.scale:g} x diff_std per channel"
-                         f"{''.join(f'; {k} x {v:g}' for k, v in p.variable_scale)}, "
+                         f"{''.join(f'; {k} x {v:g}' for k, v in p.variable_scale.items())}, "
                          f"numpy default_rng([seed={p.seed}, member])"),
         "forecast_config": json.dumps(options.as_config(), sort_keys=True),
         "config_fingerprint": fingerprint,
@@ -447,8 +328,8 @@ def _initial_window(ic: InitialConditions, options: ForecastOptions, bundle: Any
     windows = []
     times = None
     members = np.arange(options.members)
-    for start in range(options.lagged_n + 1):
-        lag = start * options.lagged_spacing
+    for start in range(options.lagged.n + 1):
+        lag = start * options.lagged.spacing
         end = len(ic.times) - 1 - lag
         ens = start_ensemble(ic.window(end, t_in), start, options.members, generator, nonnegative)
         t = ic.times[end - t_in + 1:end + 1].copy()
@@ -470,16 +351,16 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
     say = reporter("forecast", log)
     bundle = _load_bundle(options.bundle, options.trusted_keys)
     step = pd.Timedelta(bundle.time_step)
-    if options.lead % step != pd.Timedelta(0):
-        raise SowcastError(f"forecast.lead {time_step_iso(options.lead)} is not a whole multiple of the bundle's "
+    if options.lead_time % step != pd.Timedelta(0):
+        raise SowcastError(f"forecast.lead {time_step_iso(options.lead_time)} is not a whole multiple of the bundle's "
                            f"time step {time_step_iso(step)}")
-    n_steps = int(options.lead // step)
+    n_steps = int(options.lead_time // step)
     t_in = int(bundle.n_input_steps)
-    n_starts = options.lagged_n + 1
+    n_starts = options.lagged.n + 1
     n_members = options.members * n_starts
     batch = min(options.batch or n_members, n_members)
     ic = read_initial_conditions(options.init, bundle, options.init_time,
-                                 n_times=t_in + options.lagged_n * options.lagged_spacing)
+                                 n_times=t_in + options.lagged.n * options.lagged.spacing)
     manifest = bundle.manifest
     stochastic = bundle.typed_manifest.model.noise is not None
     fingerprint = _fingerprint(options, bundle, ic, n_members, batch, stochastic)
@@ -498,8 +379,8 @@ def run_forecast(options: ForecastOptions, overwrite: bool = False, progress: bo
         specs = channel_specs(bundle)
         stepper, runner, noise, generator, nonnegative = _stepper(options, bundle, manifest, len(specs), step,
                                                                   n_members, batch, say)
-        start_times = ic.times[len(ic.times) - 1 - options.lagged_spacing * np.arange(n_starts)]
-        keys = _MemberKeys.of(start_times, options.members, options.lagged_spacing)
+        start_times = ic.times[len(ic.times) - 1 - options.lagged.spacing * np.arange(n_starts)]
+        keys = _MemberKeys.of(start_times, options.members, options.lagged.spacing)
         channel_attrs = {c.name: c.to_json() for c in bundle.typed_manifest.channels}
         layout = OutputLayout.build(specs, channel_attrs, bundle.grid.lat, bundle.grid.lon, ic.init_time,
                                     pd.TimedeltaIndex([step * (k + 1) for k in range(n_steps)]),

@@ -41,7 +41,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +50,11 @@ import pandas as pd
 import xarray as xr
 
 from sowcast.atomic import atomic_path, atomic_write_text
-from sowcast.bundle.signature import trusted_keys_option
 from sowcast.data.schema import time_step_iso
 from sowcast.errors import SowcastError
 from sowcast.log import reporter
 from sowcast.output_lock import output_lock
 from sowcast.forecast.engine import Stepper, static_fields
-from sowcast.config_values import flag
 from sowcast.forecast.ensemble import (
     Perturbation,
     PerturbationGenerator,
@@ -64,132 +62,12 @@ from sowcast.forecast.ensemble import (
     start_ensemble,
 )
 from sowcast.forecast.initial_conditions import channel_specs, extract
-from sowcast.forecast.hindcast_shards import check_shards, parse_shard, place_file, shard_folder, shard_starts
-from sowcast.forecast.member_threads import CallRunner, member_split, parallel_mode
+from sowcast.forecast.hindcast_options import HindcastOptions, month_day
+from sowcast.forecast.hindcast_shards import check_shards, place_file, shard_folder, shard_starts
+from sowcast.forecast.member_threads import CallRunner, member_split
 from sowcast.forecast.model_noise import bundle_noise, start_key, step_keys
 
 OPTIONS_FILE = "hindcast.json"
-DEFAULT_VARIABLES = ("total_precipitation", "2m_temperature")
-HINDCAST_OPTIONS = ("bundle", "store", "years", "first", "last", "every_days", "members", "lead", "perturbation",
-                    "noise_seed", "variables", "threads", "parallel", "batch", "precision", "keep_daily", "output",
-                    "trusted_keys", "shard", "merge")
-
-
-def _is_null(value: Any) -> bool:
-    return value is None or str(value).strip().lower() in ("", "none", "null")
-
-
-def _month_day(text: Any, key: str) -> tuple[int, int]:
-    try:
-        month, day = (int(p) for p in str(text).split("-"))
-        pd.Timestamp(year=2001, month=month, day=day)
-    except (TypeError, ValueError):
-        raise SowcastError(f"hindcast.{key} must be a day of the year as MM-DD, not {text!r}") from None
-    return month, day
-
-
-@dataclass
-class HindcastOptions:
-    """The validated ``hindcast:`` config (conf/hindcast/default.yaml)."""
-
-    bundle: Any
-    store: str
-    output: Path
-    years: tuple[int, int] | None = None      # None: the bundle's training years
-    first: str = "01-01"
-    last: str = "12-31"
-    every_days: int = 7
-    members: int = 4
-    lead: pd.Timedelta = field(default_factory=lambda: pd.Timedelta("46D"))
-    perturbation: Perturbation = field(default_factory=Perturbation)
-    noise_seed: int = 0                       # stochastic bundles (model_noise.py)
-    variables: tuple[str, ...] = DEFAULT_VARIABLES
-    threads: int = 2
-    parallel: str = "members"                 # members | intra_op (sowcast.forecast.member_threads)
-    batch: int = 1                            # fewest CPU-s per member-day (benchmarks/hindcast_batch.py)
-    precision: str = "fp32"
-    keep_daily: bool = False
-    shard: tuple[int, int] | None = None      # (i, n): starts i, i + n, ... only (hindcast_shards.py)
-    merge: bool = False                       # gather the n shards into output (hindcast_shards.py)
-    trusted_keys: tuple[str, ...] = ()        # .pub files; set: the bundle must be signed by one (bundle/signature.py)
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> HindcastOptions:
-        from sowcast.config import plain
-
-        cfg = dict(plain(cfg) or {})
-        unknown = sorted(set(cfg) - set(HINDCAST_OPTIONS))
-        if unknown:
-            raise SowcastError(f"unknown hindcast option(s) {', '.join(unknown)}; known: {', '.join(HINDCAST_OPTIONS)}")
-        for key, what in (("bundle", "the bundle folder or archive"), ("store", "the canonical store of analyses"),
-                          ("output", "the folder for the hindcasts")):
-            if _is_null(cfg.get(key)):
-                raise SowcastError(f"hindcast.{key} is not set: give {what}")
-        years = cfg.get("years")
-        if not _is_null(years):
-            if isinstance(years, (int, str)):
-                years = [years, years]
-            try:
-                y0, y1 = (int(y) for y in years)
-            except (TypeError, ValueError):
-                raise SowcastError(f"hindcast.years must be [first, last] years, not {years!r}") from None
-            if y1 < y0:
-                raise SowcastError(f"hindcast.years {y0}..{y1}: the last year is before the first")
-            years = (y0, y1)
-        else:
-            years = None
-        _month_day(cfg.get("first", "01-01"), "first")
-        _month_day(cfg.get("last", "12-31"), "last")
-        try:
-            lead = pd.Timedelta(str(cfg.get("lead", "46D")))
-        except ValueError:
-            raise SowcastError(f"hindcast.lead {cfg.get('lead')!r} is not a duration such as 46D") from None
-        if lead <= pd.Timedelta(0):
-            raise SowcastError("hindcast.lead must be positive")
-        if lead % pd.Timedelta(days=1) != pd.Timedelta(0):
-            raise SowcastError(f"hindcast.lead {cfg.get('lead')} is not whole days: hindcasts and verification "
-                               "need daily periods (e.g. hindcast.lead=46D)")
-        ints = {}
-        for key, default, low in (("every_days", 7, 1), ("members", 4, 1), ("threads", 2, 0), ("batch", 1, 1),
-                                  ("noise_seed", 0, 0)):
-            value = cfg.get(key, default)
-            try:
-                ints[key] = int(value)
-                if ints[key] != float(value):
-                    raise ValueError
-            except (TypeError, ValueError):
-                raise SowcastError(f"hindcast.{key} must be a whole number, not {value!r}") from None
-            if ints[key] < low:
-                raise SowcastError(f"hindcast.{key} must be at least {low}, not {ints[key]}")
-        variables = cfg.get("variables") or list(DEFAULT_VARIABLES)
-        if isinstance(variables, str):
-            variables = [variables]
-        pert = dict(cfg.get("perturbation") or {})
-        shard = parse_shard(cfg.get("shard"))
-        merge = flag(cfg.get("merge", False), "hindcast.merge")
-        if merge and shard is not None:
-            raise SowcastError("hindcast.merge=true gathers all the shards: leave hindcast.shard unset for it")
-        return cls(bundle=cfg["bundle"] if not isinstance(cfg["bundle"], (str, os.PathLike)) else str(cfg["bundle"]),
-                   store=str(cfg["store"]), output=Path(os.path.expanduser(str(cfg["output"]))), years=years,
-                   first=str(cfg.get("first", "01-01")), last=str(cfg.get("last", "12-31")),
-                   lead=lead, perturbation=Perturbation.from_config(pert), variables=tuple(str(v) for v in variables),
-                   precision=str(cfg.get("precision") or "fp32"), keep_daily=bool(cfg.get("keep_daily", False)),
-                   trusted_keys=trusted_keys_option(cfg.get("trusted_keys"), "hindcast.trusted_keys"),
-                   parallel=parallel_mode(cfg.get("parallel", "members"), "hindcast.parallel"), shard=shard,
-                   merge=merge, **ints)
-
-    def as_config(self, model_sha256: str, years: tuple[int, int], stochastic: bool = False) -> dict[str, Any]:
-        """What identifies the hindcasts (``years`` resolved: the bundle's training years by
-        default; ``noise_seed`` only for a stochastic model, so a deterministic one's
-        hindcasts keep their fingerprint)."""
-        out = {"model_sha256": model_sha256, "store": str(Path(self.store).resolve()),
-               "years": [int(years[0]), int(years[1])], "first": self.first, "last": self.last,
-               "every_days": self.every_days, "members": self.members, "lead": time_step_iso(self.lead),
-               "perturbation": self.perturbation.as_config(), "variables": list(self.variables),
-               "precision": self.precision, "keep_daily": self.keep_daily}
-        if stochastic:
-            out["noise_seed"] = self.noise_seed
-        return out
 
 
 def start_dates(years: tuple[int, int], first: str, last: str, every_days: int) -> pd.DatetimeIndex:
@@ -198,7 +76,7 @@ def start_dates(years: tuple[int, int], first: str, last: str, every_days: int) 
     ``last`` before ``first`` wraps over the year end (e.g. 11-01 .. 02-28), the starts then
     running into the next year.
     """
-    (m0, d0), (m1, d1) = _month_day(first, "first"), _month_day(last, "last")
+    (m0, d0), (m1, d1) = month_day(first, "hindcast.first"), month_day(last, "hindcast.last")
     out = []
     for year in range(years[0], years[1] + 1):
         t0 = pd.Timestamp(year=year, month=m0, day=min(d0, 28) if (m0, d0) == (2, 29) else d0)
@@ -303,10 +181,10 @@ def run_hindcast(options: HindcastOptions, overwrite: bool = False, progress: bo
     bundle = options.bundle if not isinstance(options.bundle, (str, os.PathLike)) else \
         load_bundle(options.bundle, trusted_keys=options.trusted_keys)
     step = pd.Timedelta(bundle.time_step)
-    if options.lead % step != pd.Timedelta(0):
-        raise SowcastError(f"hindcast.lead {time_step_iso(options.lead)} is not a whole multiple of the bundle's "
+    if options.lead_time % step != pd.Timedelta(0):
+        raise SowcastError(f"hindcast.lead {time_step_iso(options.lead_time)} is not a whole multiple of the bundle's "
                            f"time step {time_step_iso(step)}")
-    n_steps = int(options.lead // step)
+    n_steps = int(options.lead_time // step)
     t_in = int(bundle.n_input_steps)
     store_path = Path(os.path.expanduser(options.store))
     if not store_path.exists():
@@ -398,7 +276,7 @@ class _Hindcaster:
         valid = read_channel_masks(getattr(bundle, "static_dataset", None), [s.name for s in specs], bundle.grid.shape)
         stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch, noise)
         attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
-                 "time_step": time_step_iso(step), "lead": time_step_iso(options.lead)}
+                 "time_step": time_step_iso(step), "lead": time_step_iso(options.lead_time)}
         return cls(options=options, bundle=bundle, ds=ds, store_path=store_path, specs=specs, step=step,
                    n_steps=n_steps, stats=stats, nonnegative=nonnegative, stepper=stepper, noise=noise, valid=valid,
                    attrs=attrs, out=out, workers=workers)
