@@ -167,3 +167,55 @@ def test_failure_cause_prefers_the_ranks_own_error_line():
         == "RuntimeError: boom"
     assert failure_cause("killed\n", -9) == "killed (exit status -9)"
     assert failure_cause("", 1) == "torchrun exited with status 1"
+
+
+def test_the_table_runs_every_stage_once_in_order_and_tracks_each():
+    from sowcast.cli.demo.stages import STAGES
+    from sowcast.cli.demo.steps import TRACKING
+
+    assert [stage.name for stage in STAGES] == STEPS
+    assert set(TRACKING) == set(STEPS)
+    for stage in STAGES:  # a typed stage parses the group that its own patch wires
+        assert stage.typed is None or stage.typed.group in {p.group for p in (*stage.patches, *stage.own)}, stage.name
+
+
+def test_every_patched_group_parses_with_its_options_class(tmp_path):
+    """The demo config, as every stage gets it, passes the options classes of the groups the table
+    patches (those the commands parse: sowcast.cli.main.COMMANDS), and the wiring is the plan's."""
+    from importlib import import_module
+
+    from sowcast.cli.demo.stages import STAGES, demo_config, patched
+    from sowcast.cli.main import COMMANDS, compose
+    from sowcast.options import parse
+
+    cfg = compose([f"demo.root={tmp_path}"])
+    plan = make_plan(cfg)
+    d = demo_config(cfg, plan)
+    classes = {group: target.partition(":") for command in COMMANDS.values() for group, target in command.options
+               if group}
+    parsed = {}
+    for stage in STAGES:
+        c = patched(d, tuple(p for p in stage.own if p.group != "export"), plan)  # export's: a finished training
+        for patch in (*stage.patches, *stage.own):
+            for group, (module, _, name) in classes.items():
+                if group == patch.group or group.startswith(patch.group + "."):
+                    cls = getattr(import_module(module), name.split(".")[0])
+                    parsed[(stage.name, group)] = parse(cls, OmegaConf.select(c, group), group)
+    assert {group for _, group in parsed} >= {"data.synth", "train", "calibrate", "products", "verify", "bulletin"}
+    assert list(parsed[("train", "train")].train_range) == plan.train_range == ["1991-01-01", "2008-12-31"]
+    assert str(parsed[("verify", "verify")].hindcast) == str(tmp_path / "reforecasts")
+    assert str(parsed[("bulletin", "bulletin")].products) == str(tmp_path / "products")
+    reforecast = next(s for s in STAGES if s.name == "reforecast")
+    assert list(patched(d, reforecast.own, plan).hindcast.years) == list(plan.reforecast_years)
+    assert list(d.hindcast.years) == list(plan.climatology_years)  # the reforecasts' patch is their own
+
+
+def test_export_stage_needs_a_finished_training(tmp_path):
+    from sowcast.cli.demo.stages import STAGES, demo_config, patched
+    from sowcast.cli.main import compose
+
+    cfg = compose([f"demo.root={tmp_path}"])
+    plan = make_plan(cfg)
+    export = next(s for s in STAGES if s.name == "export")
+    with pytest.raises(SowcastError, match="no finished training run in .*checkpoints/small"):
+        patched(demo_config(cfg, plan), export.own, plan)

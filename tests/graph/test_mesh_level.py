@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sowcast.cli.demo.plan import make_plan
-from sowcast.cli.demo.steps import demo_config
+from sowcast.cli.demo.stages import demo_config
 from sowcast.cli.main import compose
 from sowcast.data.grid import Grid
 from sowcast.errors import SowcastError

@@ -13,6 +13,7 @@ it comes (progress bars included); on failure the cause is the ranks' own one-li
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from sowcast.config_values import whole
 from sowcast.errors import SowcastError
 from sowcast.log import get_logger
 
@@ -94,3 +96,12 @@ def train_with_torchrun(cfg: DictConfig, conf_dir: Path, nproc: int) -> None:
         raise
     if code != 0:
         raise SowcastError(failure_cause(tail, code))
+
+
+def train_in_processes(c: DictConfig) -> None:
+    """The demo's train stage: ``demo.nproc`` processes (config folder ``<demo.stamps>/train.conf``),
+    then a one-line error unless ``<train.run_dir>/status.json`` says the run finished."""
+    train_with_torchrun(c, Path(str(c.demo.stamps)) / "train.conf", whole(c.demo.nproc, "demo.nproc", 1))
+    status = json.loads((Path(str(c.train.run_dir)) / "status.json").read_text())
+    if status.get("state") != "finished":
+        raise SowcastError(f"training {status.get('state')} at step {status.get('step')} of {c.train.max_steps}")
