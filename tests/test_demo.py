@@ -201,7 +201,9 @@ def test_every_patched_group_parses_with_its_options_class(tmp_path):
                 if group == patch.group or group.startswith(patch.group + "."):
                     cls = getattr(import_module(module), name.split(".")[0])
                     parsed[(stage.name, group)] = parse(cls, OmegaConf.select(c, group), group)
-    assert {group for _, group in parsed} >= {"data.synth", "train", "calibrate", "products", "verify", "bulletin"}
+    assert {group for _, group in parsed} >= {"data.synth", "data.ingest", "train", "export", "hindcast", "calibrate",
+                                             "forecast", "products", "verify", "bulletin"}
+    assert ("reforecast", "hindcast") in parsed
     assert list(parsed[("train", "train")].train_range) == plan.train_range == ["1991-01-01", "2008-12-31"]
     assert str(parsed[("verify", "verify")].hindcast) == str(tmp_path / "reforecasts")
     assert str(parsed[("bulletin", "bulletin")].products) == str(tmp_path / "products")
