@@ -6,7 +6,9 @@
 * :mod:`~sowcast.export.quantize`: fp16 and int8 variants;
 * :mod:`~sowcast.export.bundle_writer`: the whole of ``sowcast export``
   (:func:`export_bundle`) and the torch-free writers of ``static.nc``, ``statistics.nc`` and
-  ``manifest.json``.
+  ``manifest.json``;
+* :mod:`~sowcast.export.options`: the ``export:`` config as the typed ``ExportOptions``
+  (torch-free); :mod:`~sowcast.export.stage`: the command's ``run(options, run_dir)``.
 
 The bundle format and its reader are in :mod:`sowcast.bundle` (torch-free, for the edge).
 Importing this package does not import torch; exporting does.
