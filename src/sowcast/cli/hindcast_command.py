@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from sowcast.cli.common_options import CommonOptions
 from sowcast.log import get_logger
-
-if TYPE_CHECKING:
-    from sowcast.forecast.hindcast_options import HindcastOptions
 
 _LOG = get_logger("hindcast")
 
@@ -53,30 +48,10 @@ def run(cfg: DictConfig) -> int:
                   f"run the same command with hindcast.merge=true instead of hindcast.shard")
         return 0
     if options.climatology.build:
-        _build_climatology(options)
+        from sowcast.products.hindcast_climatology import build_hindcast_climatology
+
+        clim = build_hindcast_climatology(options)
+        print(f"model climatology: {clim.path}")
+        if clim.bundle_note is not None:
+            _LOG.info(clim.bundle_note)
     return 0
-
-
-def _build_climatology(options: HindcastOptions) -> None:
-    """climatology.nc from the hindcasts in ``options.output`` and the store's truth at the same
-    starts (:func:`sowcast.products.climatology.build_climatology`), added to the bundle folder
-    with ``hindcast.climatology.add_to_bundle``."""
-    from sowcast.bundle.reader import load_bundle, offer_file_to_bundle
-    from sowcast.data.store import open_store
-    from sowcast.forecast.hindcast import open_hindcast
-    from sowcast.products.climatology import build_climatology, write_climatology
-    from sowcast.products.daily import store_daily
-    from sowcast.products.periods import observed_periods
-
-    periods = open_hindcast(options.output, "periods")
-    with open_store(options.store, chunks=None) as store:
-        names = [v for v in options.variables if v in store.data_vars]
-        observed = observed_periods(store_daily(store[names]), periods["start"].values)
-    clim = build_climatology(periods, observed, window_days=options.climatology.window_days)
-    bundle = load_bundle(options.bundle)
-    clim.attrs["bundle_sha256"] = str(bundle.sha256)
-    path = Path(options.output) / "climatology.nc"
-    write_climatology(clim, path)
-    print(f"model climatology: {path}")
-    if options.climatology.add_to_bundle:
-        _LOG.info(offer_file_to_bundle(options.bundle, path, "climatology", "products.climatology"))
