@@ -108,3 +108,15 @@ def test_one_year_is_not_enough():
     z = np.zeros((10, 2, 2))
     with pytest.raises(SowcastError, match="at least 2 years"):
         fit_tercile_calibration(z, np.ones_like(z, int), np.full((10, 2, 2, 3), 1 / 3), np.full(10, 2001))
+
+
+def test_constant_model_climatology_gives_no_anomaly_not_a_gap():
+    """Where every hindcast gave the same value (a model bounded at 0 mm that never rains
+    there), the anomaly is 0, so the products issue the regression's odds at z = 0 instead
+    of no probability; an unknown value stays unknown."""
+    from sowcast.calibrate.tercile_fit import standardised_anomaly
+
+    z = standardised_anomaly(np.array([0.0, 3.0, 2.0, np.nan]), np.array([0.0, 0.0, 1.0, 1.0]),
+                             np.array([0.0, 0.0, 2.0, 1.0]))
+    np.testing.assert_array_equal(z[:3], [0.0, 0.0, 0.5])
+    assert np.isnan(z[3])

@@ -54,10 +54,20 @@ def categories(values: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.n
 
 
 def standardised_anomaly(ensemble_mean: np.ndarray, clim_mean: np.ndarray, clim_std: np.ndarray) -> np.ndarray:
-    """``(ensemble mean - climatological mean) / climatological std``; NaN where the std is 0."""
+    """``(ensemble mean - climatological mean) / climatological std``; 0 where the std is 0.
+
+    A std of 0 is a model that gave the same value in every hindcast of that start day,
+    period and point (a model bounded at 0 mm that never rains there then): its ensemble
+    mean carries no anomaly the hindcasts could calibrate, so the regression is taken at
+    ``z = 0`` (close to the climatological odds) rather than left out. Left out (NaN), the
+    products issued no probability there and the scorecard scored the calibrated
+    probabilities on fewer points than the raw ones (the demo's 2026-12-03 run: +0.15 at
+    week 1 on the points kept, +0.02 on all the issued points)."""
     std = np.asarray(clim_std, np.float64)
+    mean = np.asarray(ensemble_mean, np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(std > 0, (np.asarray(ensemble_mean, np.float64) - clim_mean) / std, np.nan)
+        z = np.where(std > 0, (mean - clim_mean) / std, 0.0)
+    return np.where(np.isfinite(mean) & np.isfinite(clim_mean) & np.isfinite(std), z, np.nan)
 
 
 def box_sum(a: np.ndarray, radius: int, axes: tuple[int, int]) -> np.ndarray:
