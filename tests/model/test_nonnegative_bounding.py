@@ -44,6 +44,23 @@ def test_below_zero_at_a_dry_point_costs_nothing(graph):
     loss.backward()                                           # and no gradient pushing it back up
 
 
+def test_gradient_passes_straight_through_where_it_rained(graph):
+    """Forward max(x, 0); in training the gradient of a member below 0 is not cut, so a wet
+    truth pulls it up (straight-through); in eval the graph is the plain bound."""
+    model = make_model(graph, seed=1, nonnegative=[2]).train()
+    inputs, forcings, static = batch(model, 2)
+    inputs[:, :, 2] = -1e4
+    inputs.requires_grad_(True)
+    pred = model(inputs, forcings, static)
+    assert float(pred[:, 2].detach().abs().max()) == 0.0                   # bounded in the forward pass
+    (pred[:, 2] - 5.0).square().sum().backward()                             # it rained 5 mm everywhere
+    assert float(inputs.grad[:, -1, 2].abs().min()) > 0                      # every point gets a gradient
+    frozen = make_model(graph, seed=1, nonnegative=[2]).eval()
+    x = inputs.detach().clone().requires_grad_(True)
+    (frozen(x, forcings, static)[:, 2] - 5.0).square().sum().backward()
+    assert float(x.grad[:, -1, 2].abs().max()) == 0.0                        # eval: the plain ReLU
+
+
 def test_hyperparameter_rebuilds_and_bad_settings(graph):
     model = make_model(graph, nonnegative=[2, 2])
     assert model.hyperparameters()["nonnegative"] == [2]

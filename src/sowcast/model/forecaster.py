@@ -12,6 +12,11 @@ out as ``max(x_t+1, 0)``, in training as in the exported graph, so the loss scor
 bounded state: a member may go below zero where the day is dry and costs nothing for it, and
 the ensemble can put its dry days at exactly 0 mm instead of spreading drizzle around 0 mm
 (anemoi-models' ``ReluBounding``, used for precipitation by ECMWF's AIFS, Lang et al. 2024).
+In training the gradient passes straight through the bound (Bengio et al. 2013's
+straight-through estimator: forward ``max(x, 0)``, backward the identity), so a member below
+0 where it did rain is still pulled up. With the plain ReLU's zero gradient the demo's model
+came out too dry: at its wet points rain on 34 % of days against the truth's 46 %, 77 % of
+the mean; straight-through gives 48 % and 96 % (training years' hindcasts).
 
 A stochastic model (``noise_channels > 0``) also takes ``noise [B, M, K]``, independent
 standard normal values per mesh node, and per grid node too with ``grid_noise``
@@ -180,7 +185,10 @@ class Forecaster(nn.Module):
         bounded at 0."""
         state = self.normalization.apply_increment(inputs[:, -1], self.increment(inputs, forcings, static, noise))
         if self.bounded:
-            state = torch.where(self.bounded_mask, torch.relu(state), state)
+            bounded = torch.relu(state)
+            if self.training:  # straight-through gradient (module doc)
+                bounded = state + (bounded - state).detach()
+            state = torch.where(self.bounded_mask, bounded, state)
         return state
 
     def rollout(self, inputs: torch.Tensor, forcings: torch.Tensor, static: torch.Tensor,
