@@ -60,7 +60,10 @@ def test_status_json_moves_during_a_real_run(tmp_path):
     live = seen[-1]
     assert live["state"] == "running" and live["max_steps"] == 100000 and 6 <= live["step"] < 100000
     assert math.isfinite(live["loss"]) and live["loss"] > 0 and live["rollout"] == 1
-    assert live["samples_per_s"] > 0 and Path(live["checkpoint"]).name == "step_00000005"  # saved at step 5
+    # the last checkpoint saved (every 5 steps): step 5, or a later one if the polling above
+    # first saw the status after it (a busy machine; no timing is asserted)
+    saved = {f"step_{k:08d}" for k in range(5, live["step"] + 1, 5)}
+    assert live["samples_per_s"] > 0 and Path(live["checkpoint"]).name in saved, live["checkpoint"]
     steps = [s["step"] for s in seen if s["state"] == "running"]
     assert steps == sorted(steps) and any(0 < s < live["step"] for s in steps), steps  # it moved, step by step
     assert '"stopped"' not in json.dumps(live)  # the sbatch scripts grep for it
