@@ -94,7 +94,8 @@ class Perturbation:
     length_scale: float = option(3.0, "Gaussian smoothing of the noise, in grid cells (0: white noise)", low=0.0)
     seed: int = option(0, "member g draws from numpy default_rng([seed, g])", low=0)
     variable_scale: dict[str, float] = option({}, "{variable: scale} in place of scale for that variable's "
-                                                  "channels", convert=_variable_scale)
+                                                  "channels; the shipped conf sets total_precipitation: 4.0 "
+                                                  "(tuned for the demo's model, benchmarks/perturbation_tuning.py)", convert=_variable_scale)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None, group: str = "forecast.perturbation") -> Perturbation:
