@@ -55,8 +55,9 @@ negative rainfall; their realised spread is slightly smaller where the field is 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -64,8 +65,8 @@ import numpy as np
 from sowcast.config_values import number
 from sowcast.data.grid import Grid
 from sowcast.errors import SowcastError
-from sowcast.options import option, parse
 from sowcast.log import get_logger
+from sowcast.options import option, parse
 
 
 def _scale(value: Any, key: str) -> float:
@@ -93,9 +94,10 @@ class Perturbation:
                           convert=_scale)
     length_scale: float = option(3.0, "Gaussian smoothing of the noise, in grid cells (0: white noise)", low=0.0)
     seed: int = option(0, "member g draws from numpy default_rng([seed, g])", low=0)
-    variable_scale: dict[str, float] = option({}, "{variable: scale} in place of scale for that variable's "
-                                                  "channels; the shipped conf sets total_precipitation: 4.0 "
-                                                  "(tuned for the demo's model, benchmarks/perturbation_tuning.py)", convert=_variable_scale)
+    variable_scale: dict[str, float] = option(
+        {}, "{variable: scale} in place of scale for that variable's channels; the shipped conf sets "
+            "total_precipitation: 4.0 (tuned for the demo's model, benchmarks/perturbation_tuning.py)",
+        convert=_variable_scale)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None, group: str = "forecast.perturbation") -> Perturbation:
@@ -172,6 +174,12 @@ class PerturbationGenerator:
         self.scales = config.channel_scales(channel_variables, len(self.diff_std))
         self._lat = smoothing_matrix(grid.shape[0], config.length_scale, periodic=False)
         self._lon = smoothing_matrix(grid.shape[1], config.length_scale, periodic=grid.is_global)
+
+    def reseeded(self, seed: int) -> PerturbationGenerator:
+        """The same generator (smoothing, per-channel scales) drawing from ``seed``."""
+        out = copy.copy(self)
+        out.config = replace(self.config, seed=int(seed))
+        return out
 
     def unit_noise(self, member: int) -> np.ndarray:
         """Smooth noise of unit variance at every point, ``[C, H, W]`` float64, for ``member``."""

@@ -257,6 +257,7 @@ class _Hindcaster:
     attrs: dict[str, Any]
     out: Path
     workers: int
+    generator: PerturbationGenerator | None     # reseeded per start (start_perturbation); None: no perturbation
 
     @classmethod
     def build(cls, options: HindcastOptions, bundle: Any, ds: Any, store_path: Path, specs: list,
@@ -277,9 +278,13 @@ class _Hindcaster:
         stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch, noise)
         attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
                  "time_step": time_step_iso(step), "lead": time_step_iso(options.lead_time)}
+        generator = None
+        if options.perturbation.active() and options.members > 1:
+            generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation,
+                                              [c["variable"] for c in bundle.channel_info])
         return cls(options=options, bundle=bundle, ds=ds, store_path=store_path, specs=specs, step=step,
                    n_steps=n_steps, stats=stats, nonnegative=nonnegative, stepper=stepper, noise=noise, valid=valid,
-                   attrs=attrs, out=out, workers=workers)
+                   attrs=attrs, out=out, workers=workers, generator=generator)
 
     def initial(self, group: Sequence[pd.Timestamp]) -> tuple[np.ndarray, np.ndarray]:
         """The group's initial windows ``[G*M, T, C, H, W]`` and times ``[G, T]`` (main thread: reads the store)."""
@@ -287,11 +292,7 @@ class _Hindcaster:
         windows, window_times = [], []
         for s in group:
             ic = extract(self.ds, self.specs, self.bundle.grid, self.step, s, t_in, str(self.store_path))
-            gen = None
-            if options.perturbation.active() and options.members > 1:
-                gen = PerturbationGenerator(self.bundle.grid, self.stats["diff_std"],
-                                            start_perturbation(options.perturbation, s),
-                                            [c["variable"] for c in self.bundle.channel_info])
+            gen = None if self.generator is None else self.generator.reseeded(start_perturbation(options.perturbation, s).seed)
             windows.append(start_ensemble(ic.window(-1, t_in), 0, options.members, gen, self.nonnegative))
             window_times.append(ic.times)
         return np.concatenate(windows), np.stack(window_times)

@@ -242,7 +242,7 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         noise_channels=int(get("noise_channels", 0)),
         grid_noise=bool(get("grid_noise", False)),
         log_offsets=offsets,
-        nonnegative=nonnegative_channels(source.channels, get("nonnegative", None)),
+        nonnegative=bounded_channels(source.channels, get("nonnegative", None)),
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
 
@@ -269,7 +269,7 @@ def log_offsets(channels: Sequence[str], log_transform: Mapping[str, Any] | None
     return out
 
 
-def nonnegative_channels(channels: Sequence[str], variables: Sequence[str] | str | None) -> list[int]:
+def bounded_channels(channels: Sequence[str], variables: Sequence[str] | str | None) -> list[int]:
     """Indices of the channels of ``model.nonnegative`` (variable names), bounded at 0 by the model."""
     if not variables:
         return []
