@@ -156,15 +156,22 @@ def _sms(path: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def _nc_terciles(path: Path) -> dict[str, dict[str, dict[str, float | None]]]:
+def _location_variable(path: Path, name: str):
+    """``name`` of ``locations.nc``, loaded, if the file has it by location; else None."""
     if not path.is_file():
-        return {}
+        return None
     import xarray as xr
 
     with xr.open_dataset(path) as ds:
-        if RAIN_TERCILES not in ds or "location" not in ds[RAIN_TERCILES].dims:
-            return {}
-        da = ds[RAIN_TERCILES].load()
+        if name not in ds or "location" not in ds[name].dims:
+            return None
+        return ds[name].load()
+
+
+def _nc_terciles(path: Path) -> dict[str, dict[str, dict[str, float | None]]]:
+    da = _location_variable(path, RAIN_TERCILES)
+    if da is None:
+        return {}
     out = {}
     for name in da["location"].values:
         point = da.sel(location=name)
@@ -184,14 +191,9 @@ def rain_dry_season(folder: Path, row_name: str) -> dict[str, bool]:
 
 
 def _nc_dry_season(path: Path) -> dict[str, dict[str, bool]]:
-    if not path.is_file():
+    da = _location_variable(path, DRY_SEASON)
+    if da is None:
         return {}
-    import xarray as xr
-
-    with xr.open_dataset(path) as ds:
-        if DRY_SEASON not in ds or "location" not in ds[DRY_SEASON].dims:
-            return {}
-        da = ds[DRY_SEASON].load()
     return {str(name): {str(p): bool(float(da.sel(location=name, period=p)) >= 0.5) for p in da["period"].values}
             for name in da["location"].values}
 
