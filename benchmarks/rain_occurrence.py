@@ -1,6 +1,6 @@
 """Daily rain of a model's hindcasts against the truth: how often it rains, how much, and
 how often a 46-day forecast holds a dry spell longer than 7 days (the Sivakumar onset's
-false-start test).
+false-start test), how often 3 days bring the onset's 20 mm, and how persistent daily rain is.
 
 Reads the daily series of a ``sowcast hindcast`` folder (``hindcast.keep_daily=true``; the
 demo keeps them for the training years' hindcasts under ``<root>/hindcast``) and the truth
@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--wet-mm", type=float, default=2.0, help="points whose truth mean exceeds this (mm/day)")
     parser.add_argument("--dry-day-mm", type=float, default=0.1)
     parser.add_argument("--spell-days", type=int, default=7)
+    parser.add_argument("--onset-mm", type=float, default=20.0, help="3-day rain of the onset rule (Sivakumar 1988: 20 mm)")
     args = parser.parse_args()
 
     import pandas as pd
@@ -56,12 +57,25 @@ def main() -> int:
         _, dry, _ = wet_dry_unknown(np.moveaxis(x, lead_axis, -1), args.dry_day_mm)
         return dry_run_lengths(dry).max(axis=-1)
 
+    def three_day(x: np.ndarray, lead_axis: int) -> np.ndarray:
+        """3-day sums along the lead (the Sivakumar onset's rain condition)."""
+        c = np.cumsum(np.moveaxis(x, lead_axis, -1), axis=-1)
+        return c[..., 3:] - c[..., :-3]
+
+    def lag1(x: np.ndarray, lead_axis: int) -> float:
+        """Lag-1 correlation of daily rain along the lead, pooled over the rest."""
+        a = np.moveaxis(x, lead_axis, -1)
+        return float(np.corrcoef(a[..., 1:].ravel(), a[..., :-1].ravel())[0, 1])
+
     rows = [("points", int(wet_points.sum()), int(wet_points.sum())),
             (f"share of days with rain >= {args.dry_day_mm:g} mm", np.mean(m >= args.dry_day_mm),
              np.mean(o >= args.dry_day_mm)),
             ("share of days with rain >= 1 mm", np.mean(m >= 1.0), np.mean(o >= 1.0)),
             ("mean rain (mm/day)", m.mean(), o.mean()),
             *((f"quantile {q:g} (mm/day)", np.quantile(m, q), np.quantile(o, q)) for q in (0.75, 0.9, 0.99)),
+            (f"3-day sums >= {args.onset_mm:g} mm (share)", np.mean(three_day(m, 2) >= args.onset_mm),
+             np.mean(three_day(o, 1) >= args.onset_mm)),
+            ("lag-1 correlation of daily rain", lag1(m, 2), lag1(o, 1)),
             ("longest dry spell in the forecast (days, mean)", spells(m, 2).mean(), spells(o, 1).mean()),
             (f"forecasts with a dry spell over {args.spell_days} days", (spells(m, 2) > args.spell_days).mean(),
              (spells(o, 1) > args.spell_days).mean())]
