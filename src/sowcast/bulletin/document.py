@@ -181,56 +181,62 @@ def provenance(t: Translator, products: Products) -> list[tuple[str, str]]:
     ]
 
 
-def build_bulletin(products: Products, t: Translator, options: BulletinOptions, skill: Skill | None = None) -> Bulletin:
-    """Every text, number and figure of the bulletin in ``t``'s language."""
-    import sowcast
+def map_points(table: pd.DataFrame) -> list[tuple[str, float, float]]:
+    """The locations marked on every map: (name, lat, lon), none when the table has no coordinates."""
+    if not {"lat", "lon"} <= set(table.columns):
+        return []
+    return list(zip(table["location"], table["lat"], table["lon"], strict=True))
 
-    issue, table, meta = products.issue, products.table, products.meta
-    thresholds = meta.thresholds
-    threshold = thresholds.onset_probability
-    weeks = products.weeks
-    credit = t("map.data_credit")
 
-    points = list(zip(table["location"], table["lat"], table["lon"], strict=True)) \
-        if {"lat", "lon"} <= set(table.columns) else []
-    onset_maps = []
+def onset_maps(products: Products, t: Translator, options: BulletinOptions,
+               points: list[tuple[str, float, float]]) -> tuple[list[Figure], str]:
+    """The onset map of each of ``options.map_weeks`` (probability that the rains have started
+    by the end of that week) and their caption; no maps and the reason without a planting map."""
     pm = products.planting_map
-    if pm is not None and "onset_by_week_expected" in pm:
-        for week in options.map_weeks:
-            prob = pm["onset_by_week_expected"].sel(week=week).transpose("lat", "lon").values
-            title = t("map.onset_title", date=t.date(issue + 7 * week * DAY), week=week)
-            png = maps.onset_map(prob, pm["lat"].values, pm["lon"].values, title, t("map.onset_colorbar"), credit,
-                                 points=points, dpi=options.dpi)
-            onset_maps.append(Figure(f"onset_week{week}", title, png))
-        onset_text = t("map.onset_caption", rules=rule_citation(products))
-    else:
-        onset_text = t("map.no_onset_maps")
+    if pm is None or "onset_by_week_expected" not in pm:
+        return [], t("map.no_onset_maps")
+    figures = []
+    for week in options.map_weeks:
+        prob = pm["onset_by_week_expected"].sel(week=week).transpose("lat", "lon").values
+        title = t("map.onset_title", date=t.date(products.issue + 7 * week * DAY), week=week)
+        png = maps.onset_map(prob, pm["lat"].values, pm["lon"].values, title, t("map.onset_colorbar"),
+                             t("map.data_credit"), points=points, dpi=options.dpi)
+        figures.append(Figure(f"onset_week{week}", title, png))
+    return figures, t("map.onset_caption", rules=rule_citation(products))
 
-    rain_maps = []
-    if products.terciles is not None:
-        names = (t("category.below"), t("category.near"), t("category.above"))
-        lat, lon = products.terciles["lat"].values, products.terciles["lon"].values
-        dry_mask = products.dry_season
-        for period in options.rain_periods:
-            prob = products.terciles.sel(period=period).sel(category=list(CATEGORIES)).transpose(
-                "category", "lat", "lon").values
-            dry = dry_mask.sel(period=period).values if dry_mask is not None else None
-            span = products.periods.loc[period]
-            title = t("map.rain_title", period=period_label(t, period), dates=t.date_range(span["start"], span["end"]))
-            png = maps.tercile_map(prob, lat, lon, title, names, t("label.probability"), credit, dry=dry,
-                                   dry_label=t("map.dry_season"), points=points, dpi=options.dpi)
-            rain_maps.append(Figure(f"rain_{period}", title, png))
-        rain_text = t("map.rain_caption", threshold=t.percent(maps.TERCILE_BOUNDS[0]))
-        if dry_mask is not None:
-            mm = float(dry_mask.attrs["threshold_mm_per_day"])
-            rain_text += " " + t("map.rain_caption_dry", mm=t.decimal(mm, 0 if mm == int(mm) else 1))
-    else:
-        rain_text = t("map.no_rain_maps")
 
+def rain_maps(products: Products, t: Translator, options: BulletinOptions,
+              points: list[tuple[str, float, float]]) -> tuple[list[Figure], str]:
+    """The tercile map of each of ``options.rain_periods`` (dry-season points hatched) and their
+    caption; no maps and the reason without terciles."""
+    terciles, dry_mask = products.terciles, products.dry_season
+    if terciles is None:
+        return [], t("map.no_rain_maps")
+    names = (t("category.below"), t("category.near"), t("category.above"))
+    lat, lon = terciles["lat"].values, terciles["lon"].values
+    figures = []
+    for period in options.rain_periods:
+        prob = terciles.sel(period=period).sel(category=list(CATEGORIES)).transpose("category", "lat", "lon").values
+        dry = dry_mask.sel(period=period).values if dry_mask is not None else None
+        span = products.periods.loc[period]
+        title = t("map.rain_title", period=period_label(t, period), dates=t.date_range(span["start"], span["end"]))
+        png = maps.tercile_map(prob, lat, lon, title, names, t("label.probability"), t("map.data_credit"), dry=dry,
+                               dry_label=t("map.dry_season"), points=points, dpi=options.dpi)
+        figures.append(Figure(f"rain_{period}", title, png))
+    caption = t("map.rain_caption", threshold=t.percent(maps.TERCILE_BOUNDS[0]))
+    if dry_mask is not None:
+        mm = float(dry_mask.attrs["threshold_mm_per_day"])
+        caption += " " + t("map.rain_caption_dry", mm=t.decimal(mm, 0 if mm == int(mm) else 1))
+    return figures, caption
+
+
+def location_table(products: Products, t: Translator) -> tuple[list[str], list[list[str]], str]:
+    """The table of locations.csv as the reader sees it: header, one row per location (onset by
+    week, false start and dry spell risks, planting window, advice with its range), caption."""
+    table, meta, weeks = products.table, products.meta, products.weeks
     header = [t("table.location"), *[t("table.week", n=k) for k in weeks], t("table.false_start"),
               t("table.dry_spell"), t("table.window"), t("table.advice")]
     rows = []
-    members = meta.members
     for row in table.itertuples(index=False):
         start, end = row.planting_window_start, row.planting_window_end
         window = t.date_range(start, end) if isinstance(start, str) and start and isinstance(end, str) and end \
@@ -238,32 +244,48 @@ def build_bulletin(products: Products, t: Translator, options: BulletinOptions, 
         rows.append([row.location, *[t.percent(getattr(row, f"onset_by_week{k}")) for k in weeks],
                      t.percent(row.false_start_risk), t.percent(row.dry_spell_risk), window,
                      " ".join(filter(None, [advice_sentence(t, row, products.dry_spell),
-                                            advice_range(t, row, members, thresholds)]))])
-    table_caption = t("table.caption", weeks=weeks[-1], dry_days=products.dry_spell.days,
-                      lookahead=products.dry_spell.lookahead_days, threshold=t.percent(threshold),
-                      false_start_max=t.percent(thresholds.false_start_max))
+                                            advice_range(t, row, meta.members, meta.thresholds)]))])
+    caption = t("table.caption", weeks=weeks[-1], dry_days=products.dry_spell.days,
+                lookahead=products.dry_spell.lookahead_days, threshold=t.percent(meta.thresholds.onset_probability),
+                false_start_max=t.percent(meta.thresholds.false_start_max))
+    return header, rows, caption
 
+
+def onset_chart(products: Products, t: Translator, options: BulletinOptions) -> Figure | None:
+    """Onset probability by week for every location against the advice threshold; None without locations."""
+    table, weeks = products.table, products.weeks
+    if not len(table):
+        return None
     probs = table[[f"onset_by_week{k}" for k in weeks]].to_numpy(dtype=float)
-    chart_title = t("chart.title")
-    chart = Figure("onset_chart", chart_title, charts.onset_chart(
-        list(table["location"]), probs, weeks, [str(k) for k in weeks], threshold, chart_title,
-        t("chart.week_axis"), t("label.probability"), dpi=options.dpi)) if len(table) else None
+    title = t("chart.title")
+    return Figure("onset_chart", title, charts.onset_chart(
+        list(table["location"]), probs, weeks, [str(k) for k in weeks], products.meta.thresholds.onset_probability,
+        title, t("chart.week_axis"), t("label.probability"), dpi=options.dpi))
 
-    last_day = issue + 7 * weeks[-1] * DAY
+
+def build_bulletin(products: Products, t: Translator, options: BulletinOptions, skill: Skill | None = None) -> Bulletin:
+    """Every text, number and figure of the bulletin in ``t``'s language."""
+    import sowcast
+
+    issue, weeks = products.issue, products.weeks
+    points = map_points(products.table)
+    onset_figures, onset_text = onset_maps(products, t, options, points)
+    rain_figures, rain_text = rain_maps(products, t, options, points)
+    header, rows, table_caption = location_table(products, t)
+    chart = onset_chart(products, t, options)
     return Bulletin(
         language=t.language, locale=str(t.locale).replace("_", "-"),
         title=t("bulletin.title"),
         issued=t("bulletin.issued", date=t.date(issue), agency=options.agency.name),
-        valid=t("bulletin.valid", period=t.date_range(issue + DAY, last_day, "yMMMd")),
+        valid=t("bulletin.valid", period=t.date_range(issue + DAY, issue + 7 * weeks[-1] * DAY, "yMMMd")),
         sections={k: t(f"section.{k}") for k in ("contents", *SECTIONS)},
-        headline=headline(t, table),
-        onset_maps=onset_maps, onset_text=onset_text, rain_maps=rain_maps, rain_text=rain_text,
+        headline=headline(t, products.table),
+        onset_maps=onset_figures, onset_text=onset_text, rain_maps=rain_figures, rain_text=rain_text,
         table_group=t("table.onset_by_week"), table_header=header, table_rows=rows, table_caption=table_caption,
-        chart=chart, chart_caption=t("chart.caption", threshold=t.percent(threshold)),
+        chart=chart, chart_caption=t("chart.caption", threshold=t.percent(products.meta.thresholds.onset_probability)),
         method=method_text(t, products, skill, options.rain_periods),
         provenance=provenance(t, products),
         footer=t("footer.made_by", agency=options.agency.name, version=sowcast.__version__),
         page_label=t.messages["footer.page"],
         week_columns=list(weeks),
     )
-
