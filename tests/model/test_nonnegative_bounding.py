@@ -10,7 +10,7 @@ import torch
 from test_forecaster import batch, make_model, random_graph
 
 from sowcast.errors import SowcastError
-from sowcast.model.forecaster import Forecaster, bounded_channels
+from sowcast.model.forecaster import Forecaster, listed_channels
 from sowcast.train.losses import AreaWeightedMSE
 
 
@@ -69,12 +69,12 @@ def test_hyperparameter_rebuilds_and_bad_settings(graph):
     assert again.bounded and bool(again.bounded_mask[2]) and not bool(again.bounded_mask[0])
     assert "bounded_mask" not in model.state_dict()           # rebuilt from the hyperparameter, not stored
     channels = ["2m_temperature", "temperature_500", "temperature_850", "total_precipitation"]
-    assert bounded_channels(channels, ["total_precipitation"]) == [3]
-    assert bounded_channels(channels, ["temperature"]) == [1, 2]
-    assert bounded_channels(channels, None) == []
+    assert listed_channels(channels, ["total_precipitation"], "model.nonnegative") == [3]
+    assert listed_channels(channels, ["temperature"], "model.nonnegative") == [1, 2]
+    assert listed_channels(channels, None, "model.nonnegative") == []
     with pytest.raises(SowcastError, match="model.nonnegative names 'rain', which is not a channel"):
-        bounded_channels(channels, ["rain"])
+        listed_channels(channels, ["rain"], "model.nonnegative")
     with pytest.raises(SowcastError, match="model.nonnegative must be a list of variable names"):
-        bounded_channels(channels, "total_precipitation")
+        listed_channels(channels, "total_precipitation", "model.nonnegative")
     with pytest.raises(SowcastError, match="nonnegative channels"):
         make_model(graph, nonnegative=[7])

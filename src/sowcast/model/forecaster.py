@@ -7,6 +7,10 @@ One step (GraphCast, Lam et al. 2023: ``X_{t+1} = X_t + f(X_{t-1}, X_t, forcings
     out   = EncodeProcessDecode(z)                     [B, G, C], the normalised increment
     x_t+1 = x_t + diff_mean + diff_std * out
 
+Direct channels (``direct``, ``model.direct: [total_precipitation]``) are predicted as
+``x_t+1 = mean + std * out``, not as an increment (GraphCast's target-only precipitation,
+AIFS's diagnostic one; :mod:`sowcast.model.normalization`), and still fed back as inputs.
+
 Channels bounded below (``nonnegative``, ``model.nonnegative: [total_precipitation]``) come
 out as ``max(x_t+1, 0)``, in training as in the exported graph, so the loss scores the
 bounded state: a member may go below zero where the day is dry and costs nothing for it, and
@@ -78,7 +82,7 @@ class Forecaster(nn.Module):
                  checkpoint_activations: bool = False,
                  forcing_statistics: Mapping[str, np.ndarray] | None = None, noise_channels: int = 0,
                  grid_noise: bool = False, log_offsets: Sequence[float] | None = None,
-                 nonnegative: Sequence[int] | None = None):
+                 nonnegative: Sequence[int] | None = None, direct: Sequence[int] | None = None):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -96,11 +100,8 @@ class Forecaster(nn.Module):
         }
         if log_offsets is not None and any(float(k) > 0 for k in log_offsets):
             self._hyper["log_offsets"] = [float(k) for k in log_offsets]
-        bounded = sorted({int(c) for c in nonnegative or ()})
-        if any(not 0 <= c < self.n_channels for c in bounded):
-            raise SowcastError(f"nonnegative channels {bounded} are not all in 0..{self.n_channels - 1}")
-        if bounded:
-            self._hyper["nonnegative"] = bounded
+        bounded = self._channel_list("nonnegative", nonnegative)
+        direct_channels = self._channel_list("direct", direct)
         mask = torch.zeros(self.n_channels, 1, 1, dtype=torch.bool)
         mask[bounded] = True
         self.register_buffer("bounded_mask", mask, persistent=False)
@@ -111,11 +112,20 @@ class Forecaster(nn.Module):
         self.n_noise_nodes = self.n_mesh + (int(graph.n_grid) if grid_noise and self.noise_channels > 0 else 0)
         self.normalization = Normalization(self.n_channels, self.n_forcings, self.n_static,
                                            statistics, static_statistics, forcing_statistics,
-                                           self._hyper.get("log_offsets"))
+                                           self._hyper.get("log_offsets"), direct_channels)
         n_inputs = self.n_input_steps * self.n_channels + (self.n_input_steps + 1) * self.n_forcings + self.n_static
         self.network = EncodeProcessDecode(graph, n_inputs, self.n_channels, int(width), int(processor_layers),
                                            int(mlp_hidden_layers), str(activation), bool(checkpoint_activations),
                                            self.noise_channels, bool(grid_noise))
+
+    def _channel_list(self, name: str, channels: Sequence[int] | None) -> list[int]:
+        """Sorted channel indices of hyperparameter ``name`` (recorded when not empty)."""
+        out = sorted({int(c) for c in channels or ()})
+        if any(not 0 <= c < self.n_channels for c in out):
+            raise SowcastError(f"{name} channels {out} are not all in 0..{self.n_channels - 1}")
+        if out:
+            self._hyper[name] = out
+        return out
 
     # -- bookkeeping -----------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
@@ -242,7 +252,8 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         noise_channels=int(get("noise_channels", 0)),
         grid_noise=bool(get("grid_noise", False)),
         log_offsets=offsets,
-        nonnegative=bounded_channels(source.channels, get("nonnegative", None)),
+        nonnegative=listed_channels(source.channels, get("nonnegative", None), "model.nonnegative"),
+        direct=listed_channels(source.channels, get("direct", None), "model.direct"),
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
 
@@ -269,13 +280,14 @@ def log_offsets(channels: Sequence[str], log_transform: Mapping[str, Any] | None
     return out
 
 
-def bounded_channels(channels: Sequence[str], variables: Sequence[str] | str | None) -> list[int]:
-    """Indices of the channels of ``model.nonnegative`` (variable names), bounded at 0 by the model."""
+def listed_channels(channels: Sequence[str], variables: Sequence[str] | str | None, key: str) -> list[int]:
+    """Indices of the channels of the variables listed under ``key`` (``model.nonnegative``:
+    bounded at 0 by the model; ``model.direct``: predicted directly, not as an increment)."""
     if not variables:
         return []
     if isinstance(variables, str) or not isinstance(variables, Sequence):
-        raise SowcastError(f"model.nonnegative must be a list of variable names, not {variables!r}")
-    return sorted({i for name in variables for i in channels_of(channels, str(name), "model.nonnegative")})
+        raise SowcastError(f"{key} must be a list of variable names, not {variables!r}")
+    return sorted({i for name in variables for i in channels_of(channels, str(name), key)})
 
 
 def channels_of(channels: Sequence[str], name: str, key: str) -> list[int]:

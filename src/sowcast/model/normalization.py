@@ -27,6 +27,14 @@ a CRPS-trained ensemble of too-alike members settles on frequent light rain, dri
 mean than the truth and with too few dry spells; in log space the members' spread is a
 spread of intensities and the back-transform restores the long tail.
 
+Direct channels (``direct``, ``model.direct: [total_precipitation]``): the network predicts
+the next state itself, not its increment, ``out = (x_{t+1} - mean) / std`` (in model space),
+so ``x_{t+1} = mean + std * out``. GraphCast predicts its target-only precipitation so, and
+AIFS treats precipitation as a diagnostic output: a field that decorrelates within a day
+has little to gain from ``x_t`` and the residual form starts every member from persistence
+(the demo's members had a lag-1 correlation of daily rain of 0.23 against the truth's 0.12).
+The state stays an input of the next step.
+
 Other channels are not clamped: humidity may come out slightly negative; products clip
 where they need physical values. All statistics are persistent buffers, so a state_dict
 carries the normalisation its weights were trained with; the log offsets are a
@@ -119,9 +127,12 @@ class Normalization(nn.Module):
                  statistics: Mapping[str, np.ndarray] | None,
                  static_statistics: Mapping[str, np.ndarray] | None,
                  forcing_statistics: Mapping[str, np.ndarray] | None = None,
-                 log_offsets: Sequence[float] | None = None):
+                 log_offsets: Sequence[float] | None = None, direct: Sequence[int] | None = None):
         super().__init__()
         offsets = log_offset_vector(log_offsets, n_channels)
+        direct_mask = np.zeros(n_channels, bool)
+        direct_mask[list(direct or ())] = True
+        self.has_direct_channels = bool(direct_mask.any())
         self.has_log_channels = bool(np.any(offsets > 0))
         self._persistent = set()
         vectors = {}
@@ -141,6 +152,7 @@ class Normalization(nn.Module):
         self.register_buffer("log_mask", torch.as_tensor(offsets > 0).view(-1, 1, 1), persistent=False)
         self.register_buffer("log_offset", torch.as_tensor(np.where(offsets > 0, offsets, 1.0), dtype=torch.float32)
                              .view(-1, 1, 1), persistent=False)
+        self.register_buffer("direct_mask", torch.as_tensor(direct_mask).view(-1, 1, 1), persistent=False)
 
     def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
         """States ``[..., C, H, W]`` with the log-space channels transformed (module doc)."""
@@ -162,15 +174,25 @@ class Normalization(nn.Module):
 
     def apply_increment(self, last: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Next state ``x_t + diff_mean + diff_std * out`` from the normalised increment ``out``
-        (in model space, then back to physical units)."""
-        if not self.has_log_channels:
-            return last + self.diff_mean + self.diff_std * out
-        return self.to_physical_space(self.to_model_space(last) + self.diff_mean + self.diff_std * out)
+        (in model space, then back to physical units); ``mean + std * out`` on direct channels."""
+        following = self.to_model_space(last) + self.diff_mean + self.diff_std * out
+        if self.has_direct_channels:
+            following = torch.where(self.direct_mask, self.mean + self.std * out, following)
+        return self.to_physical_space(following)
 
     def increment_target(self, last: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
         """The training target ``(x_{t+1} - x_t - diff_mean) / diff_std`` in model space
-        (inverse of :meth:`apply_increment`)."""
-        return (self.to_model_space(following) - self.to_model_space(last) - self.diff_mean) / self.diff_std
+        (``(x_{t+1} - mean) / std`` on direct channels; inverse of :meth:`apply_increment`)."""
+        target = (self.to_model_space(following) - self.to_model_space(last) - self.diff_mean) / self.diff_std
+        if self.has_direct_channels:
+            target = torch.where(self.direct_mask, (self.to_model_space(following) - self.mean) / self.std, target)
+        return target
+
+    def error_scale(self) -> torch.Tensor:
+        """``[C]``: the spread of what the network predicts per channel, ``diff_std`` (``std``
+        on direct channels), in model space: the unit of the training loss."""
+        scale = torch.where(self.direct_mask, self.std, self.diff_std) if self.has_direct_channels else self.diff_std
+        return scale.reshape(-1)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every statistic as float32 ``[n]`` numpy arrays (for a bundle manifest)."""

@@ -23,7 +23,9 @@ shift emphasis between channels.
 
 A model with log-space channels (``model.log_transform``, :mod:`sowcast.model.normalization`)
 is scored on those channels as it predicts them: ``p`` and ``y`` become
-``log(1 + max(., 0) / k)`` and ``diff_std[c]`` is that of the log-space change.
+``log(1 + max(., 0) / k)`` and ``diff_std[c]`` is that of the log-space change. On channels
+the model predicts directly (``model.direct``) ``diff_std[c]`` becomes ``std[c]``, the spread
+of the field itself (GraphCast's scale for its target-only variables).
 
 **afCRPS** (:class:`AreaWeightedAFCRPS`; Lang et al. 2024, "AIFS-CRPS", arXiv 2412.15832,
 eq. 4) for ``M >= 2`` members ``x_j`` of one sample and the truth ``y``, per point::
@@ -152,14 +154,18 @@ class AreaWeightedLoss(nn.Module):
     @classmethod
     def from_source(cls, source, weights: Mapping[str, float] | None = None, model=None, **kwargs):
         """For a :class:`sowcast.data.windows.WindowSource` (its grid, channels and diff_std);
-        with ``model``, its log-space channels in model space with the model's diff_std."""
+        with ``model``, its log-space channels in model space with the model's diff_std, and
+        its direct channels with their std."""
         stats = source.statistics
         diff_std = np.array(stats.get("diff_std", stats["std"]), np.float64)
         hyper = getattr(model, "hyperparameters", None)
-        offsets = hyper().get("log_offsets") if callable(hyper) else None
-        if offsets is not None:
-            log = np.asarray(offsets) > 0
-            diff_std[log] = model.normalization.diff_std.detach().cpu().reshape(-1).numpy()[log]
+        hyper = hyper() if callable(hyper) else {}
+        offsets = hyper.get("log_offsets")
+        # log-space and direct channels: in the unit of what the model predicts (its error_scale)
+        own = np.asarray(offsets) > 0 if offsets is not None else np.zeros(diff_std.size, bool)
+        own[hyper.get("direct", [])] = True
+        if own.any():
+            diff_std[own] = model.normalization.error_scale().detach().cpu().numpy()[own]
         return cls(source.grid.lat, diff_std, variable_weights(source.channels, weights),
                    valid=getattr(source, "valid", None), log_offsets=offsets, **kwargs)
 
