@@ -170,3 +170,20 @@ def test_describe_shows_the_keys_of_a_mapping_parsed_by_an_options_class():
     assert parse(Outer, {"step": {"daily_at": "6:05"}}, "o").step == {"daily_at": [6, 5]}
     assert describe(Outer, "o").splitlines()[1:] == ["  step:             # the step",
                                                      "    daily_at: null  # a UTC time HH:MM"]
+
+
+def test_the_type_text_says_each_alternative_once_at_its_own_level():
+    """``list[str | None] | None`` (ingest.time_range): the items may be null, and so may the
+    list; the help says so once each, the items' alternatives kept apart in parentheses."""
+    @dataclass(frozen=True)
+    class Span:
+        time_range: list[str | None] | None = option(None, "[start, end]")
+        limits: dict[str, int | None] = option({}, "per variable")
+        levels: list[float] | None = option(None, "levels")
+
+    rows = describe(Span, "s").splitlines()
+    assert rows[1].endswith("# [start, end] <list of (text or null) or null>")
+    assert rows[2].endswith("# per variable <mapping to (whole number or null)>")
+    assert rows[3].endswith("# levels <list of number or null>")
+    assert "null or null" not in "\n".join(rows)
+    assert parse(Span, {"time_range": [None, "2010"]}, "s").time_range == [None, "2010"]

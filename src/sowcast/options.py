@@ -204,12 +204,19 @@ def _kind(tp: Any, meta: Mapping[str, Any] | None = None) -> str:
     if origin in (tuple, list):
         if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
             return f"[{', '.join(_kind(a) for a in args)}]"
-        return f"list of {_kind(args[0]) if args else 'values'}"
+        return f"list of {_element(args[0]) if args else 'values'}"
     if origin is dict:
-        return f"mapping to {_kind(args[1], meta)}" if args and args[1] is not Any else "mapping"
+        return f"mapping to {_element(args[1], meta)}" if args and args[1] is not Any else "mapping"
     if tp in (int, float):
         return ("whole number" if tp is int else "number") + _bounds(meta or {})
     return {bool: "true/false", str: "text", Path: "path", Any: ""}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _element(tp: Any, meta: Mapping[str, Any] | None = None) -> str:
+    """The kind of a list's items or a mapping's values, in parentheses when it has alternatives,
+    so that they stay apart from the container's own: ``list of (text or null) or null``."""
+    words = _kind(tp, meta)
+    return f"({words})" if " or " in words else words
 
 
 def show(value: Any) -> str:
