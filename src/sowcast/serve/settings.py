@@ -10,14 +10,17 @@ before anything is bound or written.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sowcast.errors import SowcastError
+from sowcast.forecast.options import ForecastOptions
 from sowcast.options import as_plain, option, parse
 
 STEPS = ("forecast", "products", "bulletin")  # each a 'sowcast' command (tests/test_cli_surface.py checks)
@@ -35,26 +38,32 @@ def _daily_at(value: Any, key: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-@dataclass(frozen=True)
-class ForecastStep:
-    """``serve.forecast``: the forecast step's own keys (checked by ``sowcast forecast`` too)."""
+FORECAST_KEYS = ("members", "lead", "threads", "checkpoint_every", "trusted_keys")  # serve.forecast's keys
 
-    members: int = option(16, "members per start (forecast.members)", low=1)
-    lead: str = option("46D", "forecast length (forecast.lead)")
-    threads: int = option(2, "onnxruntime cores (forecast.threads); 0: all", low=0)
-    checkpoint_every: int = option(5, "steps between saved states: a power cut loses at most this many steps", low=0)
-    trusted_keys: Any = option([], ".pub files of trusted bundle signers (forecast.trusted_keys), checked at start too")
+
+def _forecast_step_class() -> type:
+    """:class:`~sowcast.forecast.options.ForecastOptions` restricted to :data:`FORECAST_KEYS`:
+    the same types, defaults, docs, bounds and checks, each written once, there."""
+    hints = typing.get_type_hints(ForecastOptions)
+    fields = {f.name: f for f in dataclasses.fields(ForecastOptions)}
+    return dataclasses.make_dataclass(
+        "ForecastStep",
+        [(k, hints[k], dataclasses.field(default=fields[k].default, default_factory=fields[k].default_factory,
+                                         metadata=fields[k].metadata)) for k in FORECAST_KEYS],
+        frozen=True, namespace={"__doc__": "``serve.forecast``: the forecast step's own keys, as ``forecast.*``.",
+                                "__module__": __name__})
+
+
+ForecastStep = _forecast_step_class()
 
 
 def _forecast_step(value: Any, key: str) -> dict[str, Any]:
-    """The keys given in ``serve.forecast``, parsed by :class:`ForecastStep`; trusted keys absolute."""
+    """The keys given in ``serve.forecast``, parsed by :class:`ForecastStep` (key files read now);
+    trusted keys made absolute, as the steps run in their own folders."""
     parsed = as_plain(parse(ForecastStep, value, key))
     out = {k: parsed[k] for k in value}
-    if "trusted_keys" in out:  # read now; absolute, as the steps run in their own folders
-        from sowcast.bundle.signature import trusted_keys_option
-
-        out["trusted_keys"] = [str(Path(os.path.expanduser(k)).absolute())
-                               for k in trusted_keys_option(out["trusted_keys"], f"{key}.trusted_keys")]
+    if "trusted_keys" in out:
+        out["trusted_keys"] = [str(Path(os.path.expanduser(k)).absolute()) for k in out["trusted_keys"] or ()]
     return out
 
 
