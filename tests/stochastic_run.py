@@ -18,7 +18,7 @@ def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 
     """``model=tiny`` with ``noise_channels`` (per grid node too with ``grid_noise``; rain in
     log space with ``log_rain``; bounded at 0 mm with ``nonnegative_rain``) trained ``steps`` steps on a 24-day store from 2000-01-01;
     returns the last checkpoint folder."""
-    from sowcast.cli.main import compose
+    from sowcast.config_tree import compose
     from sowcast.train.checkpoint import CheckpointManager
     from sowcast.train.trainer import train
 

@@ -22,6 +22,10 @@ class CommonOptions:
         """The two keys of the composed config (the others are groups, parsed by their own classes)."""
         return parse(cls, {key: cfg[key] for key in ("overwrite", "progress") if key in cfg}, "")
 
+    def keywords(self) -> dict[str, bool]:
+        """Both, as the keyword arguments of a stage's ``run(options, *, overwrite, progress)``."""
+        return {"overwrite": self.overwrite, "progress": self.progress}
+
     def set_into(self, cfg: Any) -> None:
         """Write the parsed values back into ``cfg``, for stages that read ``cfg.overwrite`` themselves."""
         for key in ("overwrite", "progress"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
@@ -10,6 +11,12 @@ from sowcast.cli.common_options import CommonOptions
 from sowcast.config import plain
 from sowcast.errors import SowcastError
 from sowcast.log import get_logger
+
+if TYPE_CHECKING:
+    from sowcast.data.ingest import IngestResult
+    from sowcast.data.ingest_options import IngestOptions
+    from sowcast.data.synth_options import SynthOptions
+    from sowcast.data.synth_stage import SynthResult
 
 _LOG = get_logger("data")
 
@@ -20,17 +27,17 @@ def synth(cfg: DictConfig) -> int:
     The files use canonical names and CF units; 'sowcast data ingest' turns them into
     the canonical store (data.store). Deterministic from data.synth.seed.
     """
-    from sowcast.data.grid import Grid
     from sowcast.data.synth_options import SynthOptions
-    from sowcast.data.synthetic_monsoon import write_raw
-    from sowcast.options import parse
+    from sowcast.data.synth_stage import run as synthesise
 
-    common = CommonOptions.from_config(cfg)
-    s = parse(SynthOptions, cfg.data.synth, "data.synth")
-    paths = write_raw(s.output, Grid.from_config(s.grid, "data.synth.grid"), s.start, s.end, seed=s.seed,
-                      overwrite=common.overwrite, progress=common.progress)
-    _LOG.info(f"wrote {len(paths)} yearly files to {s.output}")
+    options = SynthOptions.from_config(cfg.data.synth)
+    synth_finish(options, synthesise(options, **CommonOptions.from_config(cfg).keywords()))
     return 0
+
+
+def synth_finish(options: SynthOptions, result: SynthResult) -> None:
+    """What the command logs after the stage (the demo too)."""
+    _LOG.info(result.summary())
 
 
 def ingest(cfg: DictConfig) -> int:
@@ -44,11 +51,20 @@ def ingest(cfg: DictConfig) -> int:
     from sowcast.data.ingest import run as ingest_store
     from sowcast.data.ingest_options import IngestOptions
 
-    common = CommonOptions.from_config(cfg)
-    result = ingest_store(IngestOptions.from_config(cfg.data.ingest), cfg.data.store, cluster=plain(cfg.cluster),
-                          overwrite=common.overwrite, progress=common.progress)
-    _LOG.info(f"wrote canonical store {result.store}")
+    options = IngestOptions.from_config(cfg.data.ingest)
+    ingest_finish(options, ingest_store(options, **ingest_keywords(cfg)))
     return 0
+
+
+def ingest_keywords(cfg: DictConfig) -> dict[str, Any]:
+    """What the ingest's ``run`` takes beside its options: the store (data.store), the cluster
+    config, overwrite and progress."""
+    return {"store": cfg.data.store, "cluster": plain(cfg.cluster), **CommonOptions.from_config(cfg).keywords()}
+
+
+def ingest_finish(options: IngestOptions, result: IngestResult) -> None:
+    """What the command logs after the stage (the demo too)."""
+    _LOG.info(result.summary())
 
 
 def describe(cfg: DictConfig) -> int:

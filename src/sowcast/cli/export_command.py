@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from omegaconf import DictConfig
 
 from sowcast.cli.common_options import CommonOptions
+
+if TYPE_CHECKING:
+    from sowcast.export.bundle_writer import ExportResult
+    from sowcast.export.options import ExportOptions
 
 
 def run(cfg: DictConfig) -> int:
@@ -27,7 +33,17 @@ def run(cfg: DictConfig) -> int:
     from sowcast.export.options import ExportOptions
     from sowcast.export.stage import run as export
 
-    overwrite = CommonOptions.from_config(cfg).overwrite
-    result = export(ExportOptions.from_config(cfg.export), cfg.train.run_dir, overwrite=overwrite)
-    print("\n".join(result.summary()), flush=True)
+    options = ExportOptions.from_config(cfg.export)
+    finish(options, export(options, **keywords(cfg)))
     return 0
+
+
+def keywords(cfg: DictConfig) -> dict[str, Any]:
+    """What the export's ``run`` takes beside its options: the training run (train.run_dir) its
+    checkpoint is found in, and overwrite."""
+    return {"run_dir": cfg.train.run_dir, "overwrite": CommonOptions.from_config(cfg).overwrite}
+
+
+def finish(options: ExportOptions, result: ExportResult) -> None:
+    """What the command prints after the stage (the demo too): the bundle's files and verdicts."""
+    print("\n".join(result.summary()), flush=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import math
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from sowcast.cli.common_options import CommonOptions
+
+if TYPE_CHECKING:
+    from sowcast.forecast.engine import ForecastResult
+    from sowcast.forecast.options import ForecastOptions
 
 
 def run(cfg: DictConfig) -> int:
@@ -23,18 +27,14 @@ def run(cfg: DictConfig) -> int:
     in <output>.partial/: the same command after a power cut goes on from there. A finished
     output with the same config is left as it is; overwrite=true recomputes it.
     """
-    from sowcast.forecast.engine import ForecastOptions, run_forecast
+    from sowcast.forecast.engine import run_forecast
+    from sowcast.forecast.options import ForecastOptions
 
-    common = CommonOptions.from_config(cfg)
-    result = run_forecast(ForecastOptions.from_config(cfg.forecast), overwrite=common.overwrite,
-                          progress=common.progress)
-    if result.status == "up to date":
-        print(f"{result.output} is up to date (same bundle, initial conditions and config); "
-              f"set overwrite=true to recompute it")
-        return 0
-    rate = result.member_days_per_cpu_second
-    speed = f", {rate:.3g} member-days per CPU-second" if not math.isnan(rate) else ""
-    verb = "resumed and finished" if result.status == "resumed" else "wrote"
-    print(f"{verb} {result.output}: {result.members} members x {result.n_steps} steps "
-          f"({result.steps_run} computed now in {result.seconds:.1f} s{speed})")
+    options = ForecastOptions.from_config(cfg.forecast)
+    finish(options, run_forecast(options, **CommonOptions.from_config(cfg).keywords()))
     return 0
+
+
+def finish(options: ForecastOptions, result: ForecastResult) -> None:
+    """What the command prints after the stage (the demo too): up to date, or what was written."""
+    print(result.summary())

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import math
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from sowcast.cli.common_options import CommonOptions
 from sowcast.log import get_logger
+
+if TYPE_CHECKING:
+    from sowcast.forecast.hindcast_options import HindcastOptions
+    from sowcast.products.hindcast_stage import HindcastStageResult
 
 _LOG = get_logger("hindcast")
 
@@ -31,27 +35,17 @@ def run(cfg: DictConfig) -> int:
     Reforecasts of held-out years for 'sowcast verify': hindcast.years=[2007,2010]
     hindcast.keep_daily=true hindcast.climatology.build=false hindcast.output=reforecasts.
     """
-    from sowcast.forecast.hindcast import HindcastOptions, run_hindcast
+    from sowcast.forecast.hindcast_options import HindcastOptions
+    from sowcast.products.hindcast_stage import run as hindcast
 
-    common = CommonOptions.from_config(cfg)
     options = HindcastOptions.from_config(cfg.hindcast)
-    result = run_hindcast(options, overwrite=common.overwrite, progress=common.progress)
-    rate = result.member_days_per_cpu_second
-    speed = f", {rate:.3g} member-days per CPU-second" if not math.isnan(rate) else ""
-    if options.merge:
-        print(f"hindcasts in {result.output}: {len(result.starts)} starts, merged from the shards")
-    else:
-        print(f"hindcasts in {result.output}: {len(result.starts)} starts "
-              f"({result.computed} computed now in {result.seconds:.1f} s{speed})")
-    if options.shard is not None:
-        _LOG.info(f"shard {options.shard[0]}/{options.shard[1]} done; when all {options.shard[1]} are, "
-                  f"run the same command with hindcast.merge=true instead of hindcast.shard")
-        return 0
-    if options.climatology.build:
-        from sowcast.products.hindcast_climatology import build_hindcast_climatology
-
-        clim = build_hindcast_climatology(options)
-        print(f"model climatology: {clim.path}")
-        if clim.bundle_note is not None:
-            _LOG.info(clim.bundle_note)
+    finish(options, hindcast(options, **CommonOptions.from_config(cfg).keywords()))
     return 0
+
+
+def finish(options: HindcastOptions, result: HindcastStageResult) -> None:
+    """What the command prints and logs after the stage (the demo too)."""
+    for line in result.summary():
+        print(line)
+    for note in result.notes():
+        _LOG.info(note)

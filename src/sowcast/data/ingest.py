@@ -493,6 +493,9 @@ class IngestResult:
     sources: int
     points: bool  # a station (point) store, dims time, station
 
+    def summary(self) -> str:
+        return f"wrote canonical store {self.store}"
+
 
 def ingest(cfg_ingest: Mapping, store: str | Path, cluster: Mapping | None = None,
            overwrite: bool = False, progress: bool = True) -> Path:

@@ -3,11 +3,14 @@ the defaults equal the YAML's (tests/test_option_defaults.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sowcast.options import option
+from sowcast.options import option, parse
+
+GROUP = "data.synth"
 
 
 @dataclass(frozen=True)
@@ -21,3 +24,8 @@ class SynthOptions:
     grid: dict[str, Any] = option({"lat_min": -2.0, "lat_max": 24.0, "lon_min": -20.0, "lon_max": 16.0,
                                    "resolution": 1.0},
                                   "{lat_min, lat_max, lon_min, lon_max, resolution} or {global: true, resolution}")
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> SynthOptions:
+        """The group parsed (:func:`sowcast.options.parse`); errors name ``data.synth.<key>``."""
+        return parse(cls, section, GROUP)

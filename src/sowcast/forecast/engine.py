@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -103,6 +104,17 @@ class ForecastResult:
     @property
     def member_days_per_cpu_second(self) -> float:
         return self.member_days / self.cpu_seconds if self.cpu_seconds > 0 else float("nan")
+
+    def summary(self) -> str:
+        """What ``sowcast forecast`` prints: up to date, or what was written (and how fast)."""
+        if self.status == "up to date":
+            return (f"{self.output} is up to date (same bundle, initial conditions and config); "
+                    f"set overwrite=true to recompute it")
+        rate = self.member_days_per_cpu_second
+        speed = f", {rate:.3g} member-days per CPU-second" if not math.isnan(rate) else ""
+        verb = "resumed and finished" if self.status == "resumed" else "wrote"
+        return (f"{verb} {self.output}: {self.members} members x {self.n_steps} steps "
+                f"({self.steps_run} computed now in {self.seconds:.1f} s{speed})")
 
 
 # --- model inputs --------------------------------------------------------------------------

@@ -1,10 +1,9 @@
 """The demo as a table: each stage, in order, with what it runs and the option patches it applies.
 
-A stage runs either a command on the whole config (``sowcast data synth``, ``data ingest``,
-``export``, ``hindcast``, ``forecast``: as from the command line), the training under torchrun
-(:mod:`sowcast.cli.demo.torchrun`, two processes), or a stage's own ``run(options)`` with
-its typed options (``calibrate``, ``products``, ``verify``, ``bulletin``), followed by what
-that command prints. Its ``patches`` (:mod:`sowcast.cli.demo.patch`) are merged into the
+A stage runs either its own ``run(options, **keywords)`` with its typed options, built from the
+composed config as its command builds them, followed by what that command prints (its
+``finish``), or the training under torchrun (:mod:`sowcast.cli.demo.torchrun`, two processes, on
+the whole config). Its ``patches`` (:mod:`sowcast.cli.demo.patch`) are merged into the
 demo config before the chain starts, in table order, so each one reads the outputs of the
 stages above it; ``own`` patches go over that stage's config alone when it runs (the
 checkpoint the training finished with; the held-out years of the reforecasts).
@@ -13,8 +12,7 @@ checkpoint the training finished with; the held-out years of the reforecasts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,32 +32,54 @@ from sowcast.cli import (
     products_command,
     verify_command,
 )
+from sowcast.cli.common_options import CommonOptions
 from sowcast.cli.demo.patch import Patch, apply, demo_block
 from sowcast.cli.demo.plan import Plan
 from sowcast.cli.demo.steps import checkpoint_or_error
 from sowcast.cli.demo.torchrun import train_in_processes
 from sowcast.config_values import whole
+from sowcast.data.ingest import run as ingest
+from sowcast.data.ingest_options import IngestOptions
+from sowcast.data.synth_options import SynthOptions
+from sowcast.data.synth_stage import run as synthesise
+from sowcast.export.options import ExportOptions
+from sowcast.export.stage import run as export
+from sowcast.forecast.engine import run_forecast
+from sowcast.forecast.hindcast_options import HindcastOptions
+from sowcast.forecast.options import ForecastOptions
 from sowcast.graph.mesh_level import is_auto_level
+from sowcast.products.hindcast_stage import run as hindcast
 from sowcast.products.options import ProductsOptions
 from sowcast.products.stage import run as make_products
 from sowcast.verify.options import VerifyOptions
 from sowcast.verify.stage import run as verify
 
 
+def _common(c: DictConfig) -> dict[str, Any]:
+    """overwrite and progress, the keywords of most stages' run()."""
+    return CommonOptions.from_config(c).keywords()
+
+
+def _overwrite(c: DictConfig) -> dict[str, Any]:
+    return {"overwrite": CommonOptions.from_config(c).overwrite}
+
+
 @dataclass(frozen=True)
 class Typed:
-    """``Stage.run`` takes ``cls.from_config(<group>)``; then ``finish(options, result)``: what
-    the command prints after the stage."""
+    """``Stage.run`` takes ``cls.from_config(<group>)`` and ``keywords(<config>)``, the arguments
+    its command passes beside the options; then ``finish(options, result)``: what the command
+    prints after the stage."""
 
     group: str
     cls: type
     finish: Callable[[Any, Any], None]
+    keywords: Callable[[DictConfig], dict[str, Any]] = field(default=lambda c: {})
 
 
 @dataclass(frozen=True)
 class Stage:
     name: str
-    run: Callable[..., Any]          # a command (the whole config), or with `typed` a stage's run(options)
+    run: Callable[..., Any]          # with `typed` a stage's run(options, **keywords), else the whole config
     patches: tuple[Patch, ...] = ()  # over the demo config, before the chain: later stages see them
     own: tuple[Patch, ...] = ()      # over this stage's config alone, when it runs
     typed: Typed | None = None
@@ -101,29 +121,36 @@ def _verify_inputs(d: DictConfig, p: Plan) -> dict:
 
 # Stage(name, what it runs, patches: Patch(group, values derived from the plan and the stages above;
 #       demo.<group> over them), own=patches of its config alone, typed=the options its run takes)
+HINDCAST = Typed("hindcast", HindcastOptions, hindcast_command.finish, _common)
+
 STAGES: tuple[Stage, ...] = (
-    Stage("synthesise", data_commands.synth,
-          (Patch("data", lambda d, p: {"ingest": {"statistics_period": p.train_range}}),)),
-    Stage("ingest", data_commands.ingest),
+    Stage("synthesise", synthesise,
+          (Patch("data", lambda d, p: {"ingest": {"statistics_period": p.train_range}}),),
+          typed=Typed("data.synth", SynthOptions, data_commands.synth_finish, _common)),
+    Stage("ingest", ingest,
+          typed=Typed("data.ingest", IngestOptions, data_commands.ingest_finish, data_commands.ingest_keywords)),
     Stage("train", train_in_processes,
           (Patch("graph"), Patch("model", _mesh_level, demo=None),
            Patch("train", lambda d, p: {"train_range": p.train_range, "validation_range": p.validation_range,
                                         "resume": "never"}))),
-    Stage("export", export_command.run, (Patch("export", lambda d, p: {"store": _store(d)}),),
-          own=(Patch("export", lambda c, p: {"checkpoint": str(checkpoint_or_error(c))}, demo=None),)),
-    Stage("hindcast", hindcast_command.run,
+    Stage("export", export, (Patch("export", lambda d, p: {"store": _store(d)}),),
+          own=(Patch("export", lambda c, p: {"checkpoint": str(checkpoint_or_error(c))}, demo=None),),
+          typed=Typed("export", ExportOptions, export_command.finish, export_command.keywords)),
+    Stage("hindcast", hindcast,
           (Patch("hindcast", lambda d, p: {"bundle": _bundle(d), "store": _store(d),
-                                           "years": list(p.climatology_years)}),)),
-    Stage("calibrate", partial(fit_calibration, overwrite=True), (Patch("calibrate", _calibration_inputs),),
-          typed=Typed("calibrate", CalibrateOptions, calibrate_command.finish)),
-    Stage("forecast", forecast_command.run,
+                                           "years": list(p.climatology_years)}),),
+          typed=HINDCAST),
+    Stage("calibrate", fit_calibration, (Patch("calibrate", _calibration_inputs),),
+          typed=Typed("calibrate", CalibrateOptions, calibrate_command.finish, _overwrite)),
+    Stage("forecast", run_forecast,
           (Patch("forecast", lambda d, p: {"bundle": _bundle(d), "init": _store(d),
-                                           "init_time": f"{p.forecast_init:%Y-%m-%d}"}),)),
+                                           "init_time": f"{p.forecast_init:%Y-%m-%d}"}),),
+          typed=Typed("forecast", ForecastOptions, forecast_command.finish, _common)),
     Stage("products", make_products,
           (Patch("products", lambda d, p: {"forecast": str(d.forecast.output), "bundle": _bundle(d),
                                            "observed": _store(d)}),),
           typed=Typed("products", ProductsOptions, products_command.finish)),
-    Stage("reforecast", hindcast_command.run, own=(REFORECAST,)),
+    Stage("reforecast", hindcast, own=(REFORECAST,), typed=HINDCAST),
     Stage("verify", verify, (Patch("verify", _verify_inputs),),
           typed=Typed("verify", VerifyOptions, verify_command.finish)),
     Stage("bulletin", make_bulletin,
@@ -148,9 +175,9 @@ def demo_config(cfg: DictConfig, plan: Plan) -> DictConfig:
 
 
 def call(stage: Stage, c: DictConfig) -> None:
-    """Run ``stage`` on its config ``c``: the command, or its typed options, run and finish."""
+    """Run ``stage`` on its config ``c``: its typed options, run and finish (the training: the whole config)."""
     if stage.typed is None:
         stage.run(c)
         return
     options = stage.typed.cls.from_config(OmegaConf.select(c, stage.typed.group))
-    stage.typed.finish(options, stage.run(options))
+    stage.typed.finish(options, stage.run(options, **stage.typed.keywords(c)))
