@@ -58,7 +58,7 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
     with pytest.raises(SowcastError, match=r"nodes \d+ is not model\.graph\.n_mesh \d+ \+ n_grid \d+ \(grid_noise\)"):
         check_manifest(mesh_only)
 
-    kw = dict(members=3, lead="3D", noise_seed=5, perturbation={"scale": 0.0})
+    kw = dict(members=3, lead="3D", noise_seed=5, perturbation={"scale": 0.0, "variable_scale": {}})
     run_forecast(options(result.bundle, store, tmp_path / "a.zarr", **kw))
     run_forecast(options(result.bundle, store, tmp_path / "b.zarr", **kw))
     a, b = (xr.open_zarr(tmp_path / n, consolidated=False) for n in ("a.zarr", "b.zarr"))

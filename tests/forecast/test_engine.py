@@ -119,7 +119,8 @@ def test_engine_equals_manual_onnxruntime_calls(forecast_data, real_bundle, tmp_
         run_forecast(options(bundle_path, store, out, members=3, lead="5D", threads=1, batch=2))
         ic = read_initial_conditions(store, bundle)
         stats = {k: np.asarray(v) for k, v in bundle.statistics.items()}
-        gen = PerturbationGenerator(bundle.grid, stats["diff_std"], Perturbation())
+        gen = PerturbationGenerator(bundle.grid, stats["diff_std"], Perturbation(),
+                                    [c["variable"] for c in bundle.channel_info])
         members = start_ensemble(ic.states, 0, 3, gen, nonnegative_channels(stats, len(bundle.channels)))
         want = run_reference(bundle, ic.times, 5, members, threads=1)  # [M, L, C, H, W]
         with _open(out) as ds:

@@ -20,16 +20,38 @@ HINDCAST = {"bundle": "b", "store": "s", "output": "hc"}
 
 
 def _yaml(group: str) -> dict:
-    """The group's YAML as written, less ``perturbation``: the lead tunes its values there
-    (benchmarks/perturbation_tuning.py) and the class follows once they are settled."""
-    section = OmegaConf.to_container(OmegaConf.load(CONF / group / "default.yaml"), resolve=False)
-    return {k: v for k, v in section.items() if k != "perturbation"}
+    """The group's YAML as written."""
+    return OmegaConf.to_container(OmegaConf.load(CONF / group / "default.yaml"), resolve=False)
 
 
 @pytest.mark.parametrize("cls, group", [(ForecastOptions, "forecast"), (HindcastOptions, "hindcast")])
 def test_yaml_defaults_equal_the_options_class(cls, group):
-    mismatches = default_mismatches(cls, _yaml(group), group)
-    assert {k: v for k, v in mismatches.items() if k != f"{group}.perturbation"} == {}
+    assert default_mismatches(cls, _yaml(group), group) == {}
+    assert _yaml(group)["perturbation"]["variable_scale"] == {"total_precipitation": 4.0}  # the tuned rain
+
+
+def test_rain_is_perturbed_at_its_tuned_scale_by_the_command_and_by_a_library_call(capfd):
+    """One default: the shipped conf as composed and a library call without variable_scale
+    perturb rain at 4.0 x diff_std and the rest at 0.5; a model without rain runs on that
+    default without a warning; a name the user sets that the model lacks is still warned of."""
+    from sowcast.config_tree import compose
+    from sowcast.forecast.ensemble import Perturbation
+
+    cfg = OmegaConf.to_container(compose([]), resolve=True)
+    shipped = ForecastOptions.from_config({**cfg["forecast"], **FORECAST}).perturbation
+    hindcast = HindcastOptions.from_config({**cfg["hindcast"], **HINDCAST}).perturbation
+    library = ForecastOptions.from_config(FORECAST).perturbation
+    assert shipped == hindcast == library == Perturbation()
+    scales = library.channel_scales(["2m_temperature", "total_precipitation", "geopotential"], 3)
+    assert scales.tolist() == [0.5, 4.0, 0.5]
+    capfd.readouterr()
+    assert library.channel_scales(["2m_temperature", "geopotential"], 2).tolist() == [0.5, 0.5]
+    assert capfd.readouterr().err == ""
+    misspelt = Perturbation.from_config({"variable_scale": {"total_precip": 4.0}})
+    assert misspelt.channel_scales(["2m_temperature"], 1).tolist() == [0.5]
+    assert "variable_scale names total_precip, which the model does not have" in capfd.readouterr().err
+    none = Perturbation.from_config({"scale": 0, "variable_scale": {}})
+    assert not none.active() and Perturbation.from_config({"scale": 0}).active()  # rain keeps its default
 
 
 def test_recorded_config_keeps_its_shape():

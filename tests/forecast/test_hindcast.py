@@ -92,7 +92,7 @@ def test_grouping_does_not_change_the_numbers(long_data, tmp_path, kind):
 def test_stochastic_hindcast_members_and_starts_draw_their_own_noise(long_data, tmp_path):
     """No initial perturbations: the members of a start differ by the model noise alone, each
     start has its own, and a start's members do not depend on which starts run beside it."""
-    kw = {"perturbation": {"scale": 0}, "every_days": 1, "first": "01-03", "last": "01-04", "lead": "3D"}
+    kw = {"perturbation": {"scale": 0, "variable_scale": {}}, "every_days": 1, "first": "01-03", "last": "01-04", "lead": "3D"}
     run_hindcast(_hc(long_data, tmp_path / "both", "stochastic", **kw))
     run_hindcast(_hc(long_data, tmp_path / "alone", "stochastic", **{**kw, "last": "01-03"}))
     run_hindcast(_hc(long_data, tmp_path / "seed1", "stochastic", noise_seed=1, **kw))

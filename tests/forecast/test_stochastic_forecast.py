@@ -26,7 +26,7 @@ from sowcast.forecast.model_noise import ModelNoise, bundle_noise, start_key, st
 from sowcast.forecast.rollout_state import load_state, partial_dir
 from sowcast.forecast.session import StepModel
 
-NO_PERTURBATION = {"scale": 0.0}
+NO_PERTURBATION = {"scale": 0.0, "variable_scale": {}}  # rain too (its default is 4.0)
 
 
 def _values(path) -> dict[str, np.ndarray]:
@@ -75,7 +75,8 @@ def test_engine_feeds_the_documented_noise(forecast_data, stochastic_bundle, tmp
         run_forecast(options(bundle_path, store, out, members=3, lead="5D", batch=2, noise_seed=7))
         ic = read_initial_conditions(store, bundle)
         stats = {k: np.asarray(v) for k, v in bundle.statistics.items()}
-        gen = PerturbationGenerator(bundle.grid, stats["diff_std"], Perturbation())
+        gen = PerturbationGenerator(bundle.grid, stats["diff_std"], Perturbation(),
+                                    [c["variable"] for c in bundle.channel_info])
         members = start_ensemble(ic.states, 0, 3, gen, nonnegative_channels(stats, len(bundle.channels)))
         want = run_reference(bundle, ic.times, 5, members, threads=1, noise_seed=7)  # [M, L, C, H, W]
         with xr.open_dataset(out, engine="zarr", consolidated=False, chunks=None) as ds:
