@@ -7,9 +7,11 @@ One step (GraphCast, Lam et al. 2023: ``X_{t+1} = X_t + f(X_{t-1}, X_t, forcings
     out   = EncodeProcessDecode(z)                     [B, G, C], the normalised increment
     x_t+1 = x_t + diff_mean + diff_std * out
 
-Direct channels (``direct``, ``model.direct: [total_precipitation]``) are predicted as
-``x_t+1 = mean + std * out``, not as an increment (GraphCast's target-only precipitation,
-AIFS's diagnostic one; :mod:`sowcast.model.normalization`), and still fed back as inputs.
+Direct channels (``direct``, ``model.direct: [total_precipitation]``) are predicted as an
+anomaly from the training years' seasonal cycle, ``x_t+1 = m(t+1) + std * out``, not as an
+increment (GraphCast's target-only precipitation, AIFS's diagnostic one, here anchored to the
+season; :mod:`sowcast.model.normalization`), and still fed back as inputs. ``m`` is read at
+the ``cos/sin_year_progress`` forcings of the next state.
 
 Channels bounded below (``nonnegative``, ``model.nonnegative: [total_precipitation]``) come
 out as ``max(x_t+1, 0)``, in training as in the exported graph, so the loss scores the
@@ -42,6 +44,7 @@ import torch
 from torch import nn
 
 from sowcast.data.log_statistics import log_space_statistics
+from sowcast.data.seasonal_cycle import fit_seasonal_cycle
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import ForecastGraph
 from sowcast.model.graph_network import EncodeProcessDecode
@@ -82,7 +85,8 @@ class Forecaster(nn.Module):
                  checkpoint_activations: bool = False,
                  forcing_statistics: Mapping[str, np.ndarray] | None = None, noise_channels: int = 0,
                  grid_noise: bool = False, log_offsets: Sequence[float] | None = None,
-                 nonnegative: Sequence[int] | None = None, direct: Sequence[int] | None = None):
+                 nonnegative: Sequence[int] | None = None, direct: Sequence[int] | None = None,
+                 year_forcings: Sequence[int] | None = None, seasonal_cycle: np.ndarray | None = None):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -102,6 +106,12 @@ class Forecaster(nn.Module):
             self._hyper["log_offsets"] = [float(k) for k in log_offsets]
         bounded = self._channel_list("nonnegative", nonnegative)
         direct_channels = self._channel_list("direct", direct)
+        self.year_forcings = [int(i) for i in year_forcings or ()]
+        if direct_channels:
+            if len(self.year_forcings) != 2 or not all(0 <= i < self.n_forcings for i in self.year_forcings):
+                raise SowcastError("model.direct needs the cos_year_progress and sin_year_progress forcings "
+                                   f"(year_forcings {self.year_forcings} of {self.n_forcings} forcings)")
+            self._hyper["year_forcings"] = self.year_forcings
         mask = torch.zeros(self.n_channels, 1, 1, dtype=torch.bool)
         mask[bounded] = True
         self.register_buffer("bounded_mask", mask, persistent=False)
@@ -112,7 +122,8 @@ class Forecaster(nn.Module):
         self.n_noise_nodes = self.n_mesh + (int(graph.n_grid) if grid_noise and self.noise_channels > 0 else 0)
         self.normalization = Normalization(self.n_channels, self.n_forcings, self.n_static,
                                            statistics, static_statistics, forcing_statistics,
-                                           self._hyper.get("log_offsets"), direct_channels)
+                                           self._hyper.get("log_offsets"), direct_channels,
+                                           seasonal_cycle, self.grid_shape)
         n_inputs = self.n_input_steps * self.n_channels + (self.n_input_steps + 1) * self.n_forcings + self.n_static
         self.network = EncodeProcessDecode(graph, n_inputs, self.n_channels, int(width), int(processor_layers),
                                            int(mlp_hidden_layers), str(activation), bool(checkpoint_activations),
@@ -193,7 +204,12 @@ class Forecaster(nn.Module):
         """State at ``t+1`` ``[B, C, H, W]`` from ``inputs [B, T, C, H, W]``, ``forcings [B, T+1, F, H, W]``,
         ``static [B, S, H, W]`` (and, stochastic, ``noise [B, M, K]``); ``nonnegative`` channels
         bounded at 0."""
-        state = self.normalization.apply_increment(inputs[:, -1], self.increment(inputs, forcings, static, noise))
+        season = None
+        if self.normalization.has_direct_channels:  # the seasonal cycle at the next state's time
+            i_cos, i_sin = self.year_forcings
+            season = self.normalization.season(forcings[:, -1, i_cos, 0, 0], forcings[:, -1, i_sin, 0, 0])
+        state = self.normalization.apply_increment(inputs[:, -1], self.increment(inputs, forcings, static, noise),
+                                                   season)
         if self.bounded:
             bounded = torch.relu(state)
             if self.training:  # straight-through gradient (module doc)
@@ -235,6 +251,9 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
 
     offsets = log_offsets(source.channels, get("log_transform", None))
     statistics = log_space_statistics(source, offsets) if offsets is not None else source.statistics
+    direct = listed_channels(source.channels, get("direct", None), "model.direct")
+    names = list(source.forcing_names)
+    year_forcings = [names.index(n) for n in ("cos_year_progress", "sin_year_progress") if n in names]
 
     return Forecaster(
         graph,
@@ -253,7 +272,9 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         grid_noise=bool(get("grid_noise", False)),
         log_offsets=offsets,
         nonnegative=listed_channels(source.channels, get("nonnegative", None), "model.nonnegative"),
-        direct=listed_channels(source.channels, get("direct", None), "model.direct"),
+        direct=direct,
+        year_forcings=year_forcings if direct else None,
+        seasonal_cycle=fit_seasonal_cycle(source, direct, offsets) if direct else None,
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
 

@@ -28,8 +28,12 @@ mean than the truth and with too few dry spells; in log space the members' sprea
 spread of intensities and the back-transform restores the long tail.
 
 Direct channels (``direct``, ``model.direct: [total_precipitation]``): the network predicts
-the next state itself, not its increment, ``out = (x_{t+1} - mean) / std`` (in model space),
-so ``x_{t+1} = mean + std * out``. GraphCast predicts its target-only precipitation so, and
+the next state itself, not its increment, as an anomaly from the training years' seasonal
+cycle ``m(t+1)`` (:mod:`sowcast.data.seasonal_cycle`, harmonics of the year progress
+forcing): ``out = (x_{t+1} - m(t+1)) / std`` (in model space), so ``x_{t+1} = m(t+1) + std * out``,
+and a network unsure of the weather falls back to the season, not to persistence or to
+the annual mean (the demo's residual rain drifted towards ~4 mm/day at 8-16 N: too wet before
+the onset, too dry after). GraphCast predicts its target-only precipitation so, and
 AIFS treats precipitation as a diagnostic output: a field that decorrelates within a day
 has little to gain from ``x_t`` and the residual form starts every member from persistence
 (the demo's members had a lag-1 correlation of daily rain of 0.23 against the truth's 0.12).
@@ -49,6 +53,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sowcast.data.seasonal_cycle import harmonic_terms
 from sowcast.errors import SowcastError
 
 STD_RELATIVE_FLOOR = 1e-6
@@ -127,7 +132,9 @@ class Normalization(nn.Module):
                  statistics: Mapping[str, np.ndarray] | None,
                  static_statistics: Mapping[str, np.ndarray] | None,
                  forcing_statistics: Mapping[str, np.ndarray] | None = None,
-                 log_offsets: Sequence[float] | None = None, direct: Sequence[int] | None = None):
+                 log_offsets: Sequence[float] | None = None, direct: Sequence[int] | None = None,
+                 seasonal_cycle: np.ndarray | None = None, grid_shape: tuple[int, int] = (1, 1),
+                 harmonics: int = 3):
         super().__init__()
         offsets = log_offset_vector(log_offsets, n_channels)
         direct_mask = np.zeros(n_channels, bool)
@@ -153,6 +160,12 @@ class Normalization(nn.Module):
         self.register_buffer("log_offset", torch.as_tensor(np.where(offsets > 0, offsets, 1.0), dtype=torch.float32)
                              .view(-1, 1, 1), persistent=False)
         self.register_buffer("direct_mask", torch.as_tensor(direct_mask).view(-1, 1, 1), persistent=False)
+        if self.has_direct_channels:  # [C, 2K+1, H, W] (zeros: placeholders for a state_dict loaded next)
+            shape = (n_channels, 2 * harmonics + 1, *grid_shape)
+            cycle = np.zeros(shape, np.float32) if seasonal_cycle is None else np.asarray(seasonal_cycle, np.float32)
+            if cycle.shape != shape:
+                raise SowcastError(f"the seasonal cycle has shape {cycle.shape}, expected {shape}")
+            self.register_buffer("seasonal_cycle", torch.as_tensor(cycle))
 
     def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
         """States ``[..., C, H, W]`` with the log-space channels transformed (module doc)."""
@@ -172,20 +185,28 @@ class Normalization(nn.Module):
     def normalize_static(self, s: torch.Tensor) -> torch.Tensor:
         return (s - self.static_mean) / self.static_std
 
-    def apply_increment(self, last: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    def season(self, cos1: torch.Tensor, sin1: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]``: the seasonal cycle at ``θ`` (``cos θ, sin θ`` ``[B]``), a broadcast
+        multiply and a sum (no MatMul: an fp16 export keeps it in fp32)."""
+        phi = torch.stack(harmonic_terms(cos1, sin1, (self.seasonal_cycle.shape[1] - 1) // 2), -1)  # [B, 2K+1]
+        return (phi[:, None, :, None, None] * self.seasonal_cycle[None]).sum(2)
+
+    def apply_increment(self, last: torch.Tensor, out: torch.Tensor, season: torch.Tensor | None = None) -> torch.Tensor:
         """Next state ``x_t + diff_mean + diff_std * out`` from the normalised increment ``out``
-        (in model space, then back to physical units); ``mean + std * out`` on direct channels."""
+        (in model space, then back to physical units); ``season + std * out`` on direct
+        channels (``season`` from :meth:`season` at the next state's time)."""
         following = self.to_model_space(last) + self.diff_mean + self.diff_std * out
         if self.has_direct_channels:
-            following = torch.where(self.direct_mask, self.mean + self.std * out, following)
+            following = torch.where(self.direct_mask, season + self.std * out, following)
         return self.to_physical_space(following)
 
-    def increment_target(self, last: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+    def increment_target(self, last: torch.Tensor, following: torch.Tensor,
+                         season: torch.Tensor | None = None) -> torch.Tensor:
         """The training target ``(x_{t+1} - x_t - diff_mean) / diff_std`` in model space
-        (``(x_{t+1} - mean) / std`` on direct channels; inverse of :meth:`apply_increment`)."""
+        (``(x_{t+1} - season) / std`` on direct channels; inverse of :meth:`apply_increment`)."""
         target = (self.to_model_space(following) - self.to_model_space(last) - self.diff_mean) / self.diff_std
         if self.has_direct_channels:
-            target = torch.where(self.direct_mask, (self.to_model_space(following) - self.mean) / self.std, target)
+            target = torch.where(self.direct_mask, (self.to_model_space(following) - season) / self.std, target)
         return target
 
     def error_scale(self) -> torch.Tensor:

@@ -1,0 +1,67 @@
+"""The training years' seasonal cycle of a channel, per grid point, as harmonics of the year.
+
+``m(c, h, w, t) = sum_k a_k(c, h, w) phi_k(t)`` with the basis
+``phi(t) = [1, cos θ, sin θ, cos 2θ, sin 2θ, ..., cos Kθ, sin Kθ]``, ``θ = 2 pi`` times the
+year progress (:func:`sowcast.data.forcings.year_progress`, the model's own
+``sin/cos_year_progress`` forcings), fitted by least squares over every state of a window
+source's span (the training range): the normal equations ``(Φᵀ Φ) a = Φᵀ y`` summed block by
+block. Three harmonics, as the annual cycle fits of WeatherBench 2's and the S2S
+reforecast climatologies, follow a single rainy season and a double one (the Guinea coast)
+without fitting the weather. Log-space channels are fitted in log space (as the model sees them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from sowcast.data.forcings import year_progress
+from sowcast.errors import SowcastError
+
+HARMONICS = 3
+BLOCK = 512
+
+
+def harmonic_terms(cos1, sin1, harmonics: int) -> list:
+    """The basis ``[1, cos θ, sin θ, ..., cos Kθ, sin Kθ]`` as a list of arrays (numpy or
+    torch) from ``cos θ`` and ``sin θ`` alone (angle addition: an exported graph needs no
+    trigonometry)."""
+    terms = [cos1 * 0 + 1, cos1, sin1]
+    c, s = cos1, sin1
+    for _ in range(harmonics - 1):
+        c, s = c * cos1 - s * sin1, s * cos1 + c * sin1
+        terms += [c, s]
+    return terms
+
+
+def fit_seasonal_cycle(source, channels: Sequence[int], log_offsets: Sequence[float] | None = None,
+                       harmonics: int = HARMONICS) -> np.ndarray:
+    """``[C, 2K+1, H, W]`` float32 coefficients: the module's fit for ``channels``, zeros for
+    the other channels of ``source`` (a :class:`sowcast.data.windows.WindowSource`)."""
+    n_chan, (n_lat, n_lon) = len(source.channels), source.grid.shape
+    coeffs = np.zeros((n_chan, 2 * harmonics + 1, n_lat, n_lon), np.float32)
+    channels = sorted(int(c) for c in channels)
+    if not channels:
+        return coeffs
+    offsets = np.zeros(n_chan) if log_offsets is None else np.asarray(log_offsets, np.float64)
+    lo = source._first - source.n_input_steps + 1
+    hi = source._first + source._count + source.n_target_steps   # exclusive
+    times = np.asarray(source.times[lo:hi])
+    if len(times) < 2 * (2 * harmonics + 1):
+        raise SowcastError(f"a seasonal cycle of {harmonics} harmonics needs more than {len(times)} states")
+    gram = np.zeros((2 * harmonics + 1,) * 2)
+    moments = np.zeros((2 * harmonics + 1, len(channels), n_lat, n_lon))
+    for t0 in range(lo, hi, BLOCK):
+        t1 = min(t0 + BLOCK, hi)
+        theta = 2 * np.pi * year_progress(times[t0 - lo:t1 - lo])
+        phi = np.stack(harmonic_terms(np.cos(theta), np.sin(theta), harmonics), -1)  # [T, 2K+1]
+        y = source._read_states(t0, t1)[:, channels].astype(np.float64)           # [T, c, H, W]
+        k = offsets[channels] > 0
+        if k.any():
+            y[:, k] = np.log1p(np.maximum(y[:, k], 0.0) / offsets[channels][k][None, :, None, None])
+        gram += phi.T @ phi
+        moments += np.einsum("tk,tchw->kchw", phi, y)
+    solved = np.linalg.solve(gram, moments.reshape(gram.shape[0], -1)).reshape(moments.shape)
+    coeffs[channels] = np.moveaxis(solved, 0, 1)
+    return coeffs
