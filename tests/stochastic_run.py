@@ -14,9 +14,11 @@ NOISE_CHANNELS = 4
 
 def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 2,
                               noise_channels: int = NOISE_CHANNELS, grid_noise: bool = False,
-                              log_rain: bool = False, nonnegative_rain: bool = False) -> Path:
+                              log_rain: bool = False, nonnegative_rain: bool = False,
+                              direct_rain: bool = False) -> Path:
     """``model=tiny`` with ``noise_channels`` (per grid node too with ``grid_noise``; rain in
-    log space with ``log_rain``; bounded at 0 mm with ``nonnegative_rain``) trained ``steps`` steps on a 24-day store from 2000-01-01;
+    log space with ``log_rain``; bounded at 0 mm with ``nonnegative_rain``; predicted as an anomaly from its seasonal cycle with
+    ``direct_rain``) trained ``steps`` steps on a 24-day store from 2000-01-01;
     returns the last checkpoint folder."""
     from sowcast.config_tree import compose
     from sowcast.train.checkpoint import CheckpointManager
@@ -37,5 +39,7 @@ def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 
         overrides["model.log_transform"] = "{total_precipitation: 1.0}"
     if nonnegative_rain:
         overrides["model.nonnegative"] = "[total_precipitation]"
+    if direct_rain:
+        overrides["model.direct"] = "[total_precipitation]"
     train(compose([f"{k}={v}" for k, v in overrides.items()]))
     return CheckpointManager(run / "checkpoints").steps()[-1][1]

@@ -32,11 +32,12 @@ from sowcast.forecast.engine import run_forecast  # noqa: E402
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rain", ["nonnegative", "log"])
+@pytest.mark.parametrize("rain", ["nonnegative", "log", "direct"])
 def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
     store = make_canonical_store(tmp_path / "tiny.zarr", n_times=24, grid=(8, 16), levels=(500, 850), seed=0)
     checkpoint = train_stochastic_tiny_run(store, tmp_path, steps=2, grid_noise=True, log_rain=rain == "log",
-                                           nonnegative_rain=rain == "nonnegative")
+                                           nonnegative_rain=rain in ("nonnegative", "direct"),
+                                           direct_rain=rain == "direct")
     result = export_bundle(checkpoint, tmp_path / "bundle", archive=False, store=store, threads=1, log=lambda m: None)
     text = (result.bundle / "manifest.json").read_text()
     manifest = json.loads(text)
@@ -49,6 +50,7 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
         assert offsets[rain_channel] == 1.0 and sorted(offsets) == [0.0] * (len(offsets) - 1) + [1.0]
     else:
         assert hyper["nonnegative"] == [rain_channel] and "log_offsets" not in hyper
+        assert hyper.get("direct") == ([rain_channel] if rain == "direct" else None)
     assert noise["nodes"] == graph["n_mesh"] + graph["n_grid"] and noise["channels"] == NOISE_CHANNELS
     assert manifest["model"]["inputs"][3]["shape"] == ["batch", noise["nodes"], NOISE_CHANNELS]
     assert manifest["parity"]["max_abs_diff_random"] <= manifest["parity"]["tolerance"]

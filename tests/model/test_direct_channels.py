@@ -147,3 +147,17 @@ def test_fit_recovers_a_known_cycle_on_a_real_store(tmp_path):
     cycle = fit_seasonal_cycle(source, [rain])
     np.testing.assert_allclose(cycle[rain], truth, atol=1e-4)
     assert not cycle[[c for c in range(len(source.channels)) if c != rain]].any()
+
+
+def test_fit_over_less_than_a_year_is_the_mean(tmp_path):
+    from sowcast.data.testing import make_canonical_store
+    from sowcast.data.windows import WindowSource
+
+    store = make_canonical_store(tmp_path / "s.zarr", n_times=40, grid=(4, 5), levels=(500,), seed=0)
+    source = WindowSource(store)
+    rain = list(source.channels).index("total_precipitation")
+    cycle = fit_seasonal_cycle(source, [rain])
+    states = source._read_states(source._first - source.n_input_steps + 1,
+                                 source._first + source._count + source.n_target_steps)[:, rain]
+    np.testing.assert_allclose(cycle[rain, 0], states.mean(0), rtol=1e-5, atol=1e-5)
+    assert not cycle[rain, 1:].any()

@@ -8,6 +8,8 @@ source's span (the training range): the normal equations ``(Φᵀ Φ) a = Φᵀ 
 block. Three harmonics, as the annual cycle fits of WeatherBench 2's and the S2S
 reforecast climatologies, follow a single rainy season and a double one (the Guinea coast)
 without fitting the weather. Log-space channels are fitted in log space (as the model sees them).
+A span shorter than a year cannot tell a season from the weather: there only the mean is
+fitted (the harmonics' coefficients stay 0).
 """
 
 from __future__ import annotations
@@ -48,14 +50,16 @@ def fit_seasonal_cycle(source, channels: Sequence[int], log_offsets: Sequence[fl
     lo = source._first - source.n_input_steps + 1
     hi = source._first + source._count + source.n_target_steps   # exclusive
     times = np.asarray(source.times[lo:hi])
-    if len(times) < 2 * (2 * harmonics + 1):
-        raise SowcastError(f"a seasonal cycle of {harmonics} harmonics needs more than {len(times)} states")
-    gram = np.zeros((2 * harmonics + 1,) * 2)
-    moments = np.zeros((2 * harmonics + 1, len(channels), n_lat, n_lon))
+    if len(times) == 0:
+        raise SowcastError("the training range holds no state to fit a seasonal cycle to")
+    span_days = (times[-1] - times[0]) / np.timedelta64(1, "D")
+    n_terms = 2 * harmonics + 1 if span_days >= 365 else 1
+    gram = np.zeros((n_terms, n_terms))
+    moments = np.zeros((n_terms, len(channels), n_lat, n_lon))
     for t0 in range(lo, hi, BLOCK):
         t1 = min(t0 + BLOCK, hi)
         theta = 2 * np.pi * year_progress(times[t0 - lo:t1 - lo])
-        phi = np.stack(harmonic_terms(np.cos(theta), np.sin(theta), harmonics), -1)  # [T, 2K+1]
+        phi = np.stack(harmonic_terms(np.cos(theta), np.sin(theta), harmonics), -1)[:, :n_terms]  # [T, n_terms]
         y = source._read_states(t0, t1)[:, channels].astype(np.float64)           # [T, c, H, W]
         k = offsets[channels] > 0
         if k.any():
@@ -63,5 +67,5 @@ def fit_seasonal_cycle(source, channels: Sequence[int], log_offsets: Sequence[fl
         gram += phi.T @ phi
         moments += np.einsum("tk,tchw->kchw", phi, y)
     solved = np.linalg.solve(gram, moments.reshape(gram.shape[0], -1)).reshape(moments.shape)
-    coeffs[channels] = np.moveaxis(solved, 0, 1)
+    coeffs[channels, :n_terms] = np.moveaxis(solved, 0, 1)
     return coeffs
