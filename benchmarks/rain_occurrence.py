@@ -23,6 +23,26 @@ import numpy as np
 RAIN = "total_precipitation"
 
 
+def paired_daily(root: Path, hindcast: str | None = None, lat: slice = slice(None), lon: slice = slice(None)):
+    """The daily rain of a hindcast folder (default ``root/hindcast``) over ``lat, lon``, and per
+    start ``(start, forecast [member, lead_day, lat, lon], truth [lead_day, lat, lon] numpy)``,
+    the truth from ``root/demo.zarr`` on the forecast's days."""
+    import pandas as pd
+    import xarray as xr
+
+    from sowcast.forecast.hindcast import open_hindcast
+    from sowcast.products.daily import store_daily
+
+    daily = open_hindcast(hindcast or root / "hindcast", "daily")[RAIN].sel(lat=lat, lon=lon).load()
+    truth = store_daily(xr.open_zarr(root / "demo.zarr", consolidated=False)[[RAIN]])[RAIN].sel(lat=lat, lon=lon)
+    pairs = []
+    for s in daily["start"].values:
+        fc = daily.sel(start=s).transpose("member", "lead_day", "lat", "lon")
+        days = pd.Timestamp(s) + pd.to_timedelta(fc["lead_day"].values, "D")
+        pairs.append((pd.Timestamp(s), fc, truth.sel(time=days).transpose("time", "lat", "lon").values))
+    return daily, pairs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", required=True, help="a 'sowcast demo' root (hindcast/, demo.zarr)")
@@ -33,23 +53,11 @@ def main() -> int:
     parser.add_argument("--onset-mm", type=float, default=20.0, help="3-day rain of the onset rule (Sivakumar 1988: 20 mm)")
     args = parser.parse_args()
 
-    import pandas as pd
-    import xarray as xr
-
-    from sowcast.forecast.hindcast import open_hindcast
-    from sowcast.products.daily import store_daily
     from sowcast.products.dry_spells import dry_run_lengths, wet_dry_unknown
 
-    root = Path(args.root)
-    daily = open_hindcast(args.hindcast or root / "hindcast", "daily")[RAIN].load()
-    truth = store_daily(xr.open_zarr(root / "demo.zarr", consolidated=False)[[RAIN]])[RAIN]
-    model, observed = [], []
-    for s in daily["start"].values:
-        fc = daily.sel(start=s).transpose("member", "lead_day", "lat", "lon")
-        days = pd.Timestamp(s) + pd.to_timedelta(fc["lead_day"].values, "D")
-        model.append(fc.values)
-        observed.append(truth.sel(time=days).transpose("time", "lat", "lon").values)
-    m, o = np.stack(model), np.stack(observed)               # [S, M, L, H, W], [S, L, H, W]
+    daily, pairs = paired_daily(Path(args.root), args.hindcast)
+    m = np.stack([fc.values for _, fc, _ in pairs])          # [S, M, L, H, W]
+    o = np.stack([truth for _, _, truth in pairs])           # [S, L, H, W]
     wet_points = o.mean(axis=(0, 1)) > args.wet_mm
     m, o = m[..., wet_points], o[..., wet_points]            # [S, M, L, P], [S, L, P]
 

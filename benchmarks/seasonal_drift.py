@@ -17,8 +17,6 @@ import argparse
 import sys
 from pathlib import Path
 
-RAIN = "total_precipitation"
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -28,24 +26,17 @@ def main() -> int:
     args = parser.parse_args()
 
     import pandas as pd
-    import xarray as xr
 
-    from sowcast.forecast.hindcast import open_hindcast
-    from sowcast.products.daily import store_daily
+    from rain_occurrence import paired_daily
 
-    root = Path(args.root)
-    lat, lon = slice(args.box[0], args.box[1]), slice(args.box[2], args.box[3])
-    daily = open_hindcast(args.hindcast or root / "hindcast", "daily")[RAIN].sel(lat=lat, lon=lon).load()
-    truth = store_daily(xr.open_zarr(root / "demo.zarr", consolidated=False)[[RAIN]])[RAIN].sel(lat=lat, lon=lon)
+    daily, pairs = paired_daily(Path(args.root), args.hindcast, slice(args.box[0], args.box[1]),
+                                slice(args.box[2], args.box[3]))
     rows = []
-    for s in daily["start"].values:
-        fc = daily.sel(start=s).mean("member").transpose("lead_day", ...)
-        days = pd.Timestamp(s) + pd.to_timedelta(fc["lead_day"].values, "D")
-        observed = truth.sel(time=days).values
+    for start, fc, observed in pairs:
+        mean = fc.mean("member").values
         for week in range(fc.sizes["lead_day"] // 7):
             lead = slice(7 * week, 7 * week + 7)
-            rows.append((pd.Timestamp(s).strftime("%m-%d"), week + 1, float(fc.values[lead].mean()),
-                         float(observed[lead].mean())))
+            rows.append((start.strftime("%m-%d"), week + 1, float(mean[lead].mean()), float(observed[lead].mean())))
     table = pd.DataFrame(rows, columns=["start", "week", "model", "truth"]).groupby(["start", "week"]).mean()
     print(f"{daily.sizes['start']} starts x {daily.sizes['member']} members; box {args.box}")
     print("model - truth, mean daily rain (mm/day), by start day and lead week")

@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sowcast.data.seasonal_cycle import harmonic_terms
+from sowcast.data.seasonal_cycle import HARMONICS, harmonic_terms
 from sowcast.errors import SowcastError
 
 STD_RELATIVE_FLOOR = 1e-6
@@ -134,7 +134,7 @@ class Normalization(nn.Module):
                  forcing_statistics: Mapping[str, np.ndarray] | None = None,
                  log_offsets: Sequence[float] | None = None, direct: Sequence[int] | None = None,
                  seasonal_cycle: np.ndarray | None = None, grid_shape: tuple[int, int] = (1, 1),
-                 harmonics: int = 3):
+                 harmonics: int = HARMONICS):
         super().__init__()
         offsets = log_offset_vector(log_offsets, n_channels)
         direct_mask = np.zeros(n_channels, bool)
