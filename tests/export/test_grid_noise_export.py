@@ -66,6 +66,8 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
     a, b = (xr.open_zarr(tmp_path / n, consolidated=False) for n in ("a.zarr", "b.zarr"))
     for name in a.data_vars:
         np.testing.assert_array_equal(a[name].values, b[name].values)
-    first = a[list(a.data_vars)[0]].isel(lead_time=0).transpose("member", ...).values
-    assert (np.ptp(first, axis=0) > 0).mean() > 0.99      # members differ at (almost) every grid point
+    # members differ at (almost) every grid point; an unbounded variable, since members of a
+    # bounded rain may all be 0 mm at a dry point (the CI run that drew 77 % there was right)
+    first = a["2m_temperature"].isel(lead_time=0).transpose("member", ...).values
+    assert (np.ptp(first, axis=0) > 0).mean() > 0.99
     assert float(a["total_precipitation"].min()) >= 0.0

@@ -46,7 +46,10 @@ def test_status_json_moves_during_a_real_run(tmp_path):
             status = _status(run)
             if status and (not seen or status != seen[-1]):
                 seen.append(status)
-                if status["state"] == "running" and status["step"] >= 6:
+                running = [s["step"] for s in seen if s["state"] == "running"]
+                # stop once step 6 is passed and two running steps were seen: it moved, however
+                # slowly the polling ran (a busy CI machine once saw only steps 0 and 6)
+                if running and running[-1] >= 6 and len(set(running)) >= 2:
                     break
             time.sleep(0.05)
         assert proc.poll() is None, proc.stderr.read()
@@ -65,7 +68,7 @@ def test_status_json_moves_during_a_real_run(tmp_path):
     saved = {f"step_{k:08d}" for k in range(5, live["step"] + 1, 5)}
     assert live["samples_per_s"] > 0 and Path(live["checkpoint"]).name in saved, live["checkpoint"]
     steps = [s["step"] for s in seen if s["state"] == "running"]
-    assert steps == sorted(steps) and any(0 < s < live["step"] for s in steps), steps  # it moved, step by step
+    assert steps == sorted(steps) and len(set(steps)) >= 2, steps  # it moved while running
     assert '"stopped"' not in json.dumps(live)  # the sbatch scripts grep for it
 
     final = _status(run)
