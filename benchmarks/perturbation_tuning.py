@@ -33,9 +33,10 @@ def overrides(candidate: str) -> list[str]:
     """``hindcast.perturbation`` overrides of one candidate (``SCALE[:VAR=S,...]``)."""
     scale, _, rest = candidate.partition(":")
     out = [f"hindcast.perturbation.scale={float(scale)}"]
-    for item in filter(None, rest.split(",")):
-        name, _, value = item.partition("=")
-        out.append(f"++hindcast.perturbation.variable_scale.{name}={float(value)}")
+    items = [item.partition("=") for item in filter(None, rest.split(","))]
+    if items:  # one merged dict: a dotted key cannot start with a digit (2m_temperature)
+        out.append("++hindcast.perturbation.variable_scale={"
+                   + ",".join(f"{name}:{float(value)}" for name, _, value in items) + "}")
     return out
 
 
