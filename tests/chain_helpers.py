@@ -31,7 +31,8 @@ def west_africa_grid() -> Grid:
 def make_chain(root: Path, members: int = 4) -> dict[str, Path]:
     """Store (2000-01-01 .. 2001-12-31), bundle with climatology.nc, forecast from
     :data:`ISSUE_DATE`, and the products folder; returns their paths."""
-    from sowcast.cli import calibrate_command
+    from sowcast.calibrate.calibration import CalibrateOptions
+    from sowcast.calibrate.calibration import run as calibrate
     from sowcast.config_tree import compose
     from sowcast.data.testing import make_canonical_store
     from sowcast.forecast.engine import ForecastOptions, run_forecast
@@ -48,9 +49,8 @@ def make_chain(root: Path, members: int = 4) -> dict[str, Path]:
                    "hindcast.years=[2000,2001]", "hindcast.first=04-20", "hindcast.last=06-29",
                    "hindcast.every_days=14", "hindcast.members=2", "hindcast.threads=1", "hindcast.keep_daily=true"])
     hindcast(HindcastOptions.from_config(cfg.hindcast), progress=False)
-    # the command: its finish adds calibration.nc to the bundle, which calibrate's run() does not
-    calibrate_command.run(compose([f"calibrate.hindcast={root / 'hindcast'}", f"calibrate.store={store}",
-                                   f"calibrate.bundle={bundle}", "calibrate.neighbourhood=1", "progress=false"]))
+    calibrate(CalibrateOptions.from_config(compose([f"calibrate.hindcast={root / 'hindcast'}", f"calibrate.store={store}",
+                                                    f"calibrate.bundle={bundle}", "calibrate.neighbourhood=1"]).calibrate))
     forecast = run_forecast(ForecastOptions.from_config(
         {"bundle": str(bundle), "init": str(store), "init_time": ISSUE_DATE, "output": str(root / "forecast.zarr"),
          "members": members, "lead": "46D", "threads": 1,

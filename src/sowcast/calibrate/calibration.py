@@ -32,6 +32,7 @@ import xarray as xr
 from sowcast.cf_attributes import cf_dataset
 from sowcast.config_values import number
 from sowcast.errors import SowcastError
+from sowcast.log import get_logger
 from sowcast.options import option, parse
 from sowcast.output_lock import output_lock
 
@@ -39,6 +40,7 @@ CALIBRATION_FILE = "calibration.nc"
 PRODUCT = "products_calibration"
 RAIN = "total_precipitation"
 VARIABLES = (RAIN, "2m_temperature")
+_LOG = get_logger("calibrate")
 
 
 def _existing(path: Path | None, key: str) -> Path | None:
@@ -183,7 +185,8 @@ def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: Calibr
 
 
 def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
-    """Fit and write ``calibration.nc`` (module doc); add it to the bundle folder."""
+    """Fit and write ``calibration.nc`` (module doc); add it to ``options.bundle``'s folder
+    unless ``options.add_to_bundle`` is false."""
     from sowcast.atomic import atomic_path
     from sowcast.calibrate.daily_rain import fit_daily_rain_quantiles, map_by_lead_day
     from sowcast.forecast.hindcast import open_hindcast
@@ -237,6 +240,10 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
     out, encoding = cf_dataset(out, out.attrs["title"], "sowcast calibrate")
     with output_lock(options.output), atomic_path(options.output, overwrite=True) as tmp:
         out.to_netcdf(tmp, encoding=encoding)
+    if options.bundle is not None and options.add_to_bundle:
+        from sowcast.bundle.reader import offer_file_to_bundle
+
+        _LOG.info(offer_file_to_bundle(options.bundle, options.output, "calibration", "products.calibration"))
     return options.output
 
 

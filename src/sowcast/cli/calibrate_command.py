@@ -7,14 +7,11 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig
 
 from sowcast.cli.common_options import CommonOptions
-from sowcast.log import get_logger
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from sowcast.calibrate.calibration import CalibrateOptions
-
-_LOG = get_logger("calibrate")
 
 
 def run(cfg: DictConfig) -> int:
@@ -36,15 +33,10 @@ def run(cfg: DictConfig) -> int:
 
 
 def finish(options: CalibrateOptions, path: Path) -> None:
-    """What the command does after the fit (the demo too): prints the skill found and adds
-    calibration.nc to calibrate.bundle (unless calibrate.add_to_bundle=false)."""
+    """What the command prints after the fit (the demo too): the skill found."""
     from sowcast.calibrate.calibration import read_calibration
     from sowcast.calibrate.summary import summary_lines
 
     print(f"calibration: {path}")
     for line in summary_lines(read_calibration(path)):
         print(f"  {line}")
-    if options.bundle is not None and options.add_to_bundle:
-        from sowcast.bundle.reader import offer_file_to_bundle
-
-        _LOG.info(offer_file_to_bundle(options.bundle, path, "calibration", "products.calibration"))
