@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--test-years", default="2007,2010")
     parser.add_argument("--first", default="04-01")
     parser.add_argument("--last", default="09-30")
+    parser.add_argument("--train-years", default=None,
+                        help="first,last year of the training-year hindcasts (default: the bundle's training years)")
     parser.add_argument("--train-members", type=int, default=4)
     parser.add_argument("--test-members", type=int, default=8)
     parser.add_argument("--rules", default="sivakumar1988")
@@ -59,11 +61,16 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         shutil.copytree(args.bundle, bundle)
     train = load_bundle(bundle).manifest.get("provenance", {}).get("train_range")
+    first_test, last_test = (int(y) for y in args.test_years.split(","))
+    if train and int(str(train[0])[:4]) <= last_test and first_test <= int(str(train[1])[:4]):
+        raise SystemExit(f"--test-years {args.test_years} overlap the model's training period {train}: "
+                         "score on held-out years only")
     print(f"model trained on {train}; held-out years {args.test_years}", flush=True)
     t0 = time.perf_counter()
     common = [f"hindcast.bundle={bundle}", f"hindcast.store={args.store}", f"hindcast.first={args.first}",
               f"hindcast.last={args.last}", "hindcast.every_days=7"]
-    hindcast_command.run(compose([*common, f"hindcast.members={args.train_members}",
+    train_years = [f"hindcast.years=[{args.train_years}]"] if args.train_years else []
+    hindcast_command.run(compose([*common, *train_years, f"hindcast.members={args.train_members}",
                                   f"hindcast.output={work / 'hc_train'}", "hindcast.keep_daily=true"]))
     t1 = time.perf_counter()
     hindcast_command.run(compose([*common, f"hindcast.years=[{args.test_years}]",
@@ -96,11 +103,13 @@ def main() -> None:
         if (f"{metric}_calibrated", PERIODS[0]) in rain.index:
             cells = [f"{rain.loc[(f'{metric}_calibrated', p), 'value']:+.3f}" for p in PERIODS]
             print(f"| {label}, calibrated | " + " | ".join(cells) + " |")
-    for suffix in ("", "_calibrated"):
-        t2m = scores[(scores.variable == "2m_temperature") & (scores.metric == f"rpss{suffix}")].set_index("period")
+    print("| bias of the period's rain total, mm (climatology's RMSE) | " + " | ".join(
+        f"{rain.loc[('bias', p), 'value']:+.2f} ({rain.loc[('bias', p), 'reference']:.2f})" for p in PERIODS) + " |")
+    for metric, label in (("rpss", "RPSS"), ("rpss_calibrated", "RPSS, calibrated"), ("spread_skill", "spread/skill"),
+                          ("bias", "bias, K,")):
+        t2m = scores[(scores.variable == "2m_temperature") & (scores.metric == metric)].set_index("period")
         if len(t2m):
-            print(f"| RPSS 2 m temperature{suffix.replace('_', ', ')} | "
-                  + " | ".join(f"{t2m.loc[p, 'value']:+.3f}" for p in PERIODS) + " |")
+            print(f"| {label} 2 m temperature | " + " | ".join(f"{t2m.loc[p, 'value']:+.3f}" for p in PERIODS) + " |")
     onset = scores[scores.period == "onset"].set_index("metric")
     print(f"\nonset ({summary['rules']}, {int(onset.loc['onset_mae_days', 'n'])} cases: grid point x start "
           f"before the observed onset)")
