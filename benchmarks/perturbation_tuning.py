@@ -4,7 +4,12 @@ For each candidate setting, runs ``sowcast hindcast`` from the demo's bundle and
 training years (default 2005-2008, starts 04-17 to 07-31 every 14 days, 4 members, 46 days)
 and scores the weekly periods with the same code as ``sowcast verify``
 (:func:`sowcast.verify.reforecasts.verify_reforecasts`: fair RPSS of terciles against the
-climatological category frequencies, rain outside the dry season; spread / error). The
+climatological category frequencies, rain outside the dry season; spread / error; the bias of
+the ensemble mean's period totals or means, which a perturbation clipped at 0 can shift).
+Each candidate's terciles are counted in its own model climatology, built from its own
+hindcasts (``hindcast.climatology.build=true``, not added to the bundle), as the demo builds
+the climatology with the settings it forecasts with: a candidate that shifts the members'
+distribution, scored against another setting's climatology, would be judged on the shift. The
 held-out years are never touched here: they are for ``sowcast verify`` after the choice.
 
 A candidate is ``SCALE`` or ``SCALE:VARIABLE=SCALE,...`` (``variable_scale`` entries), e.g.
@@ -50,7 +55,7 @@ def training_years(bundle: Path) -> tuple[int, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("candidates", nargs="+")
-    parser.add_argument("--root", required=True, help="a 'sowcast demo' root (bundle/small, demo.zarr, hindcast/)")
+    parser.add_argument("--root", required=True, help="a 'sowcast demo' root (bundle/small, demo.zarr)")
     parser.add_argument("--years", default="2005,2008")
     parser.add_argument("--first", default="04-17")
     parser.add_argument("--last", default="07-31")
@@ -74,7 +79,6 @@ def main() -> int:
               f"{train_first}-{train_last}: tuning must not see held-out years", file=sys.stderr)
         return 2
     truth = store_daily(xr.open_zarr(store, consolidated=False)[list(VARIABLES)]).load()
-    climatology = read_climatology(root / "hindcast" / "climatology.nc", load=True)
     print(f"training years {first_year}-{last_year}, starts {args.first}..{args.last} every {args.every_days} d, "
           f"{args.members} members; columns: {' / '.join(PERIODS)}")
     with tempfile.TemporaryDirectory(prefix="pert_tuning_") as tmp:
@@ -83,17 +87,19 @@ def main() -> int:
             cmd = [sys.executable, "-m", "sowcast", "hindcast", f"hindcast.bundle={bundle}", f"hindcast.store={store}",
                    f"hindcast.years=[{first_year},{last_year}]", f"hindcast.first={args.first}",
                    f"hindcast.last={args.last}", f"hindcast.every_days={args.every_days}",
-                   f"hindcast.members={args.members}", "hindcast.climatology.build=false",
+                   f"hindcast.members={args.members}", "hindcast.climatology.build=true",
+                   "hindcast.climatology.add_to_bundle=false",
                    f"hindcast.output={out}", *overrides(candidate)]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 print(f"{candidate}: hindcast failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
                 return 1
+            climatology = read_climatology(out / "climatology.nc", load=True)
             card, _ = verify_reforecasts(open_hindcast(out, "periods").load(), truth, climatology, list(VARIABLES))
             frame = card.to_frame()
             for variable in VARIABLES:
                 cells = []
-                for metric in ("spread_skill", "rpss"):
+                for metric in ("spread_skill", "rpss", "bias"):
                     rows = frame[(frame.metric == metric) & (frame.variable == variable)].set_index("period")
                     cells.append(f"{metric} " + " ".join(f"{float(rows.loc[p, 'value']):+.3f}" for p in PERIODS))
                 print(f"{candidate:<36} {variable:<20} {' | '.join(cells)}", flush=True)
