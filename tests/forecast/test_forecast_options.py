@@ -27,13 +27,12 @@ def _yaml(group: str) -> dict:
 @pytest.mark.parametrize("cls, group", [(ForecastOptions, "forecast"), (HindcastOptions, "hindcast")])
 def test_yaml_defaults_equal_the_options_class(cls, group):
     assert default_mismatches(cls, _yaml(group), group) == {}
-    assert _yaml(group)["perturbation"]["variable_scale"] == {"total_precipitation": 8.0,  # the tuned rain
-                                                              "2m_specific_humidity": 8.0}  # and moisture
+    assert _yaml(group)["perturbation"]["variable_scale"] == {"total_precipitation": 8.0}  # the tuned rain
 
 
 def test_rain_is_perturbed_at_its_tuned_scale_by_the_command_and_by_a_library_call(capfd):
     """One default: the shipped conf as composed and a library call without variable_scale
-    perturb rain and 2 m humidity at 8.0 x diff_std and the rest at 0.5; a model without them runs on that
+    perturb rain at 8.0 x diff_std and the rest at 0.5; a model without rain runs on that
     default without a warning; a name the user sets that the model lacks is still warned of."""
     from sowcast.config_tree import compose
     from sowcast.forecast.ensemble import Perturbation
@@ -43,8 +42,8 @@ def test_rain_is_perturbed_at_its_tuned_scale_by_the_command_and_by_a_library_ca
     hindcast = HindcastOptions.from_config({**cfg["hindcast"], **HINDCAST}).perturbation
     library = ForecastOptions.from_config(FORECAST).perturbation
     assert shipped == hindcast == library == Perturbation()
-    scales = library.channel_scales(["2m_temperature", "total_precipitation", "geopotential", "2m_specific_humidity"], 4)
-    assert scales.tolist() == [0.5, 8.0, 0.5, 8.0]
+    scales = library.channel_scales(["2m_temperature", "total_precipitation", "geopotential"], 3)
+    assert scales.tolist() == [0.5, 8.0, 0.5]
     capfd.readouterr()
     assert library.channel_scales(["2m_temperature", "geopotential"], 2).tolist() == [0.5, 0.5]
     assert capfd.readouterr().err == ""

@@ -85,17 +85,13 @@ def _variable_scale(value: Any, key: str) -> dict[str, float]:
     return {str(k): _scale(v, f"{key}.{k}") for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
 
 
-TUNED_VARIABLE_SCALE = {"2m_specific_humidity": 8.0, "total_precipitation": 8.0}
-"""``variable_scale``'s default: rain and 2 m humidity at 8 x diff_std (the rest at ``scale``),
-tuned on the demo model's training years 2005-2008 only, each candidate scored against its own
-model climatology (benchmarks/perturbation_tuning.py --root <demo> 0.5:total_precipitation=8
-0.5:total_precipitation=8,2m_specific_humidity=4 ...=8 ...=16): humidity at 8 against rain
-alone raised weekly rain RPSS +0.025/-0.016/+0.000/+0.013 -> +0.035/+0.021/+0.021/+0.021 and
-spread/error 0.65 -> 0.70, 2 m temperature's RPSS +0.235/+0.081/+0.088/+0.082 ->
-+0.242/+0.101/+0.095/+0.098 (its spread/error 1.19-1.24 -> 1.28-1.37); 16 added little for
-rain at weeks 1-2 and over-spread 2 m temperature (1.44). Rain predicted as its seasonal
-anomaly forgets its own initial state: the moisture the network reads is how the members'
-rain comes to differ. Left out silently for a model without the variable."""
+TUNED_VARIABLE_SCALE = {"total_precipitation": 8.0}
+"""``variable_scale``'s default: rain at 8 x diff_std, tuned on the demo model's training years
+only (benchmarks/perturbation_tuning.py --root <demo> 0.5:total_precipitation=4
+0.5:total_precipitation=8 1:total_precipitation=8, rain predicted as its seasonal anomaly:
+weekly rain RPSS +0.078/-0.013/+0.011/+0.023 at 8 against +0.038/-0.019/+0.004/+0.018 at 4,
+spread/error 0.65 at both; 1 elsewhere over-spreads 2 m temperature, 1.30 at week 1). Left out
+silently for a model without the variable."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +104,8 @@ class Perturbation:
     length_scale: float = option(3.0, "Gaussian smoothing of the noise, in grid cells (0: white noise)", low=0.0)
     seed: int = option(0, "member g draws from numpy default_rng([seed, g])", low=0)
     variable_scale: dict[str, float] = option(
-        TUNED_VARIABLE_SCALE, "{variable: scale} in place of scale for that variable's channels; rain's and 2 m "
-                              "humidity's 8.0 were tuned for the demo's model (benchmarks/perturbation_tuning.py); "
+        TUNED_VARIABLE_SCALE, "{variable: scale} in place of scale for that variable's channels; rain's 8.0 was "
+                              "tuned for the demo's model (benchmarks/perturbation_tuning.py); "
                               "variable_scale.total_precipitation=0.5 perturbs rain as the rest",
         convert=_variable_scale)
 
