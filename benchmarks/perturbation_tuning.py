@@ -4,8 +4,10 @@ For each candidate setting, runs ``sowcast hindcast`` from the demo's bundle and
 training years (default 2005-2008, starts 04-17 to 07-31 every 14 days, 4 members, 46 days)
 and scores the weekly periods with the same code as ``sowcast verify``
 (:func:`sowcast.verify.reforecasts.verify_reforecasts`: fair RPSS of terciles against the
-climatological category frequencies, rain outside the dry season; spread / error; the bias of
-the ensemble mean's period totals or means, which a perturbation clipped at 0 can shift).
+climatological category frequencies, rain outside the dry season; spread / error; CRPS of the
+period totals or means (lower is better) and the anomaly correlation of the ensemble mean,
+which tercile RPSS alone can hide: wider members score better RPSS even as they lose
+information; the bias of the ensemble mean).
 Each candidate's terciles are counted in its own model climatology, built from its own
 hindcasts (``hindcast.climatology.build=true``, not added to the bundle), as the demo builds
 the climatology with the settings it forecasts with: a candidate that shifts the members'
@@ -99,7 +101,7 @@ def main() -> int:
             frame = card.to_frame()
             for variable in VARIABLES:
                 cells = []
-                for metric in ("spread_skill", "rpss", "bias"):
+                for metric in ("spread_skill", "rpss", "crps", "acc", "bias"):
                     rows = frame[(frame.metric == metric) & (frame.variable == variable)].set_index("period")
                     cells.append(f"{metric} " + " ".join(f"{float(rows.loc[p, 'value']):+.3f}" for p in PERIODS))
                 print(f"{candidate:<36} {variable:<20} {' | '.join(cells)}", flush=True)
