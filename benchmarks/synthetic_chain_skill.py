@@ -33,6 +33,7 @@ import pandas as pd
 from sowcast.bundle.reader import load_bundle
 from sowcast.cli import calibrate_command, hindcast_command, verify_command
 from sowcast.cli.main import compose
+from sowcast.forecast.hindcast import bundle_training_years
 
 ROWS = [("rpss", "RPSS"), ("bss_above", "BSS above"), ("bss_below", "BSS below"),
         ("roc_area_above", "ROC area above"), ("spread_skill", "spread/skill"), ("acc", "ACC")]
@@ -55,17 +56,17 @@ def main() -> None:
     parser.add_argument("--onset-region", default="8,16,-18,16", help="lat_min,lat_max,lon_min,lon_max")
     args = parser.parse_args()
 
+    train = bundle_training_years(load_bundle(args.bundle))
+    first_test, last_test = (int(y) for y in args.test_years.split(","))
+    if train[0] <= last_test and first_test <= train[1]:
+        raise SystemExit(f"--test-years {args.test_years} overlap the model's training years {train[0]}-{train[1]}: "
+                         "score on held-out years only")
     work = Path(args.work)
     bundle = work / "bundle"
     if not bundle.exists():
         work.mkdir(parents=True, exist_ok=True)
         shutil.copytree(args.bundle, bundle)
-    train = load_bundle(bundle).manifest.get("provenance", {}).get("train_range")
-    first_test, last_test = (int(y) for y in args.test_years.split(","))
-    if train and int(str(train[0])[:4]) <= last_test and first_test <= int(str(train[1])[:4]):
-        raise SystemExit(f"--test-years {args.test_years} overlap the model's training period {train}: "
-                         "score on held-out years only")
-    print(f"model trained on {train}; held-out years {args.test_years}", flush=True)
+    print(f"model trained on {train[0]}-{train[1]}; held-out years {args.test_years}", flush=True)
     t0 = time.perf_counter()
     common = [f"hindcast.bundle={bundle}", f"hindcast.store={args.store}", f"hindcast.first={args.first}",
               f"hindcast.last={args.last}", "hindcast.every_days=7"]
@@ -106,10 +107,10 @@ def main() -> None:
     print("| bias of the period's rain total, mm (climatology's RMSE) | " + " | ".join(
         f"{rain.loc[('bias', p), 'value']:+.2f} ({rain.loc[('bias', p), 'reference']:.2f})" for p in PERIODS) + " |")
     for metric, label in (("rpss", "RPSS"), ("rpss_calibrated", "RPSS, calibrated"), ("spread_skill", "spread/skill"),
-                          ("bias", "bias, K,")):
+                          ("bias", "bias, K")):
         t2m = scores[(scores.variable == "2m_temperature") & (scores.metric == metric)].set_index("period")
         if len(t2m):
-            print(f"| {label} 2 m temperature | " + " | ".join(f"{t2m.loc[p, 'value']:+.3f}" for p in PERIODS) + " |")
+            print(f"| 2 m temperature {label} | " + " | ".join(f"{t2m.loc[p, 'value']:+.3f}" for p in PERIODS) + " |")
     onset = scores[scores.period == "onset"].set_index("metric")
     print(f"\nonset ({summary['rules']}, {int(onset.loc['onset_mae_days', 'n'])} cases: grid point x start "
           f"before the observed onset)")

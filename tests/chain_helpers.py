@@ -49,8 +49,9 @@ def make_chain(root: Path, members: int = 4) -> dict[str, Path]:
                    "hindcast.years=[2000,2001]", "hindcast.first=04-20", "hindcast.last=06-29",
                    "hindcast.every_days=14", "hindcast.members=2", "hindcast.threads=1", "hindcast.keep_daily=true"])
     hindcast(HindcastOptions.from_config(cfg.hindcast), progress=False)
-    calibrate(CalibrateOptions.from_config(compose([f"calibrate.hindcast={root / 'hindcast'}", f"calibrate.store={store}",
-                                                    f"calibrate.bundle={bundle}", "calibrate.neighbourhood=1"]).calibrate))
+    cfg = compose([f"calibrate.hindcast={root / 'hindcast'}", f"calibrate.store={store}",
+                   f"calibrate.bundle={bundle}", "calibrate.neighbourhood=1"])
+    calibrate(CalibrateOptions.from_config(cfg.calibrate))  # adds calibration.nc to the bundle
     forecast = run_forecast(ForecastOptions.from_config(
         {"bundle": str(bundle), "init": str(store), "init_time": ISSUE_DATE, "output": str(root / "forecast.zarr"),
          "members": members, "lead": "46D", "threads": 1,
