@@ -19,6 +19,7 @@ for ``benchmarks/run_all.py``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -34,34 +35,61 @@ from sowcast.data.windows import WindowSource
 from sowcast.graph.build import build_graph
 from sowcast.model.forecaster import build_forecaster
 from sowcast.train.dataloader import make_dataloader
+from sowcast.train.distributed import select_device
 from sowcast.train.losses import AreaWeightedAFCRPS, AreaWeightedMSE
+from sowcast.train.trainer import autocast_dtype
 
 QUICK = {"steps": 10, "warmup": 2}
 
 
-def _step(model, loss_fn, opt, batch) -> float:
+def _step(model, loss_fn, opt, batch, device: torch.device, autocast) -> torch.Tensor:
+    """One training step as ``sowcast train`` takes it; the loss stays on the device."""
     opt.zero_grad(set_to_none=True)
+    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     inputs, forcings = batch["inputs"], batch["forcings"][:, : batch["inputs"].shape[1] + 1]
     inputs, forcings, static = loss_fn.side_by_side(inputs, forcings, batch["static"])
     noise = model.draw_noise(inputs.shape[0], 1, inputs)
-    pred = model(inputs, forcings, static, None if noise is None else noise[:, 0])
-    loss = loss_fn(loss_fn.grouped(pred), batch["targets"][:, 0])
+    with autocast:
+        pred = model(inputs, forcings, static, None if noise is None else noise[:, 0])
+    loss = loss_fn(loss_fn.grouped(pred.float()), batch["targets"][:, 0])
     loss.backward()
     opt.step()
-    return loss.item()
+    return loss.detach()
 
 
-def _time_training(model, loss_fn, opt, batches, steps: int, warmup: int) -> float:
-    """Samples per second over ``steps`` training steps after ``warmup`` untimed ones."""
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time_training(model, loss_fn, opt, batches, steps: int, warmup: int, device: torch.device, autocast,
+                   host_sync: bool = False) -> float:
+    """Samples per second over ``steps`` training steps after ``warmup`` untimed ones.
+
+    ``host_sync``: read each step's loss on the host (``loss.item()``), as the training loop
+    did before 2026-12-04; otherwise the device runs ahead and is synchronised once at the end."""
     it = iter(batches)
     for batch in itertools.islice(it, warmup):
-        _step(model, loss_fn, opt, batch)
+        _step(model, loss_fn, opt, batch, device, autocast)
+    _sync(device)
     n = 0
     t0 = time.perf_counter()
     for batch in itertools.islice(it, steps):
-        _step(model, loss_fn, opt, batch)
+        loss = _step(model, loss_fn, opt, batch, device, autocast)
+        if host_sync:
+            loss.item()
         n += batch["inputs"].shape[0]
+    _sync(device)
     return n / (time.perf_counter() - t0)
+
+
+def _peak_memory_mib(device: torch.device) -> float | None:
+    """The device's peak allocated memory since the last reset (CUDA only), then reset."""
+    if device.type != "cuda":
+        return None
+    peak = torch.cuda.max_memory_allocated(device) / 2**20
+    torch.cuda.reset_peak_memory_stats(device)
+    return peak
 
 
 def main() -> None:
@@ -75,6 +103,9 @@ def main() -> None:
     p.add_argument("--members", type=int, default=2, help="afCRPS members per window (train.ensemble_members)")
     p.add_argument("--noise-channels", type=int, default=8, help="the stochastic model's model.noise_channels")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA when there is one")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto: bf16 autocast on CUDA, fp32 on CPU (as train.precision)")
     p.add_argument("--quick", action="store_true",
                    help="smaller defaults: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))
     p.add_argument("--json", type=Path, help="also write the ratios here (for benchmarks/run_all.py)")
@@ -86,6 +117,9 @@ def main() -> None:
     if not Path(args.store).exists():
         sys.exit(f"no store at {args.store}: run 'make demo' first or pass --store")
     torch.set_num_threads(args.threads)
+    device = select_device(args.device, 0)
+    dtype = autocast_dtype(args.precision, device)
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
     cfg = compose([f"model={args.model}"])
     source = WindowSource(args.store, n_input_steps=2, n_target_steps=1)
     t = time.perf_counter()
@@ -95,57 +129,69 @@ def main() -> None:
         cfg.model.mesh_level = int(cfg.demo.mesh_level)
     graph = build_graph(source.grid, int(cfg.model.mesh_level), dict(cfg.graph), cache_dir=None)
     graph_s = time.perf_counter() - t
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu count {os.cpu_count()}"
     print(f"store {args.store}: {len(source)} windows, {len(source.channels)} channels, grid {source.grid.shape}")
     print(f"model {args.model}: mesh level {cfg.model.mesh_level}, graph built in {graph_s:.2f} s, "
-          f"batch {args.batch_size}, {args.threads} torch threads, cpu count {os.cpu_count()}")
+          f"batch {args.batch_size}, {args.threads} torch threads; {device.type} ({where}), "
+          f"{'bf16 autocast' if dtype is not None else 'fp32'}")
+
+    def fresh(noise_channels: int, loss: str):
+        torch.manual_seed(0)
+        model = build_forecaster(dict(cfg.model, noise_channels=noise_channels), graph, source).to(device)
+        loss_fn = (AreaWeightedAFCRPS.from_source(source, members=args.members) if loss == "afcrps"
+                   else AreaWeightedMSE.from_source(source)).to(device)
+        return model, loss_fn, torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def timed(batches, noise_channels: int, loss: str, host_sync: bool = False) -> tuple[float, float | None]:
+        model, loss_fn, opt = fresh(noise_channels, loss)
+        _peak_memory_mib(device)
+        rate = _time_training(model, loss_fn, opt, batches, args.steps, args.warmup, device, autocast, host_sync)
+        return rate, _peak_memory_mib(device)
 
     n_batches = args.warmup + args.steps
     results = []
     for workers in args.workers:
-        torch.manual_seed(0)
-        model = build_forecaster(dict(cfg.model, noise_channels=0), graph, source)
-        loss_fn = AreaWeightedMSE.from_source(source)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         loader = make_dataloader(source, args.batch_size, rank=0, world_size=1, num_workers=workers, seed=0)
-        real = _time_training(model, loss_fn, opt, loader, args.steps, args.warmup)
+        real, _ = timed(loader, 0, "mse")
         # The same batches (same seed, same order), collated up front and held in memory.
         memory_batches = list(itertools.islice(make_dataloader(source, args.batch_size, rank=0, world_size=1,
                                                                num_workers=0, seed=0), n_batches))
-        torch.manual_seed(0)
-        model = build_forecaster(dict(cfg.model, noise_channels=0), graph, source)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        memory = _time_training(model, loss_fn, opt, memory_batches, args.steps, args.warmup)
+        memory, _ = timed(memory_batches, 0, "mse")
         results.append((workers, real, memory))
         print(f"  workers={workers}: real {real:7.1f} samples/s   memory {memory:7.1f} samples/s   "
               f"ratio {real / memory:.2f}", flush=True)
     print(f"\n{'loader workers':>14} {'real zarr':>10} {'memory':>10} {'ratio':>6}")
     for workers, real, memory in results:
         print(f"{workers:>14} {real:>10.1f} {memory:>10.1f} {real / memory:>6.2f}")
-    print(f"parameters: {model.count_parameters():,}")
 
-    # The loss: MSE (deterministic) against afCRPS (stochastic, members side by side), same batches.
-    losses = {}
-    for name in ("mse", "afcrps"):
-        torch.manual_seed(0)
-        noise = args.noise_channels if name == "afcrps" else 0
-        model = build_forecaster(dict(cfg.model, noise_channels=noise), graph, source)
-        loss_fn = (AreaWeightedAFCRPS.from_source(source, members=args.members) if name == "afcrps"
-                   else AreaWeightedMSE.from_source(source))
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        losses[name] = _time_training(model, loss_fn, opt, memory_batches, args.steps, args.warmup)
+    # The loss: MSE (deterministic) against afCRPS (stochastic, members side by side), same
+    # batches; and afCRPS again with the loss read on the host after every step.
+    losses, peaks = {}, {}
+    for name, noise, loss, sync in (("mse", 0, "mse", False), ("afcrps", args.noise_channels, "afcrps", False),
+                                    ("afcrps, loss read every step", args.noise_channels, "afcrps", True)):
+        losses[name], peaks[name] = timed(memory_batches, noise, loss, sync)
+    parameters = fresh(args.noise_channels, "afcrps")[0].count_parameters()
     ratio = losses["mse"] / losses["afcrps"]
-    print(f"\nloss cost (memory batches): MSE {losses['mse']:.1f} windows/s; afCRPS over {args.members} members "
-          f"{losses['afcrps']:.1f} windows/s; afCRPS costs {ratio:.2f} x MSE per window")
+    sync_ratio = losses["afcrps"] / losses["afcrps, loss read every step"]
+    print(f"parameters: {parameters:,} (stochastic)")
+    print(f"\n{'memory batches':>30} {'windows/s':>10} {'peak MiB':>9}")
+    for name in losses:
+        peak = f"{peaks[name]:.0f}" if peaks[name] is not None else "n/a"
+        print(f"{name:>30} {losses[name]:>10.1f} {peak:>9}")
+    print(f"afCRPS over {args.members} members costs {ratio:.2f} x MSE per window; "
+          f"no per-step host sync is {sync_ratio:.2f} x as fast as a sync every step")
     if args.json:
-        figures = [{"figure": f"afCRPS ({args.members} members) / MSE cost per window", "value": ratio, "unit": "ratio"}]
+        figures = [{"figure": f"afCRPS ({args.members} members) / MSE cost per window", "value": ratio, "unit": "ratio"},
+                   {"figure": "afCRPS without / with a per-step host sync", "value": sync_ratio, "unit": "ratio"}]
         for workers, real, memory in results:
             figures += [{"figure": f"real loader/memory, {workers} workers", "value": real / memory, "unit": "ratio"},
                         {"figure": f"samples/s real loader, {workers} workers", "value": real, "unit": "samples/s"}]
         atomic_write_text(args.json, json.dumps({
             "benchmark": "train_throughput", "figures": figures,
             "details": {"store": args.store, "model": args.model, "batch_size": args.batch_size,
-                        "steps": args.steps, "threads": args.threads, "parameters": model.count_parameters(),
-                        "results": results}}, indent=1))
+                        "steps": args.steps, "threads": args.threads, "device": str(device),
+                        "precision": "bf16" if dtype is not None else "fp32", "parameters": parameters,
+                        "results": results, "windows_per_s": losses, "peak_mib": peaks}}, indent=1))
 
 
 if __name__ == "__main__":

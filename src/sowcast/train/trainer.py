@@ -113,7 +113,7 @@ def _range(value: Any, what: str) -> list | str | None:
     return [None if v is None else str(v) for v in value]
 
 
-def _precision(name: str, device: torch.device) -> torch.dtype | None:
+def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
     name = str(name).lower()
     if name not in ("auto", "fp32", "bf16"):
         raise SowcastError(f"train.precision must be auto, fp32 or bf16, not {name!r}")
@@ -208,6 +208,7 @@ class _Trainer:
     def __init__(self, cfg: DictConfig, info: D.DistInfo):
         self.cfg, self.info, self.t = cfg, info, cfg.train
         self.progress = bool(cfg.get("progress", True)) and info.is_main
+        self._flag_group = None   # on CUDA with several ranks: a gloo group for the stop flag
 
     def log(self, message: str) -> None:
         if self.info.is_main:
@@ -420,8 +421,8 @@ class _Trainer:
         max_steps, batch_size = int(t.max_steps), int(t.batch_size)
         if max_steps < 0 or batch_size < 1:
             raise SowcastError(f"train.max_steps must be >= 0 and train.batch_size >= 1 (got {max_steps}, {batch_size})")
-        autocast_dtype = _precision(t.get("precision", "auto"), info.device)
-        autocast = (torch.autocast(info.device.type, dtype=autocast_dtype) if autocast_dtype is not None
+        dtype = autocast_dtype(t.get("precision", "auto"), info.device)
+        autocast = (torch.autocast(info.device.type, dtype=dtype) if dtype is not None
                     else contextlib.nullcontext())
         curriculum = RolloutCurriculum(plain(t.rollout))
         self.run_dir = Path(str(t.run_dir))
@@ -477,6 +478,8 @@ class _Trainer:
         ddp: nn.Module = RolloutStep(model)
         if info.distributed:
             ddp = _wrap_ddp(ddp, info)
+            if info.device.type != "cpu":  # the stop flag's own host-side group (_agree_stop)
+                self._flag_group = dist.new_group(backend="gloo")
         kind = (f"stochastic, afCRPS (alpha {loss_fn.alpha}) over {loss_fn.members} members per window"
                 if loss_fn.members > 1 else "deterministic, MSE")
         self.log(f"{model.count_parameters():,} parameters ({kind}); {len(train_source)} training windows; "
@@ -493,7 +496,7 @@ class _Trainer:
     def _loop(self, ddp, model, loss_fn, curriculum, autocast, manager, metrics, validator,
               step: int, epoch: int, best_val: float | None, max_steps: int) -> TrainResult:
         """Train from ``step`` to ``max_steps`` or until a rank is signalled: each step is
-        :meth:`_train_step`, then the ranks agree on the loss and on stopping (:meth:`_agree`);
+        :meth:`_train_step`, then the ranks agree on stopping (:meth:`_agree_stop`);
         the interval is logged every ``log_every`` steps, validated every ``validate_every``
         and checkpointed every ``checkpoint_every``, at the end, on a stop and after a validation."""
         from tqdm import tqdm
@@ -528,8 +531,8 @@ class _Trainer:
                 lr = self.optimizer.param_groups[0]["lr"]
                 loss = self._train_step(ddp, model, loss_fn, batch, n, autocast, params, grad_clip)
                 s.step += 1
-                mean_loss, s.stop = self._agree(loss, flag)
-                s.count_step(mean_loss, time.perf_counter() - t0, global_batch)
+                s.stop = self._agree_stop(flag)
+                s.count_step(loss.detach(), time.perf_counter() - t0, global_batch)
                 bar.update(1)
 
                 logged = s.step % log_every == 0 or s.step == max_steps or s.stop
@@ -576,22 +579,38 @@ class _Trainer:
         self.scheduler.step()
         return loss
 
-    def _agree(self, loss: torch.Tensor, flag: StopFlag) -> tuple[float, bool]:
-        """One collective per step: the loss averaged over the ranks, and whether any rank was signalled."""
-        stats = torch.stack([loss.detach().float(), torch.tensor(float(flag.set), device=self.info.device)])
+    def _agree_stop(self, flag: StopFlag) -> bool:
+        """Whether any rank was signalled: one collective per step, on the host.
+
+        No device sync: on CUDA the flag goes over a gloo group of its own
+        (:attr:`_flag_group`), so the host queues the next step while the GPU runs this one;
+        the loss stays on the device until the interval is logged (:meth:`_log_interval`)."""
+        if not self.info.distributed:
+            return flag.set
+        t = torch.tensor([float(flag.set)])
+        if self.info.device.type == "cpu":
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        else:
+            dist.all_reduce(t, op=dist.ReduceOp.MAX, group=self._flag_group)
+        return bool(t.item() > 0)
+
+    def _mean_over_ranks(self, values: torch.Tensor) -> list[float]:
+        """``values`` (this rank's, on the device) averaged over the ranks, read on the host."""
         if self.info.distributed:
-            dist.all_reduce(stats)
-        return float(stats[0]) / self.info.world_size, bool(stats[1] > 0)
+            values = values.clone()
+            dist.all_reduce(values)
+            values /= self.info.world_size
+        return [float(v) for v in values.cpu()]
 
     def _log_interval(self, s: _LoopState, metrics: MetricsLog, bar, lr: float, n: int) -> None:
         """The interval's mean loss, the lr, the rollout and samples/s to ``metrics.csv``, the
         progress bar and (kept in ``s.progress``) ``status.json``; a new interval starts."""
         rate = s.train_samples / s.train_time if s.train_time > 0 else float("nan")
-        s.progress = {"loss": s.interval_loss / s.interval_n, "lr": lr, "rollout": n,
-                      "samples_per_s": None if rate != rate else round(rate, 4)}
-        metrics.log(s.step, {"loss": s.interval_loss / s.interval_n, "lr": lr, "rollout": n,
-                             "samples_per_s": rate}, split="train", epoch=s.epoch)
-        bar.set_postfix(loss=f"{s.interval_loss / s.interval_n:.4g}", lr=f"{lr:.2e}", n=n, refresh=False)
+        total, s.last_loss = self._mean_over_ranks(torch.stack([s.interval_loss, s.step_loss]))
+        loss = total / s.interval_n
+        s.progress = {"loss": loss, "lr": lr, "rollout": n, "samples_per_s": None if rate != rate else round(rate, 4)}
+        metrics.log(s.step, {"loss": loss, "lr": lr, "rollout": n, "samples_per_s": rate}, split="train", epoch=s.epoch)
+        bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.2e}", n=n, refresh=False)
         s.interval_loss, s.interval_n = 0.0, 0
 
     def _validate(self, s: _LoopState, validator: Validator, model: nn.Module, autocast,
@@ -638,23 +657,25 @@ class _LoopState:
     last_saved: int | None              # the step of the newest checkpoint, if it is the current one
     checkpoint: str | None = None       # the path of the last checkpoint written by this run
     stop: bool = False                  # a rank was signalled
-    last_loss: float | None = None
+    last_loss: float | None = None      # the last logged step's loss, averaged over the ranks
     last_val: Any = None                # the last ValidationResult
-    interval_loss: float = 0.0          # sum of the mean losses of the steps since the last log
+    interval_loss: Any = 0.0            # this rank's losses of the steps since the last log (a device tensor)
+    step_loss: Any = 0.0                # this rank's loss of the last step (a device tensor)
     interval_n: int = 0
     progress: dict[str, Any] = field(default_factory=dict)   # the last logged interval, for status.json
     train_time: float = 0.0             # seconds of the steps after the first
     train_samples: int = 0
     first_step: bool = True
 
-    def count_step(self, mean_loss: float, seconds: float, samples: int) -> None:
-        """Add a step to the interval and, but for the first (worker start-up, warm-up), to the throughput."""
+    def count_step(self, loss: torch.Tensor, seconds: float, samples: int) -> None:
+        """Add a step (this rank's loss, left on the device: no sync) to the interval and, but
+        for the first (worker start-up, warm-up), to the throughput."""
         if not self.first_step:
             self.train_time += seconds
             self.train_samples += samples
         self.first_step = False
-        self.last_loss = mean_loss
-        self.interval_loss += mean_loss
+        self.step_loss = loss.double()
+        self.interval_loss = self.interval_loss + self.step_loss
         self.interval_n += 1
 
 
