@@ -127,6 +127,23 @@ def test_demo_refuses_an_unknown_size_key_before_running(sowcast_cli, tmp_path):
     assert not (tmp_path / "demo").exists()
 
 
+def test_demo_block_sets_entries_of_a_free_form_map_and_refuses_unknown_keys():
+    """``demo.train.variable_weights={...}`` fills the empty map ``train.variable_weights``;
+    a misspelt key is still refused, also one level down; the section stays strict."""
+    from sowcast.cli.demo.patch import merge
+    from sowcast.cli.main import compose
+
+    cfg = compose([])
+    merge(cfg, "train", {"variable_weights": {"total_precipitation": 3.0}, "max_steps": 5})
+    assert dict(cfg.train.variable_weights) == {"total_precipitation": 3.0} and cfg.train.max_steps == 5
+    for bad, key in (({"max_stepz": 1}, "train.max_stepz"), ({"perturbation": {"scael": 1}}, None)):
+        section = "train" if key else "hindcast"
+        with pytest.raises(SowcastError, match=f"demo.{section}: key '{key or 'hindcast.perturbation.scael'}'"):
+            merge(cfg, section, bad)
+    with pytest.raises(Exception):  # still a struct: no new key by attribute
+        cfg.train.not_an_option = 1
+
+
 def _cfg(**demo) -> OmegaConf:
     base = {"held_out_years": 2, "climatology_years": 6, "reforecast_years": 2, "forecast_day": "05-15"}
     return OmegaConf.create({"data": {"synth": {"start": "1991-01-01", "end": "2010-12-31"}},

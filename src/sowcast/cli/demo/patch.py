@@ -11,7 +11,7 @@ does not have is one line ``demo.<group>: ...``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,16 +51,38 @@ def demo_block(cfg: DictConfig, name: str) -> dict:
     return value
 
 
+def _unknown_key(base: Any, layer: Mapping, path: str) -> str | None:
+    """The first key of ``layer`` that ``base`` lacks, as a dotted path; keys under a map that
+    is empty in ``base`` (a free-form map such as ``train.variable_weights: {}``) are all known."""
+    if isinstance(base, DictConfig) and len(base) == 0:
+        return None
+    for key, value in layer.items():
+        if not isinstance(base, DictConfig) or key not in base:
+            return f"{path}.{key}"
+        if isinstance(value, Mapping):
+            unknown = _unknown_key(base.get(key), value, f"{path}.{key}")
+            if unknown is not None:
+                return unknown
+    return None
+
+
 def merge(cfg: DictConfig, section: str, *layers: Any) -> None:
-    """Merge ``layers`` (plain dicts) over ``cfg.<section>`` in turn; an unknown key is an error."""
+    """Merge ``layers`` (plain dicts) over ``cfg.<section>`` in turn; an unknown key is an
+    error, but for the entries of a free-form map (:func:`_unknown_key`)."""
     from omegaconf.errors import OmegaConfBaseException
 
     merged = cfg[section]
     for layer in layers:
         if not layer:
             continue
+        unknown = _unknown_key(merged, layer, section)
+        if unknown is not None:
+            raise SowcastError(f"demo.{section}: key {unknown!r} is not one of {section}.* "
+                               f"(keys are those of {section}.*)")
         try:
-            merged = OmegaConf.merge(merged, layer)
+            with open_dict(merged):
+                merged = OmegaConf.merge(merged, layer)
+            OmegaConf.set_struct(merged, True)
         except OmegaConfBaseException as exc:
             first = str(exc).strip().splitlines()[0]
             raise SowcastError(f"demo.{section}: {first} (keys are those of {section}.*)") from None
