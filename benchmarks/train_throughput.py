@@ -42,15 +42,16 @@ from sowcast.train.trainer import autocast_dtype
 QUICK = {"steps": 10, "warmup": 2}
 
 
-def _step(model, loss_fn, opt, batch, device: torch.device, autocast) -> torch.Tensor:
-    """One training step as ``sowcast train`` takes it; the loss stays on the device."""
+def _step(model, loss_fn, opt, batch, device: torch.device, autocast, forward=None) -> torch.Tensor:
+    """One training step as ``sowcast train`` takes it (``forward``: the model's forward, e.g.
+    compiled; default the model); the loss stays on the device."""
     opt.zero_grad(set_to_none=True)
     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     inputs, forcings = batch["inputs"], batch["forcings"][:, : batch["inputs"].shape[1] + 1]
     inputs, forcings, static = loss_fn.side_by_side(inputs, forcings, batch["static"])
     noise = model.draw_noise(inputs.shape[0], 1, inputs)
     with autocast:
-        pred = model(inputs, forcings, static, None if noise is None else noise[:, 0])
+        pred = (model if forward is None else forward)(inputs, forcings, static, None if noise is None else noise[:, 0])
     loss = loss_fn(loss_fn.grouped(pred.float()), batch["targets"][:, 0])
     loss.backward()
     opt.step()
@@ -63,19 +64,19 @@ def _sync(device: torch.device) -> None:
 
 
 def _time_training(model, loss_fn, opt, batches, steps: int, warmup: int, device: torch.device, autocast,
-                   host_sync: bool = False) -> float:
+                   host_sync: bool = False, forward=None) -> float:
     """Samples per second over ``steps`` training steps after ``warmup`` untimed ones.
 
     ``host_sync``: read each step's loss on the host (``loss.item()``), as the training loop
     did before 2026-12-04; otherwise the device runs ahead and is synchronised once at the end."""
     it = iter(batches)
     for batch in itertools.islice(it, warmup):
-        _step(model, loss_fn, opt, batch, device, autocast)
+        _step(model, loss_fn, opt, batch, device, autocast, forward)
     _sync(device)
     n = 0
     t0 = time.perf_counter()
     for batch in itertools.islice(it, steps):
-        loss = _step(model, loss_fn, opt, batch, device, autocast)
+        loss = _step(model, loss_fn, opt, batch, device, autocast, forward)
         if host_sync:
             loss.item()
         n += batch["inputs"].shape[0]
@@ -106,6 +107,8 @@ def main() -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA when there is one")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="auto: bf16 autocast on CUDA, fp32 on CPU (as train.precision)")
+    p.add_argument("--compile", action="store_true",
+                   help="also time afCRPS with the model under torch.compile (default mode)")
     p.add_argument("--quick", action="store_true",
                    help="smaller defaults: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))
     p.add_argument("--json", type=Path, help="also write the ratios here (for benchmarks/run_all.py)")
@@ -142,10 +145,13 @@ def main() -> None:
                    else AreaWeightedMSE.from_source(source)).to(device)
         return model, loss_fn, torch.optim.AdamW(model.parameters(), lr=1e-4)
 
-    def timed(batches, noise_channels: int, loss: str, host_sync: bool = False) -> tuple[float, float | None]:
+    def timed(batches, noise_channels: int, loss: str, host_sync: bool = False,
+              compiled: bool = False) -> tuple[float, float | None]:
         model, loss_fn, opt = fresh(noise_channels, loss)
+        forward = torch.compile(model) if compiled else None  # draw_noise stays the module's
         _peak_memory_mib(device)
-        rate = _time_training(model, loss_fn, opt, batches, args.steps, args.warmup, device, autocast, host_sync)
+        rate = _time_training(model, loss_fn, opt, batches, args.steps, args.warmup, device, autocast, host_sync,
+                              forward)
         return rate, _peak_memory_mib(device)
 
     n_batches = args.warmup + args.steps
@@ -167,9 +173,12 @@ def main() -> None:
     # The loss: MSE (deterministic) against afCRPS (stochastic, members side by side), same
     # batches; and afCRPS again with the loss read on the host after every step.
     losses, peaks = {}, {}
-    for name, noise, loss, sync in (("mse", 0, "mse", False), ("afcrps", args.noise_channels, "afcrps", False),
-                                    ("afcrps, loss read every step", args.noise_channels, "afcrps", True)):
-        losses[name], peaks[name] = timed(memory_batches, noise, loss, sync)
+    runs = [("mse", 0, "mse", False, False), ("afcrps", args.noise_channels, "afcrps", False, False),
+            ("afcrps, loss read every step", args.noise_channels, "afcrps", True, False)]
+    if args.compile:
+        runs.append(("afcrps, torch.compile", args.noise_channels, "afcrps", False, True))
+    for name, noise, loss, sync, compiled in runs:
+        losses[name], peaks[name] = timed(memory_batches, noise, loss, sync, compiled)
     parameters = fresh(args.noise_channels, "afcrps")[0].count_parameters()
     ratio = losses["mse"] / losses["afcrps"]
     sync_ratio = losses["afcrps"] / losses["afcrps, loss read every step"]
@@ -180,6 +189,9 @@ def main() -> None:
         print(f"{name:>30} {losses[name]:>10.1f} {peak:>9}")
     print(f"afCRPS over {args.members} members costs {ratio:.2f} x MSE per window; "
           f"no per-step host sync is {sync_ratio:.2f} x as fast as a sync every step")
+    if args.compile:
+        print(f"torch.compile: afCRPS {losses['afcrps, torch.compile'] / losses['afcrps']:.2f} x eager "
+              f"(timed after {args.warmup} warm-up steps, compilation excluded)")
     if args.json:
         figures = [{"figure": f"afCRPS ({args.members} members) / MSE cost per window", "value": ratio, "unit": "ratio"},
                    {"figure": "afCRPS without / with a per-step host sync", "value": sync_ratio, "unit": "ratio"}]
