@@ -4,6 +4,7 @@ the weights of an uninterrupted run bit for bit; validation numbers; CLI errors.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,6 +141,24 @@ def test_runs_finish_resume_and_refuse_other_models(store, tmp_path):
         train(compose(args + ["train.resume=never"]))
     fresh = train(compose(args + ["train.resume=never", "overwrite=true", "train.max_steps=2"]))
     assert fresh.step == 2 and [s for s, _ in ck.steps()] == [2]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                    reason="torch.compile on CPU needs a C++ compiler")
+def test_a_compiled_step_trains_as_the_eager_one(store, tmp_path):
+    """``train.compile=true``: the same run through torch.compile ends on the eager run's
+    weights to float32 rounding, and saves a plain checkpoint (one rollout length: each
+    length compiles its own graph, which costs tens of seconds on CPU)."""
+    states = {}
+    for name, flag in (("eager", "false"), ("compiled", "true")):
+        args = overrides(store, tmp_path / name, **{"train.max_steps": 4, "train.validate_every": 4,
+                                                    "train.rollout": "[[0,1]]", "train.compile": flag})
+        assert train(compose(args)).state == "finished"
+        states[name] = final_state(tmp_path / name)["model"]
+    assert states["eager"].keys() == states["compiled"].keys()  # no "_orig_mod." prefixes
+    for key, eager in states["eager"].items():
+        torch.testing.assert_close(states["compiled"][key], eager, rtol=1e-3, atol=1e-5, msg=key)
 
 
 def test_a_run_dir_being_written_is_refused(store, tmp_path):

@@ -52,6 +52,8 @@ class TrainOptions:
     num_workers: int = option(2, "DataLoader worker processes per rank (0: load in the training process)", low=0)
     device: Literal["auto", "cpu", "cuda"] = option("auto", "auto: CUDA when there is one")
     precision: Literal["auto", "fp32", "bf16"] = option("auto", "auto: bf16 autocast on CUDA, fp32 on CPU")
+    compile: bool = option(False, "torch.compile the training step (each rollout length compiles once; "
+                                  "CPU needs a C++ compiler)")
     threads: int | Literal["auto"] = option("auto", "intra-op CPU threads; auto: OMP_NUM_THREADS, "
                                                     "SLURM_CPUS_PER_TASK or torch's", low=1)
     deterministic: bool | Literal["auto"] = option("auto", "torch.use_deterministic_algorithms; auto: on CPU only")

@@ -480,6 +480,8 @@ class _Trainer:
             ddp = _wrap_ddp(ddp, info)
             if info.device.type != "cpu":  # the stop flag's own host-side group (_agree_stop)
                 self._flag_group = dist.new_group(backend="gloo")
+        if bool(t.get("compile", False)):  # the step only: checkpoints and validation use `model`
+            ddp = torch.compile(ddp)
         kind = (f"stochastic, afCRPS (alpha {loss_fn.alpha}) over {loss_fn.members} members per window"
                 if loss_fn.members > 1 else "deterministic, MSE")
         self.log(f"{model.count_parameters():,} parameters ({kind}); {len(train_source)} training windows; "
