@@ -143,13 +143,25 @@ def test_runs_finish_resume_and_refuse_other_models(store, tmp_path):
     assert fresh.step == 2 and [s for s, _ in ck.steps()] == [2]
 
 
+def _cpu_compiler_problem() -> str | None:
+    """Why torch.compile cannot build a CPU kernel here (no C++ compiler, no Python headers), or None."""
+    if shutil.which("g++") is None and shutil.which("c++") is None:
+        return "torch.compile on CPU needs a C++ compiler"
+    try:
+        torch.compile(lambda x: x * 2 + 1)(torch.ones(3))
+    except Exception as exc:  # the toolchain, not sowcast: say why and skip
+        return f"torch.compile cannot build a CPU kernel here: {str(exc).strip().splitlines()[0][:200]}"
+    return None
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
-                    reason="torch.compile on CPU needs a C++ compiler")
 def test_a_compiled_step_trains_as_the_eager_one(store, tmp_path):
     """``train.compile=true``: the same run through torch.compile ends on the eager run's
     weights to float32 rounding, and saves a plain checkpoint (one rollout length: each
     length compiles its own graph, which costs tens of seconds on CPU)."""
+    problem = _cpu_compiler_problem()
+    if problem:
+        pytest.skip(problem)
     states = {}
     for name, flag in (("eager", "false"), ("compiled", "true")):
         args = overrides(store, tmp_path / name, **{"train.max_steps": 4, "train.validate_every": 4,
