@@ -78,27 +78,3 @@ def test_hyperparameter_rebuilds_and_bad_settings(graph):
         listed_channels(channels, "total_precipitation", "model.nonnegative")
     with pytest.raises(SowcastError, match="nonnegative channels"):
         make_model(graph, nonnegative=[7])
-
-
-def test_bound_gradient_sets_the_slope_below_zero(graph):
-    """train.bound_gradient: the backward slope of the bound where the state is below 0 is
-    ``bound_gradient`` (1 straight-through, 0 the ReLU's), 1 above it; the forward is max(x, 0)
-    whatever the slope."""
-    def run(slope: float, level: float):
-        model = make_model(graph, seed=1, nonnegative=[2]).train()
-        model.bound_gradient = slope
-        inputs, forcings, static = batch(model, 2)
-        inputs[:, :, 2] = level                                # every point below (or above) 0
-        inputs.requires_grad_(True)
-        pred = model(inputs, forcings, static)
-        pred[:, 2].sum().backward()
-        return pred.detach(), inputs.grad[:, -1, 2].detach()
-
-    below = {slope: run(slope, -1e4) for slope in (1.0, 0.25, 0.0)}
-    above = {slope: run(slope, 1e4) for slope in (1.0, 0.25, 0.0)}
-    assert float(below[1.0][0][:, 2].abs().max()) == 0.0 and float(above[1.0][0][:, 2].min()) > 0
-    for slope in (0.25, 0.0):
-        torch.testing.assert_close(below[slope][0], below[1.0][0], rtol=0, atol=0)   # same forward
-        torch.testing.assert_close(below[slope][1], slope * below[1.0][1])           # the slope below 0
-        torch.testing.assert_close(above[slope][1], above[1.0][1], rtol=0, atol=0)   # 1 above it
-    assert float(below[1.0][1].abs().min()) > 0

@@ -23,8 +23,6 @@ straight-through estimator: forward ``max(x, 0)``, backward the identity), so a 
 0 where it did rain is still pulled up. With the plain ReLU's zero gradient the demo's model
 came out too dry: at its wet points rain on 34 % of days against the truth's 46 %, 77 % of
 the mean; straight-through gives 48 % and 96 % (training years' hindcasts).
-``bound_gradient`` (``train.bound_gradient``, in ``[0, 1]``) sets the backward slope below 0:
-1 straight-through, 0 the ReLU's own, in between a leak (forward always ``max(x, 0)``).
 
 A stochastic model (``noise_channels > 0``) also takes ``noise [B, M, K]``, independent
 standard normal values per mesh node, and per grid node too with ``grid_noise``
@@ -118,7 +116,6 @@ class Forecaster(nn.Module):
         mask[bounded] = True
         self.register_buffer("bounded_mask", mask, persistent=False)
         self.bounded = bool(bounded)
-        self.bound_gradient = 1.0  # training only (train.bound_gradient; module doc), not a hyperparameter
         self.noise_channels = int(noise_channels)
         self.n_mesh = int(graph.n_mesh)
         # Noise rows: one per mesh node, and one per grid node with grid_noise (graph_network.py).
@@ -215,11 +212,8 @@ class Forecaster(nn.Module):
                                                    season)
         if self.bounded:
             bounded = torch.relu(state)
-            if self.training and self.bound_gradient == 1.0:  # straight-through gradient (module doc)
+            if self.training:  # straight-through gradient (module doc)
                 bounded = state + (bounded - state).detach()
-            elif self.training and self.bound_gradient > 0.0:  # a leak of slope bound_gradient below 0
-                leak = self.bound_gradient * (state - bounded)
-                bounded = bounded + (leak - leak.detach())
             state = torch.where(self.bounded_mask, bounded, state)
         return state
 

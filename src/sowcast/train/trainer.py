@@ -435,7 +435,6 @@ class _Trainer:
         self.train_source = train_source
         graph = self._graph(train_source)
         model = build_forecaster(plain(cfg.model), graph, train_source).to(info.device)
-        model.bound_gradient = float(t.get("bound_gradient", 1.0))
         self.model = model
         # The members' noise: its own generator, one stream per rank, saved in the checkpoints
         # (the global one also serves the data loader, whose draws differ after a resume).
