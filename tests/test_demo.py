@@ -51,6 +51,8 @@ def test_demo_chain_end_to_end_reuses_and_names_a_failing_step(sowcast_cli, tmp_
     first = sowcast_cli("demo", *small(root), cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     assert states(first.stderr) == dict.fromkeys(STEPS, "ran")
+    # Nothing the user should not see: the verify step once printed pandas' MultiIndex warning.
+    assert "FutureWarning" not in first.stderr and "DeprecationWarning" not in first.stderr
 
     # Trained by 2 processes that agreed on the weights, on the training years only.
     status = json.loads((root / "checkpoints/tiny/status.json").read_text())

@@ -294,10 +294,18 @@ def calibrated_onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_tr
     cases = onset_cases(daily, truth_daily, past_truth_daily, setup, land)
     if "onset_blend_weight" in calibration:
         mixed = calibrated_onset_probability(cases["prob_by_week"], cases["clim_prob_by_week"], calibration)
-        cases["prob_by_week"] = mixed.where(cases["prob_by_week"].notnull())
-        cases["forecast"] = _median_day(cases["prob_by_week"], cases["start"]).fillna(cases["climatology"]).where(
-            cases["forecast"].notnull())
+        _replace(cases, "prob_by_week", mixed.where(cases["prob_by_week"].notnull()))
+        _replace(cases, "forecast", _median_day(cases["prob_by_week"], cases["start"]).fillna(
+            cases["climatology"]).where(cases["forecast"].notnull()))
     return cases
+
+
+def _replace(cases: xr.Dataset, name: str, values: xr.DataArray) -> None:
+    """``cases[name]`` given new values on its own coordinates (same cases, same order): by
+    data, since assigning a DataArray whose ``point`` index is a MultiIndex would drop its
+    levels one by one (a pandas deprecation)."""
+    values = values.transpose(*cases[name].dims)
+    cases[name] = (values.dims, values.data)
 
 
 def _median_day(prob_by_week: xr.DataArray, start: xr.DataArray) -> xr.DataArray:
