@@ -4,12 +4,20 @@ false-start test), how often 3 days bring the onset's 20 mm, and how persistent 
 
 Reads the daily series of a ``sowcast hindcast`` folder (``hindcast.keep_daily=true``; the
 demo keeps them for the training years' hindcasts under ``<root>/hindcast``) and the truth
-of the store at the same days, at the points whose mean rain in the truth is above
+of the store at the same days, at the points whose mean rain in the truth is at least
 ``--wet-mm`` mm/day over those days. A day is wet at ``--dry-day-mm`` (0.1 mm, as the
 Sivakumar preset). The spells use the products' own run lengths
 (:func:`sowcast.products.dry_spells.dry_run_lengths`).
 
     .venv/bin/python benchmarks/rain_occurrence.py --root /tmp/demo     # training-year hindcasts
+
+A part of it: ``--lat 12,15`` (degrees north), ``--starts-until 05-20`` (start days of the
+year up to this one), ``--days 1,7`` (lead days, both ends in), ``--member 0`` (one member:
+0 is the unperturbed control, whose extra rain then comes from the model, not from the
+initial perturbation). The dry northern edge early in the season, every point:
+
+    .venv/bin/python benchmarks/rain_occurrence.py --root /tmp/demo --wet-mm 0 --lat 12,15 \
+        --starts-until 05-20 --days 1,7 --member 0
 """
 
 from __future__ import annotations
@@ -43,22 +51,47 @@ def paired_daily(root: Path, hindcast: str | None = None, lat: slice = slice(Non
     return daily, pairs
 
 
+def pair(kind):
+    """argparse type: ``A,B`` as two numbers of ``kind``."""
+    def parse(text: str):
+        a, sep, b = text.partition(",")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"give two numbers A,B, not {text!r}")
+        return kind(a), kind(b)
+    return parse
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", required=True, help="a 'sowcast demo' root (hindcast/, demo.zarr)")
     parser.add_argument("--hindcast", help="a hindcast folder with daily series (default: ROOT/hindcast)")
-    parser.add_argument("--wet-mm", type=float, default=2.0, help="points whose truth mean exceeds this (mm/day)")
+    parser.add_argument("--wet-mm", type=float, default=2.0, help="points whose truth mean is at least this (mm/day; 0: every point)")
     parser.add_argument("--dry-day-mm", type=float, default=0.1)
     parser.add_argument("--spell-days", type=int, default=7)
     parser.add_argument("--onset-mm", type=float, default=20.0, help="3-day rain of the onset rule (Sivakumar 1988: 20 mm)")
+    parser.add_argument("--lat", type=pair(float), help="MIN,MAX: latitudes (degrees north), both in")
+    parser.add_argument("--starts-until", help="MM-DD: starts on this day of the year or earlier")
+    parser.add_argument("--days", type=pair(int), help="FIRST,LAST: lead days (1: the first day), both in")
+    parser.add_argument("--member", type=int, help="this member only (0: the unperturbed control)")
     args = parser.parse_args()
 
     from sowcast.products.dry_spells import dry_run_lengths, wet_dry_unknown
 
-    daily, pairs = paired_daily(Path(args.root), args.hindcast)
+    daily, pairs = paired_daily(Path(args.root), args.hindcast, lat=slice(*args.lat) if args.lat else slice(None))
+    if args.starts_until:
+        until = tuple(int(x) for x in args.starts_until.split("-"))
+        pairs = [p for p in pairs if (p[0].month, p[0].day) <= until]
+        if not pairs:
+            sys.exit(f"no start on or before {args.starts_until} in the year")
     m = np.stack([fc.values for _, fc, _ in pairs])          # [S, M, L, H, W]
     o = np.stack([truth for _, _, truth in pairs])           # [S, L, H, W]
-    wet_points = o.mean(axis=(0, 1)) > args.wet_mm
+    if args.days:
+        lead = daily["lead_day"].values
+        keep = (lead >= args.days[0]) & (lead <= args.days[1])
+        m, o = m[:, :, keep], o[:, keep]
+    if args.member is not None:
+        m = m[:, [args.member]]
+    wet_points = o.mean(axis=(0, 1)) >= args.wet_mm
     m, o = m[..., wet_points], o[..., wet_points]            # [S, M, L, P], [S, L, P]
 
     def spells(x: np.ndarray, lead_axis: int) -> np.ndarray:
@@ -87,7 +120,7 @@ def main() -> int:
             ("longest dry spell in the forecast (days, mean)", spells(m, 2).mean(), spells(o, 1).mean()),
             (f"forecasts with a dry spell over {args.spell_days} days", (spells(m, 2) > args.spell_days).mean(),
              (spells(o, 1) > args.spell_days).mean())]
-    print(f"{daily.sizes['start']} starts x {daily.sizes['member']} members, {daily.sizes['lead_day']} days")
+    print(f"{m.shape[0]} starts x {m.shape[1]} members, {m.shape[2]} days")
     print(f"{'':<48} {'model':>8} {'truth':>8}")
     for name, a, b in rows:
         print(f"{name:<48} {float(a):>8.3f} {float(b):>8.3f}")
