@@ -23,6 +23,7 @@ initial perturbation). The dry northern edge early in the season, every point:
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from pathlib import Path
 
@@ -57,8 +58,20 @@ def pair(kind):
         a, sep, b = text.partition(",")
         if not sep:
             raise argparse.ArgumentTypeError(f"give two numbers A,B, not {text!r}")
-        return kind(a), kind(b)
+        try:
+            return kind(a), kind(b)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"give two numbers A,B, not {text!r}") from None
     return parse
+
+
+def month_day(text: str) -> tuple[int, int]:
+    """argparse type: ``MM-DD`` as ``(month, day)``."""
+    try:
+        when = datetime.date.fromisoformat(f"2000-{text}")   # a leap year: 02-29 is a day
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give a day of the year MM-DD, not {text!r}") from None
+    return when.month, when.day
 
 
 def main() -> int:
@@ -70,7 +83,7 @@ def main() -> int:
     parser.add_argument("--spell-days", type=int, default=7)
     parser.add_argument("--onset-mm", type=float, default=20.0, help="3-day rain of the onset rule (Sivakumar 1988: 20 mm)")
     parser.add_argument("--lat", type=pair(float), help="MIN,MAX: latitudes (degrees north), both in")
-    parser.add_argument("--starts-until", help="MM-DD: starts on this day of the year or earlier")
+    parser.add_argument("--starts-until", type=month_day, help="MM-DD: starts on this day of the year or earlier")
     parser.add_argument("--days", type=pair(int), help="FIRST,LAST: lead days (1: the first day), both in")
     parser.add_argument("--member", type=int, help="this member only (0: the unperturbed control)")
     args = parser.parse_args()
@@ -79,17 +92,20 @@ def main() -> int:
 
     daily, pairs = paired_daily(Path(args.root), args.hindcast, lat=slice(*args.lat) if args.lat else slice(None))
     if args.starts_until:
-        until = tuple(int(x) for x in args.starts_until.split("-"))
-        pairs = [p for p in pairs if (p[0].month, p[0].day) <= until]
+        pairs = [p for p in pairs if (p[0].month, p[0].day) <= args.starts_until]
         if not pairs:
-            sys.exit(f"no start on or before {args.starts_until} in the year")
+            sys.exit("no start on or before --starts-until in the year")
     m = np.stack([fc.values for _, fc, _ in pairs])          # [S, M, L, H, W]
     o = np.stack([truth for _, _, truth in pairs])           # [S, L, H, W]
     if args.days:
         lead = daily["lead_day"].values
         keep = (lead >= args.days[0]) & (lead <= args.days[1])
+        if not keep.any():
+            sys.exit(f"no lead day in --days {args.days[0]},{args.days[1]} (the hindcasts hold 1..{lead.max()})")
         m, o = m[:, :, keep], o[:, keep]
     if args.member is not None:
+        if not 0 <= args.member < m.shape[1]:
+            sys.exit(f"--member {args.member}: the hindcasts hold members 0..{m.shape[1] - 1}")
         m = m[:, [args.member]]
     wet_points = o.mean(axis=(0, 1)) >= args.wet_mm
     m, o = m[..., wet_points], o[..., wet_points]            # [S, M, L, P], [S, L, P]
