@@ -63,7 +63,12 @@ def main() -> int:
     parser.add_argument("--last", default="07-31")
     parser.add_argument("--every-days", type=int, default=14)
     parser.add_argument("--members", type=int, default=4)
+    parser.add_argument("--keep", type=Path, help="a new folder to keep each candidate's hindcasts in (c0, c1, ...; with "
+                        "daily series, for benchmarks/onset_mechanics.py and rain_occurrence.py)")
     args = parser.parse_args()
+    if args.keep is not None and args.keep.exists():
+        print(f"--keep {args.keep} exists: give a new folder", file=sys.stderr)
+        return 2
 
     import xarray as xr
 
@@ -85,13 +90,13 @@ def main() -> int:
           f"{args.members} members; columns: {' / '.join(PERIODS)}")
     with tempfile.TemporaryDirectory(prefix="pert_tuning_") as tmp:
         for k, candidate in enumerate(args.candidates):
-            out = Path(tmp) / f"c{k}"
+            out = (args.keep if args.keep is not None else Path(tmp)) / f"c{k}"
             cmd = [sys.executable, "-m", "sowcast", "hindcast", f"hindcast.bundle={bundle}", f"hindcast.store={store}",
                    f"hindcast.years=[{first_year},{last_year}]", f"hindcast.first={args.first}",
                    f"hindcast.last={args.last}", f"hindcast.every_days={args.every_days}",
                    f"hindcast.members={args.members}", "hindcast.climatology.build=true",
                    "hindcast.climatology.add_to_bundle=false",
-                   f"hindcast.output={out}", *overrides(candidate)]
+                   f"hindcast.output={out}", f"hindcast.keep_daily={args.keep is not None}", *overrides(candidate)]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 print(f"{candidate}: hindcast failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)

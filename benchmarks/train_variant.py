@@ -37,8 +37,11 @@ def variant_config(root: Path, out: Path, overrides: list[str]):
         key, sep, _ = item.partition("=")
         if not sep or key.split(".")[0] not in ("train", "model"):
             sys.exit(f"override {item!r}: give train.KEY=VALUE or model.KEY=VALUE")
-        if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
-            sys.exit(f"override {item!r}: {key} is not a key of the demo's training config")
+        group, _, rest = key.partition(".")
+        defaults = OmegaConf.load(ROOT / "src" / "sowcast" / "conf" / group / ("default.yaml" if group == "train" else "small.yaml"))
+        known = [OmegaConf.select(c, k, default="<absent>") != "<absent>" for c, k in ((cfg, key), (defaults, rest))]
+        if not any(known):
+            sys.exit(f"override {item!r}: {key} is a key of neither the demo's training config nor today's defaults")
     with open_dict(cfg):
         cfg.merge_with_dotlist(overrides)
         cfg.train.run_dir = str(out / "checkpoints" / "small")
