@@ -82,3 +82,71 @@ def test_bad_settings_are_one_line_errors():
     assert make_loss({"loss": "auto"}, Source, Model).members == 1
     Model.stochastic = True
     assert make_loss({"loss": "auto", "ensemble_members": 3}, Source, Model).members == 3
+
+
+def test_log_amounts_term_is_the_fair_crps_of_log_amounts():
+    # channels [t, rain]; the extra term is w * fCRPS(log(1 + x / k)) on rain, averaged over
+    # both channels' points like the plain term (a channel weight of w on one more channel)
+    rng = np.random.default_rng(2)
+    b, m, h, w = 3, 4, 2, 5
+    pred = rng.gamma(0.5, 4.0, size=(b, m, 2, h, w)) * (rng.random((b, m, 2, h, w)) < 0.6)
+    target = rng.gamma(0.5, 4.0, size=(b, 2, h, w)) * (rng.random((b, 2, h, w)) < 0.6)
+    plain = AreaWeightedAFCRPS([0.0] * h, [1.0, 3.0], members=m, alpha=1.0)
+    both = AreaWeightedAFCRPS([0.0] * h, [1.0, 3.0], members=m, alpha=1.0, log_crps={1: (2.0, 0.7)})
+    p, t = torch.tensor(pred, dtype=torch.float32), torch.tensor(target, dtype=torch.float32)
+    ref = crps_for_ensemble(xr.DataArray(np.log1p(pred[:, :, 1] / 2.0), dims=["b", "member", "h", "w"]),
+                            xr.DataArray(np.log1p(target[:, 1] / 2.0), dims=["b", "h", "w"]),
+                            ensemble_member_dim="member", method="fair", preserve_dims="all").values
+    extra = float(both(p, t)) - float(plain(p, t))
+    assert extra == pytest.approx(0.7 * ref.mean() / 2, rel=1e-5)
+    assert "total_precipitation (k 2, w 0.7)" in both.describe_log_crps(["t", "total_precipitation"])
+    assert plain.describe_log_crps(["t", "total_precipitation"]) == ""
+
+
+def test_log_amounts_term_punishes_drizzle_on_dry_days_and_stays_proper():
+    # truth: dry 70 % of days, else exponential with mean 8 mm. A forecast that replaces the
+    # dry days by 0.5 mm of drizzle costs 0.5 mm in the plain CRPS (small against the wet
+    # days' errors); the log term costs it log(1.5) on the same days, a larger share.
+    gen = torch.Generator().manual_seed(0)
+
+    def draw(*shape, drizzle=0.0):
+        wet = torch.rand(*shape, generator=gen) < 0.3
+        amount = torch.empty(*shape).exponential_(1 / 8.0, generator=gen)
+        return torch.where(wet, amount, torch.full(shape, drizzle))
+
+    n = 20000
+    truth = draw(n, 1, 1, 1)
+    right, drizzly = draw(n, 2, 1, 1, 1), draw(n, 2, 1, 1, 1, drizzle=0.5)
+    plain = AreaWeightedAFCRPS([0.0], [1.0], members=2, alpha=1.0)
+    both = AreaWeightedAFCRPS([0.0], [1.0], members=2, alpha=1.0, log_crps={0: (1.0, 1.0)})
+    score_plain = float(plain(right, truth))
+    score_log = float(both(right, truth)) - score_plain
+    gap_plain = float(plain(drizzly, truth)) - score_plain
+    gap_log = float(both(drizzly, truth)) - float(plain(drizzly, truth)) - score_log
+    assert gap_plain > 0 and gap_log > 0                       # the true distribution scores best with either
+    assert gap_log / score_log > 2 * gap_plain / score_plain   # drizzle weighs twice as much in the log term
+
+
+def test_log_amounts_settings_are_one_line_errors():
+    class Model:
+        stochastic = True
+
+    class Source:
+        class grid:
+            lat = np.array([0.0])
+        channels = ["t", "total_precipitation"]
+        statistics = {"std": np.array([1.0, 1.0]), "diff_std": np.array([1.0, 1.0])}
+
+    ok = make_loss({"log_crps": {"total_precipitation": {"offset": 0.5, "weight": 2.0}}}, Source, Model)
+    assert ok.log_crps_index.tolist() == [1] and float(ok.log_crps_offset) == 0.5
+    bad = [({"rain": {"offset": 1.0}}, "not a channel"),
+           ({"total_precipitation": 1.0}, r"must be \{offset: k, weight: w\}"),
+           ({"total_precipitation": {"ofset": 1.0}}, r"must be \{offset: k, weight: w\}"),
+           ({"total_precipitation": {"offset": 0.0}}, "offset must be > 0"),
+           ({"total_precipitation": {"weight": "x"}}, "must be numbers"),
+           ([1, 2], "must map variable names")]
+    for spec, needle in bad:
+        with pytest.raises(SowcastError, match=needle):
+            make_loss({"log_crps": spec}, Source, Model)
+    with pytest.raises(SowcastError, match="needs train.loss=afcrps"):
+        make_loss({"loss": "mse", "log_crps": {"total_precipitation": {}}}, Source, Model)
