@@ -39,17 +39,6 @@ spread), ``alpha = 0`` the plain ensemble CRPS; AIFS-CRPS trains with ``alpha = 
 which keeps the fair score's calibration and avoids its degenerate solutions when the
 members collapse. Errors are normalised by ``diff_std[c]`` and weighted by ``a[h] v[c]``
 as above, then averaged over samples, lead times and points.
-
-**The afCRPS of log amounts** (``train.log_crps``, e.g. ``{total_precipitation: {offset:
-1.0, weight: 1.0}}``) adds, for the channels named, ``w * a[h] * afCRPS`` of
-``g(x) = log(1 + max(x, 0) / k)`` (dimensionless, not divided by ``diff_std``). A CRPS of a
-nondecreasing ``g`` of the forecast and the truth is the threshold-weighted CRPS with weight
-``g'(z) = 1 / (k + z)`` (Gneiting & Ranjan 2011, JBES 29, eq. 16; Allen et al. 2023, "Weighted
-verification tools to evaluate univariate and multivariate probabilistic forecasts for
-high-impact weather events", Weather Forecast. 38, via the chaining function): still proper,
-so the sum with the plain score is too. It weighs the low thresholds, whether it rains at
-all and how lightly, which the CRPS in mm barely sees (0.3 mm of drizzle on a dry day costs
-0.3 mm, a twentieth of rain's daily spread). The model still predicts mm.
 """
 
 from __future__ import annotations
@@ -61,7 +50,6 @@ import torch
 from torch import nn
 
 from sowcast.errors import SowcastError
-from sowcast.model.forecaster import channels_of
 from sowcast.model.normalization import log_offset_vector, log_space
 
 
@@ -220,22 +208,13 @@ class AreaWeightedAFCRPS(AreaWeightedLoss):
 
     def __init__(self, lat: Sequence[float] | np.ndarray, diff_std: Sequence[float] | np.ndarray,
                  channel_weights: Sequence[float] | np.ndarray | None = None, members: int = 2,
-                 alpha: float = 0.95, valid: np.ndarray | None = None, log_offsets: Sequence[float] | None = None,
-                 log_crps: Mapping[int, tuple[float, float]] | None = None):
+                 alpha: float = 0.95, valid: np.ndarray | None = None, log_offsets: Sequence[float] | None = None):
         super().__init__(lat, diff_std, channel_weights, valid, log_offsets)
         if int(members) < 2:
             raise SowcastError(f"train.ensemble_members must be at least 2 for the CRPS loss, not {members}")
         if not 0.0 <= float(alpha) <= 1.0:
             raise SowcastError(f"train.crps_alpha must lie in [0, 1], not {alpha}")
         self.members, self.alpha = int(members), float(alpha)
-        # channel index -> (offset k, weight w) of the afCRPS of log amounts (module docstring)
-        terms = dict(log_crps or {})
-        index = sorted(terms)
-        self.register_buffer("log_crps_index", torch.tensor(index, dtype=torch.long), persistent=False)
-        self.register_buffer("log_crps_offset", torch.tensor([terms[i][0] for i in index], dtype=torch.float32)
-                             .view(-1, 1, 1), persistent=False)
-        self.register_buffer("log_crps_weight", torch.tensor([terms[i][1] for i in index], dtype=torch.float32)
-                             .view(-1, 1, 1), persistent=False)
 
     def pointwise(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """afCRPS per point ``[B, ..., C, H, W]`` in normalised units, before weighting."""
@@ -243,36 +222,14 @@ class AreaWeightedAFCRPS(AreaWeightedLoss):
         if m != self.members or pred.shape[:1] + pred.shape[2:] != target.shape:
             raise ValueError(f"prediction {tuple(pred.shape)} is not [B, {self.members}, *target] for target "
                              f"{tuple(target.shape)}")
-        return self.afcrps(self.normalise(pred), self.normalise(target))
-
-    def afcrps(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """afCRPS of members ``x [B, M, ...]`` against ``y [B, ...]``, per point."""
-        m = x.shape[1]
-        skill = (x - y.unsqueeze(1)).abs().mean(dim=1)
+        x, y = self.normalise(pred), self.normalise(target).unsqueeze(1)
+        skill = (x - y).abs().mean(dim=1)
         pairs = (x.unsqueeze(1) - x.unsqueeze(2)).abs().sum(dim=(1, 2))       # sum over j != k (j == k adds 0)
         eps = (1.0 - self.alpha) / m
         return skill - (1.0 - eps) / (2.0 * m * (m - 1)) * pairs
 
-    def log_amounts(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """``w * afCRPS(g(x), g(y))`` on the ``train.log_crps`` channels, per point ``[B, ..., C', H, W]``."""
-        k, i = self.log_crps_offset, self.log_crps_index
-        g = lambda v: torch.log1p(torch.relu(v.float().index_select(-3, i)) / k)  # noqa: E731
-        return self.log_crps_weight * self.afcrps(g(pred), g(target))
-
-    def describe_log_crps(self, channels: Sequence[str]) -> str:
-        """`` + afCRPS of log(1 + x / k) x w on <channel>`` for the log-amount terms, or ``""``."""
-        terms = [f"{channels[i]} (k {k:g}, w {w:g})" for i, k, w in
-                 zip(self.log_crps_index.tolist(), self.log_crps_offset.flatten().tolist(),
-                     self.log_crps_weight.flatten().tolist())]
-        return f" + afCRPS of log(1 + x / k) x w on {', '.join(terms)}" if terms else ""
-
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        loss = self.weight(self.pointwise(pred, target)).mean()
-        if self.log_crps_index.numel():
-            extra = self.log_amounts(pred, target) * self.point_weights.index_select(0, self.log_crps_index)
-            # averaged over every channel's points, as the plain term: w counts as one more channel weight
-            loss = loss + extra.sum(dim=-3).mean() / self.point_weights.shape[0]
-        return loss
+        return self.weight(self.pointwise(pred, target)).mean()
 
 
 LOSSES = ("auto", "mse", "afcrps")
@@ -290,9 +247,6 @@ def make_loss(t: Mapping, source, model) -> AreaWeightedLoss:
     weights = t.get("variable_weights")
     weights = dict(weights) if weights else None
     if name == "mse":
-        if t.get("log_crps"):
-            raise SowcastError("train.log_crps adds to the afCRPS loss: it needs train.loss=afcrps (or auto with a "
-                               "stochastic model)")
         return AreaWeightedMSE.from_source(source, weights, model=model)
     if not stochastic:
         raise SowcastError("train.loss=afcrps needs a stochastic model (model.noise_channels > 0): "
@@ -302,28 +256,4 @@ def make_loss(t: Mapping, source, model) -> AreaWeightedLoss:
     except (TypeError, ValueError):
         raise SowcastError(f"train.ensemble_members must be an integer and train.crps_alpha a number, "
                            f"not {t.get('ensemble_members')!r} and {t.get('crps_alpha')!r}") from None
-    return AreaWeightedAFCRPS.from_source(source, weights, model=model, members=members, alpha=alpha,
-                                          log_crps=log_crps_terms(source.channels, t.get("log_crps")))
-
-
-def log_crps_terms(channels: Sequence[str], spec: Mapping | None) -> dict[int, tuple[float, float]]:
-    """Channel index -> ``(offset, weight)`` from ``train.log_crps``, a map of variable names to
-    ``{offset: k, weight: w}`` (``k`` in the variable's units, > 0; ``w`` >= 0)."""
-    if not spec:
-        return {}
-    if not isinstance(spec, Mapping):
-        raise SowcastError(f"train.log_crps must map variable names to {{offset: k, weight: w}}, not {spec!r}")
-    terms = {}
-    for name, item in spec.items():
-        key = f"train.log_crps.{name}"
-        if not isinstance(item, Mapping) or set(item) - {"offset", "weight"}:
-            raise SowcastError(f"{key} must be {{offset: k, weight: w}}, not {item!r}")
-        try:
-            k, w = float(item.get("offset", 1.0)), float(item.get("weight", 1.0))
-        except (TypeError, ValueError):
-            raise SowcastError(f"{key}: offset and weight must be numbers, not {dict(item)!r}") from None
-        if not (np.isfinite(k) and k > 0 and np.isfinite(w) and w >= 0):
-            raise SowcastError(f"{key}: offset must be > 0 and weight >= 0, not {k} and {w}")
-        for i in channels_of(channels, str(name), key):
-            terms[i] = (k, w)
-    return terms
+    return AreaWeightedAFCRPS.from_source(source, weights, model=model, members=members, alpha=alpha)

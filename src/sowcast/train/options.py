@@ -36,8 +36,6 @@ class TrainOptions:
                                                             "(model.noise_channels > 0), MSE for a deterministic one")
     ensemble_members: int = option(2, "afCRPS: draws of each window compared with the truth (same rank)", low=1)
     crps_alpha: float = option(0.95, "afCRPS: 1 the fair CRPS, 0 the plain ensemble CRPS", low=0, high=1)
-    log_crps: dict[str, dict[str, float]] = option({}, "variable -> {offset: k, weight: w}: adds the afCRPS of "
-                                                       "log(1 + x / k), weighted w (rain occurrence; afCRPS only)")
     train_range: Any = option("auto", "[start, end] (inclusive) every state of a training window lies in; auto: "
                                       "the store's times before validation; null: the whole store")
     validation_range: Any = option("auto", "[start, end] of held-out times; auto: the last 15 % of the store; "

@@ -483,7 +483,7 @@ class _Trainer:
         if bool(t.get("compile", False)):  # the step only: checkpoints and validation use `model`
             ddp = torch.compile(ddp)
         kind = (f"stochastic, afCRPS (alpha {loss_fn.alpha}) over {loss_fn.members} members per window"
-                f"{loss_fn.describe_log_crps(train_source.channels)}" if loss_fn.members > 1 else "deterministic, MSE")
+                if loss_fn.members > 1 else "deterministic, MSE")
         self.log(f"{model.count_parameters():,} parameters ({kind}); {len(train_source)} training windows; "
                  f"{info.world_size} rank(s) on {info.device.type}"
                  f"{' (' + info.launcher + ')' if info.world_size > 1 else ''}; "
