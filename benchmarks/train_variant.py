@@ -27,6 +27,17 @@ from omegaconf import OmegaConf, open_dict
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def has_key(cfg, key: str) -> bool:
+    return OmegaConf.select(cfg, key, default="<absent>") != "<absent>"
+
+
+def todays_defaults(key: str):
+    """The package's own YAML of ``key``'s group (``train`` or the ``small`` model): a key that
+    an older demo's config lacks."""
+    group = key.partition(".")[0]
+    return OmegaConf.load(ROOT / "src" / "sowcast" / "conf" / group / ("default.yaml" if group == "train" else "small.yaml"))
+
+
 def variant_config(root: Path, out: Path, overrides: list[str]):
     """The demo's training config with ``overrides`` set and the run folder under ``out``."""
     source = root / ".stamps" / "train.conf" / "config.yaml"
@@ -37,10 +48,7 @@ def variant_config(root: Path, out: Path, overrides: list[str]):
         key, sep, _ = item.partition("=")
         if not sep or key.split(".")[0] not in ("train", "model"):
             sys.exit(f"override {item!r}: give train.KEY=VALUE or model.KEY=VALUE")
-        group, _, rest = key.partition(".")
-        defaults = OmegaConf.load(ROOT / "src" / "sowcast" / "conf" / group / ("default.yaml" if group == "train" else "small.yaml"))
-        known = [OmegaConf.select(c, k, default="<absent>") != "<absent>" for c, k in ((cfg, key), (defaults, rest))]
-        if not any(known):
+        if not (has_key(cfg, key) or has_key(todays_defaults(key), key.partition(".")[2])):
             sys.exit(f"override {item!r}: {key} is a key of neither the demo's training config nor today's defaults")
     with open_dict(cfg):
         cfg.merge_with_dotlist(overrides)
