@@ -11,7 +11,7 @@ protocol as the shipped model's figures. With ``--score CANDIDATE`` that script 
     .venv/bin/python benchmarks/train_variant.py --root /tmp/demo --out /tmp/demo_w3 \\
         --score 0.5:total_precipitation=8 'train.variable_weights={total_precipitation: 3.0}'
 
-A variant trains as long as the demo (720 steps: about 6 minutes on 2 quiet cores).
+A variant trains as long as the demo (1440 steps: about 6 minutes on 2 quiet cores).
 """
 
 from __future__ import annotations
