@@ -341,6 +341,12 @@ def test_build_forecaster_from_window_source(built_graphs, tmp_path):
         build_forecaster(cfg | {"mesh_level": 3}, g, source)
     with pytest.raises(SowcastError, match="grid"):
         build_forecaster({k: v for k, v in cfg.items() if k != "mesh_level"}, built_graphs["global"], source)
+    scaled = build_forecaster(cfg | {"direct": ["total_precipitation"], "direct_scale_floor": 0.05}, g, source)
+    rain = list(source.channels).index("total_precipitation")
+    assert scaled.hyperparameters()["direct_scale_floor"] == 0.05
+    assert scaled.normalization.seasonal_variance[rain, 0].min() > 0        # the squared anomaly's mean
+    with pytest.raises(SowcastError, match=r"model.direct_scale_floor must be a number in \(0, 1\] or null, not 'abc'"):
+        build_forecaster(cfg | {"direct": ["total_precipitation"], "direct_scale_floor": "abc"}, g, source)
 
 
 def test_graph_not_in_row_major_order_is_refused(graph):

@@ -10,6 +10,10 @@ reforecast climatologies, follow a single rainy season and a double one (the Gui
 without fitting the weather. Log-space channels are fitted in log space (as the model sees them).
 A span shorter than a year cannot tell a season from the weather: there only the mean is
 fitted (the harmonics' coefficients stay 0).
+
+The seasonal variance ``v(c, h, w, t)`` is the same fit of the squared anomaly
+``(y - m(t))**2`` (:func:`fit_seasonal_variance`): the scale a direct channel's anomaly is
+predicted in with ``model.direct_scale_floor`` (:mod:`sowcast.model.normalization`).
 """
 
 from __future__ import annotations
@@ -37,10 +41,10 @@ def harmonic_terms(cos1, sin1, harmonics: int) -> list:
     return terms
 
 
-def fit_seasonal_cycle(source, channels: Sequence[int], log_offsets: Sequence[float] | None = None,
-                       harmonics: int = HARMONICS) -> np.ndarray:
-    """``[C, 2K+1, H, W]`` float32 coefficients: the module's fit for ``channels``, zeros for
-    the other channels of ``source`` (a :class:`sowcast.data.windows.WindowSource`)."""
+def _fit_harmonics(source, channels: Sequence[int], log_offsets: Sequence[float] | None, harmonics: int,
+                   quantity=None) -> np.ndarray:
+    """``[C, 2K+1, H, W]``: least-squares harmonic coefficients of ``quantity(y, phi)`` (``y``
+    itself when None) over the training range of ``source`` for ``channels``, zeros elsewhere."""
     n_chan, (n_lat, n_lon) = len(source.channels), source.grid.shape
     coeffs = np.zeros((n_chan, 2 * harmonics + 1, n_lat, n_lon), np.float32)
     channels = sorted(int(c) for c in channels)
@@ -59,13 +63,36 @@ def fit_seasonal_cycle(source, channels: Sequence[int], log_offsets: Sequence[fl
     for t0 in range(lo, hi, BLOCK):
         t1 = min(t0 + BLOCK, hi)
         theta = 2 * np.pi * year_progress(times[t0 - lo:t1 - lo])
-        phi = np.stack(harmonic_terms(np.cos(theta), np.sin(theta), harmonics), -1)[:, :n_terms]  # [T, n_terms]
+        phi = np.stack(harmonic_terms(np.cos(theta), np.sin(theta), harmonics), -1)  # [T, 2K+1]
         y = source._read_states(t0, t1)[:, channels].astype(np.float64)           # [T, c, H, W]
         k = offsets[channels] > 0
         if k.any():
             y[:, k] = np.log1p(np.maximum(y[:, k], 0.0) / offsets[channels][k][None, :, None, None])
+        y = y if quantity is None else quantity(y, phi)
+        phi = phi[:, :n_terms]
         gram += phi.T @ phi
         moments += np.einsum("tk,tchw->kchw", phi, y)
     solved = np.linalg.solve(gram, moments.reshape(gram.shape[0], -1)).reshape(moments.shape)
     coeffs[channels, :n_terms] = np.moveaxis(solved, 0, 1)
     return coeffs
+
+
+def fit_seasonal_cycle(source, channels: Sequence[int], log_offsets: Sequence[float] | None = None,
+                       harmonics: int = HARMONICS) -> np.ndarray:
+    """``[C, 2K+1, H, W]`` float32 coefficients: the module's fit for ``channels``, zeros for
+    the other channels of ``source`` (a :class:`sowcast.data.windows.WindowSource`)."""
+    return _fit_harmonics(source, channels, log_offsets, harmonics)
+
+
+def fit_seasonal_variance(source, channels: Sequence[int], cycle: np.ndarray,
+                          log_offsets: Sequence[float] | None = None, harmonics: int = HARMONICS) -> np.ndarray:
+    """``[C, 2K+1, H, W]``: the harmonic fit of the squared anomaly ``(y - m(t))**2`` from the
+    seasonal cycle ``cycle`` (:func:`fit_seasonal_cycle`), the seasonal variance ``v(t)`` of
+    each point (a fit, so it may dip below 0 where the variance is near 0: the user floors it)."""
+    channels = sorted(int(c) for c in channels)
+
+    def squared_anomaly(y: np.ndarray, phi: np.ndarray) -> np.ndarray:
+        mean = np.einsum("tk,ckhw->tchw", phi, cycle[channels].astype(np.float64))
+        return (y - mean) ** 2
+
+    return _fit_harmonics(source, channels, log_offsets, harmonics, squared_anomaly)

@@ -11,7 +11,8 @@ Direct channels (``direct``, ``model.direct: [total_precipitation]``) are predic
 anomaly from the training years' seasonal cycle, ``x_t+1 = m(t+1) + std * out``, not as an
 increment (GraphCast's target-only precipitation, AIFS's diagnostic one, here anchored to the
 season; :mod:`sowcast.model.normalization`), and still fed back as inputs. ``m`` is read at
-the ``cos/sin_year_progress`` forcings of the next state.
+the ``cos/sin_year_progress`` forcings of the next state. With ``model.direct_scale_floor``
+the anomaly is in units of the point's seasonal standard deviation, ``m(t+1) + s(t+1) * out``.
 
 Channels bounded below (``nonnegative``, ``model.nonnegative: [total_precipitation]``) come
 out as ``max(x_t+1, 0)``, in training as in the exported graph, so the loss scores the
@@ -44,7 +45,7 @@ import torch
 from torch import nn
 
 from sowcast.data.log_statistics import log_space_statistics
-from sowcast.data.seasonal_cycle import fit_seasonal_cycle
+from sowcast.data.seasonal_cycle import fit_seasonal_cycle, fit_seasonal_variance
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import ForecastGraph
 from sowcast.model.graph_network import EncodeProcessDecode
@@ -86,7 +87,8 @@ class Forecaster(nn.Module):
                  forcing_statistics: Mapping[str, np.ndarray] | None = None, noise_channels: int = 0,
                  grid_noise: bool = False, log_offsets: Sequence[float] | None = None,
                  nonnegative: Sequence[int] | None = None, direct: Sequence[int] | None = None,
-                 year_forcings: Sequence[int] | None = None, seasonal_cycle: np.ndarray | None = None):
+                 year_forcings: Sequence[int] | None = None, seasonal_cycle: np.ndarray | None = None,
+                 direct_scale_floor: float | None = None, seasonal_variance: np.ndarray | None = None):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -112,6 +114,8 @@ class Forecaster(nn.Module):
                 raise SowcastError("model.direct needs the cos_year_progress and sin_year_progress forcings "
                                    f"(year_forcings {self.year_forcings} of {self.n_forcings} forcings)")
             self._hyper["year_forcings"] = self.year_forcings
+            if direct_scale_floor is not None:
+                self._hyper["direct_scale_floor"] = float(direct_scale_floor)
         mask = torch.zeros(self.n_channels, 1, 1, dtype=torch.bool)
         mask[bounded] = True
         self.register_buffer("bounded_mask", mask, persistent=False)
@@ -123,7 +127,9 @@ class Forecaster(nn.Module):
         self.normalization = Normalization(self.n_channels, self.n_forcings, self.n_static,
                                            statistics, static_statistics, forcing_statistics,
                                            self._hyper.get("log_offsets"), direct_channels,
-                                           seasonal_cycle, self.grid_shape)
+                                           seasonal_cycle, self.grid_shape,
+                                           seasonal_variance=seasonal_variance,
+                                           scale_floor=direct_scale_floor if direct_channels else None)
         n_inputs = self.n_input_steps * self.n_channels + (self.n_input_steps + 1) * self.n_forcings + self.n_static
         self.network = EncodeProcessDecode(graph, n_inputs, self.n_channels, int(width), int(processor_layers),
                                            int(mlp_hidden_layers), str(activation), bool(checkpoint_activations),
@@ -204,12 +210,13 @@ class Forecaster(nn.Module):
         """State at ``t+1`` ``[B, C, H, W]`` from ``inputs [B, T, C, H, W]``, ``forcings [B, T+1, F, H, W]``,
         ``static [B, S, H, W]`` (and, stochastic, ``noise [B, M, K]``); ``nonnegative`` channels
         bounded at 0."""
-        season = None
-        if self.normalization.has_direct_channels:  # the seasonal cycle at the next state's time
+        season = scale = None
+        if self.normalization.has_direct_channels:  # the seasonal cycle (and scale) at the next state's time
             i_cos, i_sin = self.year_forcings
-            season = self.normalization.season(forcings[:, -1, i_cos, 0, 0], forcings[:, -1, i_sin, 0, 0])
+            cos1, sin1 = forcings[:, -1, i_cos, 0, 0], forcings[:, -1, i_sin, 0, 0]
+            season, scale = self.normalization.season(cos1, sin1), self.normalization.season_scale(cos1, sin1)
         state = self.normalization.apply_increment(inputs[:, -1], self.increment(inputs, forcings, static, noise),
-                                                   season)
+                                                   season, scale)
         if self.bounded:
             bounded = torch.relu(state)
             if self.training:  # straight-through gradient (module doc)
@@ -252,6 +259,13 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
     offsets = log_offsets(source.channels, get("log_transform", None))
     statistics = log_space_statistics(source, offsets) if offsets is not None else source.statistics
     direct = listed_channels(source.channels, get("direct", None), "model.direct")
+    scale_floor = get("direct_scale_floor", None)
+    if scale_floor is not None:
+        try:
+            scale_floor = float(scale_floor)
+        except (TypeError, ValueError):
+            raise SowcastError(f"model.direct_scale_floor must be a number in (0, 1] or null, not {scale_floor!r}") from None
+    cycle = fit_seasonal_cycle(source, direct, offsets) if direct else None
     names = list(source.forcing_names)
     year_forcings = [names.index(n) for n in ("cos_year_progress", "sin_year_progress") if n in names]
 
@@ -274,7 +288,9 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         nonnegative=listed_channels(source.channels, get("nonnegative", None), "model.nonnegative"),
         direct=direct,
         year_forcings=year_forcings if direct else None,
-        seasonal_cycle=fit_seasonal_cycle(source, direct, offsets) if direct else None,
+        seasonal_cycle=cycle,
+        direct_scale_floor=scale_floor if direct else None,
+        seasonal_variance=fit_seasonal_variance(source, direct, cycle, offsets) if direct and scale_floor is not None else None,
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
 

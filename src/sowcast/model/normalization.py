@@ -39,6 +39,16 @@ has little to gain from ``x_t`` and the residual form starts every member from p
 (the demo's members had a lag-1 correlation of daily rain of 0.23 against the truth's 0.12).
 The state stays an input of the next step.
 
+Seasonal scale of direct channels (``scale_floor = f``, ``model.direct_scale_floor``): the
+anomaly is predicted in units of the training years' seasonal standard deviation at each
+point, ``x_{t+1} = m(t+1) + s(t+1) * out`` with ``s = sqrt(max(v(t+1), (f * std)**2))`` and
+``v`` the harmonic fit of the squared anomaly (:func:`sowcast.data.seasonal_cycle.fit_seasonal_variance`):
+the standardised anomaly of climate statistics (the anomaly from the day's climatology over
+that day's climatological standard deviation, per point). With one ``std`` for the whole domain, a dry
+point in its dry season (rain std near 0.1 mm against the domain's 8 mm) moves by 8 mm per
+unit of ``out``: the network's small errors there come out as the light rain that breaks the
+dry spells the onset rules look for. The loss keeps the unit ``std`` (:meth:`error_scale`).
+
 Other channels are not clamped: humidity may come out slightly negative; products clip
 where they need physical values. All statistics are persistent buffers, so a state_dict
 carries the normalisation its weights were trained with; the log offsets are a
@@ -134,7 +144,8 @@ class Normalization(nn.Module):
                  forcing_statistics: Mapping[str, np.ndarray] | None = None,
                  log_offsets: Sequence[float] | None = None, direct: Sequence[int] | None = None,
                  seasonal_cycle: np.ndarray | None = None, grid_shape: tuple[int, int] = (1, 1),
-                 harmonics: int = HARMONICS):
+                 harmonics: int = HARMONICS, seasonal_variance: np.ndarray | None = None,
+                 scale_floor: float | None = None):
         super().__init__()
         offsets = log_offset_vector(log_offsets, n_channels)
         direct_mask = np.zeros(n_channels, bool)
@@ -166,6 +177,17 @@ class Normalization(nn.Module):
             if cycle.shape != shape:
                 raise SowcastError(f"the seasonal cycle has shape {cycle.shape}, expected {shape}")
             self.register_buffer("seasonal_cycle", torch.as_tensor(cycle))
+        self.scale_floor = None if scale_floor is None else float(scale_floor)
+        self.has_seasonal_scale = self.has_direct_channels and self.scale_floor is not None
+        if self.scale_floor is not None and not 0.0 < self.scale_floor <= 1.0:
+            raise SowcastError(f"model.direct_scale_floor must lie in (0, 1] (a fraction of the channel's std), "
+                               f"not {scale_floor!r}")
+        if self.has_seasonal_scale:  # [C, 2K+1, H, W]: the fit of the squared anomaly (module doc)
+            shape = (n_channels, 2 * harmonics + 1, *grid_shape)
+            var = np.zeros(shape, np.float32) if seasonal_variance is None else np.asarray(seasonal_variance, np.float32)
+            if var.shape != shape:
+                raise SowcastError(f"the seasonal variance has shape {var.shape}, expected {shape}")
+            self.register_buffer("seasonal_variance", torch.as_tensor(var))
 
     def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
         """States ``[..., C, H, W]`` with the log-space channels transformed (module doc)."""
@@ -185,28 +207,45 @@ class Normalization(nn.Module):
     def normalize_static(self, s: torch.Tensor) -> torch.Tensor:
         return (s - self.static_mean) / self.static_std
 
-    def season(self, cos1: torch.Tensor, sin1: torch.Tensor) -> torch.Tensor:
-        """``[B, C, H, W]``: the seasonal cycle at ``θ`` (``cos θ, sin θ`` ``[B]``), a broadcast
-        multiply and a sum (no MatMul: an fp16 export keeps it in fp32)."""
-        phi = torch.stack(harmonic_terms(cos1, sin1, (self.seasonal_cycle.shape[1] - 1) // 2), -1)  # [B, 2K+1]
-        return (phi[:, None, :, None, None] * self.seasonal_cycle[None]).sum(2)
+    def _harmonics(self, coefficients: torch.Tensor, cos1: torch.Tensor, sin1: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]``: harmonic ``coefficients [C, 2K+1, H, W]`` read at ``θ`` (``cos θ,
+        sin θ`` ``[B]``), a broadcast multiply and a sum (no MatMul: an fp16 export keeps it in fp32)."""
+        phi = torch.stack(harmonic_terms(cos1, sin1, (coefficients.shape[1] - 1) // 2), -1)  # [B, 2K+1]
+        return (phi[:, None, :, None, None] * coefficients[None]).sum(2)
 
-    def apply_increment(self, last: torch.Tensor, out: torch.Tensor, season: torch.Tensor | None = None) -> torch.Tensor:
+    def season(self, cos1: torch.Tensor, sin1: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]``: the seasonal cycle ``m`` at ``θ`` (``cos θ, sin θ`` ``[B]``)."""
+        return self._harmonics(self.seasonal_cycle, cos1, sin1)
+
+    def season_scale(self, cos1: torch.Tensor, sin1: torch.Tensor) -> torch.Tensor | None:
+        """``[B, C, H, W]``: the seasonal scale ``s = sqrt(max(v, (f * std)**2))`` at ``θ``
+        (module doc), or None without ``scale_floor`` (direct channels then use ``std``)."""
+        if not self.has_seasonal_scale:
+            return None
+        floor = (self.scale_floor * self.std).square()
+        return torch.sqrt(torch.maximum(self._harmonics(self.seasonal_variance, cos1, sin1), floor))
+
+    def apply_increment(self, last: torch.Tensor, out: torch.Tensor, season: torch.Tensor | None = None,
+                        scale: torch.Tensor | None = None) -> torch.Tensor:
         """Next state ``x_t + diff_mean + diff_std * out`` from the normalised increment ``out``
         (in model space, then back to physical units); ``season + std * out`` on direct
-        channels (``season`` from :meth:`season` at the next state's time)."""
+        channels (``season`` from :meth:`season` at the next state's time; ``scale`` from
+        :meth:`season_scale` in place of ``std`` when given)."""
         following = self.to_model_space(last) + self.diff_mean + self.diff_std * out
         if self.has_direct_channels:
-            following = torch.where(self.direct_mask, season + self.std * out, following)
+            following = torch.where(self.direct_mask, season + (self.std if scale is None else scale) * out,
+                                    following)
         return self.to_physical_space(following)
 
     def increment_target(self, last: torch.Tensor, following: torch.Tensor,
-                         season: torch.Tensor | None = None) -> torch.Tensor:
+                         season: torch.Tensor | None = None, scale: torch.Tensor | None = None) -> torch.Tensor:
         """The training target ``(x_{t+1} - x_t - diff_mean) / diff_std`` in model space
-        (``(x_{t+1} - season) / std`` on direct channels; inverse of :meth:`apply_increment`)."""
+        (``(x_{t+1} - season) / std``, or ``/ scale``, on direct channels; inverse of
+        :meth:`apply_increment`)."""
         target = (self.to_model_space(following) - self.to_model_space(last) - self.diff_mean) / self.diff_std
         if self.has_direct_channels:
-            target = torch.where(self.direct_mask, (self.to_model_space(following) - season) / self.std, target)
+            unit = self.std if scale is None else scale
+            target = torch.where(self.direct_mask, (self.to_model_space(following) - season) / unit, target)
         return target
 
     def error_scale(self) -> torch.Tensor:
