@@ -120,3 +120,68 @@ def test_loss_unit_stays_the_std(graph):
     loss = AreaWeightedMSE.from_source(Source, model=scaled)
     np.testing.assert_allclose(loss.inv_scale.numpy(), 1.0 / np.array([s["diff_std"][0], s["diff_std"][1], s["std"][2]]),
                                rtol=1e-6)
+
+
+def test_power_channel_is_the_power_of_season_plus_scale_times_output():
+    """``model.direct_power = 1/2``: ``x = g(m + s * out)``, ``g(y) = y |y|``, the floor
+    ``f * std**p``; the target the inverse; other channels untouched."""
+    s = statistics()
+    norm = Normalization(3, 0, 0, s, None, None, direct=[2], seasonal_cycle=_cycle(), grid_shape=(H, W),
+                         seasonal_variance=_variance(), scale_floor=FLOOR, power=0.5)
+    linear = Normalization(3, 0, 0, s, None, None, direct=[2], seasonal_cycle=_cycle(), grid_shape=(H, W),
+                           seasonal_variance=_variance(), scale_floor=FLOOR)
+    theta = torch.tensor([0.3, 2.0, 3.1, 5.5])
+    cos1, sin1 = torch.cos(theta), torch.sin(theta)
+    phi = torch.stack(harmonic_terms(cos1, sin1, K), -1)
+    v = torch.einsum("bk,khw->bhw", phi, torch.as_tensor(_variance()[2]))
+    floor = FLOOR * float(s["std"][2]) ** 0.5
+    scale = norm.season_scale(cos1, sin1)
+    torch.testing.assert_close(scale[:, 2], torch.sqrt(torch.clamp(v, min=floor ** 2)))
+    season = norm.season(cos1, sin1)
+    last, out = torch.randn(4, 3, H, W) * 10, torch.randn(4, 3, H, W)
+    following = norm.apply_increment(last, out, season, scale)
+    y = season[:, 2] + scale[:, 2] * out[:, 2]
+    torch.testing.assert_close(following[:, 2], y * y.abs(), rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(following[:, :2], linear.apply_increment(last, out, season, scale)[:, :2], rtol=0, atol=0)
+    torch.testing.assert_close(norm.increment_target(last, following, season, scale), out, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(norm.error_scale().numpy(), linear.error_scale().numpy())   # the loss stays in mm
+
+
+def test_power_is_a_hyperparameter_and_needs_a_seasonal_scale(graph):
+    model = _direct_model(graph, direct_scale_floor=FLOOR, seasonal_variance=_variance(), direct_power=0.5).eval()
+    assert model.hyperparameters()["direct_power"] == 0.5
+    again = Forecaster.from_checkpoint(graph, model.hyperparameters(), model.state_dict()).eval()
+    x = batch(model, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(again(*x), model(*x), rtol=0, atol=0)
+    with pytest.raises(SowcastError, match="model.direct_power needs model.direct and model.direct_scale_floor"):
+        _direct_model(graph, direct_power=0.5)
+    for power in (0.0, 2.0):
+        with pytest.raises(SowcastError, match=r"model.direct_power must lie in \(0, 1\]"):
+            _direct_model(graph, direct_scale_floor=FLOOR, direct_power=power)
+    with pytest.raises(SowcastError, match="cannot both transform a channel"):
+        _direct_model(graph, direct_scale_floor=FLOOR, direct_power=0.5, log_offsets=[0.0, 0.0, 1.0])
+
+
+def test_fit_of_the_square_root_on_a_real_store(tmp_path):
+    """The cycle and variance of ``sqrt(x)`` (``power=0.5``), not of ``x``."""
+    import xarray as xr
+
+    from sowcast.data.testing import make_canonical_store
+    from sowcast.data.windows import WindowSource
+
+    store = make_canonical_store(tmp_path / "s.zarr", n_times=400, grid=(4, 5), levels=(500,), seed=0)
+    ds = xr.open_zarr(store, consolidated=False).load()
+    values = np.random.default_rng(0).gamma(0.5, 8.0, size=ds["total_precipitation"].shape)
+    ds["total_precipitation"].values[:] = values
+    ds.drop_vars([v for v in ds.data_vars if v != "total_precipitation"]).to_zarr(store, mode="a", consolidated=False)
+    source = WindowSource(store)
+    rain = list(source.channels).index("total_precipitation")
+    lo, hi = source._first - source.n_input_steps + 1, source._first + source._count + source.n_target_steps
+    root = np.sqrt(source._read_states(lo, hi)[:, rain].astype(np.float64))
+    cycle = fit_seasonal_cycle(source, [rain], power=0.5)
+    fitted = fit_seasonal_variance(source, [rain], cycle, power=0.5)
+    # over a year the harmonics are near-orthogonal: the constant terms are the mean and variance
+    np.testing.assert_allclose(cycle[rain, 0], root.mean(0), atol=0.1)
+    np.testing.assert_allclose(fitted[rain, 0], root.var(0), rtol=0.1)
+    assert float(cycle[rain, 0].mean()) < 0.6 * float(fit_seasonal_cycle(source, [rain])[rain, 0].mean())

@@ -42,9 +42,10 @@ def harmonic_terms(cos1, sin1, harmonics: int) -> list:
 
 
 def _fit_harmonics(source, channels: Sequence[int], log_offsets: Sequence[float] | None, harmonics: int,
-                   quantity=None) -> np.ndarray:
+                   quantity=None, power: float | None = None) -> np.ndarray:
     """``[C, 2K+1, H, W]``: least-squares harmonic coefficients of ``quantity(y, phi)`` (``y``
-    itself when None) over the training range of ``source`` for ``channels``, zeros elsewhere."""
+    itself when None; ``y = sign(x) |x|**power`` with ``power``) over the training range of
+    ``source`` for ``channels``, zeros elsewhere."""
     n_chan, (n_lat, n_lon) = len(source.channels), source.grid.shape
     coeffs = np.zeros((n_chan, 2 * harmonics + 1, n_lat, n_lon), np.float32)
     channels = sorted(int(c) for c in channels)
@@ -68,6 +69,8 @@ def _fit_harmonics(source, channels: Sequence[int], log_offsets: Sequence[float]
         k = offsets[channels] > 0
         if k.any():
             y[:, k] = np.log1p(np.maximum(y[:, k], 0.0) / offsets[channels][k][None, :, None, None])
+        if power is not None:
+            y = np.sign(y) * np.abs(y) ** power
         y = y if quantity is None else quantity(y, phi)
         phi = phi[:, :n_terms]
         gram += phi.T @ phi
@@ -78,14 +81,16 @@ def _fit_harmonics(source, channels: Sequence[int], log_offsets: Sequence[float]
 
 
 def fit_seasonal_cycle(source, channels: Sequence[int], log_offsets: Sequence[float] | None = None,
-                       harmonics: int = HARMONICS) -> np.ndarray:
+                       harmonics: int = HARMONICS, power: float | None = None) -> np.ndarray:
     """``[C, 2K+1, H, W]`` float32 coefficients: the module's fit for ``channels``, zeros for
-    the other channels of ``source`` (a :class:`sowcast.data.windows.WindowSource`)."""
-    return _fit_harmonics(source, channels, log_offsets, harmonics)
+    the other channels of ``source`` (a :class:`sowcast.data.windows.WindowSource`); of
+    ``sign(x) |x|**power`` with ``power``."""
+    return _fit_harmonics(source, channels, log_offsets, harmonics, power=power)
 
 
 def fit_seasonal_variance(source, channels: Sequence[int], cycle: np.ndarray,
-                          log_offsets: Sequence[float] | None = None, harmonics: int = HARMONICS) -> np.ndarray:
+                          log_offsets: Sequence[float] | None = None, harmonics: int = HARMONICS,
+                          power: float | None = None) -> np.ndarray:
     """``[C, 2K+1, H, W]``: the harmonic fit of the squared anomaly ``(y - m(t))**2`` from the
     seasonal cycle ``cycle`` (:func:`fit_seasonal_cycle`), the seasonal variance ``v(t)`` of
     each point (a fit, so it may dip below 0 where the variance is near 0: the user floors it)."""
@@ -95,4 +100,4 @@ def fit_seasonal_variance(source, channels: Sequence[int], cycle: np.ndarray,
         mean = np.einsum("tk,ckhw->tchw", phi, cycle[channels].astype(np.float64))
         return (y - mean) ** 2
 
-    return _fit_harmonics(source, channels, log_offsets, harmonics, squared_anomaly)
+    return _fit_harmonics(source, channels, log_offsets, harmonics, squared_anomaly, power)

@@ -88,7 +88,8 @@ class Forecaster(nn.Module):
                  grid_noise: bool = False, log_offsets: Sequence[float] | None = None,
                  nonnegative: Sequence[int] | None = None, direct: Sequence[int] | None = None,
                  year_forcings: Sequence[int] | None = None, seasonal_cycle: np.ndarray | None = None,
-                 direct_scale_floor: float | None = None, seasonal_variance: np.ndarray | None = None):
+                 direct_scale_floor: float | None = None, seasonal_variance: np.ndarray | None = None,
+                 direct_power: float | None = None):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -116,6 +117,8 @@ class Forecaster(nn.Module):
             self._hyper["year_forcings"] = self.year_forcings
             if direct_scale_floor is not None:
                 self._hyper["direct_scale_floor"] = float(direct_scale_floor)
+            if direct_power is not None:
+                self._hyper["direct_power"] = float(direct_power)
         mask = torch.zeros(self.n_channels, 1, 1, dtype=torch.bool)
         mask[bounded] = True
         self.register_buffer("bounded_mask", mask, persistent=False)
@@ -129,7 +132,8 @@ class Forecaster(nn.Module):
                                            self._hyper.get("log_offsets"), direct_channels,
                                            seasonal_cycle, self.grid_shape,
                                            seasonal_variance=seasonal_variance,
-                                           scale_floor=direct_scale_floor if direct_channels else None)
+                                           scale_floor=direct_scale_floor if direct_channels else None,
+                                           power=direct_power if direct_channels else None)
         n_inputs = self.n_input_steps * self.n_channels + (self.n_input_steps + 1) * self.n_forcings + self.n_static
         self.network = EncodeProcessDecode(graph, n_inputs, self.n_channels, int(width), int(processor_layers),
                                            int(mlp_hidden_layers), str(activation), bool(checkpoint_activations),
@@ -259,13 +263,8 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
     offsets = log_offsets(source.channels, get("log_transform", None))
     statistics = log_space_statistics(source, offsets) if offsets is not None else source.statistics
     direct = listed_channels(source.channels, get("direct", None), "model.direct")
-    scale_floor = get("direct_scale_floor", None)
-    if scale_floor is not None:
-        try:
-            scale_floor = float(scale_floor)
-        except (TypeError, ValueError):
-            raise SowcastError(f"model.direct_scale_floor must be a number in (0, 1] or null, not {scale_floor!r}") from None
-    cycle = fit_seasonal_cycle(source, direct, offsets) if direct else None
+    scale_floor, power = (_optional_fraction(get(key, None), f"model.{key}") for key in ("direct_scale_floor", "direct_power"))
+    cycle = fit_seasonal_cycle(source, direct, offsets, power=power) if direct else None
     names = list(source.forcing_names)
     year_forcings = [names.index(n) for n in ("cos_year_progress", "sin_year_progress") if n in names]
 
@@ -290,9 +289,21 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         year_forcings=year_forcings if direct else None,
         seasonal_cycle=cycle,
         direct_scale_floor=scale_floor if direct else None,
-        seasonal_variance=fit_seasonal_variance(source, direct, cycle, offsets) if direct and scale_floor is not None else None,
+        seasonal_variance=(fit_seasonal_variance(source, direct, cycle, offsets, power=power)
+                           if direct and scale_floor is not None else None),
+        direct_power=power if direct else None,
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
+
+
+def _optional_fraction(value: Any, key: str) -> float | None:
+    """``value`` as a float, None kept (the range is checked by the model)."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SowcastError(f"{key} must be a number in (0, 1] or null, not {value!r}") from None
 
 
 def log_offsets(channels: Sequence[str], log_transform: Mapping[str, Any] | None) -> list[float] | None:
