@@ -1,7 +1,7 @@
 """The demo's kind of model end to end: grid-scale noise (``model.grid_noise=true``) and rain
 bounded at 0 mm (``model.nonnegative``, the demo's; also predicted from its seasonal cycle,
 ``model.direct``, in units of its seasonal std, ``model.direct_scale_floor``, as its square
-root, ``model.direct_power``) or in log
+root, ``model.direct_power``, centred at the root of the mean rain) or in log
 space (``model.log_transform``), trained on the afCRPS, exported with its noise input
 ``[batch, n_mesh + n_grid, K]`` (onnxruntime matches torch inside the export's parity
 check, the log transform inside the graph), recorded so in the manifest (a manifest that
@@ -41,7 +41,8 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
     checkpoint = train_stochastic_tiny_run(store, tmp_path, steps=2, grid_noise=True, log_rain=rain == "log",
                                            nonnegative_rain=rain != "log", direct_rain=rain.startswith("direct"),
                                            direct_scale_floor=0.05 if rain == "direct_scaled" else None,
-                                           direct_power=0.5 if rain == "direct_scaled" else None)
+                                           direct_power=0.5 if rain == "direct_scaled" else None,
+                                           direct_power_centre="power_of_mean" if rain == "direct_scaled" else None)
     result = export_bundle(checkpoint, tmp_path / "bundle", archive=False, store=store, threads=1, log=lambda m: None)
     text = (result.bundle / "manifest.json").read_text()
     manifest = json.loads(text)
@@ -57,6 +58,7 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
         assert hyper.get("direct") == ([rain_channel] if rain.startswith("direct") else None)
         assert hyper.get("direct_scale_floor") == (0.05 if rain == "direct_scaled" else None)
         assert hyper.get("direct_power") == (0.5 if rain == "direct_scaled" else None)
+        assert hyper.get("direct_power_centre") == ("power_of_mean" if rain == "direct_scaled" else None)
     assert noise["nodes"] == graph["n_mesh"] + graph["n_grid"] and noise["channels"] == NOISE_CHANNELS
     assert manifest["model"]["inputs"][3]["shape"] == ["batch", noise["nodes"], NOISE_CHANNELS]
     assert manifest["parity"]["max_abs_diff_random"] <= manifest["parity"]["tolerance"]

@@ -347,6 +347,12 @@ def test_build_forecaster_from_window_source(built_graphs, tmp_path):
     assert scaled.normalization.seasonal_variance[rain, 0].min() > 0        # the squared anomaly's mean
     with pytest.raises(SowcastError, match=r"model.direct_scale_floor must be a number in \(0, 1\] or null, not 'abc'"):
         build_forecaster(cfg | {"direct": ["total_precipitation"], "direct_scale_floor": "abc"}, g, source)
+    rooted = {"direct": ["total_precipitation"], "direct_scale_floor": 0.05, "direct_power": 0.5}
+    of_mean = build_forecaster(cfg | rooted | {"direct_power_centre": "power_of_mean"}, g, source)
+    mean_of = build_forecaster(cfg | rooted, g, source)
+    # the cycle of x (its root taken when read) against the cycle of sqrt(x)
+    torch.testing.assert_close(of_mean.normalization.seasonal_cycle[rain], scaled.normalization.seasonal_cycle[rain])
+    assert not torch.equal(mean_of.normalization.seasonal_cycle[rain], scaled.normalization.seasonal_cycle[rain])
 
 
 def test_graph_not_in_row_major_order_is_refused(graph):

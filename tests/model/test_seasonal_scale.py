@@ -13,7 +13,7 @@ from test_direct_channels import H, K, W, _cycle, _direct_model, batch, random_g
 from sowcast.data.seasonal_cycle import fit_seasonal_cycle, fit_seasonal_variance, harmonic_terms
 from sowcast.errors import SowcastError
 from sowcast.model.forecaster import Forecaster
-from sowcast.model.normalization import Normalization
+from sowcast.model.normalization import POWER_OF_MEAN, Normalization
 from sowcast.train.losses import AreaWeightedMSE
 
 FLOOR = 0.1
@@ -185,3 +185,63 @@ def test_fit_of_the_square_root_on_a_real_store(tmp_path):
     np.testing.assert_allclose(cycle[rain, 0], root.mean(0), atol=0.1)
     np.testing.assert_allclose(fitted[rain, 0], root.var(0), rtol=0.1)
     assert float(cycle[rain, 0].mean()) < 0.6 * float(fit_seasonal_cycle(source, [rain])[rain, 0].mean())
+
+
+def test_power_of_mean_centre_gives_the_mean_at_the_centre(graph):
+    """``model.direct_power_centre: power_of_mean``: ``m = sign(c) |c|**p`` of the cycle ``c``
+    (fitted to ``x``), so a member at ``out = 0`` gives ``c``, the mean, not ``(mean of y)**(1/p)``;
+    other channels untouched; a hyperparameter a checkpoint rebuilds; one-line errors."""
+    s = statistics()
+    kw = dict(direct=[2], seasonal_cycle=_cycle(), grid_shape=(H, W), seasonal_variance=_variance(),
+              scale_floor=FLOOR, power=0.5)
+    norm = Normalization(3, 0, 0, s, None, None, power_centre=POWER_OF_MEAN, **kw)
+    plain = Normalization(3, 0, 0, s, None, None, **kw)
+    theta = torch.tensor([0.3, 2.0, 3.1, 5.5])
+    cos1, sin1 = torch.cos(theta), torch.sin(theta)
+    c = plain.season(cos1, sin1)
+    season = norm.season(cos1, sin1)
+    torch.testing.assert_close(season[:, 2], torch.sign(c[:, 2]) * c[:, 2].abs().sqrt())
+    torch.testing.assert_close(season[:, :2], c[:, :2], rtol=0, atol=0)
+    centre = norm.apply_increment(torch.zeros(4, 3, H, W), torch.zeros(4, 3, H, W), season,
+                                  norm.season_scale(cos1, sin1))
+    torch.testing.assert_close(centre[:, 2], c[:, 2], rtol=1e-5, atol=1e-5)
+
+    model = _direct_model(graph, direct_scale_floor=FLOOR, seasonal_variance=_variance(), direct_power=0.5,
+                          direct_power_centre="power_of_mean").eval()
+    assert model.hyperparameters()["direct_power_centre"] == "power_of_mean"
+    assert "direct_power_centre" not in _direct_model(graph, direct_scale_floor=FLOOR, seasonal_variance=_variance(),
+                                                      direct_power=0.5, direct_power_centre="mean_of_power"
+                                                      ).hyperparameters()
+    again = Forecaster.from_checkpoint(graph, model.hyperparameters(), model.state_dict()).eval()
+    x = batch(model, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(again(*x), model(*x), rtol=0, atol=0)
+    with pytest.raises(SowcastError, match="model.direct_power_centre must be one of mean_of_power, power_of_mean"):
+        _direct_model(graph, direct_scale_floor=FLOOR, direct_power=0.5, direct_power_centre="median")
+    with pytest.raises(SowcastError, match="model.direct_power_centre power_of_mean needs model.direct_power"):
+        _direct_model(graph, direct_scale_floor=FLOOR, direct_power_centre="power_of_mean")
+
+
+def test_fit_of_the_power_of_mean_centre_on_a_real_store(tmp_path):
+    """With the centre ``sqrt`` of the mean (``centre_power=0.5`` on a cycle of ``x``) the
+    variance is the mean square of ``sqrt(x) - sqrt(mean x)``: the variance of ``sqrt(x)`` plus
+    the square of its Jensen gap."""
+    import xarray as xr
+
+    from sowcast.data.testing import make_canonical_store
+    from sowcast.data.windows import WindowSource
+
+    store = make_canonical_store(tmp_path / "s.zarr", n_times=400, grid=(4, 5), levels=(500,), seed=0)
+    ds = xr.open_zarr(store, consolidated=False).load()
+    ds["total_precipitation"].values[:] = np.random.default_rng(0).gamma(0.5, 8.0, size=ds["total_precipitation"].shape)
+    ds.drop_vars([v for v in ds.data_vars if v != "total_precipitation"]).to_zarr(store, mode="a", consolidated=False)
+    source = WindowSource(store)
+    rain = list(source.channels).index("total_precipitation")
+    lo, hi = source._first - source.n_input_steps + 1, source._first + source._count + source.n_target_steps
+    x = source._read_states(lo, hi)[:, rain].astype(np.float64)
+    cycle = fit_seasonal_cycle(source, [rain])                       # of x
+    fitted = fit_seasonal_variance(source, [rain], cycle, power=0.5, centre_power=0.5)
+    np.testing.assert_allclose(cycle[rain, 0], x.mean(0), rtol=0.1)
+    want = ((np.sqrt(x) - np.sqrt(x.mean(0))) ** 2).mean(0)
+    np.testing.assert_allclose(fitted[rain, 0], want, rtol=0.1)
+    assert (fitted[rain, 0] > np.sqrt(x).var(0)).all()

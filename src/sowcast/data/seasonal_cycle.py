@@ -90,14 +90,18 @@ def fit_seasonal_cycle(source, channels: Sequence[int], log_offsets: Sequence[fl
 
 def fit_seasonal_variance(source, channels: Sequence[int], cycle: np.ndarray,
                           log_offsets: Sequence[float] | None = None, harmonics: int = HARMONICS,
-                          power: float | None = None) -> np.ndarray:
+                          power: float | None = None, centre_power: float | None = None) -> np.ndarray:
     """``[C, 2K+1, H, W]``: the harmonic fit of the squared anomaly ``(y - m(t))**2`` from the
     seasonal cycle ``cycle`` (:func:`fit_seasonal_cycle`), the seasonal variance ``v(t)`` of
-    each point (a fit, so it may dip below 0 where the variance is near 0: the user floors it)."""
+    each point (a fit, so it may dip below 0 where the variance is near 0: the user floors it).
+    With ``centre_power`` the centre is ``sign(c) |c|**centre_power`` of the cycle ``c`` read at
+    ``t`` (a cycle fitted to ``x``, centred as ``model.direct_power_centre: power_of_mean``)."""
     channels = sorted(int(c) for c in channels)
 
     def squared_anomaly(y: np.ndarray, phi: np.ndarray) -> np.ndarray:
         mean = np.einsum("tk,ckhw->tchw", phi, cycle[channels].astype(np.float64))
+        if centre_power is not None:
+            mean = np.sign(mean) * np.abs(mean) ** centre_power
         return (y - mean) ** 2
 
     return _fit_harmonics(source, channels, log_offsets, harmonics, squared_anomaly, power)

@@ -49,7 +49,8 @@ from sowcast.data.seasonal_cycle import fit_seasonal_cycle, fit_seasonal_varianc
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import ForecastGraph
 from sowcast.model.graph_network import EncodeProcessDecode
-from sowcast.model.normalization import Normalization, forcing_statistics as known_forcing_statistics
+from sowcast.model.normalization import (MEAN_OF_POWER, POWER_OF_MEAN, Normalization,
+                                         forcing_statistics as known_forcing_statistics)
 
 if TYPE_CHECKING:
     from sowcast.data.windows import WindowSource
@@ -89,7 +90,7 @@ class Forecaster(nn.Module):
                  nonnegative: Sequence[int] | None = None, direct: Sequence[int] | None = None,
                  year_forcings: Sequence[int] | None = None, seasonal_cycle: np.ndarray | None = None,
                  direct_scale_floor: float | None = None, seasonal_variance: np.ndarray | None = None,
-                 direct_power: float | None = None):
+                 direct_power: float | None = None, direct_power_centre: str | None = None):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -119,6 +120,8 @@ class Forecaster(nn.Module):
                 self._hyper["direct_scale_floor"] = float(direct_scale_floor)
             if direct_power is not None:
                 self._hyper["direct_power"] = float(direct_power)
+            if direct_power_centre is not None and direct_power_centre != MEAN_OF_POWER:
+                self._hyper["direct_power_centre"] = str(direct_power_centre)
         mask = torch.zeros(self.n_channels, 1, 1, dtype=torch.bool)
         mask[bounded] = True
         self.register_buffer("bounded_mask", mask, persistent=False)
@@ -133,7 +136,9 @@ class Forecaster(nn.Module):
                                            seasonal_cycle, self.grid_shape,
                                            seasonal_variance=seasonal_variance,
                                            scale_floor=direct_scale_floor if direct_channels else None,
-                                           power=direct_power if direct_channels else None)
+                                           power=direct_power if direct_channels else None,
+                                           power_centre=(direct_power_centre or MEAN_OF_POWER) if direct_channels
+                                           else MEAN_OF_POWER)
         n_inputs = self.n_input_steps * self.n_channels + (self.n_input_steps + 1) * self.n_forcings + self.n_static
         self.network = EncodeProcessDecode(graph, n_inputs, self.n_channels, int(width), int(processor_layers),
                                            int(mlp_hidden_layers), str(activation), bool(checkpoint_activations),
@@ -264,7 +269,9 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
     statistics = log_space_statistics(source, offsets) if offsets is not None else source.statistics
     direct = listed_channels(source.channels, get("direct", None), "model.direct")
     scale_floor, power = (_optional_fraction(get(key, None), f"model.{key}") for key in ("direct_scale_floor", "direct_power"))
-    cycle = fit_seasonal_cycle(source, direct, offsets, power=power) if direct else None
+    centre = str(get("direct_power_centre", MEAN_OF_POWER))
+    centre_power = power if centre == POWER_OF_MEAN else None   # the cycle of x, its power taken when read
+    cycle = fit_seasonal_cycle(source, direct, offsets, power=None if centre_power else power) if direct else None
     names = list(source.forcing_names)
     year_forcings = [names.index(n) for n in ("cos_year_progress", "sin_year_progress") if n in names]
 
@@ -289,9 +296,10 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         year_forcings=year_forcings if direct else None,
         seasonal_cycle=cycle,
         direct_scale_floor=scale_floor if direct else None,
-        seasonal_variance=(fit_seasonal_variance(source, direct, cycle, offsets, power=power)
+        seasonal_variance=(fit_seasonal_variance(source, direct, cycle, offsets, power=power, centre_power=centre_power)
                            if direct and scale_floor is not None else None),
         direct_power=power if direct else None,
+        direct_power_centre=centre if direct else None,
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
 

@@ -57,6 +57,11 @@ regression models of precipitation use (e.g. Messner et al. 2014, Mon. Wea. Rev.
 members spread evenly in ``y`` come out skewed in ``x``, with many near-zero values below the
 0.1 mm of a rain day and a long tail, as daily rain is; a spread centred on 0 mm in ``x``
 puts as many members in 0.1-1 mm drizzle as in 1-10 mm rain.
+The centre ``m`` is the mean of ``y`` (``model.direct_power_centre: mean_of_power``) or the
+power of the mean of ``x``, ``m = sign(x̄) |x̄|**p`` (``power_of_mean``): for ``p = 1/2``,
+``g(m + s z) = m**2 + 2 m s z + s**2 z**2``, so members at ``z = 0`` give the median-like
+``(mean of sqrt x)**2`` with the first and the mean rain ``x̄`` with the second, the season a
+network unsure of the weather falls back to (Jensen: ``(E sqrt x)**2 <= E x``).
 
 Other channels are not clamped: humidity may come out slightly negative; products clip
 where they need physical values. All statistics are persistent buffers, so a state_dict
@@ -77,6 +82,8 @@ from sowcast.errors import SowcastError
 
 STD_RELATIVE_FLOOR = 1e-6
 STD_ABSOLUTE_FLOOR = 1e-12
+MEAN_OF_POWER, POWER_OF_MEAN = "mean_of_power", "power_of_mean"   # model.direct_power_centre
+POWER_CENTRES = (MEAN_OF_POWER, POWER_OF_MEAN)
 Y_MAX = 20.0  # log space ceiling: k * e^20 is 5e8 k, beyond any rain; keeps exp() finite
 
 # name -> (offset, scale): TOA insolation relative to S0/4 = 340.25 W m-2 (the global and
@@ -159,7 +166,8 @@ class Normalization(nn.Module):
                  log_offsets: Sequence[float] | None = None, direct: Sequence[int] | None = None,
                  seasonal_cycle: np.ndarray | None = None, grid_shape: tuple[int, int] = (1, 1),
                  harmonics: int = HARMONICS, seasonal_variance: np.ndarray | None = None,
-                 scale_floor: float | None = None, power: float | None = None):
+                 scale_floor: float | None = None, power: float | None = None,
+                 power_centre: str = MEAN_OF_POWER):
         super().__init__()
         offsets = log_offset_vector(log_offsets, n_channels)
         direct_mask = np.zeros(n_channels, bool)
@@ -211,6 +219,11 @@ class Normalization(nn.Module):
                                    "(the anomaly's scale in the power's units)")
             if bool((self.direct_mask.reshape(-1) & self.log_mask.reshape(-1)).any()):
                 raise SowcastError("model.direct_power and model.log_transform cannot both transform a channel")
+        if power_centre not in POWER_CENTRES:
+            raise SowcastError(f"model.direct_power_centre must be one of {', '.join(POWER_CENTRES)}, not {power_centre!r}")
+        if power_centre != MEAN_OF_POWER and self.power is None:
+            raise SowcastError(f"model.direct_power_centre {power_centre} needs model.direct_power")
+        self.power_centre = power_centre
 
     def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
         """States ``[..., C, H, W]`` with the log-space channels transformed (module doc)."""
@@ -237,8 +250,12 @@ class Normalization(nn.Module):
         return (phi[:, None, :, None, None] * coefficients[None]).sum(2)
 
     def season(self, cos1: torch.Tensor, sin1: torch.Tensor) -> torch.Tensor:
-        """``[B, C, H, W]``: the seasonal cycle ``m`` at ``θ`` (``cos θ, sin θ`` ``[B]``)."""
-        return self._harmonics(self.seasonal_cycle, cos1, sin1)
+        """``[B, C, H, W]``: the seasonal cycle ``m`` at ``θ`` (``cos θ, sin θ`` ``[B]``); with the
+        centre ``power_of_mean`` the fit is of ``x`` and ``m = sign(x̄) |x̄|**p`` (module doc)."""
+        cycle = self._harmonics(self.seasonal_cycle, cos1, sin1)
+        if self.power_centre == POWER_OF_MEAN:
+            cycle = torch.where(self.direct_mask, signed_power(cycle, self.power), cycle)
+        return cycle
 
     def season_scale(self, cos1: torch.Tensor, sin1: torch.Tensor) -> torch.Tensor | None:
         """``[B, C, H, W]``: the seasonal scale ``s = sqrt(max(v, (f * std)**2))`` at ``θ``
