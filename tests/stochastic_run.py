@@ -16,11 +16,13 @@ def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 
                               noise_channels: int = NOISE_CHANNELS, grid_noise: bool = False,
                               log_rain: bool = False, nonnegative_rain: bool = False,
                               direct_rain: bool = False, direct_scale_floor: float | None = None,
-                              direct_power: float | None = None, direct_power_centre: str | None = None) -> Path:
+                              direct_power: float | None = None, direct_power_centre: str | None = None,
+                              target_only_rain: bool = False) -> Path:
     """``model=tiny`` with ``noise_channels`` (per grid node too with ``grid_noise``; rain in
     log space with ``log_rain``; bounded at 0 mm with ``nonnegative_rain``; predicted as an anomaly from its seasonal cycle with
     ``direct_rain``, in units of its seasonal std floored at ``direct_scale_floor`` x std, of its power
-    ``direct_power``, centred at ``direct_power_centre``) trained ``steps`` steps on a 24-day store from 2000-01-01;
+    ``direct_power``, centred at ``direct_power_centre``; a target only, not fed back, with
+    ``target_only_rain``) trained ``steps`` steps on a 24-day store from 2000-01-01;
     returns the last checkpoint folder."""
     from sowcast.config_tree import compose
     from sowcast.train.checkpoint import CheckpointManager
@@ -47,6 +49,8 @@ def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 
         overrides["model.direct_scale_floor"] = direct_scale_floor
     if direct_power is not None:
         overrides["model.direct_power"] = direct_power
+    if target_only_rain:
+        overrides["model.target_only"] = "[total_precipitation]"
     if direct_power_centre is not None:
         overrides["model.direct_power_centre"] = direct_power_centre
     train(compose([f"{k}={v}" for k, v in overrides.items()]))

@@ -1,6 +1,6 @@
 """The demo's kind of model end to end: grid-scale noise (``model.grid_noise=true``) and rain
 bounded at 0 mm (``model.nonnegative``, the demo's; also predicted from its seasonal cycle,
-``model.direct``, in units of its seasonal std, ``model.direct_scale_floor``, as its square
+``model.direct``, there not fed back, ``model.target_only``, in units of its seasonal std, ``model.direct_scale_floor``, as its square
 root, ``model.direct_power``, centred at the root of the mean rain) or in log
 space (``model.log_transform``), trained on the afCRPS, exported with its noise input
 ``[batch, n_mesh + n_grid, K]`` (onnxruntime matches torch inside the export's parity
@@ -42,7 +42,8 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
                                            nonnegative_rain=rain != "log", direct_rain=rain.startswith("direct"),
                                            direct_scale_floor=0.05 if rain == "direct_scaled" else None,
                                            direct_power=0.5 if rain == "direct_scaled" else None,
-                                           direct_power_centre="power_of_mean" if rain == "direct_scaled" else None)
+                                           direct_power_centre="power_of_mean" if rain == "direct_scaled" else None,
+                                           target_only_rain=rain == "direct")
     result = export_bundle(checkpoint, tmp_path / "bundle", archive=False, store=store, threads=1, log=lambda m: None)
     text = (result.bundle / "manifest.json").read_text()
     manifest = json.loads(text)
@@ -59,6 +60,7 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
         assert hyper.get("direct_scale_floor") == (0.05 if rain == "direct_scaled" else None)
         assert hyper.get("direct_power") == (0.5 if rain == "direct_scaled" else None)
         assert hyper.get("direct_power_centre") == ("power_of_mean" if rain == "direct_scaled" else None)
+        assert hyper.get("target_only") == ([rain_channel] if rain == "direct" else None)
     assert noise["nodes"] == graph["n_mesh"] + graph["n_grid"] and noise["channels"] == NOISE_CHANNELS
     assert manifest["model"]["inputs"][3]["shape"] == ["batch", noise["nodes"], NOISE_CHANNELS]
     assert manifest["parity"]["max_abs_diff_random"] <= manifest["parity"]["tolerance"]

@@ -350,6 +350,10 @@ def test_build_forecaster_from_window_source(built_graphs, tmp_path):
     rooted = {"direct": ["total_precipitation"], "direct_scale_floor": 0.05, "direct_power": 0.5}
     of_mean = build_forecaster(cfg | rooted | {"direct_power_centre": "power_of_mean"}, g, source)
     mean_of = build_forecaster(cfg | rooted, g, source)
+    hidden = build_forecaster(cfg | {"direct": ["total_precipitation"], "target_only": ["total_precipitation"]}, g, source)
+    assert hidden.hyperparameters()["target_only"] == [rain]
+    with pytest.raises(SowcastError, match="model.target_only names .rain., which is not a channel of the store"):
+        build_forecaster(cfg | {"direct": ["total_precipitation"], "target_only": ["rain"]}, g, source)
     # the cycle of x (its root taken when read) against the cycle of sqrt(x)
     torch.testing.assert_close(of_mean.normalization.seasonal_cycle[rain], scaled.normalization.seasonal_cycle[rain])
     assert not torch.equal(mean_of.normalization.seasonal_cycle[rain], scaled.normalization.seasonal_cycle[rain])

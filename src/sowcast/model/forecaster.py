@@ -13,6 +13,12 @@ increment (GraphCast's target-only precipitation, AIFS's diagnostic one, here an
 season; :mod:`sowcast.model.normalization`), and still fed back as inputs. ``m`` is read at
 the ``cos/sin_year_progress`` forcings of the next state. With ``model.direct_scale_floor``
 the anomaly is in units of the point's seasonal standard deviation, ``m(t+1) + s(t+1) * out``.
+Direct channels listed in ``target_only`` (``model.target_only``) are not fed back: they enter
+the network as 0 (a constant column of the inputs, so the shapes and the exported graph's
+inputs stay as they are), as GraphCast's precipitation is a target only (Lam et al. 2023,
+Table 1: not an input); the next step's rain then comes from the other variables alone, not
+from the last day's rain (the demo's members had a lag-1 correlation of daily rain of
+0.17-0.19 against the truth's 0.12 with rain fed back).
 
 Channels bounded below (``nonnegative``, ``model.nonnegative: [total_precipitation]``) come
 out as ``max(x_t+1, 0)``, in training as in the exported graph, so the loss scores the
@@ -90,7 +96,8 @@ class Forecaster(nn.Module):
                  nonnegative: Sequence[int] | None = None, direct: Sequence[int] | None = None,
                  year_forcings: Sequence[int] | None = None, seasonal_cycle: np.ndarray | None = None,
                  direct_scale_floor: float | None = None, seasonal_variance: np.ndarray | None = None,
-                 direct_power: float | None = None, direct_power_centre: str | None = None):
+                 direct_power: float | None = None, direct_power_centre: str | None = None,
+                 target_only: Sequence[int] | None = None):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -122,6 +129,14 @@ class Forecaster(nn.Module):
                 self._hyper["direct_power"] = float(direct_power)
             if direct_power_centre is not None and direct_power_centre != MEAN_OF_POWER:
                 self._hyper["direct_power_centre"] = str(direct_power_centre)
+        hidden = self._channel_list("target_only", target_only)
+        if set(hidden) - set(direct_channels):
+            raise SowcastError("model.target_only channels must also be model.direct channels (a residual "
+                               "channel is its input plus the increment, so the network must see it)")
+        seen = torch.ones(self.n_channels, 1, 1)
+        seen[hidden] = 0.0
+        self.register_buffer("input_mask", seen, persistent=False)   # 0: the channel is not an input
+        self.has_target_only = bool(hidden)
         mask = torch.zeros(self.n_channels, 1, 1, dtype=torch.bool)
         mask[bounded] = True
         self.register_buffer("bounded_mask", mask, persistent=False)
@@ -202,7 +217,10 @@ class Forecaster(nn.Module):
         """Normalised increment ``[B, C, H, W]`` (the training target space, see normalization.py)."""
         self._check(inputs, forcings, static, 1)
         norm = self.normalization
-        fields = torch.cat([norm.normalize_state(inputs).flatten(1, 2),     # [B, T*C, H, W]
+        state = norm.normalize_state(inputs)
+        if self.has_target_only:  # target-only channels enter as 0 (module doc)
+            state = state * self.input_mask
+        fields = torch.cat([state.flatten(1, 2),                             # [B, T*C, H, W]
                             norm.normalize_forcings(forcings).flatten(1, 2),  # [B, (T+1)*F, H, W]
                             norm.normalize_static(static)], dim=1)
         nodes = fields.flatten(2).transpose(1, 2)                            # [B, G, n_inputs]
@@ -300,6 +318,7 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
                            if direct and scale_floor is not None else None),
         direct_power=power if direct else None,
         direct_power_centre=centre if direct else None,
+        target_only=listed_channels(source.channels, get("target_only", None), "model.target_only"),
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
 
@@ -338,7 +357,8 @@ def log_offsets(channels: Sequence[str], log_transform: Mapping[str, Any] | None
 
 def listed_channels(channels: Sequence[str], variables: Sequence[str] | str | None, key: str) -> list[int]:
     """Indices of the channels of the variables listed under ``key`` (``model.nonnegative``:
-    bounded at 0 by the model; ``model.direct``: predicted directly, not as an increment)."""
+    bounded at 0 by the model; ``model.direct``: predicted directly, not as an increment;
+    ``model.target_only``: not fed back)."""
     if not variables:
         return []
     if isinstance(variables, str) or not isinstance(variables, Sequence):
