@@ -41,6 +41,11 @@ def harmonic_terms(cos1, sin1, harmonics: int) -> list:
     return terms
 
 
+def _signed_power(y: np.ndarray, p: float) -> np.ndarray:
+    """``sign(y) |y|**p`` (the model's ``signed_power``, in numpy)."""
+    return np.sign(y) * np.abs(y) ** p
+
+
 def _fit_harmonics(source, channels: Sequence[int], log_offsets: Sequence[float] | None, harmonics: int,
                    quantity=None, power: float | None = None) -> np.ndarray:
     """``[C, 2K+1, H, W]``: least-squares harmonic coefficients of ``quantity(y, phi)`` (``y``
@@ -70,7 +75,7 @@ def _fit_harmonics(source, channels: Sequence[int], log_offsets: Sequence[float]
         if k.any():
             y[:, k] = np.log1p(np.maximum(y[:, k], 0.0) / offsets[channels][k][None, :, None, None])
         if power is not None:
-            y = np.sign(y) * np.abs(y) ** power
+            y = _signed_power(y, power)
         y = y if quantity is None else quantity(y, phi)
         phi = phi[:, :n_terms]
         gram += phi.T @ phi
@@ -101,7 +106,7 @@ def fit_seasonal_variance(source, channels: Sequence[int], cycle: np.ndarray,
     def squared_anomaly(y: np.ndarray, phi: np.ndarray) -> np.ndarray:
         mean = np.einsum("tk,ckhw->tchw", phi, cycle[channels].astype(np.float64))
         if centre_power is not None:
-            mean = np.sign(mean) * np.abs(mean) ** centre_power
+            mean = _signed_power(mean, centre_power)
         return (y - mean) ** 2
 
     return _fit_harmonics(source, channels, log_offsets, harmonics, squared_anomaly, power)
