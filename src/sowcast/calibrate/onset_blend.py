@@ -1,7 +1,10 @@
-"""The chance of onset by week k: the ensemble's fraction blended with climatology.
+"""The chance of onset by week k: the ensemble's estimate blended with climatology.
 
 ``p = w_k p_model + (1 - w_k) p_clim`` (ICPAC's onset outlooks: the ensemble blended with
-climatology beats the raw ensemble), ``p_clim`` the climatological chance given no onset by
+climatology beats the raw ensemble), ``p_model`` the planting outlook's raw
+``onset_by_week_expected`` (confirmed onsets plus candidates the forecast's end left
+unchecked, :func:`sowcast.products.planting.expected_onset_by_week`: the probability the
+blend is applied to), ``p_clim`` the climatological chance given no onset by
 the issue date (:mod:`sowcast.products.onset_climatology`). ``w_k`` in 0, 0.05, .., 1 minimises
 the Brier score over the training-year hindcast cases (every start and point without an
 observed onset yet, :func:`sowcast.verify.reforecasts.onset_cases`), pooled over the region.

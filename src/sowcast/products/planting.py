@@ -406,8 +406,7 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     if isinstance(weeks, bool) or not isinstance(weeks, (int, np.integer)) or weeks < 1:
         raise SowcastError(f"weeks must be a whole number >= 1, not {weeks!r}")
     issue = _day(issue_date)
-    obs = _rain(observed_daily, "observed rain")
-    obs = obs.sel(time=slice(pd.Timestamp(year=issue.year, month=1, day=1), None))
+    obs = _season_so_far(observed_daily, issue)
     seasons = _member_seasons(obs, forecast_daily, issue, weeks, rules)
     onset = _onset_by_week(seasons, obs, history, rules, weeks)
     expected, upper, extra = onset.expected, onset.confirmed + onset.censored, {}
@@ -436,6 +435,28 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     out = out.drop_vars([c for c in out.coords if c in ("member", "year")], errors="ignore")
     out.attrs = _outlook_attrs(seasons, rules, weeks, th, onset.q_reason, calibrated=bool(extra))
     return out
+
+
+def expected_onset_by_week(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: xr.DataArray | xr.Dataset,
+                           issue_date, rules: SeasonRules | str | os.PathLike,
+                           history: xr.DataArray | xr.Dataset | None = None, weeks: int = 6) -> xr.DataArray:
+    """The outlook's raw ``onset_by_week_expected`` (weeks 1..``weeks``): confirmed + censored
+    x (1 - q) over the members (module doc), before any calibration. Verification and the onset
+    calibration score this, so that they judge the probability :func:`planting_outlook` issues."""
+    rules = rules if isinstance(rules, SeasonRules) else load_rules(rules)
+    if isinstance(weeks, bool) or not isinstance(weeks, (int, np.integer)) or weeks < 1:
+        raise SowcastError(f"weeks must be a whole number >= 1, not {weeks!r}")
+    issue = _day(issue_date)
+    obs = _season_so_far(observed_daily, issue)
+    onset = _onset_by_week(_member_seasons(obs, forecast_daily, issue, weeks, rules), obs, history, rules, weeks)
+    return _per_week(onset.expected, onset.week_end, "estimated probability of an onset by the end of the week "
+                                                     "(raw: confirmed + censored x (1 - remaining dry-spell probability))")
+
+
+def _season_so_far(observed_daily: xr.DataArray | xr.Dataset, issue: pd.Timestamp) -> xr.DataArray:
+    """Observed rain of the issue year (from 1 January): the season the members continue."""
+    obs = _rain(observed_daily, "observed rain")
+    return obs.sel(time=slice(pd.Timestamp(year=issue.year, month=1, day=1), None))
 
 
 def _outlook_attrs(s: _MemberSeasons, rules: SeasonRules, weeks: int, th: PlantingThresholds,

@@ -29,14 +29,22 @@ variable and period, over every start and grid point (latitude-weighted):
 Onset of the rains (:func:`onset_cases`), at every grid point of ``region`` and every start
 before the observed onset (the observations up to the start show no onset yet): each
 member's series is the truth up to the start joined to the member's daily forecast, and its
-onset follows the rules; the forecast onset is the ensemble median, members without a
-confirmed onset counting as later than the forecast. Where that median is later than the
-forecast, or for the baseline, the onset is the climatological median of the training years'
-onsets later than the start (the climatology knows that the season has not started yet).
-Scores: MAE, bias and hit rate within ``tolerance_days``, and the Brier score of "onset by
-the end of week k" (forecast: the fraction of members with a confirmed onset by then;
-baseline: the fraction of training years with an onset by then among those later than the
-start), k = 1..6.
+onset follows the rules. The forecast is what the planting outlook issues: the chance of
+onset by the end of week k (k = 1..6) is its ``onset_by_week_expected``
+(:func:`sowcast.products.planting.expected_onset_by_week`: members with a confirmed onset by
+then, plus members whose candidate the forecast's end left unchecked, weighted by the
+climatological chance that the unknown days bring no disqualifying dry spell), calibrated
+as the products calibrate it; the forecast onset date is the median of that distribution
+(:func:`median_onset_day`: inside the six weeks where the chance reaches 1/2, else the
+climatology of the onsets later than the sixth week). The baseline is the climatological
+median of the training years' onsets later than the start (the climatology knows that the
+season has not started yet) and, by week, the fraction of training years with an onset by
+then among those later than the start. Scores: MAE, bias and hit rate within
+``tolerance_days``, and the Brier score of "onset by the end of week k". (Until 2026-12-06 the
+forecast chance counted confirmed onsets only, which the 46 days cannot confirm after day 23
+of the Sivakumar rules, and the onset calibration was fitted on that, not on what the
+products blend; the date was the members' median, else the climatological date even when
+the members said "not by then".)
 """
 
 from __future__ import annotations
@@ -223,22 +231,32 @@ def _region_mask(lat: np.ndarray, lon: np.ndarray, region, land: xr.DataArray | 
 
 
 def _points(da: xr.DataArray, mask: xr.DataArray) -> xr.DataArray:
-    """The masked grid points as one ``point`` dim."""
-    stacked = da.stack(point=("lat", "lon"))
-    keep = mask.stack(point=("lat", "lon")).values
-    return stacked.isel(point=np.flatnonzero(keep))
+    """The masked grid points as one ``point`` dim, numbered 0.. (``lat``, ``lon`` kept as
+    coordinates along it, not as a MultiIndex: the season analysis and the planting outlook
+    drop and align coordinates, which a MultiIndex level would not survive)."""
+    lat, lon = np.meshgrid(mask["lat"].values, mask["lon"].values, indexing="ij")
+    keep = np.flatnonzero(mask.transpose("lat", "lon").values.reshape(-1))
+    stacked = da.stack(point=("lat", "lon")).isel(point=keep)
+    return stacked.drop_vars(["point", "lat", "lon"]).assign_coords(
+        point=np.arange(keep.size), lat=("point", lat.reshape(-1)[keep]), lon=("point", lon.reshape(-1)[keep]))
 
 
 def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: xr.DataArray,
-                setup: OnsetSetup, land: xr.DataArray | None = None) -> xr.Dataset:
+                setup: OnsetSetup, land: xr.DataArray | None = None,
+                calibration: xr.Dataset | None = None) -> xr.Dataset:
     """Per (start, point): observed, forecast and climatological onset (days since 1970) and
     the probabilities of onset by the end of weeks 1..6 (module doc). Cases where the
-    observations up to the start already show an onset are NaN."""
+    observations up to the start already show an onset are NaN. With ``calibration`` holding
+    the onset blend, the forecast probability is blended with climatology as the products
+    blend it (:func:`sowcast.calibrate.onset_blend.calibrated_onset_probability`)."""
+    from sowcast.products.planting import expected_onset_by_week
     from sowcast.products.season import analyse_seasons
 
+    blend = calibration is not None and "onset_blend_weight" in calibration
     mask = _region_mask(daily.lat.values, daily.lon.values, setup.region, land)
     obs_pts = _points(truth_daily, mask).load()
-    past = analyse_seasons(_points(past_truth_daily, mask), setup.rules)
+    past_pts = _points(past_truth_daily, mask).load()
+    past = analyse_seasons(past_pts, setup.rules)
     past_onset = past["onset_doy"].where(past["onset_status"] == 0)             # (point, year)
     truth_seasons = analyse_seasons(obs_pts, setup.rules)
     rows = []
@@ -247,31 +265,26 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
         if year not in truth_seasons["year"].values:
             continue
         observed = truth_seasons["onset"].sel(year=year)                       # (point,)
-        season_start = pd.Timestamp(year=year, month=1, day=1)
-        before = obs_pts.sel(time=slice(season_start, s))
+        before = obs_pts.sel(time=slice(pd.Timestamp(year=year, month=1, day=1), s))
         fc = _points(daily[RAIN].sel(start=s), mask)                            # (member, lead_day, point)
         lead = fc["lead_day"].values
         fc = fc.rename(lead_day="time").assign_coords(time=np.asarray(s + pd.to_timedelta(lead, "D")))
-        joined = xr.concat([before.expand_dims(member=fc.member.values), fc.transpose("member", "time", "point")],
-                           dim="time", coords="minimal", compat="override")
-        seasons = _season_of(analyse_seasons(joined.transpose("member", "point", "time"), setup.rules), year)
+        p_fc = expected_onset_by_week(before, fc, s, setup.rules, history=past_pts, weeks=WEEKS)
+        p_fc = p_fc.drop_vars("week_end").transpose("point", "week")
         so_far = _season_of(analyse_seasons(before, setup.rules), year)
         started = (so_far["onset_status"] == 0) | (observed.notnull() & (observed <= np.datetime64(s)))
-        end = s + pd.Timedelta(days=int(lead.max()))
-        confirmed = (seasons["onset_status"] == 0) & (seasons["onset"] <= np.datetime64(end))
-        member_day = _days(seasons["onset"]).where(confirmed, np.inf)
-        median = member_day.median("member")
         s_doy = float(day_of_year([s])[0])
-        later = past_onset.where(past_onset > s_doy)
-        clim_doy = later.median("year")
-        clim_day = _days_of(year, clim_doy)
-        forecast_day = xr.where(np.isfinite(median), median, clim_day)
-        week_ends = [s + pd.Timedelta(days=7 * k) for k in range(1, WEEKS + 1)]
-        p_fc = xr.concat([(member_day <= _days_scalar(e)).mean("member") for e in week_ends], dim="week")
+        clim_day = _days_of(year, past_onset.where(past_onset > s_doy).median("year"))
         p_clim = onset_by_week_climatology(past_onset, s, WEEKS, min_years=1).drop_vars("week")
+        p_clim = p_clim.assign_coords(week=p_fc["week"].values).transpose("point", "week")
+        if blend:
+            from sowcast.calibrate.onset_blend import calibrated_onset_probability
+            p_fc = calibrated_onset_probability(p_fc, p_clim, calibration).where(p_fc.notnull())
+        forecast_day = median_onset_day(p_fc, s, past_onset).fillna(clim_day)
         case = xr.Dataset({"observed": _days(observed), "forecast": forecast_day, "climatology": clim_day,
-                           "prob_by_week": p_fc, "clim_prob_by_week": p_clim})
-        rows.append(case.where(~started).assign_coords(week=np.arange(1, WEEKS + 1)).expand_dims(start=[s]))
+                           "prob_by_week": p_fc.transpose("week", "point"),
+                           "clim_prob_by_week": p_clim.transpose("week", "point")})
+        rows.append(case.where(~started).expand_dims(start=[s]))
     if not rows:
         raise SowcastError("no reforecast start lies in a year of the truth; cannot score the onset")
     return xr.concat(rows, dim="start", coords="minimal", compat="override")
@@ -281,51 +294,52 @@ def calibrated_onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_tr
                            setup: OnsetSetup, calibration: xr.Dataset, land: xr.DataArray | None = None) -> xr.Dataset:
     """:func:`onset_cases` of the calibrated forecast: daily rain quantile mapped by lead week,
     and the onset-by-week probability blended with climatology and bounded, as ``sowcast
-    products`` does (:mod:`sowcast.calibrate`). The calibrated onset date is the median of
-    that distribution (the day its chance reaches 1/2, linear between week ends), else the
-    climatological one."""
+    products`` does (:mod:`sowcast.calibrate`); the onset date the median of that distribution."""
     from sowcast.calibrate.daily_rain import map_by_lead_day
-    from sowcast.calibrate.onset_blend import calibrated_onset_probability
 
     if "daily_rain_model_quantiles" in calibration:
         rain = daily[RAIN]
         q = calibration.assign_coords(lat=rain["lat"].values, lon=rain["lon"].values)
         daily = daily.assign({RAIN: map_by_lead_day(rain, q)})
-    cases = onset_cases(daily, truth_daily, past_truth_daily, setup, land)
-    if "onset_blend_weight" in calibration:
-        mixed = calibrated_onset_probability(cases["prob_by_week"], cases["clim_prob_by_week"], calibration)
-        _replace(cases, "prob_by_week", mixed.where(cases["prob_by_week"].notnull()))
-        _replace(cases, "forecast", _median_day(cases["prob_by_week"], cases["start"]).fillna(
-            cases["climatology"]).where(cases["forecast"].notnull()))
-    return cases
+    return onset_cases(daily, truth_daily, past_truth_daily, setup, land, calibration=calibration)
 
 
-def _replace(cases: xr.Dataset, name: str, values: xr.DataArray) -> None:
-    """``cases[name]`` given new values on its own coordinates (same cases, same order): by
-    data, since assigning a DataArray whose ``point`` index is a MultiIndex would drop its
-    levels one by one (a pandas deprecation)."""
-    values = values.transpose(*cases[name].dims)
-    cases[name] = (values.dims, values.data)
+def median_onset_day(prob_by_week: xr.DataArray, start: pd.Timestamp, past_onset_doy: xr.DataArray) -> xr.DataArray:
+    """The median onset (days since 1970) of the distribution ``P(onset by the end of week k)``
+    (``(..., week)``, weeks 1..K, no onset by ``start``).
 
-
-def _median_day(prob_by_week: xr.DataArray, start: xr.DataArray) -> xr.DataArray:
-    """The day (since 1970) where the chance of onset by then reaches 1/2: linear between the
-    week ends (0 at the start); NaN where it stays below 1/2 over the weeks."""
+    Where ``P`` reaches 1/2 by week K: the day it does, linear between the week ends (0 at the
+    start). Where ``P_K < 1/2``, the onsets of the forecast that did not come by the end of week
+    K, ``e``, follow climatology: the median is the ``(1/2 - P_K) / (1 - P_K)`` quantile of the
+    past years' onsets later than ``e`` (``past_onset_doy``, ``(..., year)``, day of year), or
+    ``e`` itself where no past onset came later. NaN where ``P`` is NaN (no member analysed).
+    """
     p = prob_by_week.transpose(..., "week")
-    values = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.asarray(p.values, np.float64)], axis=-1)
-    days = np.concatenate([[0.0], 7.0 * np.asarray(p["week"].values, np.float64)])
-    reached = values >= 0.5
-    k = np.argmax(reached, axis=-1)
-    ok = reached.any(-1) & (k > 0)
-    k = np.clip(k, 1, values.shape[-1] - 1)
-    lo = np.take_along_axis(values, (k - 1)[..., None], -1)[..., 0]
-    hi = np.take_along_axis(values, k[..., None], -1)[..., 0]
+    weeks = np.asarray(p["week"].values, np.float64)
+    values = np.asarray(p.values, np.float64)
+    cdf = np.concatenate([np.zeros(values.shape[:-1] + (1,)), values], axis=-1)
+    days = np.concatenate([[0.0], 7.0 * weeks])
+    reached = cdf >= 0.5
+    k = np.clip(np.argmax(reached, axis=-1), 1, cdf.shape[-1] - 1)
+    lo = np.take_along_axis(cdf, (k - 1)[..., None], -1)[..., 0]
+    hi = np.take_along_axis(cdf, k[..., None], -1)[..., 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(hi > lo, (0.5 - lo) / (hi - lo), 1.0)
     lead = days[k - 1] + frac * (days[k] - days[k - 1])
-    start_days = (start.values.astype("datetime64[ns]").astype(np.int64) / 86400e9).reshape(
-        [-1 if d == "start" else 1 for d in p.dims[:-1]])
-    out = np.where(ok, start_days + lead, np.nan)
+    end = pd.Timestamp(start) + pd.Timedelta(days=float(days[-1]))
+    end_doy = float(day_of_year([end])[0]) if end.year == pd.Timestamp(start).year else np.inf
+    past = past_onset_doy.transpose(*[d for d in p.dims if d != "week"], "year")
+    later = np.asarray(past.where(past > end_doy).values, np.float64)
+    p_end = cdf[..., -1]
+    level = np.clip((0.5 - p_end) / np.maximum(1.0 - p_end, 1e-12), 0.0, 1.0)
+    beyond = np.full(p_end.shape, np.nan)
+    for i in np.ndindex(p_end.shape):
+        if np.isfinite(p_end[i]) and p_end[i] < 0.5:
+            kept = later[i][np.isfinite(later[i])]
+            beyond[i] = np.quantile(kept, level[i]) - end_doy if kept.size else 0.0
+    start_day = _days_scalar(pd.Timestamp(start))
+    out = np.where(np.isnan(p_end), np.nan, np.where(reached.any(-1), start_day + lead,
+                                                        start_day + days[-1] + beyond))
     return xr.DataArray(out, dims=p.dims[:-1], coords={c: v for c, v in p.coords.items() if "week" not in v.dims})
 
 

@@ -1,0 +1,98 @@
+"""Onset cases of reforecasts (sowcast.verify.reforecasts): the scorecard and the onset
+calibration judge the onset-by-week probability the planting outlook issues, and the onset
+date is the median of that distribution, climatology beyond the forecast's last week."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from sowcast.products.planting import expected_onset_by_week, planting_outlook
+from sowcast.products.season_rules import load_rules
+from sowcast.verify.reforecasts import OnsetSetup, onset_cases, median_onset_day
+
+START = pd.Timestamp("2009-04-17")          # day of year 107; the end of week 6 is 29 May, day 149
+DAY0 = (START - pd.Timestamp("1970-01-01")).days
+RULES = load_rules("sivakumar1988")
+
+
+def _prob(*rows: list[float]) -> xr.DataArray:
+    return xr.DataArray(np.array(rows, np.float64), dims=("point", "week"),
+                        coords={"point": np.arange(len(rows)), "week": np.arange(1, 7)})
+
+
+def test_median_onset_day_inside_the_forecast_by_hand():
+    # P reaches 1/2 in week 3: 0.3 at day 14, 0.7 at day 21 -> day 14 + 7 * (0.2 / 0.4) = 17.5
+    prob = _prob([0.1, 0.3, 0.7, 0.8, 0.9, 0.9], [0.5, 0.5, 0.6, 0.7, 0.8, 0.9])
+    past = xr.DataArray(np.full((2, 3), 150.0), dims=("point", "year"))
+    day = median_onset_day(prob, START, past)
+    np.testing.assert_allclose(day.values, [DAY0 + 17.5, DAY0 + 7.0])
+
+
+def test_median_onset_day_beyond_the_forecast_follows_climatology():
+    # P_6 = 0.2: the median is the (0.5 - 0.2) / 0.8 = 0.375 quantile of the past onsets after
+    # day 149 (150, 160, 170, 180; 140 came earlier, NaN had none): 150 + 0.375 * 3 * 10 = 161.25
+    prob = _prob([0.0, 0.1, 0.1, 0.2, 0.2, 0.2], [0.0] * 6, [np.nan] * 6)
+    past = xr.DataArray([[140.0, 150.0, 160.0, 170.0, 180.0, np.nan],
+                         [120.0, 130.0, 140.0, 145.0, 149.0, np.nan],
+                         [150.0] * 6], dims=("point", "year"))
+    day = median_onset_day(prob, START, past).values
+    assert day[0] == pytest.approx(DAY0 + 42 + (161.25 - 149))
+    assert day[1] == DAY0 + 42          # no past onset came later: the end of the last week
+    assert np.isnan(day[2])             # no member analysed
+
+
+def _season(rng: np.random.Generator, days: pd.DatetimeIndex, shape: tuple[int, ...]) -> np.ndarray:
+    """Daily rain whose chance of a wet day rises from 5 % in April to 60 % in August."""
+    doy = days.day_of_year.values.astype(float)
+    p_wet = np.clip(0.05 + 0.55 * (doy - 100) / 120, 0.05, 0.6)
+    wet = rng.random(shape + (len(days),)) < p_wet
+    return np.where(wet, rng.gamma(0.8, 12.0, shape + (len(days),)), 0.0).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def chain():
+    rng = np.random.default_rng(3)
+    lat, lon = np.array([10.0, 11.0, 12.0]), np.array([-1.0, 0.0])
+    days = pd.date_range("2001-01-01", "2009-12-31")
+    truth = xr.DataArray(np.moveaxis(_season(rng, days, (3, 2)), -1, 0), dims=("time", "lat", "lon"),
+                         coords={"time": days, "lat": lat, "lon": lon}, name="total_precipitation")
+    fc_days = pd.date_range(START + pd.Timedelta(days=1), periods=46)
+    members = np.moveaxis(_season(rng, fc_days, (6, 3, 2)), -1, 1)            # (member, time, lat, lon)
+    daily = xr.Dataset({"total_precipitation": (("start", "member", "lead_day", "lat", "lon"), members[None])},
+                       coords={"start": [START], "member": np.arange(6), "lead_day": np.arange(1, 47),
+                               "lat": lat, "lon": lon})
+    member_series = xr.DataArray(members, dims=("member", "time", "lat", "lon"),
+                                 coords={"member": np.arange(6), "time": fc_days, "lat": lat, "lon": lon})
+    return truth, daily, member_series
+
+
+def test_cases_score_the_probability_the_outlook_issues(chain):
+    truth, daily, members = chain
+    held_out, past = truth.sel(time=slice("2009", None)), truth.sel(time=slice(None, "2008"))
+    cases = onset_cases(daily, held_out, past, OnsetSetup(RULES))
+    outlook = planting_outlook(held_out, members, START, RULES, history=past)
+    issued = outlook["onset_by_week_expected"].stack(point=("lat", "lon")).transpose("point", "week").values
+    open_cases = cases["observed"].isel(start=0).notnull() | cases["forecast"].isel(start=0).notnull()
+    assert bool(open_cases.any())
+    scored = cases["prob_by_week"].isel(start=0).transpose("point", "week").values
+    np.testing.assert_allclose(scored[open_cases.values], issued[open_cases.values], rtol=1e-6)
+    # the same as the public function the scorecard calls, and censored candidates count:
+    # the estimate is above the confirmed fraction somewhere in the last weeks
+    direct = expected_onset_by_week(held_out, members, START, RULES, history=past)
+    np.testing.assert_allclose(direct.transpose("week", ...).values, outlook["onset_by_week_expected"].values)
+    assert bool((outlook["onset_by_week_expected"] > outlook["onset_by_week"] + 1e-6).any())
+    # the forecast date is the median of that distribution
+    day = median_onset_day(cases["prob_by_week"].isel(start=0), START,
+                           _past_onsets(past)).where(open_cases)
+    np.testing.assert_allclose(cases["forecast"].isel(start=0).values, day.values)
+
+
+def _past_onsets(past: xr.DataArray) -> xr.DataArray:
+    from sowcast.products.season import analyse_seasons
+
+    seasons = analyse_seasons(past.stack(point=("lat", "lon")).drop_vars(["point", "lat", "lon"])
+                              .assign_coords(point=np.arange(6)), RULES)
+    return seasons["onset_doy"].where(seasons["onset_status"] == 0)
