@@ -14,10 +14,14 @@ the climatology with the settings it forecasts with: a candidate that shifts the
 distribution, scored against another setting's climatology, would be judged on the shift. The
 held-out years are never touched here: they are for ``sowcast verify`` after the choice.
 
-A candidate is ``SCALE`` or ``SCALE:VARIABLE=SCALE,...`` (``variable_scale`` entries), e.g.
+A candidate is ``SCALE`` or ``SCALE:VARIABLE=SCALE,...`` (``variable_scale`` entries), with
+``@NOISE_SCALE`` for a stochastic model's ``hindcast.noise_scale`` (the default's when left
+out), e.g.
 
     .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \\
         0.5 1 0.5:total_precipitation=2 0.5:total_precipitation=4
+    .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \\
+        0.5:total_precipitation=8@1 0.5:total_precipitation=8@1.15 0.5:total_precipitation=8@1.3
 
 The bundle's training years must not include the years scored: the script refuses a
 ``--years`` range outside the bundle's training period, so that no held-out year is used.
@@ -37,9 +41,13 @@ VARIABLES = ("total_precipitation", "2m_temperature")
 
 
 def overrides(candidate: str) -> list[str]:
-    """``hindcast.perturbation`` overrides of one candidate (``SCALE[:VAR=S,...]``)."""
+    """``hindcast.perturbation`` (and ``noise_scale``) overrides of one candidate
+    (``SCALE[:VAR=S,...][@NOISE_SCALE]``)."""
+    candidate, at, noise_scale = candidate.partition("@")
     scale, _, rest = candidate.partition(":")
     out = [f"hindcast.perturbation.scale={float(scale)}"]
+    if at:
+        out.append(f"hindcast.noise_scale={float(noise_scale)}")
     items = [item.partition("=") for item in filter(None, rest.split(","))]
     if items:  # one merged dict: a dotted key cannot start with a digit (2m_temperature)
         out.append("++hindcast.perturbation.variable_scale={"

@@ -163,17 +163,20 @@ def options(bundle, init, output, **kw):
     return ForecastOptions.from_config(cfg)
 
 
-def reference_noise(seed: int, start, member: int, step: int, shape: tuple[int, int]) -> np.ndarray:
+def reference_noise(seed: int, start, member: int, step: int, shape: tuple[int, int],
+                    scale: float = 1.0) -> np.ndarray:
     """The noise the edge must feed (sowcast.forecast.model_noise's formula, written out here):
-    ``default_rng([seed, start as YYYYMMDDhhmm, member, step, 0x6E6F6973])``."""
+    ``scale * default_rng([seed, start as YYYYMMDDhhmm, member, step, 0x6E6F6973])``."""
     key = int(pd.Timestamp(start).strftime("%Y%m%d%H%M"))
-    return np.random.default_rng([seed, key, member, step, 0x6E6F6973]).standard_normal(shape, dtype=np.float32)
+    draw = np.random.default_rng([seed, key, member, step, 0x6E6F6973]).standard_normal(shape, dtype=np.float32)
+    return draw * np.float32(scale)
 
 
 def run_reference(bundle, ic_times: np.ndarray, n_steps: int, members_window: np.ndarray, threads: int = 1,
-                  noise_seed: int = 0) -> np.ndarray:
+                  noise_seed: int = 0, noise_scale: float = 1.0) -> np.ndarray:
     """Manual rollout with plain onnxruntime calls: ``[M, n_steps, C, H, W]`` (torch-free);
-    a stochastic bundle gets :func:`reference_noise` (``noise_seed``, start ``ic_times[-1]``)."""
+    a stochastic bundle gets :func:`reference_noise` (``noise_seed``, start ``ic_times[-1]``,
+    ``noise_scale``)."""
     import onnxruntime as ort
 
     from sowcast.data.forcings import compute_forcings
@@ -195,7 +198,7 @@ def run_reference(bundle, ic_times: np.ndarray, n_steps: int, members_window: np
         feeds = {"inputs": window, "forcings": forcings, "static": static}
         if bundle.noise is not None:
             shape = (bundle.noise["nodes"], bundle.noise["channels"])
-            feeds["noise"] = np.stack([reference_noise(noise_seed, ic_times[-1], g, len(out) + 1, shape)
+            feeds["noise"] = np.stack([reference_noise(noise_seed, ic_times[-1], g, len(out) + 1, shape, noise_scale)
                                        for g in range(m)])
         (nxt,) = sess.run(["next_state"], feeds)
         nxt[:, nonneg] = np.maximum(nxt[:, nonneg], 0)

@@ -64,12 +64,17 @@ def test_recorded_config_keeps_its_shape():
         "bundle": "b", "init": "i", "output": "fc.zarr", "init_time": "2020-05-15", "lead": "P10D",
         "members": 16, "perturbation": {"scale": 0.0, "length_scale": 3.0, "seed": 0,
                                         "variable_scale": {"a": 2.0, "b": 1.0}},
-        "noise_seed": 0, "lagged": {"n": 2, "spacing": 3}, "threads": 2, "inter_op_threads": 1, "spinning": True,
+        "noise_seed": 0, "noise_scale": 1.3, "lagged": {"n": 2, "spacing": 3}, "threads": 2, "inter_op_threads": 1, "spinning": True,
         "parallel": "members", "batch": None, "checkpoint_every": 5, "precision": "fp32"}
     assert list(o.as_config()["perturbation"]["variable_scale"]) == ["a", "b"]
     h = HindcastOptions.from_config({**HINDCAST, "years": 2001, "lead": "10D", "variables": "2m_temperature"})
     assert h.years == (2001, 2001) and h.variables == ("2m_temperature",) and h.lead_time.days == 10
     assert h.as_config("sha", (2001, 2001))["lead"] == "P10D"
+    # the noise scale identifies a stochastic model's hindcasts; at 1 the fingerprint is as before the option
+    assert h.as_config("sha", (2001, 2001), stochastic=True)["noise_scale"] == 1.3
+    plain = HindcastOptions.from_config({**HINDCAST, "noise_scale": 1})
+    assert "noise_scale" not in plain.as_config("sha", (2001, 2001), stochastic=True)
+    assert "noise_scale" not in h.as_config("sha", (2001, 2001))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -85,6 +90,8 @@ def test_recorded_config_keeps_its_shape():
     ({"spinning": "fast"}, "forecast.spinning must be true or false (or yes/no, on/off, 1/0), not 'fast'"),
     ({"perturbation": {"length_scale": -1}}, "forecast.perturbation.length_scale must be at least 0, not -1"),
     ({"trusted_keys": {"a": 1}}, "forecast.trusted_keys must be a list of public key files (.pub), not {'a': 1}"),
+    ({"noise_scale": 0}, "forecast.noise_scale must be > 0 (1: the noise the model was trained with), not 0"),
+    ({"noise_scale": "wide"}, "forecast.noise_scale must be a number, not 'wide'"),
 ])
 def test_bad_forecast_options_are_one_line_errors_naming_the_key(change, message):
     with pytest.raises(SowcastError) as exc:

@@ -60,6 +60,9 @@ def test_noise_is_stateless_standard_normal_and_apart_from_the_perturbations():
     assert not np.isin(batch[0].ravel(), perturbation.astype(np.float32)).any()
     many = noise.batch(step_keys(np.full(400, 200005010000), np.arange(400), 1))
     assert abs(many.mean()) < 0.01 and abs(many.std() - 1) < 0.01
+    wide = ModelNoise(nodes=50, channels=4, seed=3, scale=1.3)           # forecast.noise_scale: the same draw, wider
+    np.testing.assert_array_equal(wide.draw(200005010000, 2, 7), one * np.float32(1.3))
+    np.testing.assert_array_equal(wide.draw(200005010000, 2, 7), reference_noise(3, "2000-05-01", 2, 7, (50, 4), 1.3))
 
 
 # -- the engine ----------------------------------------------------------------------------------
@@ -72,15 +75,16 @@ def test_engine_feeds_the_documented_noise(forecast_data, stochastic_bundle, tmp
         bundle = load_bundle(bundle_path)
         assert bundle.stochastic
         out = tmp_path / f"{bundle.sha256[:8]}.zarr"
-        run_forecast(options(bundle_path, store, out, members=3, lead="5D", batch=2, noise_seed=7))
+        run_forecast(options(bundle_path, store, out, members=3, lead="5D", batch=2, noise_seed=7, noise_scale=1.3))
         ic = read_initial_conditions(store, bundle)
         stats = {k: np.asarray(v) for k, v in bundle.statistics.items()}
         gen = PerturbationGenerator(bundle.grid, stats["diff_std"], Perturbation(),
                                     [c["variable"] for c in bundle.channel_info])
         members = start_ensemble(ic.states, 0, 3, gen, nonnegative_channels(stats, len(bundle.channels)))
-        want = run_reference(bundle, ic.times, 5, members, threads=1, noise_seed=7)  # [M, L, C, H, W]
+        want = run_reference(bundle, ic.times, 5, members, threads=1, noise_seed=7, noise_scale=1.3)  # [M, L, C, H, W]
         with xr.open_dataset(out, engine="zarr", consolidated=False, chunks=None) as ds:
             assert ds.attrs["noise_seed"] == 7 and "standard normal noise" in ds.attrs["model_noise"]
+            assert ds.attrs["noise_scale"] == 1.3 and "x noise_scale 1.3" in ds.attrs["model_noise"]
             for c, spec in enumerate(bundle.channel_info):
                 da = ds[spec["variable"]]
                 got = (da.sel(level=spec["level"]) if spec["level"] is not None else da).values

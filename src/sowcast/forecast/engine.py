@@ -262,6 +262,8 @@ def _fingerprint(options: ForecastOptions, bundle: Any, ic: InitialConditions, n
     }
     if stochastic:  # a deterministic bundle's fingerprint is as before this option existed
         key["noise_seed"] = options.noise_seed
+        if options.noise_scale != 1.0:  # nor a stochastic one's at the scale it had before the option
+            key["noise_scale"] = options.noise_scale
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -307,8 +309,10 @@ def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fi
     if noise is not None:
         attrs["model_noise"] = (f"stochastic model: standard normal noise [{noise.nodes} mesh nodes, {noise.channels} "
                                 f"channels] per member and step, numpy default_rng([noise_seed, start YYYYMMDDhhmm, "
-                                f"member of its start, step since its start, {NOISE_STREAM:#x}])")
+                                f"member of its start, step since its start, {NOISE_STREAM:#x}])"
+                                f"{'' if noise.scale == 1.0 else f' x noise_scale {noise.scale:g}'}")
         attrs["noise_seed"] = noise.seed
+        attrs["noise_scale"] = noise.scale
     return attrs
 
 
@@ -428,7 +432,7 @@ def _stepper(options: ForecastOptions, bundle: Any, manifest: Mapping[str, Any],
     model_path = bundle.model_path(options.precision)
     workers, intra_op = member_split(options.threads, -(-n_members // batch), options.parallel)
     model = StepModel(model_path, intra_op, options.inter_op_threads, options.spinning)
-    noise = bundle_noise(manifest, model.noise_shape, options.noise_seed, model_path.name)
+    noise = bundle_noise(manifest, model.noise_shape, options.noise_seed, model_path.name, options.noise_scale)
     runner = CallRunner(workers)
     stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch,
                       noise, runner)

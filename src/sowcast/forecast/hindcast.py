@@ -271,7 +271,7 @@ class _Hindcaster:
         nonnegative = nonnegative_channels(stats, len(specs))
         workers, intra_op = member_split(options.threads, n_groups, options.parallel)
         model = StepModel(bundle.model_path(options.precision), intra_op, 1, False)
-        noise = bundle_noise(bundle.manifest, model.noise_shape, options.noise_seed, model_file)
+        noise = bundle_noise(bundle.manifest, model.noise_shape, options.noise_seed, model_file, options.noise_scale)
         static = static_fields(bundle)
         # NaN where a channel has no data (a land-only variable's sea: sowcast.bundle.channel_masks)
         valid = read_channel_masks(getattr(bundle, "static_dataset", None), [s.name for s in specs], bundle.grid.shape)

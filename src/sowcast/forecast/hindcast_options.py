@@ -21,6 +21,7 @@ from sowcast.data.schema import time_step_iso
 from sowcast.errors import SowcastError
 from sowcast.forecast.ensemble import Perturbation
 from sowcast.forecast.hindcast_shards import parse_shard
+from sowcast.forecast.model_noise import TUNED_NOISE_SCALE, noise_scale_option
 from sowcast.forecast.options import bundle_option, lead_option, trusted_keys
 from sowcast.options import option, parse
 
@@ -97,6 +98,8 @@ class HindcastOptions:
     perturbation: Perturbation = option(Perturbation(), "as forecast.perturbation (noise seeded by the start date)")
     noise_seed: int = option(0, "stochastic bundles only: the model noise of each (start, member, step), as "
                                 "forecast.noise_seed", low=0)
+    noise_scale: float = option(TUNED_NOISE_SCALE, "stochastic bundles only: the model noise x this, as "
+                                                   "forecast.noise_scale", convert=noise_scale_option)
     variables: tuple[str, ...] = option(DEFAULT_VARIABLES, "surface variables kept")
     threads: int = option(2, "cores for onnxruntime; 0: all cores", low=0)
     parallel: Literal["members", "intra_op"] = option(
@@ -141,4 +144,6 @@ class HindcastOptions:
                "precision": self.precision, "keep_daily": self.keep_daily}
         if stochastic:
             out["noise_seed"] = self.noise_seed
+            if self.noise_scale != 1.0:  # hindcasts made before the option keep their fingerprint
+                out["noise_scale"] = self.noise_scale
         return out

@@ -22,6 +22,7 @@ from sowcast.config_values import whole
 from sowcast.data.schema import time_step_iso
 from sowcast.errors import SowcastError
 from sowcast.forecast.ensemble import Perturbation
+from sowcast.forecast.model_noise import TUNED_NOISE_SCALE, noise_scale_option
 from sowcast.options import option, parse
 
 GROUP = "forecast"
@@ -89,6 +90,10 @@ class ForecastOptions:
     noise_seed: int = option(0, "stochastic bundles (manifest model.noise) only: member m of the start at time "
                                 "t draws step k's model noise from numpy default_rng([noise_seed, t as "
                                 "YYYYMMDDhhmm, m, k, 0x6e6f6973]) (sowcast/forecast/model_noise.py)", low=0)
+    noise_scale: float = option(TUNED_NOISE_SCALE, "stochastic bundles only: the model noise x this at every step "
+                                                   "(1: as trained; 1.3 tuned on the demo's training years, "
+                                                   "sowcast/forecast/model_noise.py); > 0",
+                                convert=noise_scale_option)
     lagged: LaggedStarts = option(LaggedStarts(), "lagged starts")
     threads: int = option(2, "cores for onnxruntime (power budget); 0: all cores", low=0)
     inter_op_threads: int = option(1, "onnxruntime inter_op_num_threads", low=0)
@@ -133,7 +138,7 @@ class ForecastOptions:
             "init_time": None if self.init_time is None else str(self.init_time),
             "lead": time_step_iso(self.lead_time), "members": self.members,
             "perturbation": self.perturbation.as_config(), "noise_seed": self.noise_seed,
-            "lagged": {"n": self.lagged.n, "spacing": self.lagged.spacing},
+            "noise_scale": self.noise_scale, "lagged": {"n": self.lagged.n, "spacing": self.lagged.spacing},
             "threads": self.threads, "inter_op_threads": self.inter_op_threads, "spinning": self.spinning,
             "parallel": self.parallel, "batch": self.batch, "checkpoint_every": self.checkpoint_every,
             "precision": self.precision,
