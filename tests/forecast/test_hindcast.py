@@ -104,6 +104,14 @@ def test_stochastic_hindcast_members_and_starts_draw_their_own_noise(long_data, 
     assert not np.array_equal(open_hindcast(tmp_path / "seed1", "daily")["2m_temperature"].values, t)
     one_line_error(lambda: _hc(long_data, tmp_path / "x", "stochastic", noise_seed=-2),
                    "hindcast.noise_seed must be at least 0")
+    # the noise scale (default 1.3) changes the members and is recorded for the products' check
+    run_hindcast(_hc(long_data, tmp_path / "unit", "stochastic", noise_scale=1, **kw))
+    unit = open_hindcast(tmp_path / "unit", "daily")
+    assert unit.attrs["noise_scale"] == 1.0 and open_hindcast(tmp_path / "both", "daily").attrs["noise_scale"] == 1.3
+    assert not np.array_equal(unit["2m_temperature"].values, t)
+    np.testing.assert_array_equal(unit["2m_temperature"].values[:, 0, 0] != t[:, 0, 0], True)
+    one_line_error(lambda: _hc(long_data, tmp_path / "x", "stochastic", noise_scale=-1),
+                   "hindcast.noise_scale must be > 0")
 
 
 def test_real_stochastic_bundle_hindcast_grouping(stochastic_bundle, tmp_path):

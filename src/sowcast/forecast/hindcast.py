@@ -278,6 +278,8 @@ class _Hindcaster:
         stepper = Stepper(model, static, bundle.grid, step, list(bundle.forcing_names), nonnegative, options.batch, noise)
         attrs = {"title": "sowcast hindcast", "bundle_sha256": str(bundle.sha256), "hindcast_fingerprint": _fingerprint(config),
                  "time_step": time_step_iso(step), "lead": time_step_iso(options.lead_time)}
+        if noise is not None:  # the products compare it with the forecast's (climatology.nc keeps it)
+            attrs["noise_scale"] = noise.scale
         generator = None
         if options.perturbation.active() and options.members > 1:
             generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation,

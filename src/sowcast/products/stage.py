@@ -226,6 +226,7 @@ def run(options: ProductsOptions) -> ProductsResult:
         _log("no climatology (run 'sowcast hindcast'): weekly totals only, no anomalies or terciles", logging.WARNING)
     if src.calibration is not None and src.climatology is None:
         raise SowcastError("the calibration needs the model climatology (climatology.nc) it was fitted with")
+    _check_noise_scale(forecast.attrs, src.climatology)
     weekly = weekly_products(forecast, src.climatology, calibrate=options.calibrate, calibration=src.calibration,
                              dry_mm_per_day=options.dry_season_mm_per_day)
     outlook_loc, outlook_map = _planting(options, src, _daily_rain(forecast, src.calibration, issue), issue)
@@ -265,6 +266,21 @@ def _to_netcdf(ds: xr.Dataset, path: Path) -> None:
     ds.attrs["title"] = PRODUCT_TITLES.get(path.name, "sowcast products")
     ds, encoding = cf_dataset(ds, ds.attrs["title"], "sowcast products")
     ds.to_netcdf(path, encoding=encoding)
+
+
+def _check_noise_scale(forecast_attrs: dict, climatology: xr.Dataset | None) -> None:
+    """A warning when a stochastic forecast's ``noise_scale`` differs from the one of the
+    hindcasts behind the model climatology (1 where a file predates the option): the terciles
+    would compare members of a different spread with that climatology."""
+    if climatology is None or "model_noise" not in forecast_attrs:
+        return
+    ours = float(forecast_attrs.get("noise_scale", 1.0))
+    theirs = float(climatology.attrs.get("hindcast_noise_scale", 1.0))
+    if not np.isclose(ours, theirs):
+        _log(f"the forecast's model noise is x {ours:g} but the climatology's hindcasts had x {theirs:g}: "
+             f"the terciles compare members of another spread; make the hindcasts (and the calibration) again "
+             f"with hindcast.noise_scale={ours:g}, or forecast with forecast.noise_scale={theirs:g}",
+             logging.WARNING)
 
 
 def _log(message: str, level: int = logging.INFO) -> None:
