@@ -60,11 +60,34 @@ def test_more_spread_is_rewarded_when_members_are_too_close():
     assert float(loss(right, truth)) < float(loss(under, truth))
 
 
+def test_rollout_mean_term_by_hand():
+    # 2 members, a 2-step rollout at one point (diff_std 1, alpha 1: the fair CRPS):
+    # member a: 1, 3 (mean 2); member b: 4, 0 (mean 2); truth 2, 2 (mean 2).
+    # per step: step 1 |1-2|, |4-2| -> skill 1.5, pairs 2 * 3 / (2 * 2 * 1) = 1.5 -> 0;
+    #           step 2 |3-2|, |0-2| -> 1.5 - 1.5 = 0; the means agree with the truth: 0.
+    # members that each day look right but cancel over the rollout: the term sees nothing
+    # wrong here; with the truth at 2, 6 (mean 4) it adds the error of the means, 2.
+    pred = torch.tensor([[1.0, 3.0], [4.0, 0.0]]).view(1, 2, 2, 1, 1, 1)
+    plain = AreaWeightedAFCRPS([0.0], [1.0], members=2, alpha=1.0)
+    both = AreaWeightedAFCRPS([0.0], [1.0], members=2, alpha=1.0, aggregate_weight=0.5)
+    flat = torch.tensor([2.0, 2.0]).view(1, 2, 1, 1, 1)
+    assert float(plain(pred, flat)) == pytest.approx(0.0) and float(both(pred, flat)) == pytest.approx(0.0)
+    wet = torch.tensor([2.0, 6.0]).view(1, 2, 1, 1, 1)
+    # per step: step 1 as above 0; step 2 |3-6|, |0-6| -> 4.5 - 1.5 = 3: mean 1.5.
+    # means 2, 2 against 4: |2 - 4| = 2, no spread: 2 -> 1.5 + 0.5 * 2 = 2.5
+    assert float(plain(pred, wet)) == pytest.approx(1.5)
+    assert float(both(pred, wet)) == pytest.approx(2.5)
+    # one step: nothing to aggregate
+    assert float(both(pred[:, :, :1], wet[:, :1])) == pytest.approx(float(plain(pred[:, :, :1], wet[:, :1])))
+
+
 def test_bad_settings_are_one_line_errors():
     with pytest.raises(SowcastError, match="at least 2"):
         AreaWeightedAFCRPS([0.0], [1.0], members=1)
     with pytest.raises(SowcastError, match=r"in \[0, 1\]"):
         AreaWeightedAFCRPS([0.0], [1.0], alpha=1.5)
+    with pytest.raises(SowcastError, match="train.aggregate_weight must be >= 0"):
+        AreaWeightedAFCRPS([0.0], [1.0], aggregate_weight=-1)
 
     class Model:
         stochastic = False
