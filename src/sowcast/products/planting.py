@@ -281,19 +281,29 @@ def remaining_dry_spell_probability(history: xr.DataArray | xr.Dataset, rules, d
     prefix_longest = np.maximum.accumulate(run, axis=-1)
     lead = np.where(dry.all(axis=-1), R, np.argmax(~dry, axis=-1))
     first_unknown = np.where(unknown.any(axis=-1), np.argmax(unknown, axis=-1), R)
-    dims = ("year", *other)
-    coords = {d: hist[d] for d in other if d in hist.indexes}
-    lead_da = xr.DataArray(lead, dims=dims, coords=coords)
-    first_unknown_da = xr.DataArray(first_unknown, dims=dims, coords=coords)
-    for v in np.unique(r.values[r.values > 0]):
-        v = int(v)
-        longest = xr.DataArray(prefix_longest[..., v - 1], dims=dims, coords=coords)
-        valid = first_unknown_da >= v
-        event = ((t + np.minimum(lead_da, v) > limit) | (longest > limit)) & valid
-        n_valid = valid.sum("year")
-        frac = event.sum("year") / n_valid.where(n_valid >= MIN_HISTORY_YEARS)
-        p = xr.where(r == v, frac, p)
-    p = p.transpose(*xr.broadcast(t, r, template)[2].dims)
+    # each case (t, r) against every past year at once: the history's arrays broadcast onto the
+    # cases' dims (those of t, r and the points), the longest run read at each case's own r
+    t_b, r_b, order = xr.broadcast(t, r, template)
+    t_b, r_b = t_b.transpose(*order.dims), r_b.transpose(*order.dims)
+    cases = t_b.dims
+    shape = t_b.shape
+
+    def on_cases(values: np.ndarray, extra: tuple[str, ...] = ()) -> np.ndarray:
+        da = xr.DataArray(values, dims=("year", *other, *extra))
+        return np.broadcast_to(da.transpose("year", *[d for d in cases if d in other], *extra)
+                               .expand_dims({d: 1 for d in cases if d not in other})
+                               .transpose("year", *cases, *extra).values, (len(years), *shape, *[R] * len(extra)))
+
+    tv, rv = t_b.values, r_b.values
+    at = np.clip(rv - 1, 0, R - 1)[None, ..., None]
+    longest = np.take_along_axis(on_cases(prefix_longest, ("day",)), np.broadcast_to(at, (len(years), *shape, 1)),
+                                 axis=-1)[..., 0]
+    valid = on_cases(first_unknown) >= rv
+    event = ((tv + np.minimum(on_cases(lead), rv) > limit) | (longest > limit)) & valid
+    n_valid = valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(n_valid >= MIN_HISTORY_YEARS, event.sum(axis=0) / n_valid, np.nan)
+    p = t_b.copy(data=np.where(rv > 0, frac, 0.0)).astype(np.float64)
     if bool(p.isnull().any()):
         attrs["reason"] = (f"fewer than {MIN_HISTORY_YEARS} past years with complete data in the same calendar "
                            "days at some points")
