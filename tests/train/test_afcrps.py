@@ -69,7 +69,7 @@ def test_rollout_mean_term_by_hand():
     # wrong here; with the truth at 2, 6 (mean 4) it adds the error of the means, 2.
     pred = torch.tensor([[1.0, 3.0], [4.0, 0.0]]).view(1, 2, 2, 1, 1, 1)
     plain = AreaWeightedAFCRPS([0.0], [1.0], members=2, alpha=1.0)
-    both = AreaWeightedAFCRPS([0.0], [1.0], members=2, alpha=1.0, aggregate_weight=0.5)
+    both = AreaWeightedAFCRPS([0.0], [1.0], members=2, alpha=1.0, aggregate_weights=[0.5])
     flat = torch.tensor([2.0, 2.0]).view(1, 2, 1, 1, 1)
     assert float(plain(pred, flat)) == pytest.approx(0.0) and float(both(pred, flat)) == pytest.approx(0.0)
     wet = torch.tensor([2.0, 6.0]).view(1, 2, 1, 1, 1)
@@ -79,6 +79,27 @@ def test_rollout_mean_term_by_hand():
     assert float(both(pred, wet)) == pytest.approx(2.5)
     # one step: nothing to aggregate
     assert float(both(pred[:, :, :1], wet[:, :1])) == pytest.approx(float(plain(pred[:, :, :1], wet[:, :1])))
+    # per channel: a second channel with weight 0 adds nothing but its daily scores
+    two = AreaWeightedAFCRPS([0.0], [1.0, 1.0], members=2, alpha=1.0, aggregate_weights=[0.5, 0.0])
+    pred2, wet2 = torch.cat([pred, pred], dim=3), torch.cat([wet, wet], dim=2)
+    assert float(two(pred2, wet2)) == pytest.approx((2.5 + 1.5) / 2)
+
+
+def test_aggregate_weights_by_channel_prefix():
+    class Model:
+        stochastic = True
+
+    class Source:
+        class grid:
+            lat = np.array([0.0])
+        channels = ["2m_temperature", "total_precipitation"]
+        statistics = {"std": np.array([1.0, 1.0]), "diff_std": np.array([1.0, 1.0])}
+
+    loss = make_loss({"loss": "afcrps", "aggregate_weights": {"total_precipitation": 2.0}}, Source, Model)
+    assert loss.aggregate_weights.tolist() == [0.0, 2.0] and loss.aggregates
+    assert not make_loss({"loss": "afcrps"}, Source, Model).aggregates
+    with pytest.raises(SowcastError, match="train.aggregate_weights: 'rain' matches no channel"):
+        make_loss({"loss": "afcrps", "aggregate_weights": {"rain": 1.0}}, Source, Model)
 
 
 def test_bad_settings_are_one_line_errors():
@@ -86,8 +107,8 @@ def test_bad_settings_are_one_line_errors():
         AreaWeightedAFCRPS([0.0], [1.0], members=1)
     with pytest.raises(SowcastError, match=r"in \[0, 1\]"):
         AreaWeightedAFCRPS([0.0], [1.0], alpha=1.5)
-    with pytest.raises(SowcastError, match="train.aggregate_weight must be >= 0"):
-        AreaWeightedAFCRPS([0.0], [1.0], aggregate_weight=-1)
+    with pytest.raises(SowcastError, match="train.aggregate_weights: one weight >= 0 per channel"):
+        AreaWeightedAFCRPS([0.0], [1.0], aggregate_weights=[-1.0])
 
     class Model:
         stochastic = False

@@ -40,9 +40,10 @@ which keeps the fair score's calibration and avoids its degenerate solutions whe
 members collapse. Errors are normalised by ``diff_std[c]`` and weighted by ``a[h] v[c]``
 as above, then averaged over samples, lead times and points.
 
-**Rollout-mean afCRPS** (``train.aggregate_weight`` w > 0, afCRPS only): a rollout of ``n >= 2``
-steps adds ``w`` times the afCRPS of the members' mean over the ``n`` steps against the
-truth's, with the same normalisation and weights. The per-step score judges each day's
+**Rollout-mean afCRPS** (``train.aggregate_weights``, ``{prefix: w}`` as ``variable_weights``,
+unlisted channels 0; afCRPS only): a rollout of ``n >= 2`` steps adds, per channel, ``w`` times
+the afCRPS of the members' mean over the ``n`` steps against the truth's, with the same
+normalisation and weights. The per-step score judges each day's
 marginal distribution; it does not see whether a member's days hang together, so an ensemble
 can be right day by day and too narrow over a week (the demo's weekly rain spread/error
 0.62-0.67 after week 1). The mean over the rollout is the quantity the weekly products
@@ -87,16 +88,16 @@ def latitude_weights(lat: Sequence[float] | np.ndarray) -> np.ndarray:
     return weights / weights.mean()
 
 
-def variable_weights(channels: Sequence[str], weights: Mapping[str, float] | None) -> np.ndarray:
-    """One weight per channel from ``{prefix: weight}`` (longest prefix wins, default 1)."""
+def variable_weights(channels: Sequence[str], weights: Mapping[str, float] | None, default: float = 1.0,
+                     key: str = "train.variable_weights") -> np.ndarray:
+    """One weight per channel from ``{prefix: weight}`` (longest prefix wins, else ``default``)."""
     weights = dict(weights or {})
-    out = np.ones(len(channels), np.float64)
+    out = np.full(len(channels), float(default), np.float64)
     for prefix, w in weights.items():
         if not any(str(c).startswith(str(prefix)) for c in channels):
-            raise SowcastError(f"train.variable_weights: {prefix!r} matches no channel; "
-                               f"channels are {', '.join(channels)}")
+            raise SowcastError(f"{key}: {prefix!r} matches no channel; channels are {', '.join(channels)}")
         if float(w) < 0:
-            raise SowcastError(f"train.variable_weights: weight of {prefix!r} is negative ({w})")
+            raise SowcastError(f"{key}: weight of {prefix!r} is negative ({w})")
     for i, c in enumerate(channels):
         matches = [p for p in weights if str(c).startswith(str(p))]
         if matches:
@@ -218,15 +219,19 @@ class AreaWeightedAFCRPS(AreaWeightedLoss):
     def __init__(self, lat: Sequence[float] | np.ndarray, diff_std: Sequence[float] | np.ndarray,
                  channel_weights: Sequence[float] | np.ndarray | None = None, members: int = 2,
                  alpha: float = 0.95, valid: np.ndarray | None = None, log_offsets: Sequence[float] | None = None,
-                 aggregate_weight: float = 0.0):
+                 aggregate_weights: Sequence[float] | np.ndarray | None = None):
         super().__init__(lat, diff_std, channel_weights, valid, log_offsets)
         if int(members) < 2:
             raise SowcastError(f"train.ensemble_members must be at least 2 for the CRPS loss, not {members}")
         if not 0.0 <= float(alpha) <= 1.0:
             raise SowcastError(f"train.crps_alpha must lie in [0, 1], not {alpha}")
-        if not float(aggregate_weight) >= 0.0:
-            raise SowcastError(f"train.aggregate_weight must be >= 0, not {aggregate_weight}")
-        self.members, self.alpha, self.aggregate_weight = int(members), float(alpha), float(aggregate_weight)
+        aggregate = np.zeros(len(self.inv_scale)) if aggregate_weights is None else np.asarray(aggregate_weights,
+                                                                                              np.float64)
+        if aggregate.shape != (len(self.inv_scale),) or not (aggregate >= 0).all():
+            raise SowcastError(f"train.aggregate_weights: one weight >= 0 per channel is needed, not {aggregate}")
+        self.members, self.alpha = int(members), float(alpha)
+        self.aggregates = bool(aggregate.any())
+        self.register_buffer("aggregate_weights", torch.tensor(aggregate, dtype=torch.float32), persistent=False)
 
     def pointwise(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """afCRPS per point ``[B, ..., C, H, W]`` in normalised units, before weighting."""
@@ -241,13 +246,13 @@ class AreaWeightedAFCRPS(AreaWeightedLoss):
         return skill - (1.0 - eps) / (2.0 * m * (m - 1)) * pairs
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The mean afCRPS; with ``aggregate_weight`` and a rollout ``pred [B, M, n, C, H, W]``,
-        ``target [B, n, C, H, W]`` of ``n >= 2`` steps, plus that weight x the afCRPS of the
-        means over the ``n`` steps (module doc)."""
+        """The mean afCRPS; with ``aggregate_weights`` and a rollout ``pred [B, M, n, C, H, W]``,
+        ``target [B, n, C, H, W]`` of ``n >= 2`` steps, plus each channel's weight x the afCRPS
+        of its means over the ``n`` steps (module doc)."""
         loss = self.weight(self.pointwise(pred, target)).mean()
-        if self.aggregate_weight > 0 and target.dim() == 5 and target.shape[1] >= 2:
+        if self.aggregates and target.dim() == 5 and target.shape[1] >= 2:
             mean = self.pointwise(pred.mean(dim=2), target.mean(dim=1))
-            loss = loss + self.aggregate_weight * self.weight(mean).mean()
+            loss = loss + (self.weight(mean) * self.aggregate_weights[:, None, None]).mean()
         return loss
 
 
@@ -272,9 +277,10 @@ def make_loss(t: Mapping, source, model) -> AreaWeightedLoss:
                            "the members of a deterministic model are all the same")
     try:
         members, alpha = int(t.get("ensemble_members", 2)), float(t.get("crps_alpha", 0.95))
-        aggregate = float(t.get("aggregate_weight", 0.0) or 0.0)
     except (TypeError, ValueError):
         raise SowcastError(f"train.ensemble_members must be an integer and train.crps_alpha a number, "
                            f"not {t.get('ensemble_members')!r} and {t.get('crps_alpha')!r}") from None
+    aggregate = t.get("aggregate_weights")
+    aggregate = variable_weights(source.channels, dict(aggregate), 0.0, "train.aggregate_weights") if aggregate else None
     return AreaWeightedAFCRPS.from_source(source, weights, model=model, members=members, alpha=alpha,
-                                          aggregate_weight=aggregate)
+                                          aggregate_weights=aggregate)

@@ -36,8 +36,9 @@ class TrainOptions:
                                                             "(model.noise_channels > 0), MSE for a deterministic one")
     ensemble_members: int = option(2, "afCRPS: draws of each window compared with the truth (same rank)", low=1)
     crps_alpha: float = option(0.95, "afCRPS: 1 the fair CRPS, 0 the plain ensemble CRPS", low=0, high=1)
-    aggregate_weight: float = option(0.0, "afCRPS: a rollout of n >= 2 steps adds this x the afCRPS of the "
-                                          "members' mean over the n steps (sowcast/train/losses.py); 0: off", low=0)
+    aggregate_weights: dict[str, float] = option({}, "afCRPS: channel-name prefix -> weight w: a rollout of n >= 2 "
+                                                     "steps adds w x the afCRPS of the channel's mean over the n "
+                                                     "steps (sowcast/train/losses.py); unlisted channels 0")
     train_range: Any = option("auto", "[start, end] (inclusive) every state of a training window lies in; auto: "
                                       "the store's times before validation; null: the whole store")
     validation_range: Any = option("auto", "[start, end] of held-out times; auto: the last 15 % of the store; "
