@@ -62,18 +62,22 @@ def step_times(bundle_dir: Path, members: int, batch: int, repeats: int) -> list
     from sowcast.bundle.reader import load_bundle
     from sowcast.forecast.engine import Stepper, forcing_block, static_fields
     from sowcast.forecast.member_threads import CallRunner
+    from sowcast.forecast.model_noise import TUNED_NOISE_SCALE, bundle_noise, start_key, step_keys
     from sowcast.forecast.session import StepModel
 
     bundle = load_bundle(bundle_dir)
     step = pd.Timedelta(bundle.time_step)
     splits = {"1 thread": (1, 1), "intra_op, 2 threads (before)": (2, 1), "members, 2 threads (after)": (1, 2)}
     steppers = {}
+    keys = None
     for name, (intra_op, workers) in splits.items():
         model = StepModel(bundle.model_path("fp32"), intra_op)
+        # a stochastic model's noise as the engine draws it (seed 0, the default scale): its cost is the step's too
+        noise = bundle_noise(bundle.manifest, model.noise_shape, 0, "the bundle", TUNED_NOISE_SCALE)
         steppers[name] = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names),
-                                 np.zeros(len(bundle.channels), bool), batch, None, CallRunner(workers))
-    if next(iter(steppers.values())).model.stochastic:
-        sys.exit("step timing: give a deterministic bundle")
+                                 np.zeros(len(bundle.channels), bool), batch, noise, CallRunner(workers))
+        if noise is not None:
+            keys = step_keys(np.full(members, start_key("2009-05-01")), np.arange(members), 1)
     t_in = int(bundle.n_input_steps)
     rng = np.random.default_rng(0)
     window = rng.standard_normal((members, t_in, len(bundle.channels), *bundle.grid.shape)).astype(np.float32)
@@ -85,7 +89,7 @@ def step_times(bundle_dir: Path, members: int, batch: int, repeats: int) -> list
     for _ in range(repeats):
         for name, stepper in steppers.items():
             t0, c0 = time.perf_counter(), time.process_time()
-            outputs[name] = stepper.run(window, forcings, "a timed step")
+            outputs[name] = stepper.run(window, forcings, "a timed step", keys)
             ms[name].append(1000 * (time.perf_counter() - t0))
             cpu_ms[name].append(1000 * (time.process_time() - c0))
     for stepper in steppers.values():

@@ -5,9 +5,13 @@ members x 46 days, 2 threads, members side by side) once per batch size, taking 
 (1 2 4 8 1 2 4 8 ...) so that a machine busy with other work slows them alike, with the
 measuring helpers of ``benchmarks/forecast_parallel.py``: wall, CPU seconds of the process
 (user + system), member-days per CPU-second of the whole process and of the rollout as the
-command reports it, peak RSS. The hindcasts of every batch size must be the same bytes
-(the script exits 1 otherwise; ``tests/forecast/test_hindcast.py`` checks it on a tiny
-chain).
+command reports it, peak RSS. The hindcasts of every batch size must be the same to float32
+round-off: the script prints whether they are the same bytes and the largest difference per
+variable, and exits 1 when a value differs by more than 1e-5 of its size plus 1e-3
+(onnxruntime's matrix products block a batch of 4 members differently from 1, so a real
+model's members differ in the last bits: 2026-12-06, the demo's stochastic model, 1 ulp on
+day 1, 7e-4 mm of rain at most over 46 days; ``tests/forecast/test_hindcast.py`` checks the
+grouping on tiny chains).
 
     .venv/bin/python benchmarks/hindcast_batch.py                      # batch 1 2 4 8, 2 repeats
     .venv/bin/python benchmarks/hindcast_batch.py --batches 4 16 --repeats 3 --json /tmp/hb.json
@@ -27,20 +31,34 @@ import pandas as pd
 from forecast_parallel import ROOT, table, take_turns
 
 
-def _same_bytes(folders: list[Path]) -> bool:
-    """Every hindcast file of the first folder has the same bytes in the others."""
+def _compare(folders: list[Path]) -> tuple[bool, bool, dict[str, float]]:
+    """(same bytes, same to round-off, largest absolute difference per variable) of every
+    hindcast file of the first folder against the others."""
+    import numpy as np
     import xarray as xr
 
-    def arrays(folder: Path) -> dict[str, bytes]:
+    def arrays(folder: Path) -> dict[str, np.ndarray]:
         out = {}
         for path in sorted(folder.rglob("*")):
             if path.suffix in (".nc", ".zarr") and path.name != "climatology.nc":
                 with xr.open_dataset(path, chunks=None) as ds:
-                    out.update({f"{path.relative_to(folder)}:{n}": ds[n].values.tobytes() for n in ds.data_vars})
+                    out.update({f"{path.relative_to(folder)}:{n}": ds[n].values for n in ds.data_vars})
         return out
 
     ref = arrays(folders[0])
-    return bool(ref) and all(arrays(f) == ref for f in folders[1:])
+    same, close, largest = bool(ref), bool(ref), {}
+    for folder in folders[1:]:
+        other = arrays(folder)
+        if other.keys() != ref.keys():
+            return False, False, {}
+        for key, a in ref.items():
+            b = other[key]
+            same &= a.tobytes() == b.tobytes()
+            close &= bool(np.allclose(a, b, rtol=1e-5, atol=1e-3, equal_nan=True))
+            name = key.rpartition(":")[2]
+            diff = np.abs(a.astype(np.float64) - b)
+            largest[name] = max(largest.get(name, 0.0), float(np.nanmax(diff)) if diff.size else 0.0)
+    return same, close, largest
 
 
 def main() -> None:
@@ -74,8 +92,9 @@ def main() -> None:
                              lambda k: shutil.rmtree(folders[k], ignore_errors=True))
         days = pd.Timedelta(args.lead) / pd.Timedelta("1D")
         rows = table(results, n_starts * args.members * days)
-        identical = _same_bytes(folders)
-        print(f"hindcasts of all batch sizes the same bytes: {identical}")
+        identical, close, largest = _compare(folders)
+        print(f"hindcasts of all batch sizes the same bytes: {identical}; the same to float32 round-off: {close}; "
+              "largest difference: " + ", ".join(f"{k} {v:.2g}" for k, v in largest.items()))
         if args.json:
             from sowcast.atomic import atomic_write_text
 
@@ -83,8 +102,9 @@ def main() -> None:
                 "benchmark": "hindcast_batch",
                 "figures": [{"figure": f"hindcast member-days per CPU-s, {r['config']}",
                              "value": r["member_days_per_cpu_s"], "unit": "member-days/CPU-s"} for r in rows],
-                "details": {"rows": rows, "identical": identical, "load_average": os.getloadavg()[0]}}, indent=1))
-        if not identical:
+                "details": {"rows": rows, "identical": identical, "close": close, "largest_difference": largest,
+                            "load_average": os.getloadavg()[0]}}, indent=1))
+        if not close:
             sys.exit(1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
