@@ -413,8 +413,7 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     """
     th = thresholds if isinstance(thresholds, PlantingThresholds) else PlantingThresholds.from_mapping(thresholds)
     rules = rules if isinstance(rules, SeasonRules) else load_rules(rules)
-    if isinstance(weeks, bool) or not isinstance(weeks, (int, np.integer)) or weeks < 1:
-        raise SowcastError(f"weeks must be a whole number >= 1, not {weeks!r}")
+    _check_weeks(weeks)
     issue = _day(issue_date)
     obs = _season_so_far(observed_daily, issue)
     seasons = _member_seasons(obs, forecast_daily, issue, weeks, rules)
@@ -454,13 +453,17 @@ def expected_onset_by_week(observed_daily: xr.DataArray | xr.Dataset, forecast_d
     x (1 - q) over the members (module doc), before any calibration. Verification and the onset
     calibration score this, so that they judge the probability :func:`planting_outlook` issues."""
     rules = rules if isinstance(rules, SeasonRules) else load_rules(rules)
-    if isinstance(weeks, bool) or not isinstance(weeks, (int, np.integer)) or weeks < 1:
-        raise SowcastError(f"weeks must be a whole number >= 1, not {weeks!r}")
+    _check_weeks(weeks)
     issue = _day(issue_date)
     obs = _season_so_far(observed_daily, issue)
     onset = _onset_by_week(_member_seasons(obs, forecast_daily, issue, weeks, rules), obs, history, rules, weeks)
     return _per_week(onset.expected, onset.week_end, "estimated probability of an onset by the end of the week "
                                                      "(raw: confirmed + censored x (1 - remaining dry-spell probability))")
+
+
+def _check_weeks(weeks) -> None:
+    if isinstance(weeks, bool) or not isinstance(weeks, (int, np.integer)) or weeks < 1:
+        raise SowcastError(f"weeks must be a whole number >= 1, not {weeks!r}")
 
 
 def _season_so_far(observed_daily: xr.DataArray | xr.Dataset, issue: pd.Timestamp) -> xr.DataArray:

@@ -249,6 +249,7 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
     observations up to the start already show an onset are NaN. With ``calibration`` holding
     the onset blend, the forecast probability is blended with climatology as the products
     blend it (:func:`sowcast.calibrate.onset_blend.calibrated_onset_probability`)."""
+    from sowcast.calibrate.onset_blend import calibrated_onset_probability
     from sowcast.products.planting import expected_onset_by_week
     from sowcast.products.season import analyse_seasons
 
@@ -278,7 +279,6 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
         p_clim = onset_by_week_climatology(past_onset, s, WEEKS, min_years=1).drop_vars("week")
         p_clim = p_clim.assign_coords(week=p_fc["week"].values).transpose("point", "week")
         if blend:
-            from sowcast.calibrate.onset_blend import calibrated_onset_probability
             p_fc = calibrated_onset_probability(p_fc, p_clim, calibration).where(p_fc.notnull())
         forecast_day = median_onset_day(p_fc, s, past_onset).fillna(clim_day)
         case = xr.Dataset({"observed": _days(observed), "forecast": forecast_day, "climatology": clim_day,
