@@ -161,3 +161,54 @@ def test_fit_over_less_than_a_year_is_the_mean(tmp_path):
                                  source._first + source._count + source.n_target_steps)[:, rain]
     np.testing.assert_allclose(cycle[rain, 0], states.mean(0), rtol=1e-5, atol=1e-5)
     assert not cycle[rain, 1:].any()
+
+
+def test_more_harmonics_follow_a_sharper_season_and_a_checkpoint_keeps_them(tmp_path):
+    """``model.direct_harmonics: 6``: a cycle with a 5th harmonic (a season sharper than 3
+    harmonics can draw, as the monsoon jump) is recovered by the fit on a real store that
+    ``build_forecaster`` makes, and missed at 3; the count is a hyperparameter only when it is
+    not the default, a checkpoint rebuilds the model; one-line errors."""
+    import xarray as xr
+    import yaml
+    from test_forecaster import ROOT
+
+    from sowcast.data.forcings import year_progress
+    from sowcast.data.testing import make_canonical_store
+    from sowcast.data.windows import WindowSource
+    from sowcast.model.forecaster import build_forecaster
+
+    store = make_canonical_store(tmp_path / "s.zarr", n_times=800, grid=(4, 5), levels=(500,), seed=0)
+    ds = xr.open_zarr(store, consolidated=False).load()
+    theta = 2 * np.pi * year_progress(ds["time"].values)
+    truth = np.zeros((13, 4, 5))
+    truth[0], truth[1], truth[9] = 3.0, 2.0, -1.5                 # mean, cos θ, cos 5θ
+    phi = np.stack(harmonic_terms(np.cos(theta), np.sin(theta), 6), -1)
+    ds["total_precipitation"].values[:] = np.einsum("tk,khw->thw", phi, truth)
+    ds.drop_vars([v for v in ds.data_vars if v != "total_precipitation"]).to_zarr(store, mode="a", consolidated=False)
+    source = WindowSource(store)
+    rain = list(source.channels).index("total_precipitation")
+    np.testing.assert_allclose(fit_seasonal_cycle(source, [rain], harmonics=6)[rain], truth, atol=1e-4)
+    fit3 = np.einsum("tk,khw->thw", phi[:, :7], fit_seasonal_cycle(source, [rain])[rain])
+    assert np.abs(fit3 - ds["total_precipitation"].values).max() > 1.0          # 3 harmonics miss the 5θ term
+
+    cfg = yaml.safe_load((ROOT / "conf" / "model" / "tiny.yaml").read_text())
+    assert cfg["direct_harmonics"] == 3
+    g = random_graph(4, 5)
+    cfg = {k: v for k, v in cfg.items() if k != "mesh_level"} | {"direct": ["total_precipitation"]}
+    six = build_forecaster(cfg | {"direct_harmonics": 6}, g, source)
+    assert six.hyperparameters()["direct_harmonics"] == 6
+    assert tuple(six.normalization.seasonal_cycle.shape) == (len(source.channels), 13, 4, 5)
+    np.testing.assert_allclose(six.normalization.seasonal_cycle[rain].numpy(), truth, atol=1e-4)
+    three = build_forecaster(cfg, g, source)
+    assert "direct_harmonics" not in three.hyperparameters()
+    assert tuple(three.normalization.seasonal_cycle.shape[1:2]) == (7,)
+    t = torch.tensor([0.1, 0.45, 0.8]) * 2 * np.pi
+    season = six.normalization.season(torch.cos(t), torch.sin(t))[:, rain]
+    want = 3.0 + 2.0 * torch.cos(t) - 1.5 * torch.cos(5 * t)
+    torch.testing.assert_close(season, want[:, None, None].expand(3, 4, 5), rtol=0, atol=1e-3)
+    again = Forecaster.from_checkpoint(g, six.hyperparameters(), six.state_dict())
+    torch.testing.assert_close(again.normalization.season(torch.cos(t), torch.sin(t)),
+                               six.normalization.season(torch.cos(t), torch.sin(t)), rtol=0, atol=0)
+    for bad in (0, 13, 2.5, "six"):
+        with pytest.raises(SowcastError, match="model.direct_harmonics must be a whole number from 1 to 12, not"):
+            build_forecaster(cfg | {"direct_harmonics": bad}, g, source)

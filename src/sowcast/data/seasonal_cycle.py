@@ -26,6 +26,7 @@ from sowcast.data.forcings import year_progress
 from sowcast.errors import SowcastError
 
 HARMONICS = 3
+MAX_HARMONICS = 12   # a cap on model.direct_harmonics: beyond it a fit of 20 years follows the weather
 BLOCK = 512
 
 

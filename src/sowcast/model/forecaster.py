@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 from sowcast.data.log_statistics import log_space_statistics
-from sowcast.data.seasonal_cycle import fit_seasonal_cycle, fit_seasonal_variance
+from sowcast.data.seasonal_cycle import HARMONICS, MAX_HARMONICS, fit_seasonal_cycle, fit_seasonal_variance
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import ForecastGraph
 from sowcast.model.graph_network import EncodeProcessDecode
@@ -97,7 +97,7 @@ class Forecaster(nn.Module):
                  year_forcings: Sequence[int] | None = None, seasonal_cycle: np.ndarray | None = None,
                  direct_scale_floor: float | None = None, seasonal_variance: np.ndarray | None = None,
                  direct_power: float | None = None, direct_power_centre: str | None = None,
-                 target_only: Sequence[int] | None = None):
+                 target_only: Sequence[int] | None = None, direct_harmonics: int = HARMONICS):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -123,6 +123,8 @@ class Forecaster(nn.Module):
                 raise SowcastError("model.direct needs the cos_year_progress and sin_year_progress forcings "
                                    f"(year_forcings {self.year_forcings} of {self.n_forcings} forcings)")
             self._hyper["year_forcings"] = self.year_forcings
+            if int(direct_harmonics) != HARMONICS:   # recorded only when not the default, so older checkpoints load
+                self._hyper["direct_harmonics"] = int(direct_harmonics)
             if direct_scale_floor is not None:
                 self._hyper["direct_scale_floor"] = float(direct_scale_floor)
             if direct_power is not None:
@@ -149,6 +151,7 @@ class Forecaster(nn.Module):
                                            statistics, static_statistics, forcing_statistics,
                                            self._hyper.get("log_offsets"), direct_channels,
                                            seasonal_cycle, self.grid_shape,
+                                           harmonics=int(direct_harmonics) if direct_channels else HARMONICS,
                                            seasonal_variance=seasonal_variance,
                                            scale_floor=direct_scale_floor if direct_channels else None,
                                            power=direct_power if direct_channels else None,
@@ -289,7 +292,9 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
     scale_floor, power = (_optional_fraction(get(key, None), f"model.{key}") for key in ("direct_scale_floor", "direct_power"))
     centre = str(get("direct_power_centre", MEAN_OF_POWER))
     centre_power = power if centre == POWER_OF_MEAN else None   # the cycle of x, its power taken when read
-    cycle = fit_seasonal_cycle(source, direct, offsets, power=None if centre_power else power) if direct else None
+    harmonics = _harmonics_count(get("direct_harmonics", HARMONICS))
+    cycle = (fit_seasonal_cycle(source, direct, offsets, harmonics, power=None if centre_power else power)
+             if direct else None)
     names = list(source.forcing_names)
     year_forcings = [names.index(n) for n in ("cos_year_progress", "sin_year_progress") if n in names]
 
@@ -314,13 +319,26 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         year_forcings=year_forcings if direct else None,
         seasonal_cycle=cycle,
         direct_scale_floor=scale_floor if direct else None,
-        seasonal_variance=(fit_seasonal_variance(source, direct, cycle, offsets, power=power, centre_power=centre_power)
+        seasonal_variance=(fit_seasonal_variance(source, direct, cycle, offsets, harmonics, power=power,
+                                                 centre_power=centre_power)
                            if direct and scale_floor is not None else None),
+        direct_harmonics=harmonics,
         direct_power=power if direct else None,
         direct_power_centre=centre if direct else None,
         target_only=listed_channels(source.channels, get("target_only", None), "model.target_only"),
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
+
+
+def _harmonics_count(value: Any) -> int:
+    """``model.direct_harmonics`` as an int from 1 to :data:`MAX_HARMONICS`."""
+    try:
+        k = int(value)
+    except (TypeError, ValueError):
+        k = None
+    if k is None or k != value or not 1 <= k <= MAX_HARMONICS:
+        raise SowcastError(f"model.direct_harmonics must be a whole number from 1 to {MAX_HARMONICS}, not {value!r}")
+    return k
 
 
 def _optional_fraction(value: Any, key: str) -> float | None:
