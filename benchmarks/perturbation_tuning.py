@@ -14,7 +14,8 @@ the climatology with the settings it forecasts with: a candidate that shifts the
 distribution, scored against another setting's climatology, would be judged on the shift. The
 held-out years are never touched here: they are for ``sowcast verify`` after the choice.
 
-A candidate is ``SCALE`` or ``SCALE:VARIABLE=SCALE,...`` (``variable_scale`` entries), with
+A candidate is ``SCALE`` or ``SCALE:VARIABLE=SCALE,...`` (``variable_scale`` entries;
+``VARIABLE*=SIGMA`` for a ``relative_scale`` entry, a log-normal factor), with
 ``@NOISE_SCALE`` for a stochastic model's ``hindcast.noise_scale`` (the default's when left
 out), e.g.
 
@@ -22,6 +23,8 @@ out), e.g.
         0.5 1 0.5:total_precipitation=2 0.5:total_precipitation=4
     .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \\
         0.5:total_precipitation=8@1 0.5:total_precipitation=8@1.15 0.5:total_precipitation=8@1.3
+    .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \
+        0.5:total_precipitation*=0.5 0.5:total_precipitation*=1
 
 The bundle's training years must not include the years scored: the script refuses a
 ``--years`` range outside the bundle's training period, so that no held-out year is used.
@@ -42,16 +45,18 @@ VARIABLES = ("total_precipitation", "2m_temperature")
 
 def overrides(candidate: str) -> list[str]:
     """``hindcast.perturbation`` (and ``noise_scale``) overrides of one candidate
-    (``SCALE[:VAR=S,...][@NOISE_SCALE]``)."""
+    (``SCALE[:VAR=S,VAR*=SIGMA,...][@NOISE_SCALE]``)."""
     candidate, at, noise_scale = candidate.partition("@")
     scale, _, rest = candidate.partition(":")
     out = [f"hindcast.perturbation.scale={float(scale)}"]
     if at:
         out.append(f"hindcast.noise_scale={float(noise_scale)}")
     items = [item.partition("=") for item in filter(None, rest.split(","))]
-    if items:  # one merged dict: a dotted key cannot start with a digit (2m_temperature)
-        out.append("++hindcast.perturbation.variable_scale={"
-                   + ",".join(f"{name}:{float(value)}" for name, _, value in items) + "}")
+    for key, chosen in (("variable_scale", [(n, v) for n, _, v in items if not n.endswith("*")]),
+                        ("relative_scale", [(n[:-1], v) for n, _, v in items if n.endswith("*")])):
+        if chosen:  # one merged dict: a dotted key cannot start with a digit (2m_temperature)
+            out.append(f"++hindcast.perturbation.{key}={{"
+                       + ",".join(f"{name}:{float(value)}" for name, value in chosen) + "}")
     return out
 
 

@@ -104,6 +104,35 @@ def test_variable_scale_sets_its_channels_alone():
     assert Perturbation.from_config(cfg.as_config()) == cfg                   # recorded options read back
 
 
+def test_relative_scale_keeps_dry_points_dry_and_the_mean():
+    """``relative_scale``: x * exp(sigma z - sigma^2 / 2) on that variable alone, the default's
+    additive rain (x 8 diff_std) left out; a point at 0 mm stays at 0 in every member."""
+    variables = ["2m_temperature", "total_precipitation"]
+    diff_std = np.array([1.0, 2.0])
+    rain = np.where(np.arange(GRID.shape[1]) % 2 == 0, 0.0, 5.0)[None, :] * np.ones(GRID.shape)
+    window = np.stack([np.stack([np.full(GRID.shape, 290.0), rain])] * 2).astype(np.float32)  # [T, C, H, W]
+    cfg = Perturbation.from_config({"scale": 0.5, "seed": 2, "relative_scale": {"total_precipitation": 0.5}})
+    gen = PerturbationGenerator(GRID, diff_std, cfg, variables)
+    np.testing.assert_array_equal(gen.scales, [0.5, 0.0])        # rain: not additive (default's 8 dropped)
+    np.testing.assert_array_equal(gen.sigmas, [0.0, 0.5])
+    ens = start_ensemble(window, 0, 201, gen, np.array([False, True]))
+    dry = rain == 0
+    assert (ens[:, :, 1][..., dry] == 0).all()                     # dry stays dry in every member
+    factor = ens[1:, 0, 1][:, ~dry] / 5.0
+    np.testing.assert_allclose(ens[1:, 1, 1], ens[1:, 0, 1])       # the same factor at both input steps
+    np.testing.assert_allclose(ens[4, 0, 1], rain * gen.factors(4)[1], rtol=1e-6)  # member 4's own draw
+    # Mean-preserving log-normal: mean ~1 and log-spread ~sigma over 200 members.
+    assert abs(factor.mean() - 1) < 0.05
+    assert abs(np.log(factor).std(axis=0).mean() - 0.5) < 0.05
+    # Temperature: perturbed additively as before.
+    np.testing.assert_allclose(ens[3, 0, 0] - 290.0, gen(3)[0], atol=1e-4)
+    assert Perturbation.from_config(cfg.as_config()) == cfg
+    assert "relative_scale" not in Perturbation().as_config()      # earlier runs' fingerprints unchanged
+    assert Perturbation.from_config({"scale": 0, "variable_scale": {}, "relative_scale": {"x": 0.3}}).active()
+    with pytest.raises(SowcastError, match="relative_scale.total_precipitation must be >= 0"):
+        Perturbation.from_config({"relative_scale": {"total_precipitation": -1}})
+
+
 def test_bad_perturbation_config():
     with pytest.raises(SowcastError, match="scale must be >= 0"):
         Perturbation.from_config({"scale": -1})
@@ -164,3 +193,16 @@ def test_lagged_starts_align_in_valid_time(forecast_data, bundle, tmp_path):
         for name in control.data_vars:
             np.testing.assert_array_equal(lagged_control[name].values, e[name].values[0, 2:])
             assert not np.array_equal(lagged_control[name].values, control[name].values)
+
+
+def test_engine_records_a_relative_rain_perturbation(forecast_data, bundle, tmp_path):
+    """``relative_scale`` through the engine: recorded in the output, rain never negative, and
+    the members part from the control."""
+    pert = {"scale": 0.5, "variable_scale": {}, "relative_scale": {"total_precipitation": 0.5}}
+    run_forecast(options(bundle, forecast_data["store"], tmp_path / "rel.zarr", members=3, lead="2D",
+                         perturbation=pert))
+    with _open(tmp_path / "rel.zarr") as ds:
+        assert "total_precipitation x exp(0.5 noise - 0.5^2/2)" in ds.attrs["perturbation"]
+        assert "total_precipitation x 8" not in ds.attrs["perturbation"]
+        assert (ds["total_precipitation"].values >= 0).all()
+        assert not np.array_equal(ds["2m_temperature"].values[0], ds["2m_temperature"].values[1])

@@ -297,7 +297,8 @@ def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fi
         "lagged_spacing_steps": options.lagged.spacing,
         "perturbation": (f"member 0 of each start unperturbed; others: Gaussian-smoothed white noise "
                          f"(length scale {p.length_scale:g} grid cells) x {p.scale:g} x diff_std per channel"
-                         f"{''.join(f'; {k} x {v:g}' for k, v in p.variable_scale.items())}, "
+                         f"{''.join(f'; {k} x {v:g}' for k, v in p.variable_scale.items() if k not in p.relative_scale)}"
+                         f"{''.join(f'; {k} x exp({v:g} noise - {v:g}^2/2)' for k, v in p.relative_scale.items())}, "
                          f"numpy default_rng([seed={p.seed}, member])"),
         "forecast_config": json.dumps(options.as_config(), sort_keys=True),
         "config_fingerprint": fingerprint,

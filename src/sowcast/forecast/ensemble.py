@@ -43,6 +43,17 @@ its own, in place of ``scale``. The defaults were tuned on the demo's training y
 initial uncertainty must be larger than half a step's change for the members to spread at
 week 1, while 2 m temperature's members were already over-dispersed at 0.5.
 
+``relative_scale`` (``{variable: sigma}``, empty by default) perturbs a variable relative to its
+own value instead, a mean-preserving log-normal factor ::
+
+    x' = x * exp(sigma * smooth_noise - sigma**2 / 2)        (E[x'] = x)
+
+with the same smooth noise. For rain this keeps a dry point dry and spreads a wet one by its
+own size: the additive perturbation adds rain at dry points to half the members (clipped at
+0 for the other half), a wet first day where the analysis is dry. A variable named in
+``relative_scale`` is perturbed by it alone (``variable_scale``'s entry, the default's too,
+does not apply).
+
 Why smooth: white noise at single grid points is pixel noise that a graph network
 averages away in its first encoder layer (or worse, treats as out-of-distribution
 texture); GenCast, FuXi-S2S and ECMWF all perturb at synoptic scales. A Gaussian of about
@@ -109,6 +120,11 @@ class Perturbation:
                               "variable_scale.total_precipitation=0.5 perturbs rain as the rest",
         convert=_variable_scale)
 
+    relative_scale: dict[str, float] = option(
+        {}, "{variable: sigma}: that variable's channels x exp(sigma * noise - sigma^2 / 2) (mean-preserving, "
+            "a dry point stays dry) in place of an additive perturbation; e.g. relative_scale.total_precipitation=0.5",
+        convert=_variable_scale)
+
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None, group: str = "forecast.perturbation") -> Perturbation:
         """``cfg`` parsed as the sub-group ``group`` (one-line errors naming ``group.key``)."""
@@ -122,28 +138,48 @@ class Perturbation:
         not pass unseen) and silently when it is the default's (:data:`TUNED_VARIABLE_SCALE`:
         a model without rain runs on the default settings without a word). Without the
         channels' variables the default's entries cannot apply (every channel: ``scale``);
-        entries that were set are an error."""
+        entries that were set are an error. A variable of ``relative_scale`` has 0 here."""
         by_variable = self.variable_scale
         chosen = {v: s for v, s in by_variable.items() if TUNED_VARIABLE_SCALE.get(v) != s}
+        if not self._known_variables(chosen, "variable_scale", channel_variables, n_channels):
+            return np.full(n_channels, self.scale)
+        return np.array([0.0 if v in self.relative_scale else by_variable.get(v, self.scale)
+                         for v in channel_variables], np.float64)
+
+    def channel_sigmas(self, channel_variables: list[str] | None, n_channels: int) -> np.ndarray:
+        """``[C]`` log-normal sigma of each channel: ``relative_scale[variable]``, else 0."""
+        if not self._known_variables(self.relative_scale, "relative_scale", channel_variables, n_channels):
+            return np.zeros(n_channels)
+        return np.array([self.relative_scale.get(v, 0.0) for v in channel_variables], np.float64)
+
+    @staticmethod
+    def _known_variables(chosen: Mapping[str, float], key: str, channel_variables: list[str] | None,
+                         n_channels: int) -> bool:
+        """Whether ``chosen`` (entries that were set) can apply: an error without the channels'
+        variables, a warning for the variables the model lacks."""
         if channel_variables is None or len(channel_variables) != n_channels:
             if chosen:
-                raise SowcastError("forecast.perturbation.variable_scale needs the bundle's channel variables")
-            return np.full(n_channels, self.scale)
+                raise SowcastError(f"forecast.perturbation.{key} needs the bundle's channel variables")
+            return False
         missing = sorted(set(chosen) - set(channel_variables))
         if missing:
             get_logger("forecast").warning(
-                f"perturbation.variable_scale names {', '.join(missing)}, which the model does not have "
+                f"perturbation.{key} names {', '.join(missing)}, which the model does not have "
                 f"(left out; its variables: {', '.join(sorted(set(channel_variables)))})")
-        return np.array([by_variable.get(v, self.scale) for v in channel_variables], np.float64)
+        return True
 
     def as_config(self) -> dict[str, Any]:
         """The options as ``from_config`` reads them (JSON-ready)."""
-        return {"scale": self.scale, "length_scale": self.length_scale, "seed": self.seed,
-                "variable_scale": dict(self.variable_scale)}
+        out = {"scale": self.scale, "length_scale": self.length_scale, "seed": self.seed,
+               "variable_scale": dict(self.variable_scale)}
+        if self.relative_scale:  # only when set: the fingerprints of earlier runs stay as they were
+            out["relative_scale"] = dict(self.relative_scale)
+        return out
 
     def active(self) -> bool:
         """Whether any channel is perturbed."""
-        return self.scale > 0 or any(v > 0 for v in self.variable_scale.values())
+        return (self.scale > 0 or any(v > 0 for v in self.variable_scale.values())
+                or any(v > 0 for v in self.relative_scale.values()))
 
 
 def smoothing_matrix(n: int, length_scale: float, periodic: bool = False) -> np.ndarray:
@@ -186,6 +222,7 @@ class PerturbationGenerator:
             raise SowcastError("the bundle's diff_std statistics hold NaN or negative values; cannot perturb")
         self.shape = (len(self.diff_std), *grid.shape)
         self.scales = config.channel_scales(channel_variables, len(self.diff_std))
+        self.sigmas = config.channel_sigmas(channel_variables, len(self.diff_std))
         self._lat = smoothing_matrix(grid.shape[0], config.length_scale, periodic=False)
         self._lon = smoothing_matrix(grid.shape[1], config.length_scale, periodic=grid.is_global)
 
@@ -202,8 +239,28 @@ class PerturbationGenerator:
         return np.einsum("ij,cjk,lk->cil", self._lat, white, self._lon, optimize=True)
 
     def __call__(self, member: int) -> np.ndarray:
+        """The additive perturbation ``[C, H, W]`` (0 on the ``relative_scale`` channels)."""
+        return self._additive(self.unit_noise(member))
+
+    def factors(self, member: int) -> np.ndarray:
+        """The relative perturbation ``[C, H, W]``: ``exp(sigma * noise - sigma^2 / 2)`` (1 where
+        sigma is 0)."""
+        return self._relative(self.unit_noise(member))
+
+    def perturb(self, window: np.ndarray, member: int) -> np.ndarray:
+        """``window`` ``[T, C, H, W]`` perturbed in place (the same draw at every input step)."""
         noise = self.unit_noise(member)
+        window += self._additive(noise)[None]
+        if self.sigmas.any():
+            window *= self._relative(noise)[None]
+        return window
+
+    def _additive(self, noise: np.ndarray) -> np.ndarray:
         return ((self.scales * self.diff_std)[:, None, None] * noise).astype(np.float32)
+
+    def _relative(self, noise: np.ndarray) -> np.ndarray:
+        sigma = self.sigmas[:, None, None]
+        return np.exp(sigma * noise - 0.5 * sigma ** 2).astype(np.float32)
 
 
 def nonnegative_channels(statistics: Mapping[str, np.ndarray], n_channels: int) -> np.ndarray:
@@ -239,7 +296,7 @@ def perturbed_window(window: np.ndarray, member: int, members: int, generator: P
     out = np.array(window, dtype=np.float32, copy=True)
     if member % members == 0 or generator is None or not generator.config.active():
         return out  # a control member
-    out += generator(member)[None]
+    generator.perturb(out, member)
     return clip_nonnegative(out, nonnegative, channel_axis=1)
 
 
