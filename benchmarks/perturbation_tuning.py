@@ -23,7 +23,7 @@ out), e.g.
         0.5 1 0.5:total_precipitation=2 0.5:total_precipitation=4
     .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \\
         0.5:total_precipitation=8@1 0.5:total_precipitation=8@1.15 0.5:total_precipitation=8@1.3
-    .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \
+    .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \\
         0.5:total_precipitation*=0.5 0.5:total_precipitation*=1
 
 The bundle's training years must not include the years scored: the script refuses a
