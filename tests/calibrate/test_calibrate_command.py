@@ -26,6 +26,9 @@ def test_the_calibration_is_in_the_bundle_and_checksummed(chain):
         assert bool((abs(cal[f"{name}_tercile_slope"].where(no_skill, 0)) < 1e-12).all())
     assert {"daily_rain_model_quantiles", "onset_blend_weight", "onset_cv_bss"} <= set(cal.data_vars)
     assert cal.attrs["first_year"] == 2000 and cal.attrs["last_year"] == 2001
+    # the tiny store has no ocean index (calibrate.onset_ocean.variable=auto): said, not faked
+    assert cal.attrs["onset_ocean"] == "not applied: the store has none of ocean_index, sea_surface_temperature"
+    assert "onset_ocean_days_per_k" not in cal
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +93,21 @@ def test_calibrate_without_hindcasts_is_one_line_error(sowcast_cli, tmp_path, ch
     ("calibrate.add_to_bundle=maybe", "calibrate.add_to_bundle must be true or false"),
     ("calibrate.onset_region=[1,2]", "calibrate.onset_region must be"),
     ("+calibrate.nonsense=1", "unknown option calibrate.nonsense; known: hindcast,"),
+    ("calibrate.onset_ocean.box=[3,-3,-20,0]", "calibrate.onset_ocean.box must be [lat_min, lat_max, lon_min, "
+                                                "lon_max] with min < max"),
+    ("calibrate.onset_ocean.days=0", "calibrate.onset_ocean.days must be between 1 and 366, not 0"),
 ])
 def test_bad_calibrate_options_are_one_line_errors(sowcast_cli, chain, override, message):
     r = sowcast_cli("calibrate", f"calibrate.hindcast={chain['hindcast']}", f"calibrate.store={chain['store']}",
                     override)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert message in r.stderr, r.stderr
+
+
+def test_a_named_ocean_variable_the_store_lacks_is_one_line_error_and_nothing_written(sowcast_cli, chain, tmp_path):
+    out = tmp_path / "calibration.nc"
+    r = sowcast_cli("calibrate", f"calibrate.hindcast={chain['hindcast']}", f"calibrate.store={chain['store']}",
+                    f"calibrate.output={out}", "calibrate.add_to_bundle=false", "calibrate.onset_ocean.variable=sst_gulf")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "has no 'sst_gulf' for the onset's ocean index" in r.stderr and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

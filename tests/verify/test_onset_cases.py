@@ -96,3 +96,58 @@ def _past_onsets(past: xr.DataArray) -> xr.DataArray:
     seasons = analyse_seasons(past.stack(point=("lat", "lon")).drop_vars(["point", "lat", "lon"])
                               .assign_coords(point=np.arange(6)), RULES)
     return seasons["onset_doy"].where(seasons["onset_status"] == 0)
+
+
+def _ocean_calibration(days_per_k: float = 10.0):
+    """An ocean index over 2001-2009 (a warm 2009) and a calibration that blends half and half
+    and moves past onsets by ``days_per_k`` per K (sowcast/calibrate/onset_ocean.py)."""
+    from sowcast.calibrate.onset_ocean import OceanPredictor, calibration_fields
+
+    time = pd.date_range("2001-01-01", "2009-12-31")
+    anomaly = np.array([-0.4, 0.2, -0.1, 0.3, -0.6, 0.0, 0.5, -0.2, 0.8])[time.year - 2001]
+    index = xr.DataArray(anomaly, dims="time", coords={"time": time})
+    predictor = OceanPredictor("ocean_index", (-3.0, 3.0, -20.0, 0.0), 45, days_per_k)
+    fit = {"days_per_k": days_per_k, "slope": days_per_k, "cv_mae": 1.0, "cv_mae_unshifted": 2.0, "n_cases": 10}
+    week = np.arange(1, 7)
+    cal = xr.Dataset({"onset_blend_weight": ("week", np.full(6, 0.5)), "onset_cv_bss": ("week", np.full(6, 0.1))},
+                     coords={"week": week}, attrs={"probability_floor": 0.02})
+    cal = xr.merge([cal, calibration_fields(predictor, fit, [2001, 2008])], combine_attrs="no_conflicts")
+    return predictor, index, cal
+
+
+def test_the_ocean_moves_the_prior_and_products_and_verification_apply_the_same_move(chain):
+    from sowcast.products.onset_climatology import onset_by_week_climatology
+
+    truth, daily, members = chain
+    held_out, past = truth.sel(time=slice("2009", None)), truth.sel(time=slice(None, "2008"))
+    predictor, index, cal = _ocean_calibration()
+    cases = onset_cases(daily, held_out, past, OnsetSetup(RULES), calibration=cal, ocean=predictor,
+                        ocean_index=index).isel(start=0)
+    shift = predictor.past_onset_shift(index, START, list(range(2001, 2009)))
+    np.testing.assert_allclose(shift.values, 10.0 * (0.8 - np.array([-0.4, 0.2, -0.1, 0.3, -0.6, 0.0, 0.5, -0.2])))
+    open_cases = (cases["observed"].notnull() | cases["forecast"].notnull()).values
+    moved = onset_by_week_climatology(_past_onsets(past) + shift, START, 6, min_years=1)
+    np.testing.assert_allclose(cases["prior_prob_by_week"].transpose("week", "point").values[:, open_cases],
+                               moved.values[:, open_cases])
+    # a warm ocean: the moved climatology expects the rains later than the plain one
+    assert float(cases["prior"].where(open_cases).mean()) > float(cases["climatology"].where(open_cases).mean())
+    plain = onset_cases(daily, held_out, past, OnsetSetup(RULES)).isel(start=0)
+    np.testing.assert_allclose(plain["prior_prob_by_week"].values, plain["clim_prob_by_week"].values)
+    # the planting outlook issues the probability the verification scores
+    outlook = planting_outlook(held_out, members, START, RULES, history=past, calibration=cal,
+                               past_onset_shift=shift)
+    issued = outlook["onset_by_week_expected"].sel(week=slice(1, None)).stack(point=("lat", "lon"))
+    np.testing.assert_allclose(cases["prob_by_week"].transpose("week", "point").values[:, open_cases],
+                               issued.transpose("week", "point").values[:, open_cases], rtol=1e-6)
+    assert outlook.attrs["onset_ocean_shift_days"] == pytest.approx(float(shift.mean()), abs=0.01)
+
+
+def test_verification_of_an_ocean_calibration_needs_the_ocean_index(chain):
+    from sowcast.errors import SowcastError
+    from sowcast.verify.reforecasts import calibrated_onset_cases
+
+    truth, daily, _ = chain
+    _, _, cal = _ocean_calibration()
+    with pytest.raises(SowcastError, match="ocean index"):
+        calibrated_onset_cases(daily, truth.sel(time=slice("2009", None)), truth.sel(time=slice(None, "2008")),
+                               OnsetSetup(RULES), cal)

@@ -12,7 +12,10 @@ store with the truth. Fitted on those years only; applied on the edge box by
   ``_cv_rpss``, ``_cv_rpss_equal_odds``, ``_raw_rpss``, ``_skillful``, ``_n_samples``;
 * daily rain quantiles by lead week (:mod:`.daily_rain`);
 * onset by week, per week (:mod:`.onset_blend`): ``onset_blend_weight``, ``onset_cv_bss``,
-  ``onset_raw_bss``, ``onset_n_cases``;
+  ``onset_raw_bss``, ``onset_n_cases``, fitted against the climatology that
+  the ocean predictor (:mod:`.onset_ocean`) moves: ``onset_ocean_days_per_k`` (0: not
+  applied), ``onset_ocean_slope``, ``_cv_mae``, ``_cv_mae_unshifted``, ``_n_cases``, attrs
+  ``onset_ocean_variable``, ``_box``, ``_days``, ``_years``;
 * attrs: ``probability_floor`` (no probability outside ``[floor, 1 - floor]``, terciles
   within ``[floor, 1 - 2 floor]``), the years, the rules, the neighbourhood, provenance.
 """
@@ -21,9 +24,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +38,9 @@ from sowcast.errors import SowcastError
 from sowcast.log import get_logger
 from sowcast.options import option, parse
 from sowcast.output_lock import output_lock
+
+if TYPE_CHECKING:
+    from sowcast.calibrate.onset_ocean import OceanPredictor
 
 CALIBRATION_FILE = "calibration.nc"
 PRODUCT = "products_calibration"
@@ -54,6 +60,18 @@ def _floor(value: Any, key: str) -> float:
     if not 0 <= out < 1 / 3:
         raise SowcastError(f"{key} must be at least 0 and below 1/3, not {value!r}")
     return out
+
+
+@dataclass(frozen=True)
+class OnsetOceanOptions:
+    """``calibrate.onset_ocean``: the ocean index of the onset's predictor (:mod:`.onset_ocean`)."""
+
+    variable: str | None = option("auto", "store variable averaged over the box (an SST or its anomaly); "
+                                          "auto: ocean_index, else sea_surface_temperature, else none; "
+                                          "null: no ocean predictor")
+    box: tuple[float, float, float, float] = option((-3.0, 3.0, -20.0, 0.0),
+                                                    "[lat_min, lat_max, lon_min, lon_max]; ATL3 (Zebiak 1993)")
+    days: int = option(45, "days of the index's mean, ending at the start", low=1, high=366)
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,9 @@ class CalibrateOptions:
     onset_region: tuple[float, float, float, float] | None = option(
         None, "[lat_min, lat_max, lon_min, lon_max] of the onset cases; null: every land point")
     add_to_bundle: bool = option(True, "add calibration.nc to the bundle folder (its manifest is re-signed)")
+    onset_ocean: OnsetOceanOptions = field(default_factory=OnsetOceanOptions, metadata={
+        "doc": "onset: past onsets moved by the ocean index (sowcast/calibrate/onset_ocean.py), fitted on the "
+               "store's record up to the last training year"})
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> CalibrateOptions:
@@ -87,6 +108,10 @@ class CalibrateOptions:
                                "('sowcast hindcast hindcast.keep_daily=true')")
         if _existing(o.store, "store") is None:
             raise SowcastError("calibrate.store is not set: give the canonical store with the truth")
+        box = o.onset_ocean.box
+        if not (box[0] < box[1] and box[2] < box[3]):
+            raise SowcastError(f"calibrate.onset_ocean.box must be [lat_min, lat_max, lon_min, lon_max] with "
+                               f"min < max, not {list(box)}")
         climatology = _existing(o.climatology, "climatology") or hindcast / "climatology.nc"
         if not climatology.is_file():
             raise SowcastError(f"no climatology {climatology}: run 'sowcast hindcast' (it builds climatology.nc) "
@@ -164,14 +189,57 @@ TERCILE_FIT_ATTRS: dict[str, dict[str, Any]] = {
 }
 
 
-def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: CalibrateOptions, rules) -> xr.Dataset:
-    """The onset part: cases of every training year, climatology from the other years."""
+MIN_OCEAN_YEARS = 8   # seasons of record the ocean predictor's slope needs (a slope on fewer is noise)
+
+
+def fit_ocean(rain_truth: xr.DataArray, index: xr.DataArray, land, starts: pd.DatetimeIndex,
+              options: CalibrateOptions, rules) -> tuple[OceanPredictor | None, xr.Dataset]:
+    """The onset's ocean predictor (:mod:`.onset_ocean`) fitted on the store's years up to the
+    last training year, at the points of the onset region; None (and why, in the attrs) with
+    under :data:`MIN_OCEAN_YEARS` seasons."""
+    from sowcast.calibrate.onset_ocean import OceanPredictor, calibration_fields, fit_days_per_k
+    from sowcast.products.onset_climatology import past_onset_doy
+    from sowcast.verify.reforecasts import _points, _region_mask
+
+    o = options.onset_ocean
+    variable = str(index.attrs["variable"])
+    record = rain_truth.sel(time=rain_truth.time.dt.year <= int(starts.year.max()))
+    points = _points(record, _region_mask(record.lat.values, record.lon.values, options.onset_region, land)).load()
+    onset = past_onset_doy(points, rules)
+    years = onset["year"].values
+    if len(years) < MIN_OCEAN_YEARS:
+        return None, xr.Dataset(attrs={"onset_ocean": f"not applied: the store's record up to the last training "
+                                                      f"year has {len(years)} seasons (needs {MIN_OCEAN_YEARS})"})
+    fit = fit_days_per_k(onset, index, starts, o.days)
+    predictor = OceanPredictor(variable, o.box, o.days, fit["days_per_k"])
+    verdict = "applied" if fit["days_per_k"] else "not applied: no better than the plain climatology on left-out years"
+    _LOG.info(f"onset ocean predictor ({variable}, box {list(o.box)}, {o.days} days; {years.min()}-{years.max()}): "
+              f"slope {fit['slope']:+.1f} d/K, left-out-year MAE {fit['cv_mae']:.2f} against "
+              f"{fit['cv_mae_unshifted']:.2f} unmoved: {verdict}")
+    fields = calibration_fields(predictor, fit, years)
+    fields.attrs["onset_ocean"] = verdict
+    return predictor, fields
+
+
+def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: CalibrateOptions, rules,
+              ocean_index: xr.DataArray | str | None = None) -> xr.Dataset:
+    """The onset part: cases of every training year, climatology from the other years; with
+    ``ocean_index`` (the store's daily ocean index; text: why there is none), the ocean
+    predictor first, and the blend fitted against the climatology it moves."""
     from sowcast.calibrate.onset_blend import fit_onset_blend
     from sowcast.verify.reforecasts import OnsetSetup, onset_cases
 
     starts = pd.DatetimeIndex(daily["start"].values)
     years = sorted(set(starts.year))
     setup = OnsetSetup(rules, options.onset_region)
+    ocean, ocean_fields = None, xr.Dataset(attrs={"onset_ocean": "not applied"})
+    if isinstance(ocean_index, str):
+        ocean_fields.attrs["onset_ocean"], ocean_index = ocean_index, None
+    if ocean_index is not None:
+        ocean, ocean_fields = fit_ocean(rain_truth, ocean_index, land, starts, options, rules)
+        ocean = ocean if ocean is not None and ocean.days_per_k else None
+    if ocean is None:
+        _LOG.info(f"onset ocean predictor: {ocean_fields.attrs['onset_ocean']}")
     parts = []
     for y in years:
         these = daily.sel(start=starts[starts.year == y].values)
@@ -179,9 +247,11 @@ def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: Calibr
         # the other years; year y blanked (a missing season), so the series stays regular
         span = rain_truth.sel(time=rain_truth.time.dt.year.isin(list(range(years[0], years[-1] + 1))))
         past = span.where(span.time.dt.year != y)
-        parts.append(onset_cases(these, truth_y, past, setup, land=land))
+        parts.append(onset_cases(these, truth_y, past, setup, land=land, ocean=ocean, ocean_index=ocean_index))
     cases = xr.concat(parts, dim="start", coords="minimal", compat="override", join="outer")
-    return fit_onset_blend(cases)
+    out = fit_onset_blend(cases)
+    out.attrs.update(ocean_fields.attrs)
+    return xr.merge([out, ocean_fields], combine_attrs="override")
 
 
 def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
@@ -209,7 +279,7 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
     truth_daily, land = read_truth_daily(options.store, names)
     truth = observed_periods(truth_daily, starts)
     out = fit_terciles(periods, truth, per_start_climatology(clim, starts), names, options)
-    daily_note = "daily rain and onset: calibrated"
+    daily_note, ocean_attrs = "daily rain and onset: calibrated", {}
     try:
         daily = open_hindcast(options.hindcast, "daily")
     except SowcastError:
@@ -219,7 +289,9 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
     if daily is not None and RAIN in daily.data_vars and RAIN in truth_daily.data_vars:
         quantiles = fit_daily_rain_quantiles(daily[RAIN], truth_daily[RAIN])
         mapped = map_by_lead_day(daily[RAIN], quantiles.assign_coords(lat=daily["lat"].values, lon=daily["lon"].values))
-        onset = fit_onset(daily.assign({RAIN: mapped}), truth_daily[RAIN], land, options, rules)
+        index = read_ocean_index(options)
+        onset = fit_onset(daily.assign({RAIN: mapped}), truth_daily[RAIN], land, options, rules, index)
+        ocean_attrs = {k: v for k, v in onset.attrs.items() if k.startswith("onset_ocean")}
         out = xr.merge([out, quantiles, onset])
     years = sorted({int(y) for y in pd.DatetimeIndex(starts).year})
     out.attrs = {
@@ -235,6 +307,7 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
         "hindcast_bundle_sha256": str(clim.attrs.get("bundle_sha256", "")),
         "sowcast_version": __import__("sowcast").__version__,
         "created": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ}",
+        **ocean_attrs,
     }
     options.output.parent.mkdir(parents=True, exist_ok=True)
     out, encoding = cf_dataset(out, out.attrs["title"], "sowcast calibrate")
@@ -245,6 +318,29 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
 
         _LOG.info(offer_file_to_bundle(options.bundle, options.output, "calibration", "products.calibration"))
     return options.output
+
+
+OCEAN_VARIABLES = ("ocean_index", "sea_surface_temperature")   # calibrate.onset_ocean.variable=auto, in order
+
+
+def read_ocean_index(options: CalibrateOptions) -> xr.DataArray | str:
+    """The store's daily ocean index of ``options.onset_ocean`` (:func:`.onset_ocean.index_series`),
+    or why there is none (off, or ``auto`` and the store has no :data:`OCEAN_VARIABLES`). A
+    variable named but missing is a one-line error."""
+    from sowcast.calibrate.onset_ocean import OceanPredictor, index_series
+    from sowcast.data.store import open_store
+
+    o = options.onset_ocean
+    if o.variable is None:
+        return "not applied: calibrate.onset_ocean.variable is null"
+    with open_store(options.store, chunks=None) as store:
+        variable = o.variable
+        if variable == "auto":
+            variable = next((v for v in OCEAN_VARIABLES if v in store.data_vars), None)
+            if variable is None:
+                return f"not applied: the store has none of {', '.join(OCEAN_VARIABLES)}"
+        return index_series(store, OceanPredictor(variable, o.box, o.days),
+                            f"the store {options.store} (calibrate.onset_ocean.variable)")
 
 
 def read_calibration(path: str | os.PathLike) -> xr.Dataset:

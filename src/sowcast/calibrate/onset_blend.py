@@ -5,7 +5,8 @@ climatology beats the raw ensemble), ``p_model`` the planting outlook's raw
 ``onset_by_week_expected`` (confirmed onsets plus candidates the forecast's end left
 unchecked, :func:`sowcast.products.planting.expected_onset_by_week`: the probability the
 blend is applied to), ``p_clim`` the climatological chance given no onset by
-the issue date (:mod:`sowcast.products.onset_climatology`). ``w_k`` in 0, 0.05, .., 1 minimises
+the issue date (:mod:`sowcast.products.onset_climatology`), its past onsets moved to this
+year's ocean where the calibration has an ocean predictor (:mod:`.onset_ocean`). ``w_k`` in 0, 0.05, .., 1 minimises
 the Brier score over the training-year hindcast cases (every start and point without an
 observed onset yet, :func:`sowcast.verify.reforecasts.onset_cases`), pooled over the region.
 
@@ -36,16 +37,19 @@ def fit_onset_blend(cases: xr.Dataset) -> xr.Dataset:
     (the raw ensemble fraction against climatology on the same cases) and ``onset_n_cases``.
 
     ``cases``: ``observed`` (days since 1970), ``prob_by_week``, ``clim_prob_by_week`` on
-    ``(start, point, week)``, as :func:`sowcast.verify.reforecasts.onset_cases` gives.
+    ``(start, point, week)``, as :func:`sowcast.verify.reforecasts.onset_cases` gives; with
+    ``prior_prob_by_week`` (the climatology moved by the ocean, :mod:`.onset_ocean`), that is
+    the climatology blended with and scored against.
     """
     years = pd.DatetimeIndex(cases["start"].values).year.values
     if np.unique(years).size < 2:
         raise SowcastError("the onset calibration needs hindcasts of at least 2 years")
     out = {k: [] for k in ("onset_blend_weight", "onset_cv_bss", "onset_raw_bss", "onset_n_cases")}
     start_days = cases["start"].values.astype("datetime64[ns]").astype(np.int64) / 86400e9
+    prior = cases["prior_prob_by_week"] if "prior_prob_by_week" in cases else cases["clim_prob_by_week"]
     for k in cases["week"].values:
         p = cases["prob_by_week"].sel(week=k).transpose("start", ...).values.reshape(len(years), -1)
-        pc = cases["clim_prob_by_week"].sel(week=k).transpose("start", ...).values.reshape(len(years), -1)
+        pc = prior.sel(week=k).transpose("start", ...).values.reshape(len(years), -1)
         obs = cases["observed"].transpose("start", ...).values.reshape(len(years), -1)
         e = (np.isfinite(obs) & (obs <= start_days[:, None] + 7.0 * k)).astype(np.float64)
         ok = np.isfinite(p) & np.isfinite(pc)

@@ -375,7 +375,8 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
                      issue_date, rules: SeasonRules | str | os.PathLike,
                      history: xr.DataArray | xr.Dataset | None = None, weeks: int = 6,
                      thresholds: PlantingThresholds | Mapping | None = None,
-                     calibration: xr.Dataset | None = None) -> xr.Dataset:
+                     calibration: xr.Dataset | None = None,
+                     past_onset_shift: xr.DataArray | None = None) -> xr.Dataset:
     """The planting outlook per point (``location``, ``station`` or ``lat``/``lon``): module doc.
 
     ``observed_daily`` ``(time, ...)`` and ``forecast_daily`` ``(member, time, ...)``: daily
@@ -407,6 +408,9 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     (:mod:`sowcast.products.onset_climatology`), kept non-decreasing and within
     ``[floor, 1 - floor]`` unless the observations confirm the onset; the raw ``E_k`` stays as
     ``onset_by_week_expected_raw``. "No onset expected" then rests on ``1 - E_weeks``.
+    ``past_onset_shift`` (days, on ``year``): each past year's onset moved to this year's ocean
+    before ``C_k`` is made (:mod:`sowcast.calibrate.onset_ocean`; a year where it is NaN is
+    left out); its mean is the attribute ``onset_ocean_shift_days``.
     The false-start and dry-spell risks are kept within ``[floor, 1 - floor]`` (raw values
     beside them); they are bounded, not yet recalibrated against their climatology.
     ``onset_skillful(week)`` is 1 where the blend beat climatology on left-out hindcast years.
@@ -420,7 +424,8 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     onset = _onset_by_week(seasons, obs, history, rules, weeks)
     expected, upper, extra = onset.expected, onset.confirmed + onset.censored, {}
     if calibration is not None and "onset_blend_weight" in calibration and history is not None:
-        expected, extra = _calibrated_onset(expected, seasons.started, history, rules, issue, weeks, calibration)
+        expected, extra = _calibrated_onset(expected, seasons.started, history, rules, issue, weeks, calibration,
+                                            past_onset_shift)
         upper = expected
     onset_any = _onset_or_candidate(seasons.full)
     fs_risk = _false_start_risk(seasons, onset_any, rules)
@@ -443,6 +448,8 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
             out[key] = da
     out = out.drop_vars([c for c in out.coords if c in ("member", "year")], errors="ignore")
     out.attrs = _outlook_attrs(seasons, rules, weeks, th, onset.q_reason, calibrated=bool(extra))
+    if extra and past_onset_shift is not None:
+        out.attrs["onset_ocean_shift_days"] = round(float(past_onset_shift.mean()), 2)
     return out
 
 
@@ -720,7 +727,8 @@ def _window_and_advice_variables(s: _MemberSeasons, expected: xr.DataArray, uppe
 
 
 def _calibrated_onset(exp_p: xr.DataArray, started: xr.DataArray, history, rules: SeasonRules,
-                      issue: pd.Timestamp, weeks: int, calibration: xr.Dataset) -> tuple[xr.DataArray, dict]:
+                      issue: pd.Timestamp, weeks: int, calibration: xr.Dataset,
+                      past_onset_shift: xr.DataArray | None = None) -> tuple[xr.DataArray, dict]:
     """The blended, bounded onset-by-week probability (``planting_outlook`` doc) and the
     variables that say how it was made."""
     from sowcast.calibrate.onset_blend import blend_weights, calibrated_onset_probability
@@ -730,6 +738,8 @@ def _calibrated_onset(exp_p: xr.DataArray, started: xr.DataArray, history, rules
     weight = blend_weights(calibration, week)
     cv_bss = calibration["onset_cv_bss"].reindex(week=week)
     doy = past_onset_doy(_rain(history, "history"), rules, before_year=issue.year)
+    if past_onset_shift is not None:
+        doy = doy + past_onset_shift.reindex(year=doy["year"].values)
     clim = onset_by_week_climatology(doy, issue, weeks, MIN_HISTORY_YEARS)
     mixed = calibrated_onset_probability(exp_p.sel(week=slice(1, None)), clim, calibration)
     calibrated = xr.concat([exp_p.sel(week=[0]), mixed.transpose(*exp_p.dims)], dim="week")

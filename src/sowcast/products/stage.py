@@ -106,6 +106,40 @@ def read_observed(path: Path, stations: Path | None, issue: pd.Timestamp) -> xr.
     return rain
 
 
+def ocean_shift(path: Path, calibration: xr.Dataset | None, issue: pd.Timestamp,
+                observed: xr.DataArray) -> xr.DataArray | None:
+    """How far each past year's onset moves to this year's ocean (days, on ``year``;
+    :mod:`sowcast.calibrate.onset_ocean`), from the ocean index in the observed store; None
+    where the calibration has no ocean predictor, or (with a warning) where the observations
+    cannot give this year's index: the onset climatology is then the plain one."""
+    from sowcast.calibrate.onset_ocean import from_calibration, index_series
+
+    ocean = from_calibration(calibration)
+    if ocean is None:
+        return None
+    skip = f"the onset climatology is not moved by the ocean ({ocean.variable})"
+    if path.suffix.lower() == ".csv" or not path.is_dir():
+        _log(f"{skip}: the observations {path} are not a store with the ocean index", logging.WARNING)
+        return None
+    from sowcast.data.store import open_store
+
+    try:
+        with open_store(path, chunks=None) as store:
+            index = index_series(store.sel(time=slice(None, issue)), ocean, f"the observations {path}")
+    except SowcastError as exc:
+        _log(f"{skip}: {exc}", logging.WARNING)
+        return None
+    years = sorted({int(y) for y in observed["time"].dt.year.values if int(y) < issue.year})
+    shift = ocean.past_onset_shift(index, issue, years)
+    if not years or not bool(shift.notnull().any()):
+        _log(f"{skip}: the observations {path} lack the index of the {ocean.days} days to {issue:%Y-%m-%d}",
+             logging.WARNING)
+        return None
+    _log(f"onset climatology moved to this year's ocean: {float(shift.mean()):+.1f} days on average "
+         f"({ocean.days_per_k:.1f} days per K of {ocean.variable})")
+    return shift
+
+
 def _sources(options: ProductsOptions) -> _Sources:
     """Rules, locations, and the climatology and calibration (the bundle's where the options
     leave them to it)."""
@@ -163,13 +197,15 @@ def _planting(options: ProductsOptions, src: _Sources, rain: xr.DataArray,
     observed = read_observed(options.observed, options.stations, issue)
     gridded = "lat" in observed.dims and "lon" in observed.dims
     obs_loc = extract(src.locations, observed)
+    shift = ocean_shift(options.observed, src.calibration, issue, observed)
     outlook_loc = planting_outlook(obs_loc.sel(time=slice(None, issue)), extract(src.locations, rain), issue,
                                    src.rules, history=obs_loc, thresholds=options.thresholds,
-                                   calibration=src.calibration)
+                                   calibration=src.calibration, past_onset_shift=shift)
     outlook_map = None
     if gridded and options.maps:
         outlook_map = planting_outlook(observed, rain, issue, src.rules, history=observed,
-                                       thresholds=options.thresholds, calibration=src.calibration)
+                                       thresholds=options.thresholds, calibration=src.calibration,
+                                       past_onset_shift=shift)
     return outlook_loc, outlook_map
 
 

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,9 @@ from sowcast.verify.deterministic import acc, bias, rmse
 from sowcast.verify.ensemble import crps_ensemble, spread_skill_ratio
 from sowcast.verify.onset_scores import onset_errors
 from sowcast.verify.scorecard import Scorecard
+
+if TYPE_CHECKING:
+    from sowcast.calibrate.onset_ocean import OceanPredictor
 
 RAIN = "total_precipitation"
 WEEKS = 6
@@ -243,12 +247,18 @@ def _points(da: xr.DataArray, mask: xr.DataArray) -> xr.DataArray:
 
 def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: xr.DataArray,
                 setup: OnsetSetup, land: xr.DataArray | None = None,
-                calibration: xr.Dataset | None = None) -> xr.Dataset:
+                calibration: xr.Dataset | None = None, ocean: OceanPredictor | None = None,
+                ocean_index: xr.DataArray | None = None) -> xr.Dataset:
     """Per (start, point): observed, forecast and climatological onset (days since 1970) and
     the probabilities of onset by the end of weeks 1..6 (module doc). Cases where the
     observations up to the start already show an onset are NaN. With ``calibration`` holding
     the onset blend, the forecast probability is blended with climatology as the products
-    blend it (:func:`sowcast.calibrate.onset_blend.calibrated_onset_probability`)."""
+    blend it (:func:`sowcast.calibrate.onset_blend.calibrated_onset_probability`).
+
+    With ``ocean`` (and its daily ``ocean_index``), the climatology the blend leans on is the
+    past onsets moved to each start's ocean (:mod:`sowcast.calibrate.onset_ocean`):
+    ``prior_prob_by_week`` and ``prior`` (its median onset); ``climatology`` and
+    ``clim_prob_by_week`` stay the plain baseline. Without it the prior is the baseline."""
     from sowcast.calibrate.onset_blend import calibrated_onset_probability
     from sowcast.products.planting import expected_onset_by_week
     from sowcast.products.season import analyse_seasons
@@ -276,32 +286,54 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
         started = (so_far["onset_status"] == 0) | (observed.notnull() & (observed <= np.datetime64(s)))
         s_doy = float(day_of_year([s])[0])
         clim_day = _days_of(year, past_onset.where(past_onset > s_doy).median("year"))
-        p_clim = onset_by_week_climatology(past_onset, s, WEEKS, min_years=1).drop_vars("week")
-        p_clim = p_clim.assign_coords(week=p_fc["week"].values).transpose("point", "week")
+        p_clim = _by_week(past_onset, s, p_fc["week"].values)
+        prior_onset, p_prior, prior_day = past_onset, p_clim, clim_day
+        if ocean is not None:
+            prior_onset = past_onset + ocean.past_onset_shift(ocean_index, s, past_onset["year"].values)
+            p_prior = _by_week(prior_onset, s, p_fc["week"].values)
+            prior_day = median_onset_day(p_prior, s, prior_onset)
         if blend:
-            p_fc = calibrated_onset_probability(p_fc, p_clim, calibration).where(p_fc.notnull())
-        forecast_day = median_onset_day(p_fc, s, past_onset).fillna(clim_day)
+            p_fc = calibrated_onset_probability(p_fc, p_prior, calibration).where(p_fc.notnull())
+        forecast_day = median_onset_day(p_fc, s, prior_onset if blend else past_onset)
+        forecast_day = forecast_day.fillna(prior_day if blend else clim_day)
         case = xr.Dataset({"observed": _days(observed), "forecast": forecast_day, "climatology": clim_day,
-                           "prob_by_week": p_fc.transpose("week", "point"),
-                           "clim_prob_by_week": p_clim.transpose("week", "point")})
+                           "prior": prior_day, "prob_by_week": p_fc.transpose("week", "point"),
+                           "clim_prob_by_week": p_clim.transpose("week", "point"),
+                           "prior_prob_by_week": p_prior.transpose("week", "point")})
         rows.append(case.where(~started).expand_dims(start=[s]))
     if not rows:
         raise SowcastError("no reforecast start lies in a year of the truth; cannot score the onset")
     return xr.concat(rows, dim="start", coords="minimal", compat="override")
 
 
+def _by_week(onset_doy: xr.DataArray, start: pd.Timestamp, weeks) -> xr.DataArray:
+    """The climatological chance of onset by week (:func:`onset_by_week_climatology`) on ``(point, week)``."""
+    p = onset_by_week_climatology(onset_doy, start, WEEKS, min_years=1).drop_vars("week")
+    return p.assign_coords(week=weeks).transpose("point", "week")
+
+
 def calibrated_onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: xr.DataArray,
-                           setup: OnsetSetup, calibration: xr.Dataset, land: xr.DataArray | None = None) -> xr.Dataset:
+                           setup: OnsetSetup, calibration: xr.Dataset, land: xr.DataArray | None = None,
+                           ocean_index: xr.DataArray | None = None) -> xr.Dataset:
     """:func:`onset_cases` of the calibrated forecast: daily rain quantile mapped by lead week,
     and the onset-by-week probability blended with climatology and bounded, as ``sowcast
-    products`` does (:mod:`sowcast.calibrate`); the onset date the median of that distribution."""
+    products`` does (:mod:`sowcast.calibrate`); the onset date the median of that distribution.
+    Where the calibration has an ocean predictor, the climatology is moved to each start's
+    ocean (``ocean_index``: its daily index from the truth; required then)."""
     from sowcast.calibrate.daily_rain import map_by_lead_day
+    from sowcast.calibrate.onset_ocean import from_calibration
+
+    ocean = from_calibration(calibration)
+    if ocean is not None and ocean_index is None:
+        raise SowcastError(f"the calibration moves the onset climatology by the ocean ({ocean.variable}); "
+                           "give the truth's ocean index")
 
     if "daily_rain_model_quantiles" in calibration:
         rain = daily[RAIN]
         q = calibration.assign_coords(lat=rain["lat"].values, lon=rain["lon"].values)
         daily = daily.assign({RAIN: map_by_lead_day(rain, q)})
-    return onset_cases(daily, truth_daily, past_truth_daily, setup, land, calibration=calibration)
+    return onset_cases(daily, truth_daily, past_truth_daily, setup, land, calibration=calibration,
+                       ocean=ocean, ocean_index=ocean_index)
 
 
 def median_onset_day(prob_by_week: xr.DataArray, start: pd.Timestamp, past_onset_doy: xr.DataArray) -> xr.DataArray:

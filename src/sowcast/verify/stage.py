@@ -82,6 +82,8 @@ def _past_rain(rain: xr.DataArray, climatology: xr.Dataset, first_start: pd.Time
 
 
 def _score(options: VerifyOptions, inputs: _Inputs, rules):
+    from sowcast.calibrate.onset_ocean import from_calibration, index_series
+    from sowcast.data.store import open_store
     from sowcast.verify.reforecasts import (
         OnsetSetup,
         calibrated_onset_cases,
@@ -101,8 +103,17 @@ def _score(options: VerifyOptions, inputs: _Inputs, rules):
     setup = OnsetSetup(rules, options.onset_region, options.tolerance_days)
     score_onset(card, onset_cases(inputs.daily, held_out, past, setup, land=inputs.land), options.tolerance_days)
     if inputs.calibration is not None:
-        cases = calibrated_onset_cases(inputs.daily, held_out, past, setup, inputs.calibration, land=inputs.land)
+        ocean = from_calibration(inputs.calibration)
+        index = None
+        if ocean is not None:
+            with open_store(options.truth, chunks=None) as store:
+                index = index_series(store, ocean, f"the truth {options.truth}")
+        cases = calibrated_onset_cases(inputs.daily, held_out, past, setup, inputs.calibration, land=inputs.land,
+                                       ocean_index=index)
         score_onset(card, cases, options.tolerance_days, suffix="_calibrated")
+        if ocean is not None:   # what the ocean alone gives: the moved climatology's median onset
+            prior = cases.assign(forecast=cases["prior"], prob_by_week=cases["prior_prob_by_week"])
+            score_onset(card, prior, options.tolerance_days, suffix="_ocean_climatology")
     return card, tables
 
 
