@@ -79,7 +79,18 @@ def summary_lines(cal: xr.Dataset) -> list[str]:
         parts = [f"week {int(k)}: w {float(cal['onset_blend_weight'].sel(week=k)):.2f}, BSS raw "
                  f"{float(cal['onset_raw_bss'].sel(week=k)):+.2f} -> {float(cal['onset_cv_bss'].sel(week=k)):+.2f}"
                  for k in cal["week"].values]
-        lines.append("onset by week k, ensemble weight against climatology and Brier skill (cross-validated): "
-                     + "; ".join(parts))
+        moved = "onset_ocean_days_per_k" in cal and float(cal["onset_ocean_days_per_k"]) != 0
+        reference = "the climatology moved by the ocean" if moved else "climatology"
+        lines.append(f"onset by week k, ensemble weight against {reference} and Brier skill against it "
+                     "(cross-validated): " + "; ".join(parts))
+    if "onset_ocean_slope" in cal:
+        years = str(cal.attrs.get("onset_ocean_years", "")).replace(" ", "-")
+        lines.append(f"onset climatology and the ocean ({cal.attrs.get('onset_ocean_variable')} over "
+                     f"{cal.attrs.get('onset_ocean_box')}, {cal.attrs.get('onset_ocean_days')} days; "
+                     f"{years}): {float(cal['onset_ocean_slope']):+.1f} days per K, "
+                     f"left-out-year onset MAE {float(cal['onset_ocean_cv_mae']):.2f} days against "
+                     f"{float(cal['onset_ocean_cv_mae_unshifted']):.2f} unmoved: {cal.attrs.get('onset_ocean', '')}")
+    elif "onset_ocean" in cal.attrs:
+        lines.append(f"onset climatology and the ocean: {cal.attrs['onset_ocean']}")
     lines.append(str(cal.attrs.get("daily", "")))
     return [line for line in lines if line]

@@ -142,7 +142,9 @@ def summarise(frame: pd.DataFrame, periods: xr.Dataset, rules_name: str, options
         weekly_rain_calibrated=_headline(frame, "_calibrated") if calibrated else {},
         weekly_rain_calibrated_all_points=_headline(frame, "_calibrated_all_points") if calibrated else {},
         onset_mae_days_calibrated=_value(frame, "onset_mae_days_calibrated"),
-        onset_bias_days_calibrated=_value(frame, "onset_bias_days_calibrated"))
+        onset_bias_days_calibrated=_value(frame, "onset_bias_days_calibrated"),
+        onset_mae_days_ocean_climatology=_value(frame, "onset_mae_days_ocean_climatology"),
+        onset_bias_days_ocean_climatology=_value(frame, "onset_bias_days_ocean_climatology"))
 
 
 def run(options: VerifyOptions) -> VerifyResult:

@@ -45,6 +45,8 @@ class ScorecardSummary:
     weekly_rain_calibrated_all_points: dict[str, float] = field(default_factory=dict)
     onset_mae_days_calibrated: float = math.nan
     onset_bias_days_calibrated: float = math.nan
+    onset_mae_days_ocean_climatology: float = math.nan   # the climatology moved by the ocean alone
+    onset_bias_days_ocean_climatology: float = math.nan
     version: int = VERSION
 
     def write(self, folder: str | os.PathLike) -> Path:

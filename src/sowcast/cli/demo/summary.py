@@ -15,6 +15,7 @@ key skill figures read back from the outputs themselves:
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -136,4 +137,9 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
         if card.calibration is not None:
             lines.append(f"  {'onset MAE, calibrated':<40} {card.onset_mae_days_calibrated:.1f} days; bias "
                          f"{card.onset_bias_days_calibrated:+.1f} days")
+            if math.isfinite(card.onset_mae_days_ocean_climatology):
+                lines.append(f"  {'onset MAE, ocean-moved climatology':<40} "
+                             f"{card.onset_mae_days_ocean_climatology:.1f} days; bias "
+                             f"{card.onset_bias_days_ocean_climatology:+.1f} days   (no model: the calibration's "
+                             "ocean predictor alone)")
     return lines
