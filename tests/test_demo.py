@@ -65,6 +65,11 @@ def test_demo_chain_end_to_end_reuses_and_names_a_failing_step(sowcast_cli, tmp_
     bundle = load_bundle(root / "bundle/tiny")
     assert bundle.climatology_path is not None and bundle.climatology_path.is_file()
     assert load_bundle(root / "bundle/tiny.tar.gz").channels == bundle.channels
+    # The small demo's grid does not reach the equator: the onset's ocean predictor (auto) says
+    # why it is not applied instead of failing the step.
+    with xr.open_dataset(root / "calibration.nc") as cal:
+        assert cal.attrs["onset_ocean"].startswith("not applied: the ocean index box [-3.0, 3.0, -20.0, 0.0] "
+                                                   "holds no grid point")
     with xr.open_zarr(root / "forecast.zarr", consolidated=False) as fc:
         assert fc.sizes["lead_time"] == 46 and fc.sizes["member"] == 2
         assert pd.Timestamp(fc["init_time"].values) == pd.Timestamp("2002-05-15")  # a held-out year
