@@ -89,6 +89,7 @@ from sowcast.forecast.rollout_state import (
     partial_dir,
     save_state,
 )
+from sowcast.forecast.write_behind import WriteBehind
 
 @dataclass
 class ForecastResult:
@@ -502,18 +503,23 @@ def _roll(stepper: Stepper, writer: Any, window: np.ndarray, times: Any, done: i
           keys: _MemberKeys | None, checkpoint_every: int, pdir: Path, fingerprint: str, progress: bool,
           n_members: int) -> tuple[float, float]:
     """Steps ``done + 1 .. n_steps``: each written as it comes, the state saved every
-    ``checkpoint_every`` steps and at the end. Returns (wall, CPU) seconds."""
+    ``checkpoint_every`` steps and at the end, by a writer thread behind the computation
+    (:mod:`sowcast.forecast.write_behind`: in order, so a saved state's steps are on disk).
+    Returns (wall, CPU) seconds."""
     from tqdm import tqdm
+
+    def checkpoint(state: RolloutState) -> None:
+        writer.flush()
+        save_state(pdir, state)
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
     with tqdm(total=n_steps, initial=done, disable=not progress, unit="step", file=sys.stderr,
-              desc=f"forecast {n_members} members") as bar:
+              desc=f"forecast {n_members} members") as bar, WriteBehind() as behind:
         for k in range(done + 1, n_steps + 1):
             nxt, times = stepper.advance(window, times, keys.at(k) if keys is not None else None)
-            writer.write_step(k - 1, nxt)
-            if k % checkpoint_every == 0 or k == n_steps:
-                writer.flush()
-                save_state(pdir, RolloutState(k, window, times, fingerprint))
+            behind.submit(writer.write_step, k - 1, nxt)
+            if k % checkpoint_every == 0 or k == n_steps:   # the window as it is now (the loop moves it on)
+                behind.submit(checkpoint, RolloutState(k, window.copy(), times.copy(), fingerprint))
             bar.update(1)
     return time.perf_counter() - wall0, time.process_time() - cpu0
 
