@@ -23,6 +23,7 @@ same bytes (the script exits 1 otherwise).
     .venv/bin/python benchmarks/forecast_parallel.py                 # 46 d x 16 members, hindcast 8 starts
     .venv/bin/python benchmarks/forecast_parallel.py --repeats 3 --json /tmp/parallel.json
     .venv/bin/python benchmarks/forecast_parallel.py --skip-hindcast --lead 20D
+    .venv/bin/python benchmarks/forecast_parallel.py --python /tmp/edge/bin/python   # as the edge box runs it
 """
 
 from __future__ import annotations
@@ -119,10 +120,13 @@ def _vm_hwm_kib(pid: int) -> int:
     return 0
 
 
+PYTHON = [sys.executable]   # the interpreter of the measured commands (--python)
+
+
 def run_measured(args: list[str], cwd: Path) -> dict[str, float | str]:
     """Run ``python -m sowcast *args``: wall, CPU (its rusage), peak RSS, its stdout."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "sowcast", *args, "progress=false"], cwd=cwd,
+    proc = subprocess.Popen([PYTHON[0], "-m", "sowcast", *args, "progress=false"], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     hwm = 0
     while proc.poll() is None:
@@ -208,6 +212,9 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=16)
     parser.add_argument("--lead", default="46D")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--python", default=sys.executable,
+                        help="interpreter of the measured commands, e.g. an edge-only environment (pip install "
+                             "'.[edge]': no dask, which xarray imports whenever it is installed); default: this one")
     parser.add_argument("--hindcast-starts", default="2009:05-01:06-19", help="YEAR:FIRST:LAST, every 7 days (8 starts)")
     parser.add_argument("--hindcast-members", type=int, default=4)
     parser.add_argument("--skip-hindcast", action="store_true")
@@ -215,6 +222,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4, help="members per call in the step timing")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    PYTHON[0] = args.python
     for path in (args.bundle, args.store):
         if not path.exists():
             sys.exit(f"{path} is missing: run 'sowcast demo' first, or give --bundle/--store")
