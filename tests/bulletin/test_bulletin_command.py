@@ -334,3 +334,26 @@ def test_each_advice_gives_its_members_and_range_and_the_maps_their_dry_season(m
             ranged += 1
         assert ranged >= 1
         assert ("Hatched: the dry season" if lang == "en" else "Hachures\u00a0: saison sèche") in html.unescape(text)
+
+
+@pytest.mark.parametrize("shift, english_text, french_text", [
+    (None, None, None),
+    (4.3, "are moved 4 days later", "décalées de 4 jours plus tard"),
+    (-6.6, "are moved 7 days earlier", "avancées de 7 jours"),
+    (0.8, "near its usual temperature", "proche de sa température habituelle"),
+])
+def test_the_method_says_how_the_ocean_moved_the_usual_onset_dates(made, shift, english_text, french_text):
+    """products.json's onset_ocean_shift_days (the calibration's ocean predictor) in both languages."""
+    from dataclasses import replace
+
+    from sowcast.bulletin.document import method_text
+    from sowcast.bulletin.products_folder import read_products
+
+    products = read_products(made["products"])
+    products.meta = replace(products.meta, onset_ocean_shift_days=shift)
+    en = " ".join(method_text(Translator.load("en"), products, None, []))
+    fr = " ".join(method_text(Translator.load("fr"), products, None, []))
+    if shift is None:
+        assert "Gulf of Guinea" not in en and "golfe de Guinée" not in fr
+    else:
+        assert english_text in en and french_text in fr

@@ -4,6 +4,7 @@ version, or lacking a key is one line that says to re-run 'sowcast products'."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -29,6 +30,16 @@ def test_what_the_writer_writes_the_reader_reads(tmp_path):
     assert list(json.loads(text))[:3] == ["product", "version", "issue_date"]
     assert read_manifest(tmp_path) == manifest()
     assert manifest().rules_source_in("fr") == "AFM 42(4)"
+    moved = dataclasses.replace(manifest(), onset_ocean_shift_days=3.78)     # the ocean moved the usual dates
+    moved.write(tmp_path)
+    assert read_manifest(tmp_path) == moved
+
+
+def test_a_folder_written_before_the_ocean_shift_reads_as_not_moved(tmp_path):
+    meta = json.loads(manifest().to_json())
+    del meta["onset_ocean_shift_days"]
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps(meta))
+    assert read_manifest(tmp_path).onset_ocean_shift_days is None
 
 
 def _broken(tmp_path, change: dict, drop: str | None = None):
@@ -59,6 +70,7 @@ def test_a_missing_key_is_an_error_at_the_reader(tmp_path, key):
     ({"thresholds": {"onset_probability": 3}}, "onset_probability must be a probability"),
     ({"locations": [{"name": "Tamale"}]}, "locations must be a list of {name, lat, lon}"),
     ({"product": "sowcast verify"}, "was not written by 'sowcast products'"),
+    ({"onset_ocean_shift_days": "late"}, "onset_ocean_shift_days must be a number of days or null"),
 ])
 def test_a_wrong_value_is_an_error_at_the_reader(tmp_path, change, needle):
     assert needle in _broken(tmp_path, change)

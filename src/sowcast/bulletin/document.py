@@ -139,6 +139,12 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
           years=_years(products.climatology_years, t)),
         t("method.onset", rules=rule_citation(products)),
     ]
+    shift = meta.onset_ocean_shift_days
+    if shift is not None:   # the calibration moved the usual onset dates to this year's ocean
+        days = round(abs(shift))
+        key = "method.onset_ocean_usual" if days < 2 else ("method.onset_ocean_later" if shift > 0
+                                                          else "method.onset_ocean_earlier")
+        paragraphs.append(t(key, days=days))
     members = meta.members
     if members:
         low, high = wilson_interval(0.5, members)

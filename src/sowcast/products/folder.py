@@ -78,6 +78,7 @@ class ProductsManifest:
     sowcast_version: str                  # of the writer
     created: str                          # UTC, YYYY-MM-DDTHH:MM:SSZ
     files: list[str]                      # the files written beside products.json
+    onset_ocean_shift_days: float | None = None   # mean move of past onsets to this year's ocean; None: not moved
     product: str = PRODUCT
     version: int = FOLDER_VERSION
 
@@ -129,6 +130,9 @@ def _typed(meta: dict[str, Any], path: Path) -> ProductsManifest:
     if not isinstance(places, list) or not all(isinstance(p, dict) and {"name", "lat", "lon"} <= set(p)
                                                for p in places):
         raise bad("locations", "a list of {name, lat, lon}")
+    shift = meta.get("onset_ocean_shift_days")
+    if shift is not None and (isinstance(shift, bool) or not isinstance(shift, (int, float))):
+        raise bad("onset_ocean_shift_days", "a number of days or null")
     try:
         thresholds = PlantingThresholds.from_mapping(meta["thresholds"])
     except SowcastError as exc:
@@ -136,6 +140,7 @@ def _typed(meta: dict[str, Any], path: Path) -> ProductsManifest:
     return ProductsManifest(**{
         **{k: meta[k] for k in _REQUIRED}, "thresholds": thresholds,
         "locations": [Place(str(p["name"]), float(p["lat"]), float(p["lon"])) for p in places],
+        "onset_ocean_shift_days": None if shift is None else float(shift),
         "product": PRODUCT, "version": FOLDER_VERSION})
 
 

@@ -222,7 +222,7 @@ def _weekly_at_locations(weekly: xr.Dataset, locations: Any) -> xr.Dataset:
 
 
 def _manifest(options: ProductsOptions, src: _Sources, forecast: xr.Dataset, weekly: xr.Dataset,
-              issue: pd.Timestamp, files: list[str]) -> ProductsManifest:
+              issue: pd.Timestamp, files: list[str], outlook: xr.Dataset | None) -> ProductsManifest:
     import sowcast
 
     cal = src.calibration
@@ -240,7 +240,8 @@ def _manifest(options: ProductsOptions, src: _Sources, forecast: xr.Dataset, wee
         rules_source_fr=src.rules.source_fr, thresholds=options.thresholds,
         locations=[Place(n, float(a), float(b)) for n, a, b in
                    zip(src.locations.names, src.locations.lat, src.locations.lon, strict=True)],
-        sowcast_version=sowcast.__version__, created=f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ}", files=files)
+        sowcast_version=sowcast.__version__, created=f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ}", files=files,
+        onset_ocean_shift_days=None if outlook is None else outlook.attrs.get("onset_ocean_shift_days"))
 
 
 def run(options: ProductsOptions) -> ProductsResult:
@@ -273,7 +274,7 @@ def run(options: ProductsOptions) -> ProductsResult:
     datasets = {name: ds for name, ds in datasets.items() if ds is not None}
     table = None if outlook_loc is None else location_table(outlook_loc, weekly_loc, src.locations)
     files = [*datasets, *([LOCATIONS_CSV] if table is not None else [])]
-    manifest = _manifest(options, src, forecast, weekly, issue, files)
+    manifest = _manifest(options, src, forecast, weekly, issue, files, outlook_loc)
     attrs = {"issue_date": manifest.issue_date,
              "bundle_sha256": str(src.bundle_sha or forecast.attrs.get("bundle_sha256", "")),
              "sowcast_version": manifest.sowcast_version, "season_rules": src.rules.name}
