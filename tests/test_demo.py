@@ -81,11 +81,17 @@ def test_demo_chain_end_to_end_reuses_and_names_a_failing_step(sowcast_cli, tmp_
         assert (root / f"bulletin/bulletin_{lang}.pdf").read_bytes().startswith(b"%PDF")
     assert (root / "bulletin/sms.csv").is_file()
     scores = pd.read_csv(root / "scorecard/scores.csv")
-    assert {"rpss", "onset_mae_days"} <= set(scores["metric"])
+    assert {"rpss", "rpss_as_issued", "onset_mae_days"} <= set(scores["metric"])
+    # member fractions as issued lose their sampling noise's price against the fair score
+    rain = scores[scores.variable == "total_precipitation"].set_index(["metric", "period"])["value"]
+    for period in ("week1", "weeks3-4"):
+        assert rain[("rpss_as_issued", period)] < rain[("rpss", period)]
+    assert "rpss_as_issued_calibrated" not in set(scores["metric"])     # calibrated ones are plain already
     summary = json.loads((root / "scorecard/summary.json").read_text())
     assert summary["years"] == [2002]
     # The summary on stdout: where things are and the skill figures.
     assert "RPSS of weekly rain terciles" in first.stdout and "onset MAE" in first.stdout
+    assert "raw member fractions as issued" in first.stdout
     assert "validation RMSE / persistence" in first.stdout and "spread / error of weekly rain" in first.stdout
     assert str(root / "scorecard/scores.csv") in first.stdout
 

@@ -150,6 +150,9 @@ def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.Da
         obs = obs.where(where)
     score = rps(prob, obs) if members is None else fair_rps(prob, obs, members)
     card.add_scores(f"rpss{suffix}", name, skill_score(score, rps(reference, obs), SPATIAL), perfect=1.0)
+    if members is not None:   # the member fractions as a forecast of this many members issues them
+        card.add_scores(f"rpss_as_issued{suffix}", name, skill_score(rps(prob, obs), rps(reference, obs), SPATIAL),
+                        perfect=1.0)
     for cat in ("below", "above"):
         p, e, r = prob.sel(category=cat), obs.sel(category=cat), reference.sel(category=cat)
         bs = brier_score(p, e) if members is None else fair_brier_score(p, e, members)

@@ -116,8 +116,13 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
         cells = "  ".join(f"{p} {card.weekly_rain.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
         lines.append(f"  {'RPSS of weekly rain terciles':<40} {cells}   (climatology 0; {card.starts} starts x "
                      f"{card.members} members; outside the dry season, where the products issue terciles)")
+        issued = weekly_rain_scores(d.verify.output, "rpss_as_issued")
+        if issued:
+            cells = "  ".join(f"{p} {issued.get(p, float('nan')):+.2f}" for p in PERIODS)
+            lines.append(f"  {'  raw member fractions as issued':<40} {cells}   (plain RPS of {card.members} members; "
+                         "the line above is fair: what the ensemble samples)")
         cells = "  ".join(f"{p} {card.weekly_rain_all_points.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
-        lines.append(f"  {'  the same over every point':<40} {cells}")
+        lines.append(f"  {'  fair, over every point':<40} {cells}")
         spread = weekly_rain_scores(d.verify.output, "spread_skill")
         if spread:
             cells = "  ".join(f"{p} {spread.get(p, float('nan')):.2f}" for p in PERIODS)
