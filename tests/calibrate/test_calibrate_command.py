@@ -29,6 +29,7 @@ def test_the_calibration_is_in_the_bundle_and_checksummed(chain):
     # the tiny store has no ocean index (calibrate.onset_ocean.variable=auto): said, not faked
     assert cal.attrs["onset_ocean"] == "not applied: the store has none of ocean_index, sea_surface_temperature"
     assert "onset_ocean_days_per_k" not in cal
+    assert cal.attrs["tercile_member_weight"] == "domain"      # one blend weight per period (tercile_fit, step 5)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,7 @@ def test_calibrate_without_hindcasts_is_one_line_error(sowcast_cli, tmp_path, ch
     ("calibrate.onset_ocean.box=[3,-3,-20,0]", "calibrate.onset_ocean.box must be [lat_min, lat_max, lon_min, "
                                                 "lon_max] with min < max"),
     ("calibrate.onset_ocean.days=0", "calibrate.onset_ocean.days must be between 1 and 366, not 0"),
+    ("calibrate.member_weight=region", "calibrate.member_weight must be one of domain, point"),
 ])
 def test_bad_calibrate_options_are_one_line_errors(sowcast_cli, chain, override, message):
     r = sowcast_cli("calibrate", f"calibrate.hindcast={chain['hindcast']}", f"calibrate.store={chain['store']}",

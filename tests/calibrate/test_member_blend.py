@@ -57,3 +57,32 @@ def test_the_weight_is_the_best_end_where_the_cost_is_not_convex():
     assert blend_weight(-1.0, -0.5, 0.0, 8) == 1.0
     assert blend_weight(-1.0, 1.5, 0.0, 8) == 0.0
     assert blend_weight(np.nan, -0.5, 1.0, 8) == 0.0
+
+
+def _params(pooling: str | None):
+    """Blend sums on (period, lat, lon): an informative point, a point without information,
+    and a point without samples (NaN)."""
+    import xarray as xr
+
+    a = np.array([[[10.0, 10.0, np.nan]]])
+    b = np.array([[[-8.0, 2.0, np.nan]]])
+    s = np.array([[[8.0, 8.0, np.nan]]])
+    ds = xr.Dataset({f"x_tercile_blend_{k}": (("period", "lat", "lon"), v) for k, v in zip("abs", (a, b, s))},
+                    coords={"period": ["week1"], "lat": [10.0], "lon": [0.0, 1.0, 2.0]})
+    if pooling is not None:
+        ds.attrs["tercile_member_weight"] = pooling
+    return ds
+
+
+def test_the_domain_weight_is_the_weight_of_the_pooled_sums_and_none_where_a_point_has_no_samples():
+    from sowcast.calibrate.tercile_fit import member_weight
+
+    domain = member_weight(_params("domain"), "x", 8).values[0, 0]
+    pooled = blend_weight(20.0, -6.0, 16.0, 8)                 # the two known points' sums added
+    np.testing.assert_allclose(domain, [pooled, pooled, 0.0])
+    point = member_weight(_params("point"), "x", 8).values[0, 0]
+    np.testing.assert_allclose(point, [blend_weight(10.0, -8.0, 8.0, 8), 0.0, 0.0])
+    # a calibration.nc made before the attribute keeps its point weights
+    np.testing.assert_allclose(member_weight(_params(None), "x", 8).values, member_weight(_params("point"), "x", 8).values)
+    with pytest.raises(SowcastError, match="tercile_member_weight is 'region'"):
+        member_weight(_params("region"), "x", 8)
