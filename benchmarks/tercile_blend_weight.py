@@ -99,8 +99,10 @@ def main() -> int:
           + " / ".join(f"{float(w_issued.sel(period=p).mean()):.2f}" for p in PERIODS))
     row("raw member fractions, fair", fair_rps(raw, obs, m))
     row("raw member fractions as issued", rps(raw, obs))
+    raw_skill = params[f"{name}_tercile_raw_rpss"] > 0
     for label, w in (("calibrated, the fitted weight", fitted),
-                     ("calibrated, one weight per period (domain)", pooled), ("calibrated, w = 1 (bounded fractions)",
+                     ("calibrated, one weight per period (domain)", pooled),
+                     ("  the same where the raw members had skill", pooled.where(raw_skill, 0.0)), ("calibrated, w = 1 (bounded fractions)",
                                                                   xr.ones_like(fitted)),
                      ("calibrated, w = 0 (the regression alone)", xr.zeros_like(fitted)),
                      *((f"calibrated, w = {w:g} everywhere", xr.full_like(fitted, w)) for w in args.weights)):

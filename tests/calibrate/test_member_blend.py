@@ -70,7 +70,7 @@ def _params(pooling: str | None):
     ds = xr.Dataset({f"x_tercile_blend_{k}": (("period", "lat", "lon"), v) for k, v in zip("abs", (a, b, s))},
                     coords={"period": ["week1"], "lat": [10.0], "lon": [0.0, 1.0, 2.0]})
     if pooling is not None:
-        ds.attrs["tercile_member_weight"] = pooling
+        ds.attrs["x_tercile_member_weight"] = pooling
     return ds
 
 
@@ -84,5 +84,5 @@ def test_the_domain_weight_is_the_weight_of_the_pooled_sums_and_none_where_a_poi
     np.testing.assert_allclose(point, [blend_weight(10.0, -8.0, 8.0, 8), 0.0, 0.0])
     # a calibration.nc made before the attribute keeps its point weights
     np.testing.assert_allclose(member_weight(_params(None), "x", 8).values, member_weight(_params("point"), "x", 8).values)
-    with pytest.raises(SowcastError, match="tercile_member_weight is 'region'"):
+    with pytest.raises(SowcastError, match="x_tercile_member_weight is 'region'"):
         member_weight(_params("region"), "x", 8)

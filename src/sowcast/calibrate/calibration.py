@@ -86,9 +86,10 @@ class CalibrateOptions:
     bundle: Path | None = option(None, "bundle folder: calibration.nc is added to it (role calibration)")
     output: Path | None = option(None, "calibration.nc; null: <hindcast>/calibration.nc")
     neighbourhood: int = option(2, "terciles: pool the grid points within +-N cells ((2N+1)^2) per fit", low=0)
-    member_weight: Literal["domain", "point"] = option(
-        "domain", "terciles: the blend weight of the member fractions, one per period pooled over the domain "
-                  "(domain) or per point from its neighbourhood (point)")
+    member_weight: dict[str, Literal["domain", "point"]] = option(
+        {"total_precipitation": "domain", "2m_temperature": "point"},
+        "terciles, per variable: the blend weight of the member fractions, one per period pooled over the "
+        "domain (domain) or per point from its neighbourhood (point; also for a variable not named)")
     ridge: float = option(1.0, "terciles: weight of the prior (climatology, slope 0) in pseudo-observations",
                           low=0.0)
     probability_floor: float = option(0.02, "no probability below it or above 1 - it (terciles: up to 1 - 2 floor); "
@@ -302,7 +303,7 @@ def run(options: CalibrateOptions, overwrite: bool = False) -> Path:
         "first_year": years[0], "last_year": years[-1], "n_starts": len(starts),
         "members": int(periods.sizes.get("member", 1)), "neighbourhood": options.neighbourhood,
         "ridge": options.ridge, "probability_floor": options.probability_floor, "season_rules": rules.name,
-        "tercile_member_weight": options.member_weight,
+        **{f"{n}_tercile_member_weight": options.member_weight.get(n, "point") for n in names},
         "onset_region": "" if options.onset_region is None else " ".join(map(str, options.onset_region)),
         "method": "terciles: extended logistic regression (Wilks 2009) on the ensemble-mean anomaly, "
                   "leave-one-year-out skill, climatological frequencies where not skillful; daily rain: "

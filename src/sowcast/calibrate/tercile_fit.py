@@ -34,13 +34,16 @@ climatology) for the note and the bulletin: raw and calibrated side by side.
    weight than many, and a raw ensemble with no information gets none. The floor of step 4
    is applied last, so no category is ever certain. The sums are kept per point (over its
    neighbourhood); :func:`member_weight` pools them over the whole domain, one weight per
-   period (``calibration.nc`` attribute ``tercile_member_weight: domain``, the default since
-   2026-12-06), or uses each point's own (``point``, the rule before, and of files without the
-   attribute). Per point, from the 2-member training hindcasts of the demo, the weights were
-   noisy enough to cost skill: scored on the training years' 32-member hindcasts the domain
-   weight gave RPSS +0.125 / +0.013 / +0.016 / +0.014 at weeks 1 / 2 / 3-4 / 5-6 against
-   +0.074 / +0.013 / +0.007 / +0.001 per point, and with 4 of those members +0.030 / +0.003 /
-   -0.001 / -0.001 against +0.022 / +0.002 / -0.005 / -0.005 (benchmarks/tercile_blend_weight.py).
+   period (``calibration.nc`` attribute ``<var>_tercile_member_weight: domain``), or uses each
+   point's own (``point``, the rule before 2026-12-06, and of files without the attribute).
+   Chosen per variable on the demo's training years (their hindcasts made again with 32
+   members, scored with all 32 and with 4 of them; benchmarks/tercile_blend_weight.py): for
+   rain the point weights, fitted on 2-member hindcasts, were noisy enough to cost skill
+   (domain RPSS +0.125 / +0.013 / +0.016 / +0.014 at weeks 1 / 2 / 3-4 / 5-6 against +0.074 /
+   +0.013 / +0.007 / +0.001 at 32 members; +0.030 / +0.003 / -0.001 / -0.001 against +0.022 /
+   +0.002 / -0.005 / -0.005 at 4), so rain is ``domain``; 2 m temperature keeps ``point``
+   (at 32 members +0.154 / +0.028 / +0.010 / +0.002 against the domain's +0.153 / +0.000 /
+   -0.001 / -0.010, though at 4 members the domain's were higher).
 """
 
 from __future__ import annotations
@@ -220,14 +223,14 @@ MEMBER_WEIGHTS = ("domain", "point")   # calibration.nc's tercile_member_weight 
 def member_weight(params: xr.Dataset, var: str, members: int | None) -> xr.DataArray | None:
     """The blend weight ``w (period, lat, lon)`` of the member fractions of a ``members``-member
     forecast (step 5 of the module doc): one per period from the sums pooled over the domain
-    where ``params.attrs["tercile_member_weight"]`` is ``domain``, else each point's own; 0
-    where a point has no sums. None for a calibration without the blend sums."""
+    where ``params.attrs["<var>_tercile_member_weight"]`` is ``domain``, else each point's own;
+    0 where a point has no sums. None for a calibration without the blend sums."""
     sums = [f"{var}_tercile_blend_{k}" for k in ("a", "b", "s")]
     if members is None or not all(k in params for k in sums):
         return None
-    pooling = str(params.attrs.get("tercile_member_weight", "point"))
+    pooling = str(params.attrs.get(f"{var}_tercile_member_weight", "point"))
     if pooling not in MEMBER_WEIGHTS:
-        raise SowcastError(f"the calibration's tercile_member_weight is {pooling!r}, not one of "
+        raise SowcastError(f"the calibration's {var}_tercile_member_weight is {pooling!r}, not one of "
                            f"{', '.join(MEMBER_WEIGHTS)}")
     known = np.isfinite(np.stack([params[k].values for k in sums])).all(0)
     if pooling == "domain":

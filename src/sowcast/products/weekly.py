@@ -144,8 +144,9 @@ def weekly_products(forecast: xr.Dataset, climatology: xr.Dataset | None, calibr
                 skillful = skillful | (weight > 0)
             out[f"{n}_tercile_skillful"] = skillful.astype(np.int8).assign_attrs(
                 long_name="1 where the hindcasts showed skill: the regression beat climatology on left-out years, "
-                          "or the members' fractions earned a weight (0: the probabilities are the climatological "
-                          "ones)", flag_values=np.array([0, 1], np.int8),
+                          "or the members' fractions earned a weight (one per period over the domain with the "
+                          "calibration's <var>_tercile_member_weight 'domain'; 0: the probabilities are the "
+                          "climatological ones)", flag_values=np.array([0, 1], np.int8),
                 flag_meanings="no_skill_climatology skillful")
             calibrated.append(f"{n}_terciles")
         out[f"{n}_tercile_probability"] = prob
