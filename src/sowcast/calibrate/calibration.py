@@ -332,25 +332,25 @@ def read_ocean_index(options: CalibrateOptions) -> xr.DataArray | str:
     """The store's daily ocean index of ``options.onset_ocean`` (:func:`.onset_ocean.index_series`),
     or why there is none (off, or ``auto`` and the store has no :data:`OCEAN_VARIABLES` or
     none inside the box). A variable named but missing, or outside the box, is a one-line error."""
-    from sowcast.calibrate.onset_ocean import OceanPredictor, index_series
+    from sowcast.calibrate.onset_ocean import OceanPredictor, read_index
     from sowcast.data.store import open_store
 
     o = options.onset_ocean
     if o.variable is None:
         return "not applied: calibrate.onset_ocean.variable is null"
-    with open_store(options.store, chunks=None) as store:
-        variable = o.variable
-        if variable == "auto":
+    variable = o.variable
+    if variable == "auto":
+        with open_store(options.store, chunks=None) as store:
             variable = next((v for v in OCEAN_VARIABLES if v in store.data_vars), None)
-            if variable is None:
-                return f"not applied: the store has none of {', '.join(OCEAN_VARIABLES)}"
-        try:
-            return index_series(store, OceanPredictor(variable, o.box, o.days),
-                                f"the store {options.store} (calibrate.onset_ocean)")
-        except SowcastError as exc:
-            if o.variable != "auto":
-                raise
-            return f"not applied: {exc}"
+        if variable is None:
+            return f"not applied: the store has none of {', '.join(OCEAN_VARIABLES)}"
+    try:
+        return read_index(options.store, OceanPredictor(variable, o.box, o.days),
+                          f"the store {options.store} (calibrate.onset_ocean)")
+    except SowcastError as exc:
+        if o.variable != "auto":
+            raise
+        return f"not applied: {exc}"
 
 
 def read_calibration(path: str | os.PathLike) -> xr.Dataset:

@@ -6,9 +6,10 @@ climatology beats the raw ensemble), ``p_model`` the planting outlook's raw
 unchecked, :func:`sowcast.products.planting.expected_onset_by_week`: the probability the
 blend is applied to), ``p_clim`` the climatological chance given no onset by
 the issue date (:mod:`sowcast.products.onset_climatology`), its past onsets moved to this
-year's ocean where the calibration has an ocean predictor (:mod:`.onset_ocean`). ``w_k`` in 0, 0.05, .., 1 minimises
-the Brier score over the training-year hindcast cases (every start and point without an
-observed onset yet, :func:`sowcast.verify.reforecasts.onset_cases`), pooled over the region.
+year's ocean where the calibration has an ocean predictor (:mod:`.onset_ocean`). ``w_k`` in
+0, 0.05, .., 1 minimises the Brier score over the training-year hindcast cases (every start
+and point without an observed onset yet, :func:`sowcast.verify.reforecasts.onset_cases`),
+pooled over the region.
 
 Leave-one-year-out: each year's cases are scored with the weight chosen on the other years,
 which gives the cross-validated Brier skill against climatology ``cv_bss``. Where it is not

@@ -76,6 +76,15 @@ def index_series(data: xr.Dataset, predictor: OceanPredictor, what: str = "the s
     return daily.resample(time="1D").mean().load().assign_attrs(variable=predictor.variable)
 
 
+def read_index(store_path, predictor: OceanPredictor, what: str, until=None) -> xr.DataArray:
+    """:func:`index_series` of the canonical store at ``store_path`` (up to ``until`` if given);
+    one-line errors for a missing store, variable or box."""
+    from sowcast.data.store import open_store
+
+    with open_store(store_path, chunks=None) as store:
+        return index_series(store if until is None else store.sel(time=slice(None, until)), predictor, what)
+
+
 def same_day(start: pd.Timestamp, year: int) -> pd.Timestamp:
     """The calendar day of ``start`` in ``year`` (29 February -> 28 February)."""
     day = 28 if (start.month == 2 and start.day == 29) else start.day

@@ -223,8 +223,10 @@ MEMBER_WEIGHTS = ("domain", "point")   # calibration.nc's tercile_member_weight 
 def member_weight(params: xr.Dataset, var: str, members: int | None) -> xr.DataArray | None:
     """The blend weight ``w (period, lat, lon)`` of the member fractions of a ``members``-member
     forecast (step 5 of the module doc): one per period from the sums pooled over the domain
-    where ``params.attrs["<var>_tercile_member_weight"]`` is ``domain``, else each point's own;
-    0 where a point has no sums. None for a calibration without the blend sums."""
+    where ``params.attrs["<var>_tercile_member_weight"]`` is ``domain`` (the points'
+    neighbourhood sums added: an interior point's samples count ``(2r+1)^2`` times, an edge
+    point's fewer), else each point's own; 0 where a point has no sums. None for a
+    calibration without the blend sums."""
     sums = [f"{var}_tercile_blend_{k}" for k in ("a", "b", "s")]
     if members is None or not all(k in params for k in sums):
         return None

@@ -112,7 +112,7 @@ def ocean_shift(path: Path, calibration: xr.Dataset | None, issue: pd.Timestamp,
     :mod:`sowcast.calibrate.onset_ocean`), from the ocean index in the observed store; None
     where the calibration has no ocean predictor, or (with a warning) where the observations
     cannot give this year's index: the onset climatology is then the plain one."""
-    from sowcast.calibrate.onset_ocean import from_calibration, index_series
+    from sowcast.calibrate.onset_ocean import from_calibration, read_index
 
     ocean = from_calibration(calibration)
     if ocean is None:
@@ -121,11 +121,8 @@ def ocean_shift(path: Path, calibration: xr.Dataset | None, issue: pd.Timestamp,
     if path.suffix.lower() == ".csv" or not path.is_dir():
         _log(f"{skip}: the observations {path} are not a store with the ocean index", logging.WARNING)
         return None
-    from sowcast.data.store import open_store
-
     try:
-        with open_store(path, chunks=None) as store:
-            index = index_series(store.sel(time=slice(None, issue)), ocean, f"the observations {path}")
+        index = read_index(path, ocean, f"the observations {path}", until=issue)
     except SowcastError as exc:
         _log(f"{skip}: {exc}", logging.WARNING)
         return None

@@ -82,8 +82,7 @@ def _past_rain(rain: xr.DataArray, climatology: xr.Dataset, first_start: pd.Time
 
 
 def _score(options: VerifyOptions, inputs: _Inputs, rules):
-    from sowcast.calibrate.onset_ocean import from_calibration, index_series
-    from sowcast.data.store import open_store
+    from sowcast.calibrate.onset_ocean import from_calibration, read_index
     from sowcast.verify.reforecasts import (
         OnsetSetup,
         calibrated_onset_cases,
@@ -104,10 +103,7 @@ def _score(options: VerifyOptions, inputs: _Inputs, rules):
     score_onset(card, onset_cases(inputs.daily, held_out, past, setup, land=inputs.land), options.tolerance_days)
     if inputs.calibration is not None:
         ocean = from_calibration(inputs.calibration)
-        index = None
-        if ocean is not None:
-            with open_store(options.truth, chunks=None) as store:
-                index = index_series(store, ocean, f"the truth {options.truth}")
+        index = None if ocean is None else read_index(options.truth, ocean, f"the truth {options.truth}")
         cases = calibrated_onset_cases(inputs.daily, held_out, past, setup, inputs.calibration, land=inputs.land,
                                        ocean_index=index)
         score_onset(card, cases, options.tolerance_days, suffix="_calibrated")
