@@ -17,12 +17,12 @@ def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 
                               log_rain: bool = False, nonnegative_rain: bool = False,
                               direct_rain: bool = False, direct_scale_floor: float | None = None,
                               direct_power: float | None = None, direct_power_centre: str | None = None,
-                              target_only_rain: bool = False) -> Path:
+                              target_only_rain: bool = False, direct_ocean_index: str | None = None) -> Path:
     """``model=tiny`` with ``noise_channels`` (per grid node too with ``grid_noise``; rain in
     log space with ``log_rain``; bounded at 0 mm with ``nonnegative_rain``; predicted as an anomaly from its seasonal cycle with
     ``direct_rain``, in units of its seasonal std floored at ``direct_scale_floor`` x std, of its power
     ``direct_power``, centred at ``direct_power_centre``; a target only, not fed back, with
-    ``target_only_rain``) trained ``steps`` steps on a 24-day store from 2000-01-01;
+    ``target_only_rain``; its centre moved by ``direct_ocean_index``, a Hydra value) trained ``steps`` steps on a 24-day store from 2000-01-01;
     returns the last checkpoint folder."""
     from sowcast.config_tree import compose
     from sowcast.train.checkpoint import CheckpointManager
@@ -53,5 +53,7 @@ def train_stochastic_tiny_run(store: str | Path, root: str | Path, steps: int = 
         overrides["model.target_only"] = "[total_precipitation]"
     if direct_power_centre is not None:
         overrides["model.direct_power_centre"] = direct_power_centre
+    if direct_ocean_index is not None:
+        overrides["model.direct_ocean_index"] = direct_ocean_index
     train(compose([f"{k}={v}" for k, v in overrides.items()]))
     return CheckpointManager(run / "checkpoints").steps()[-1][1]

@@ -1,7 +1,8 @@
 """The demo's kind of model end to end: grid-scale noise (``model.grid_noise=true``) and rain
 bounded at 0 mm (``model.nonnegative``, the demo's; also predicted from its seasonal cycle,
 ``model.direct``, there not fed back, ``model.target_only``, in units of its seasonal std, ``model.direct_scale_floor``, as its square
-root, ``model.direct_power``, centred at the root of the mean rain) or in log
+root, ``model.direct_power``, centred at the root of the mean rain; or its centre moved by an
+"ocean" index of the last state, ``model.direct_ocean_index``) or in log
 space (``model.log_transform``), trained on the afCRPS, exported with its noise input
 ``[batch, n_mesh + n_grid, K]`` (onnxruntime matches torch inside the export's parity
 check, the log transform inside the graph), recorded so in the manifest (a manifest that
@@ -35,7 +36,7 @@ from sowcast.forecast.engine import run_forecast  # noqa: E402
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rain", ["nonnegative", "log", "direct", "direct_scaled"])
+@pytest.mark.parametrize("rain", ["nonnegative", "log", "direct", "direct_scaled", "direct_ocean"])
 def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
     store = make_canonical_store(tmp_path / "tiny.zarr", n_times=24, grid=(8, 16), levels=(500, 850), seed=0)
     checkpoint = train_stochastic_tiny_run(store, tmp_path, steps=2, grid_noise=True, log_rain=rain == "log",
@@ -43,7 +44,9 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
                                            direct_scale_floor=0.05 if rain == "direct_scaled" else None,
                                            direct_power=0.5 if rain == "direct_scaled" else None,
                                            direct_power_centre="power_of_mean" if rain == "direct_scaled" else None,
-                                           target_only_rain=rain == "direct")
+                                           target_only_rain=rain == "direct",
+                                           direct_ocean_index=("{variable: 2m_temperature, box: [-90, 90, -180, 180]}"
+                                                               if rain == "direct_ocean" else None))
     result = export_bundle(checkpoint, tmp_path / "bundle", archive=False, store=store, threads=1, log=lambda m: None)
     text = (result.bundle / "manifest.json").read_text()
     manifest = json.loads(text)
@@ -61,6 +64,9 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
         assert hyper.get("direct_power") == (0.5 if rain == "direct_scaled" else None)
         assert hyper.get("direct_power_centre") == ("power_of_mean" if rain == "direct_scaled" else None)
         assert hyper.get("target_only") == ([rain_channel] if rain == "direct" else None)
+        t2m = [c["name"] for c in manifest["channels"]].index("2m_temperature")
+        assert hyper.get("direct_ocean_index") == ({"channel": t2m, "box": [-90.0, 90.0, -180.0, 180.0]}
+                                                   if rain == "direct_ocean" else None)
     assert noise["nodes"] == graph["n_mesh"] + graph["n_grid"] and noise["channels"] == NOISE_CHANNELS
     assert manifest["model"]["inputs"][3]["shape"] == ["batch", noise["nodes"], NOISE_CHANNELS]
     assert manifest["parity"]["max_abs_diff_random"] <= manifest["parity"]["tolerance"]

@@ -47,26 +47,40 @@ def _signed_power(y: np.ndarray, p: float) -> np.ndarray:
     return np.sign(y) * np.abs(y) ** p
 
 
+def fit_range(source) -> tuple[int, int, np.ndarray]:
+    """``(lo, hi, times)``: the store indices (``hi`` exclusive) and times of every state of a
+    window source's training range, the states the fits run over."""
+    lo = source._first - source.n_input_steps + 1
+    hi = source._first + source._count + source.n_target_steps   # exclusive
+    return lo, hi, np.asarray(source.times[lo:hi])
+
+
 def _fit_harmonics(source, channels: Sequence[int], log_offsets: Sequence[float] | None, harmonics: int,
-                   quantity=None, power: float | None = None) -> np.ndarray:
-    """``[C, 2K+1, H, W]``: least-squares harmonic coefficients of ``quantity(y, phi)`` (``y``
-    itself when None; ``y = sign(x) |x|**power`` with ``power``) over the training range of
-    ``source`` for ``channels``, zeros elsewhere."""
+                   quantity=None, power: float | None = None, index: np.ndarray | None = None,
+                   index_basis: bool = True) -> np.ndarray:
+    """``[C, 2K+1, H, W]``: least-squares harmonic coefficients of ``quantity(y, phi, index)``
+    (``y`` itself when None; ``y = sign(x) |x|**power`` with ``power``) over the training range
+    of ``source`` for ``channels``, zeros elsewhere. With ``index`` (``[T]``, one value per state
+    of :func:`fit_range`, NaN: leave the state out) the basis is ``[phi, index * phi]`` and the
+    result ``[C, 2 (2K+1), H, W]``: the cycle, then the index's coefficients
+    (:mod:`sowcast.data.ocean_anchor`); with ``index_basis=False`` the index only reaches
+    ``quantity`` (and still leaves its NaN states out)."""
     n_chan, (n_lat, n_lon) = len(source.channels), source.grid.shape
-    coeffs = np.zeros((n_chan, 2 * harmonics + 1, n_lat, n_lon), np.float32)
+    n_basis = 2 * harmonics + 1
+    doubled = index is not None and index_basis
+    coeffs = np.zeros((n_chan, n_basis * (2 if doubled else 1), n_lat, n_lon), np.float32)
     channels = sorted(int(c) for c in channels)
     if not channels:
         return coeffs
     offsets = np.zeros(n_chan) if log_offsets is None else np.asarray(log_offsets, np.float64)
-    lo = source._first - source.n_input_steps + 1
-    hi = source._first + source._count + source.n_target_steps   # exclusive
-    times = np.asarray(source.times[lo:hi])
+    lo, hi, times = fit_range(source)
     if len(times) == 0:
         raise SowcastError("the training range holds no state to fit a seasonal cycle to")
     span_days = (times[-1] - times[0]) / np.timedelta64(1, "D")
-    n_terms = 2 * harmonics + 1 if span_days >= 365 else 1
-    gram = np.zeros((n_terms, n_terms))
-    moments = np.zeros((n_terms, len(channels), n_lat, n_lon))
+    n_terms = n_basis if span_days >= 365 else 1
+    n_fit = n_terms * (2 if doubled else 1)
+    gram = np.zeros((n_fit, n_fit))
+    moments = np.zeros((n_fit, len(channels), n_lat, n_lon))
     for t0 in range(lo, hi, BLOCK):
         t1 = min(t0 + BLOCK, hi)
         theta = 2 * np.pi * year_progress(times[t0 - lo:t1 - lo])
@@ -77,37 +91,54 @@ def _fit_harmonics(source, channels: Sequence[int], log_offsets: Sequence[float]
             y[:, k] = np.log1p(np.maximum(y[:, k], 0.0) / offsets[channels][k][None, :, None, None])
         if power is not None:
             y = _signed_power(y, power)
-        y = y if quantity is None else quantity(y, phi)
-        phi = phi[:, :n_terms]
-        gram += phi.T @ phi
-        moments += np.einsum("tk,tchw->kchw", phi, y)
+        block_index = None if index is None else np.asarray(index[t0 - lo:t1 - lo], np.float64)
+        keep = np.ones(t1 - t0) if block_index is None else np.isfinite(block_index).astype(np.float64)
+        if block_index is not None:
+            block_index = np.where(keep > 0, block_index, 0.0)
+        y = y if quantity is None else quantity(y, phi, block_index)
+        basis = phi[:, :n_terms]
+        if doubled:
+            basis = np.concatenate([basis, block_index[:, None] * basis], axis=1)
+        gram += (basis * keep[:, None]).T @ basis
+        moments += np.einsum("tk,tchw->kchw", basis * keep[:, None], y)
     solved = np.linalg.solve(gram, moments.reshape(gram.shape[0], -1)).reshape(moments.shape)
-    coeffs[channels, :n_terms] = np.moveaxis(solved, 0, 1)
+    solved = np.moveaxis(solved, 0, 1)                                               # [c, n_fit, H, W]
+    coeffs[channels, :n_terms] = solved[:, :n_terms]
+    if doubled:
+        coeffs[channels, n_basis:n_basis + n_terms] = solved[:, n_terms:]
     return coeffs
 
 
 def fit_seasonal_cycle(source, channels: Sequence[int], log_offsets: Sequence[float] | None = None,
-                       harmonics: int = HARMONICS, power: float | None = None) -> np.ndarray:
+                       harmonics: int = HARMONICS, power: float | None = None,
+                       index: np.ndarray | None = None) -> np.ndarray:
     """``[C, 2K+1, H, W]`` float32 coefficients: the module's fit for ``channels``, zeros for
     the other channels of ``source`` (a :class:`sowcast.data.windows.WindowSource`); of
-    ``sign(x) |x|**power`` with ``power``."""
-    return _fit_harmonics(source, channels, log_offsets, harmonics, power=power)
+    ``sign(x) |x|**power`` with ``power``. With an ``index`` (``[T]`` over :func:`fit_range`),
+    ``[C, 2 (2K+1), H, W]``: the cycle and the index's coefficients fitted together."""
+    return _fit_harmonics(source, channels, log_offsets, harmonics, power=power, index=index)
 
 
 def fit_seasonal_variance(source, channels: Sequence[int], cycle: np.ndarray,
                           log_offsets: Sequence[float] | None = None, harmonics: int = HARMONICS,
-                          power: float | None = None, centre_power: float | None = None) -> np.ndarray:
+                          power: float | None = None, centre_power: float | None = None,
+                          ocean: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``[C, 2K+1, H, W]``: the harmonic fit of the squared anomaly ``(y - m(t))**2`` from the
     seasonal cycle ``cycle`` (:func:`fit_seasonal_cycle`), the seasonal variance ``v(t)`` of
     each point (a fit, so it may dip below 0 where the variance is near 0: the user floors it).
     With ``centre_power`` the centre is ``sign(c) |c|**centre_power`` of the cycle ``c`` read at
-    ``t`` (a cycle fitted to ``x``, centred as ``model.direct_power_centre: power_of_mean``)."""
+    ``t`` (a cycle fitted to ``x``, centred as ``model.direct_power_centre: power_of_mean``).
+    With ``ocean = (coefficients, index)`` the centre is moved by the index as the model moves it
+    (:mod:`sowcast.data.ocean_anchor`)."""
     channels = sorted(int(c) for c in channels)
+    ocean_coefficients, index = (None, None) if ocean is None else ocean
 
-    def squared_anomaly(y: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    def squared_anomaly(y: np.ndarray, phi: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         mean = np.einsum("tk,ckhw->tchw", phi, cycle[channels].astype(np.float64))
+        if idx is not None:   # the centre moved by the index (sowcast.data.ocean_anchor)
+            mean += idx[:, None, None, None] * np.einsum("tk,ckhw->tchw", phi, ocean_coefficients[channels].astype(np.float64))
         if centre_power is not None:
             mean = _signed_power(mean, centre_power)
         return (y - mean) ** 2
 
-    return _fit_harmonics(source, channels, log_offsets, harmonics, squared_anomaly, power)
+    return _fit_harmonics(source, channels, log_offsets, harmonics, squared_anomaly, power, index, index_basis=False)

@@ -51,6 +51,7 @@ import torch
 from torch import nn
 
 from sowcast.data.log_statistics import log_space_statistics
+from sowcast.data.ocean_anchor import fit_index, resolve_anchor
 from sowcast.data.seasonal_cycle import HARMONICS, MAX_HARMONICS, fit_seasonal_cycle, fit_seasonal_variance
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import ForecastGraph
@@ -97,7 +98,9 @@ class Forecaster(nn.Module):
                  year_forcings: Sequence[int] | None = None, seasonal_cycle: np.ndarray | None = None,
                  direct_scale_floor: float | None = None, seasonal_variance: np.ndarray | None = None,
                  direct_power: float | None = None, direct_power_centre: str | None = None,
-                 target_only: Sequence[int] | None = None, direct_harmonics: int = HARMONICS):
+                 target_only: Sequence[int] | None = None, direct_harmonics: int = HARMONICS,
+                 direct_ocean_index: Mapping[str, Any] | None = None, ocean_weights: np.ndarray | None = None,
+                 ocean_index_cycle: np.ndarray | None = None, seasonal_ocean: np.ndarray | None = None):
         super().__init__()
         if n_channels < 1 or n_forcings < 0 or n_static < 0 or n_input_steps < 1 or noise_channels < 0:
             raise SowcastError(f"need n_channels >= 1, n_forcings >= 0, n_static >= 0, n_input_steps >= 1; "
@@ -131,6 +134,11 @@ class Forecaster(nn.Module):
                 self._hyper["direct_power"] = float(direct_power)
             if direct_power_centre is not None and direct_power_centre != MEAN_OF_POWER:
                 self._hyper["direct_power_centre"] = str(direct_power_centre)
+            if direct_ocean_index:   # {channel, box} (sowcast.data.ocean_anchor)
+                self._hyper["direct_ocean_index"] = {"channel": int(direct_ocean_index["channel"]),
+                                                     "box": [float(v) for v in direct_ocean_index["box"]]}
+        elif direct_ocean_index:
+            raise SowcastError("model.direct_ocean_index needs model.direct (it moves the direct channels' centre)")
         hidden = self._channel_list("target_only", target_only)
         if set(hidden) - set(direct_channels):
             raise SowcastError("model.target_only channels must also be model.direct channels (a residual "
@@ -156,7 +164,10 @@ class Forecaster(nn.Module):
                                            scale_floor=direct_scale_floor if direct_channels else None,
                                            power=direct_power if direct_channels else None,
                                            power_centre=(direct_power_centre or MEAN_OF_POWER) if direct_channels
-                                           else MEAN_OF_POWER)
+                                           else MEAN_OF_POWER,
+                                           ocean_channel=self._hyper.get("direct_ocean_index", {}).get("channel"),
+                                           ocean_weights=ocean_weights, ocean_index_cycle=ocean_index_cycle,
+                                           seasonal_ocean=seasonal_ocean)
         n_inputs = self.n_input_steps * self.n_channels + (self.n_input_steps + 1) * self.n_forcings + self.n_static
         self.network = EncodeProcessDecode(graph, n_inputs, self.n_channels, int(width), int(processor_layers),
                                            int(mlp_hidden_layers), str(activation), bool(checkpoint_activations),
@@ -244,7 +255,8 @@ class Forecaster(nn.Module):
         if self.normalization.has_direct_channels:  # the seasonal cycle (and scale) at the next state's time
             i_cos, i_sin = self.year_forcings
             cos1, sin1 = forcings[:, -1, i_cos, 0, 0], forcings[:, -1, i_sin, 0, 0]
-            season, scale = self.normalization.season(cos1, sin1), self.normalization.season_scale(cos1, sin1)
+            season = self.normalization.season(cos1, sin1, inputs[:, -1])
+            scale = self.normalization.season_scale(cos1, sin1)
         state = self.normalization.apply_increment(inputs[:, -1], self.increment(inputs, forcings, static, noise),
                                                    season, scale)
         if self.bounded:
@@ -293,12 +305,21 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
     centre = str(get("direct_power_centre", MEAN_OF_POWER))
     centre_power = power if centre == POWER_OF_MEAN else None   # the cycle of x, its power taken when read
     harmonics = _harmonics_count(get("direct_harmonics", HARMONICS))
-    cycle = (fit_seasonal_cycle(source, direct, offsets, harmonics, power=None if centre_power else power)
-             if direct else None)
+    anchor, anchor_note = resolve_anchor(get("direct_ocean_index", None), source.channels, source.grid.lat,
+                                         source.grid.lon) if direct else (None, "off")
+    index_cycle = index = seasonal_ocean = None
+    if anchor is not None:   # the centre moved by the ocean (sowcast.data.ocean_anchor)
+        index_cycle, index = fit_index(source, anchor, harmonics)
+        both = fit_seasonal_cycle(source, direct, offsets, harmonics, power=None if centre_power else power,
+                                  index=index)
+        cycle, seasonal_ocean = both[:, :2 * harmonics + 1], both[:, 2 * harmonics + 1:]
+    else:
+        cycle = (fit_seasonal_cycle(source, direct, offsets, harmonics, power=None if centre_power else power)
+                 if direct else None)
     names = list(source.forcing_names)
     year_forcings = [names.index(n) for n in ("cos_year_progress", "sin_year_progress") if n in names]
 
-    return Forecaster(
+    model = Forecaster(
         graph,
         n_channels=len(source.channels),
         n_forcings=len(source.forcing_names),
@@ -320,14 +341,21 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
         seasonal_cycle=cycle,
         direct_scale_floor=scale_floor if direct else None,
         seasonal_variance=(fit_seasonal_variance(source, direct, cycle, offsets, harmonics, power=power,
-                                                 centre_power=centre_power)
+                                                 centre_power=centre_power,
+                                                 ocean=None if anchor is None else (seasonal_ocean, index))
                            if direct and scale_floor is not None else None),
         direct_harmonics=harmonics,
         direct_power=power if direct else None,
         direct_power_centre=centre if direct else None,
         target_only=listed_channels(source.channels, get("target_only", None), "model.target_only"),
+        direct_ocean_index=None if anchor is None else anchor.hyperparameter(),
+        ocean_weights=None if anchor is None else anchor.weights,
+        ocean_index_cycle=index_cycle,
+        seasonal_ocean=seasonal_ocean,
         forcing_statistics=known_forcing_statistics(source.forcing_names),
     )
+    model.ocean_anchor_note = anchor_note   # what model.direct_ocean_index did here (the trainer logs it)
+    return model
 
 
 def _harmonics_count(value: Any) -> int:

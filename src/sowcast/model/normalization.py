@@ -49,6 +49,10 @@ point in its dry season (rain std near 0.1 mm against the domain's 8 mm) moves b
 unit of ``out``: the network's small errors there come out as the light rain that breaks the
 dry spells the onset rules look for. The loss keeps the unit ``std`` (:meth:`error_scale`).
 
+Ocean anchor of direct channels (``ocean_channel``, ``model.direct_ocean_index``): the centre
+also moves with an ocean index of the last input state, ``m(t+1) + I(t) m_ocean(t+1)``, ``I``
+the box mean of that channel less its seasonal fit (:mod:`sowcast.data.ocean_anchor`).
+
 Power of direct channels (``power = p``, ``model.direct_power``, with a seasonal scale): the
 anomaly is predicted for ``y = sign(x) |x|**p``, ``x_{t+1} = g(m(t+1) + s(t+1) * out)`` with
 ``g(y) = sign(y) |y|**(1/p)``, ``m`` and ``v`` fitted to ``y`` and the floor ``f * std**p``;
@@ -167,7 +171,9 @@ class Normalization(nn.Module):
                  seasonal_cycle: np.ndarray | None = None, grid_shape: tuple[int, int] = (1, 1),
                  harmonics: int = HARMONICS, seasonal_variance: np.ndarray | None = None,
                  scale_floor: float | None = None, power: float | None = None,
-                 power_centre: str = MEAN_OF_POWER):
+                 power_centre: str = MEAN_OF_POWER, ocean_channel: int | None = None,
+                 ocean_weights: np.ndarray | None = None, ocean_index_cycle: np.ndarray | None = None,
+                 seasonal_ocean: np.ndarray | None = None):
         super().__init__()
         offsets = log_offset_vector(log_offsets, n_channels)
         direct_mask = np.zeros(n_channels, bool)
@@ -224,6 +230,20 @@ class Normalization(nn.Module):
         if power_centre != MEAN_OF_POWER and self.power is None:
             raise SowcastError(f"model.direct_power_centre {power_centre} needs model.direct_power")
         self.power_centre = power_centre
+        self.ocean_channel = None if ocean_channel is None else int(ocean_channel)
+        if self.ocean_channel is not None:  # the centre moved by an ocean index (sowcast.data.ocean_anchor)
+            if not self.has_direct_channels:
+                raise SowcastError("model.direct_ocean_index needs model.direct (it moves the direct channels' centre)")
+            if not 0 <= self.ocean_channel < n_channels:
+                raise SowcastError(f"the ocean index channel {ocean_channel} is not in 0..{n_channels - 1}")
+            terms = 2 * harmonics + 1
+            for name, value, shape in (("ocean_weights", ocean_weights, tuple(grid_shape)),
+                                       ("ocean_index_cycle", ocean_index_cycle, (terms,)),
+                                       ("seasonal_ocean", seasonal_ocean, (n_channels, terms, *grid_shape))):
+                array = np.zeros(shape, np.float32) if value is None else np.asarray(value, np.float32)
+                if array.shape != shape:
+                    raise SowcastError(f"the ocean anchor's {name} has shape {array.shape}, expected {shape}")
+                self.register_buffer(name, torch.as_tensor(array))
 
     def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
         """States ``[..., C, H, W]`` with the log-space channels transformed (module doc)."""
@@ -249,10 +269,24 @@ class Normalization(nn.Module):
         phi = torch.stack(harmonic_terms(cos1, sin1, (coefficients.shape[1] - 1) // 2), -1)  # [B, 2K+1]
         return (phi[:, None, :, None, None] * coefficients[None]).sum(2)
 
-    def season(self, cos1: torch.Tensor, sin1: torch.Tensor) -> torch.Tensor:
+    def ocean_index(self, last: torch.Tensor, cos1: torch.Tensor, sin1: torch.Tensor) -> torch.Tensor:
+        """``I [B]``: the box mean of the ocean channel of ``last`` ``[B, C, H, W]`` (physical
+        units) less its seasonal fit at ``θ`` (:mod:`sowcast.data.ocean_anchor`)."""
+        box_mean = (last[:, self.ocean_channel] * self.ocean_weights).sum((-2, -1))
+        phi = torch.stack(harmonic_terms(cos1, sin1, (self.ocean_index_cycle.shape[0] - 1) // 2), -1)  # [B, 2K+1]
+        return box_mean - (phi * self.ocean_index_cycle).sum(-1)
+
+    def season(self, cos1: torch.Tensor, sin1: torch.Tensor, last: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, C, H, W]``: the seasonal cycle ``m`` at ``θ`` (``cos θ, sin θ`` ``[B]``); with the
-        centre ``power_of_mean`` the fit is of ``x`` and ``m = sign(x̄) |x̄|**p`` (module doc)."""
+        centre ``power_of_mean`` the fit is of ``x`` and ``m = sign(x̄) |x̄|**p`` (module doc).
+        With an ocean anchor, ``m + I(last) m_ocean`` (:mod:`sowcast.data.ocean_anchor`): ``last``,
+        the last input state, is then needed."""
         cycle = self._harmonics(self.seasonal_cycle, cos1, sin1)
+        if self.ocean_channel is not None:
+            if last is None:
+                raise SowcastError("the ocean-anchored season needs the last input state")
+            index = self.ocean_index(last, cos1, sin1)
+            cycle = cycle + index[:, None, None, None] * self._harmonics(self.seasonal_ocean, cos1, sin1)
         if self.power_centre == POWER_OF_MEAN:
             cycle = torch.where(self.direct_mask, signed_power(cycle, self.power), cycle)
         return cycle

@@ -488,6 +488,9 @@ class _Trainer:
                  f"{info.world_size} rank(s) on {info.device.type}"
                  f"{' (' + info.launcher + ')' if info.world_size > 1 else ''}; "
                  f"global batch {batch_size * info.world_size}; steps {step}..{max_steps}")
+        anchor = getattr(model, "ocean_anchor_note", "off")
+        if anchor != "off":   # model.direct_ocean_index (sowcast.data.ocean_anchor)
+            self.log(f"direct channels' centre moved by the ocean: {anchor}")
         self._write_status("running", step)
 
         result = self._loop(ddp, model, loss_fn, curriculum, autocast, manager, metrics, validator,
