@@ -336,24 +336,31 @@ def test_each_advice_gives_its_members_and_range_and_the_maps_their_dry_season(m
         assert ("Hatched: the dry season" if lang == "en" else "Hachures\u00a0: saison sèche") in html.unescape(text)
 
 
-@pytest.mark.parametrize("shift, english_text, french_text", [
-    (None, None, None),
-    (4.3, "are moved 4 days later", "décalées de 4 jours plus tard"),
-    (-6.6, "are moved 7 days earlier", "avancées de 7 jours"),
-    (0.8, "near its usual temperature", "proche de sa température habituelle"),
+@pytest.mark.parametrize("shift, box, english_text, french_text", [
+    (None, None, None, None),
+    (4.3, None, "are moved 4 days later", "décalées de 4 jours plus tard"),
+    (-6.6, [-3, 3, -20, 0], "are moved 7 days earlier", "avancées de 7 jours"),
+    (0.8, [-3, 3, -20, 0], "near its usual temperature", "proche de sa température habituelle"),
+    (4.3, [10, 20.5, -40, -20], "The ocean at 10°N–20.5°N, 40°W–20°W has been warmer",
+     "L'océan dans la zone 10°N–20,5°N, 40°O–20°O a été plus chaud"),
 ])
-def test_the_method_says_how_the_ocean_moved_the_usual_onset_dates(made, shift, english_text, french_text):
-    """products.json's onset_ocean_shift_days (the calibration's ocean predictor) in both languages."""
+def test_the_method_says_how_the_ocean_moved_the_usual_onset_dates(made, shift, box, english_text, french_text):
+    """products.json's onset_ocean_shift_days (the calibration's ocean predictor) in both languages,
+    naming where the index is read: ATL3 (and a folder written before the box was recorded) as
+    the equatorial Atlantic, another box by its bounds."""
     from dataclasses import replace
 
     from sowcast.bulletin.document import method_text
     from sowcast.bulletin.products_folder import read_products
 
     products = read_products(made["products"])
-    products.meta = replace(products.meta, onset_ocean_shift_days=shift)
+    products.meta = replace(products.meta, onset_ocean_shift_days=shift, onset_ocean_box=box)
     en = " ".join(method_text(Translator.load("en"), products, None, []))
     fr = " ".join(method_text(Translator.load("fr"), products, None, []))
     if shift is None:
-        assert "Gulf of Guinea" not in en and "golfe de Guinée" not in fr
-    else:
-        assert english_text in en and french_text in fr
+        assert "Atlantic" not in en and "Atlantique" not in fr
+        return
+    assert english_text in en and french_text in fr
+    if box is None or box == [-3, 3, -20, 0]:
+        assert "The equatorial Atlantic (3°S–3°N, 20°W–0°) has been" in en
+        assert "L'Atlantique équatorial (3°S–3°N, 20°O–0°)" in fr

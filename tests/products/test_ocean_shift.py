@@ -44,6 +44,7 @@ def test_a_warm_year_moves_every_past_onset_later(tmp_path):
     shift = ocean_shift(path, _calibration(), ISSUE, _observed(path))
     assert list(shift["year"].values) == [2005, 2006, 2007, 2008]
     np.testing.assert_allclose(shift.values, 5.0, rtol=1e-6)          # 10 d/K x (0.5 K - 0 K)
+    assert shift.attrs["box"] == [-3.0, 3.0, -20.0, 0.0]              # where the index was read (ATL3)
 
 
 @pytest.mark.parametrize("case, message", [

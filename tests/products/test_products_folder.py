@@ -30,16 +30,18 @@ def test_what_the_writer_writes_the_reader_reads(tmp_path):
     assert list(json.loads(text))[:3] == ["product", "version", "issue_date"]
     assert read_manifest(tmp_path) == manifest()
     assert manifest().rules_source_in("fr") == "AFM 42(4)"
-    moved = dataclasses.replace(manifest(), onset_ocean_shift_days=3.78)     # the ocean moved the usual dates
+    moved = dataclasses.replace(manifest(), onset_ocean_shift_days=3.78,     # the ocean moved the usual dates
+                                onset_ocean_box=[-3.0, 3.0, -20.0, 0.0])
     moved.write(tmp_path)
     assert read_manifest(tmp_path) == moved
 
 
 def test_a_folder_written_before_the_ocean_shift_reads_as_not_moved(tmp_path):
     meta = json.loads(manifest().to_json())
-    del meta["onset_ocean_shift_days"]
+    del meta["onset_ocean_shift_days"], meta["onset_ocean_box"]
     (tmp_path / MANIFEST_FILE).write_text(json.dumps(meta))
     assert read_manifest(tmp_path).onset_ocean_shift_days is None
+    assert read_manifest(tmp_path).onset_ocean_box is None
 
 
 def _broken(tmp_path, change: dict, drop: str | None = None):
@@ -71,6 +73,7 @@ def test_a_missing_key_is_an_error_at_the_reader(tmp_path, key):
     ({"locations": [{"name": "Tamale"}]}, "locations must be a list of {name, lat, lon}"),
     ({"product": "sowcast verify"}, "was not written by 'sowcast products'"),
     ({"onset_ocean_shift_days": "late"}, "onset_ocean_shift_days must be a number of days or null"),
+    ({"onset_ocean_box": [-3, 3, -20]}, "onset_ocean_box must be [lat_min, lat_max, lon_min, lon_max] or null"),
 ])
 def test_a_wrong_value_is_an_error_at_the_reader(tmp_path, change, needle):
     assert needle in _broken(tmp_path, change)

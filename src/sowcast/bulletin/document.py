@@ -132,6 +132,28 @@ def rule_citation(products: Products) -> str:
     return products.meta.rules_citation
 
 
+def box_text(t: Translator, box) -> str:
+    """``[lat_min, lat_max, lon_min, lon_max]`` as ``3°S–3°N, 20°W–0°`` (the locale's compass letters)."""
+    def degrees(value: float, negative: str, positive: str) -> str:
+        letter = "" if value == 0 else t(negative if value < 0 else positive)
+        return f"{t.decimal(abs(value), 0 if float(value).is_integer() else 1)}°{letter}"
+
+    la0, la1, lo0, lo1 = (float(v) for v in box)
+    return (f"{degrees(la0, 'compass.south', 'compass.north')}–{degrees(la1, 'compass.south', 'compass.north')}, "
+            f"{degrees(lo0, 'compass.west', 'compass.east')}–{degrees(lo1, 'compass.west', 'compass.east')}")
+
+
+def ocean_name(t: Translator, box) -> str:
+    """Where the onset's ocean index is read: the equatorial Atlantic for ATL3 (and for a
+    products folder written before the box was recorded, when ATL3 was the only box), else
+    the box itself."""
+    from sowcast.calibrate.onset_ocean import ATL3_BOX
+
+    box = ATL3_BOX if box is None else tuple(float(v) for v in box)
+    key = "ocean.equatorial_atlantic" if tuple(box) == tuple(ATL3_BOX) else "ocean.box"
+    return t(key, box=box_text(t, box))
+
+
 def method_text(t: Translator, products: Products, skill: Skill | None, periods: list[str]) -> list[str]:
     meta = products.meta
     paragraphs = [
@@ -144,7 +166,7 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
         days = round(abs(shift))
         key = "method.onset_ocean_usual" if days < 2 else ("method.onset_ocean_later" if shift > 0
                                                           else "method.onset_ocean_earlier")
-        paragraphs.append(t(key, days=days))
+        paragraphs.append(t(key, days=days, ocean=ocean_name(t, meta.onset_ocean_box)))
     members = meta.members
     if members:
         low, high = wilson_interval(0.5, members)

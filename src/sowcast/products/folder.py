@@ -79,6 +79,7 @@ class ProductsManifest:
     created: str                          # UTC, YYYY-MM-DDTHH:MM:SSZ
     files: list[str]                      # the files written beside products.json
     onset_ocean_shift_days: float | None = None   # mean move of past onsets to this year's ocean; None: not moved
+    onset_ocean_box: list[float] | None = None    # [lat_min, lat_max, lon_min, lon_max] of that ocean index
     product: str = PRODUCT
     version: int = FOLDER_VERSION
 
@@ -133,6 +134,10 @@ def _typed(meta: dict[str, Any], path: Path) -> ProductsManifest:
     shift = meta.get("onset_ocean_shift_days")
     if shift is not None and (isinstance(shift, bool) or not isinstance(shift, (int, float))):
         raise bad("onset_ocean_shift_days", "a number of days or null")
+    box = meta.get("onset_ocean_box")
+    if box is not None and not (isinstance(box, list) and len(box) == 4 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
+        raise bad("onset_ocean_box", "[lat_min, lat_max, lon_min, lon_max] or null")
     try:
         thresholds = PlantingThresholds.from_mapping(meta["thresholds"])
     except SowcastError as exc:
@@ -141,6 +146,7 @@ def _typed(meta: dict[str, Any], path: Path) -> ProductsManifest:
         **{k: meta[k] for k in _REQUIRED}, "thresholds": thresholds,
         "locations": [Place(str(p["name"]), float(p["lat"]), float(p["lon"])) for p in places],
         "onset_ocean_shift_days": None if shift is None else float(shift),
+        "onset_ocean_box": None if box is None else [float(v) for v in box],
         "product": PRODUCT, "version": FOLDER_VERSION})
 
 

@@ -410,7 +410,8 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     ``onset_by_week_expected_raw``. "No onset expected" then rests on ``1 - E_weeks``.
     ``past_onset_shift`` (days, on ``year``): each past year's onset moved to this year's ocean
     before ``C_k`` is made (:mod:`sowcast.calibrate.onset_ocean`; a year where it is NaN is
-    left out); its mean is the attribute ``onset_ocean_shift_days``.
+    left out); its mean is the attribute ``onset_ocean_shift_days`` (and its ``box`` attribute,
+    where the index was read, ``onset_ocean_box``).
     The false-start and dry-spell risks are kept within ``[floor, 1 - floor]`` (raw values
     beside them); they are bounded, not yet recalibrated against their climatology.
     ``onset_skillful(week)`` is 1 where the blend beat climatology on left-out hindcast years.
@@ -450,6 +451,8 @@ def planting_outlook(observed_daily: xr.DataArray | xr.Dataset, forecast_daily: 
     out.attrs = _outlook_attrs(seasons, rules, weeks, th, onset.q_reason, calibrated=bool(extra))
     if extra and past_onset_shift is not None:
         out.attrs["onset_ocean_shift_days"] = round(float(past_onset_shift.mean()), 2)
+        if "box" in past_onset_shift.attrs:   # [lat_min, lat_max, lon_min, lon_max] of the ocean index
+            out.attrs["onset_ocean_box"] = " ".join(f"{float(v):g}" for v in past_onset_shift.attrs["box"])
     return out
 
 

@@ -134,7 +134,7 @@ def ocean_shift(path: Path, calibration: xr.Dataset | None, issue: pd.Timestamp,
         return None
     _log(f"onset climatology moved to this year's ocean: {float(shift.mean()):+.1f} days on average "
          f"({ocean.days_per_k:.1f} days per K of {ocean.variable})")
-    return shift
+    return shift.assign_attrs(box=[float(v) for v in ocean.box])   # where the index is read (the bulletin names it)
 
 
 def _sources(options: ProductsOptions) -> _Sources:
@@ -238,7 +238,9 @@ def _manifest(options: ProductsOptions, src: _Sources, forecast: xr.Dataset, wee
         locations=[Place(n, float(a), float(b)) for n, a, b in
                    zip(src.locations.names, src.locations.lat, src.locations.lon, strict=True)],
         sowcast_version=sowcast.__version__, created=f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ}", files=files,
-        onset_ocean_shift_days=None if outlook is None else outlook.attrs.get("onset_ocean_shift_days"))
+        onset_ocean_shift_days=None if outlook is None else outlook.attrs.get("onset_ocean_shift_days"),
+        onset_ocean_box=None if outlook is None or "onset_ocean_box" not in outlook.attrs
+        else [float(v) for v in str(outlook.attrs["onset_ocean_box"]).split()])
 
 
 def run(options: ProductsOptions) -> ProductsResult:
