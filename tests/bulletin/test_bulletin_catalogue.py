@@ -170,3 +170,24 @@ def test_the_products_advice_wording_is_the_english_catalogue():
             code, 0.62, 3, 10, 30, 0, message=lambda c: t(f"advice.{c}"), percent=t.percent)
     assert advice_sentence("wait", 0.62, 3, skillful=0) == ("Wait: 62% chance the rains start within 3 weeks. "
                                                             + ENGLISH["no_skill"])
+
+
+@pytest.mark.parametrize("shift, english, french", [
+    (None, "no better than the usual dates here: plan by the normal calendar", "suivez le calendrier habituel"),
+    (1.4, "no better than the usual dates here: plan by the normal calendar", "suivez le calendrier habituel"),
+    (4.6, "which this year's ocean moves 5 days later: plan by those", "décale de 5 jours plus tard"),
+    (-3.2, "which this year's ocean moves 3 days earlier: plan by those", "avance de 3 jours"),
+])
+def test_without_skill_the_advice_points_to_the_usual_dates_as_the_ocean_moved_them(shift, english, french):
+    """Where the onset calibration moved the usual dates for this year's ocean
+    (``onset_ocean_shift_days``), a forecast without skill falls back to those moved dates, and
+    the note says so (under 2 days: the usual dates), in the products' and both bulletin wordings."""
+    from sowcast.products.advice import advice_sentence
+
+    text = advice_sentence("wait", 0.4, 3, skillful=0, ocean_shift_days=shift)
+    assert text.startswith("Wait: 40% chance the rains start within 3 weeks. ") and english in text
+    t = Translator.load("fr")
+    fr = advice_sentence("wait", 0.4, 3, skillful=0, ocean_shift_days=shift, message=lambda c: t(f"advice.{c}"),
+                         percent=t.percent)
+    assert french in fr
+    assert advice_sentence("wait", 0.4, 3, skillful=1, ocean_shift_days=shift) == "Wait: 40% chance the rains start within 3 weeks."

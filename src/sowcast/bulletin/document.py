@@ -82,13 +82,15 @@ def check_options(products: Products, options: BulletinOptions) -> None:
         raise SowcastError(f"bulletin.rain_periods {bad} not in weekly.nc (periods {', '.join(products.periods.index)})")
 
 
-def advice_sentence(t: Translator, row, dry_spell: DrySpellRule) -> str:
+def advice_sentence(t: Translator, row, dry_spell: DrySpellRule, ocean_shift_days=None) -> str:
     """The advice of one locations.csv row in ``t``'s language (the one wording:
-    :func:`sowcast.products.advice.advice_sentence` with the catalogue's advice.<code>)."""
+    :func:`sowcast.products.advice.advice_sentence` with the catalogue's advice.<code>;
+    ``ocean_shift_days``: products.json's ``onset_ocean_shift_days``)."""
     return shared_advice_sentence(
         str(row.advice) if str(row.advice) in ADVICE_CODES else "no_data", row.advice_probability,
         int(row.advice_week), dry_spell.days, dry_spell.lookahead_days,
-        getattr(row, "advice_skillful", None), message=lambda code: t(f"advice.{code}"), percent=t.percent)
+        getattr(row, "advice_skillful", None), message=lambda code: t(f"advice.{code}"), percent=t.percent,
+        ocean_shift_days=ocean_shift_days)
 
 
 def advice_range(t: Translator, row, members: int | None, thresholds: PlantingThresholds) -> str:
@@ -271,7 +273,7 @@ def location_table(products: Products, t: Translator) -> tuple[list[str], list[l
             else t("table.window_none")
         rows.append([row.location, *[t.percent(getattr(row, f"onset_by_week{k}")) for k in weeks],
                      t.percent(row.false_start_risk), t.percent(row.dry_spell_risk), window,
-                     " ".join(filter(None, [advice_sentence(t, row, products.dry_spell),
+                     " ".join(filter(None, [advice_sentence(t, row, products.dry_spell, meta.onset_ocean_shift_days),
                                             advice_range(t, row, meta.members, meta.thresholds)]))])
     caption = t("table.caption", weeks=weeks[-1], dry_days=products.dry_spell.days,
                 lookahead=products.dry_spell.lookahead_days, threshold=t.percent(meta.thresholds.onset_probability),

@@ -80,7 +80,8 @@ def write_advice_csv(path: Path, products: Products, translators: dict[str, Tran
         out.writerow(["location", "language", "advice"])
         for lang, t in translators.items():
             for row in products.table.itertuples(index=False):
-                out.writerow([row.location, lang, advice_sentence(t, row, products.dry_spell)])
+                out.writerow([row.location, lang, advice_sentence(t, row, products.dry_spell,
+                                                                  products.meta.onset_ocean_shift_days)])
 
 
 def _metadata(products: Products, options: BulletinOptions, result: BulletinResult,

@@ -792,4 +792,5 @@ def advice_text(outlook: xr.Dataset, location=None, lang: str = "en") -> str:
         skillful = int(point["onset_skillful"].sel(week=week))
     return advice_sentence(name, float(point["advice_probability"]), int(point["advice_week"]),
                            outlook.attrs.get("dry_spell_days", "?"), outlook.attrs.get("dry_spell_lookahead_days", "?"),
-                           skillful, message=ADVICE_TEMPLATES[lang].__getitem__)
+                           skillful, message=ADVICE_TEMPLATES[lang].__getitem__,
+                           ocean_shift_days=outlook.attrs.get("onset_ocean_shift_days"))
