@@ -161,3 +161,37 @@ def test_forecaster_moves_rain_by_the_anchor_exactly_and_a_checkpoint_keeps_it()
         torch.testing.assert_close(again(*x), a, rtol=0, atol=0)
     with pytest.raises(SowcastError, match="needs model.direct"):
         make_model(graph, direct_ocean_index={"channel": 1, "box": [0, 4, 0, 6]})
+
+
+def test_build_forecaster_fits_the_anchor_or_says_why_not(tmp_path):
+    """``build_forecaster`` on a real store: the anchor fitted where the preset asks for it (a
+    box on the grid), "not applied" under auto without direct channels or without the box, an
+    error for an explicit variable without direct channels."""
+    import yaml
+    from test_forecaster import ROOT
+
+    from sowcast.data.testing import make_canonical_store
+    from sowcast.data.windows import WindowSource
+    from sowcast.model.forecaster import build_forecaster
+
+    store = make_canonical_store(tmp_path / "s.zarr", n_times=40, grid=(4, 5), levels=(500,), seed=0)
+    source = WindowSource(store)
+    g = random_graph(4, 5)
+    cfg = {k: v for k, v in yaml.safe_load((ROOT / "conf" / "model" / "tiny.yaml").read_text()).items()
+           if k != "mesh_level"}
+    assert cfg["direct_ocean_index"] is None
+    everywhere = {"variable": "2m_temperature", "box": [-90, 90, -180, 180]}
+    model = build_forecaster(cfg | {"direct": ["total_precipitation"], "direct_ocean_index": everywhere}, g, source)
+    t2m = list(source.channels).index("2m_temperature")
+    assert model.hyperparameters()["direct_ocean_index"] == {"channel": t2m, "box": [-90.0, 90.0, -180.0, 180.0]}
+    assert model.ocean_anchor_note.startswith("2m_temperature over")
+    weights = model.normalization.ocean_weights.numpy()
+    assert abs(float(weights.sum()) - 1.0) < 1e-5 and (weights > 0).all()
+    auto = build_forecaster(cfg | {"direct_ocean_index": {"variable": "auto"}}, g, source)
+    assert auto.ocean_anchor_note == "not applied: model.direct names no variable"
+    assert "direct_ocean_index" not in auto.hyperparameters()
+    no_ocean = build_forecaster(cfg | {"direct": ["total_precipitation"], "direct_ocean_index": {"variable": "auto"}},
+                                g, source)
+    assert no_ocean.ocean_anchor_note.startswith("not applied: no ocean_index")
+    with pytest.raises(SowcastError, match="needs model.direct"):
+        build_forecaster(cfg | {"direct_ocean_index": everywhere}, g, source)

@@ -305,8 +305,13 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
     centre = str(get("direct_power_centre", MEAN_OF_POWER))
     centre_power = power if centre == POWER_OF_MEAN else None   # the cycle of x, its power taken when read
     harmonics = _harmonics_count(get("direct_harmonics", HARMONICS))
-    anchor, anchor_note = resolve_anchor(get("direct_ocean_index", None), source.channels, source.grid.lat,
-                                         source.grid.lon) if direct else (None, "off")
+    ocean_config = get("direct_ocean_index", None)
+    if direct or not ocean_config:
+        anchor, anchor_note = resolve_anchor(ocean_config, source.channels, source.grid.lat, source.grid.lon)
+    elif str(ocean_config.get("variable") or "auto") == "auto":
+        anchor, anchor_note = None, "not applied: model.direct names no variable"
+    else:
+        raise SowcastError("model.direct_ocean_index needs model.direct (it moves the direct channels' centre)")
     index_cycle = index = seasonal_ocean = None
     if anchor is not None:   # the centre moved by the ocean (sowcast.data.ocean_anchor)
         index_cycle, index = fit_index(source, anchor, harmonics)
