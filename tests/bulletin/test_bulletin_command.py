@@ -364,3 +364,26 @@ def test_the_method_says_how_the_ocean_moved_the_usual_onset_dates(made, shift, 
     if box is None or box == [-3, 3, -20, 0]:
         assert "The equatorial Atlantic (3°S–3°N, 20°W–0°) has been" in en
         assert "L'Atlantique équatorial (3°S–3°N, 20°O–0°)" in fr
+
+
+@pytest.mark.parametrize("reforecast_members", [None, 4, 32])
+def test_the_method_says_when_the_scores_are_of_another_ensemble_size(made, reforecast_members):
+    """The scorecard's skill is of its reforecasts' size; a forecast of another size (calibrated
+    for its own) gets a sentence saying so, in both languages."""
+    from dataclasses import replace
+
+    from sowcast.bulletin.document import method_text
+    from sowcast.bulletin.products_folder import read_products
+    from sowcast.bulletin.skill import read_scorecard
+
+    products = read_products(made["products"])
+    products.meta = replace(products.meta, members=32)
+    skill = read_scorecard(made["root"] / "scorecard", ["week1", "week2"])
+    assert skill.members == 4                                   # summary.json's
+    skill = replace(skill, members=reforecast_members)
+    en = " ".join(method_text(Translator.load("en"), products, skill, ["week1", "week2"]))
+    fr = " ".join(method_text(Translator.load("fr"), products, skill, ["week1", "week2"]))
+    differs = reforecast_members == 4
+    assert ("These scores come from reforecasts of 4 members; this forecast has 32" in en) == differs
+    assert ("reprévisions à 4 membres" in fr) == differs
+    assert "These scores come from" not in en or differs

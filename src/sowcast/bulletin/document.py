@@ -186,6 +186,9 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
             t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
             for p, v in skill.rpss_calibrated.items() if p in periods)
         paragraphs.append(t("method.skill_rain_calibrated", scores=scores))
+    if (skill.rpss or skill.rpss_calibrated) and skill.members and members and skill.members != members:
+        # the scores are of another ensemble size than this forecast's (calibrated for its own size)
+        paragraphs.append(t("method.skill_members", reforecast=skill.members, members=members))
     if math.isfinite(skill.onset_mae):
         paragraphs.append(t("method.skill_onset", mae=t.decimal(skill.onset_mae, 1),
                             reference=t.decimal(skill.onset_reference, 1), n=skill.onset_cases))

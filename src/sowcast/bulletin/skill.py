@@ -32,6 +32,7 @@ class Skill:
     onset_mae: float = math.nan
     onset_reference: float = math.nan
     onset_cases: int = 0
+    members: int | None = None   # the reforecasts' ensemble size (summary.json)
 
 
 def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
@@ -68,5 +69,7 @@ def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
         n = onset["n"].iloc[0]
         skill.onset_cases = 0 if pd.isna(n) else int(n)
     if (folder / SUMMARY_FILE).is_file():
-        skill.years = [int(y) for y in read_summary(folder).years]
+        summary = read_summary(folder)
+        skill.years = [int(y) for y in summary.years]
+        skill.members = int(summary.members)
     return skill
