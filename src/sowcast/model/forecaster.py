@@ -305,13 +305,7 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
     centre = str(get("direct_power_centre", MEAN_OF_POWER))
     centre_power = power if centre == POWER_OF_MEAN else None   # the cycle of x, its power taken when read
     harmonics = _harmonics_count(get("direct_harmonics", HARMONICS))
-    ocean_config = get("direct_ocean_index", None)
-    if direct or not ocean_config:
-        anchor, anchor_note = resolve_anchor(ocean_config, source.channels, source.grid.lat, source.grid.lon)
-    elif str(ocean_config.get("variable") or "auto") == "auto":
-        anchor, anchor_note = None, "not applied: model.direct names no variable"
-    else:
-        raise SowcastError("model.direct_ocean_index needs model.direct (it moves the direct channels' centre)")
+    anchor, anchor_note = _ocean_anchor(get("direct_ocean_index", None), direct, source)
     index_cycle = index = seasonal_ocean = None
     if anchor is not None:   # the centre moved by the ocean (sowcast.data.ocean_anchor)
         index_cycle, index = fit_index(source, anchor, harmonics)
@@ -361,6 +355,17 @@ def build_forecaster(model_cfg: Mapping[str, Any], graph: ForecastGraph, source:
     )
     model.ocean_anchor_note = anchor_note   # what model.direct_ocean_index did here (the trainer logs it)
     return model
+
+
+def _ocean_anchor(config: Any, direct: Sequence[int], source: WindowSource) -> tuple[Any, str]:
+    """``(anchor or None, what was done)`` for ``model.direct_ocean_index`` on ``source``
+    (:func:`sowcast.data.ocean_anchor.resolve_anchor`); without direct channels "not applied"
+    under ``auto`` and an error for an explicit variable."""
+    if direct or not config:
+        return resolve_anchor(config, source.channels, source.grid.lat, source.grid.lon)
+    if isinstance(config, Mapping) and str(config.get("variable") or "auto") == "auto":
+        return None, "not applied: model.direct names no variable"
+    raise SowcastError("model.direct_ocean_index needs model.direct (it moves the direct channels' centre)")
 
 
 def _harmonics_count(value: Any) -> int:
