@@ -29,6 +29,12 @@ def test_box_weights_are_cos_latitude_inside_the_box_and_sum_to_one():
     np.testing.assert_allclose(w[1, 1] / w[2, 1], np.cos(np.deg2rad(2.0)), rtol=1e-6)
     with pytest.raises(SowcastError, match=r"box \[10.0, 20.0, -20.0, 0.0\] holds no grid point"):
         box_weights(lat, lon, (10.0, 20.0, -20.0, 0.0))
+    sea = np.ones((5, 4), bool)
+    sea[1, :] = False                                                    # 2 S is land: ingest's fill there
+    w = box_weights(lat, lon, ATL3_BOX, valid=sea)
+    assert not w[1].any() and abs(float(w.sum()) - 1.0) < 1e-6 and w[2, 1] > 0
+    with pytest.raises(SowcastError, match="holds no grid point where the variable has data"):
+        box_weights(lat, lon, ATL3_BOX, valid=np.zeros((5, 4), bool))
 
 
 def test_auto_takes_the_ocean_index_then_the_sst_and_explicit_names_must_exist():
@@ -41,6 +47,10 @@ def test_auto_takes_the_ocean_index_then_the_sst_and_explicit_names_must_exist()
     assert resolve_anchor(None, channels, lat, lon) == (None, "off")
     none, note = resolve_anchor({"variable": "auto"}, channels[:1], lat, lon)
     assert none is None and note == "not applied: no ocean_index or sea_surface_temperature channel"
+    land = np.ones((3, len(lat), len(lon)), bool)
+    land[2] = False                                                      # the index has no data anywhere
+    none, note = resolve_anchor({"variable": "auto"}, channels, lat, lon, valid=land)
+    assert none is None and "where the variable has data" in note
     none, note = resolve_anchor({"variable": "auto"}, channels, lat + 30, lon)
     assert none is None and note.startswith("not applied:") and "holds no grid point" in note
     anchor, _ = resolve_anchor({"variable": "total_precipitation", "box": [0, 2, -3, 0]}, channels, lat, lon)

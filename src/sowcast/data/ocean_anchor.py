@@ -23,7 +23,8 @@ The default box is ATL3 (3 S-3 N, 20 W-0, Zebiak 1993), as the onset calibration
 (:mod:`sowcast.calibrate.onset_ocean`). ``variable: auto`` takes ``ocean_index``, else
 ``sea_surface_temperature``, when it is a channel and the box holds grid points, and is
 "not applied: <why>" otherwise; a variable named explicitly but missing, or a box outside the
-grid, is an error.
+grid (or without a point where the variable has data: a sea variable's land is ingest's
+fill, left out of the box mean), is an error.
 """
 
 from __future__ import annotations
@@ -56,15 +57,21 @@ class OceanAnchor:
         return {"channel": int(self.channel), "box": [float(v) for v in self.box]}
 
 
-def box_weights(lat: np.ndarray, lon: np.ndarray, box: Sequence[float]) -> np.ndarray:
-    """``[H, W]`` float32: ``cos(lat)`` inside ``box``, 0 outside, summing to 1; an error
-    when the box holds no grid point."""
+def box_weights(lat: np.ndarray, lon: np.ndarray, box: Sequence[float],
+                valid: np.ndarray | None = None) -> np.ndarray:
+    """``[H, W]`` float32: ``cos(lat)`` inside ``box``, 0 outside and where ``valid`` (``[H, W]``,
+    the channel's data mask: a land point of a sea variable is only ingest's fill) is False,
+    summing to 1; an error when the box holds no grid point with data."""
     la0, la1, lo0, lo1 = (float(v) for v in box)
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
     inside = ((lat >= la0) & (lat <= la1))[:, None] & ((lon >= lo0) & (lon <= lo1))[None, :]
     if not inside.any():
         raise SowcastError(f"{KEY}.box {list(box)} holds no grid point (the grid spans latitudes "
                            f"{lat.min():g}..{lat.max():g}, longitudes {lon.min():g}..{lon.max():g})")
+    if valid is not None:
+        inside &= np.asarray(valid, bool)
+        if not inside.any():
+            raise SowcastError(f"{KEY}.box {list(box)} holds no grid point where the variable has data")
     w = np.where(inside, np.cos(np.deg2rad(lat))[:, None], 0.0)
     return (w / w.sum()).astype(np.float32)
 
@@ -80,9 +87,10 @@ def _box(value: Any) -> tuple[float, float, float, float]:
 
 
 def resolve_anchor(config: Mapping[str, Any] | None, channels: Sequence[str], lat: np.ndarray,
-                   lon: np.ndarray) -> tuple[OceanAnchor | None, str]:
+                   lon: np.ndarray, valid: np.ndarray | None = None) -> tuple[OceanAnchor | None, str]:
     """The anchor ``model.direct_ocean_index`` asks for on this store, and a line saying what
-    was chosen (or why none was: ``auto`` only; otherwise the causes are errors)."""
+    was chosen (or why none was: ``auto`` only; otherwise the causes are errors). ``valid``
+    ``[C, H, W]``: where each channel has data (None: everywhere)."""
     if not config:
         return None, "off"
     if not isinstance(config, Mapping):
@@ -99,13 +107,13 @@ def resolve_anchor(config: Mapping[str, Any] | None, channels: Sequence[str], la
             return None, f"not applied: no {' or '.join(AUTO_VARIABLES)} channel"
         variable = found[0]
         try:
-            weights = box_weights(lat, lon, box)
+            weights = box_weights(lat, lon, box, None if valid is None else valid[names.index(variable)])
         except SowcastError as err:
             return None, f"not applied: {err}"
     else:
         if variable not in names:
             raise SowcastError(f"{KEY}.variable {variable!r} is not a channel of the store ({', '.join(names)})")
-        weights = box_weights(lat, lon, box)
+        weights = box_weights(lat, lon, box, None if valid is None else valid[names.index(variable)])
     anchor = OceanAnchor(names.index(variable), box, weights)
     return anchor, f"{variable} over {list(box)}"
 

@@ -362,7 +362,8 @@ def _ocean_anchor(config: Any, direct: Sequence[int], source: WindowSource) -> t
     (:func:`sowcast.data.ocean_anchor.resolve_anchor`); without direct channels "not applied"
     under ``auto`` and an error for an explicit variable."""
     if direct or not config:
-        return resolve_anchor(config, source.channels, source.grid.lat, source.grid.lon)
+        return resolve_anchor(config, source.channels, source.grid.lat, source.grid.lon,
+                              getattr(source, "valid", None))
     if isinstance(config, Mapping) and str(config.get("variable") or "auto") == "auto":
         return None, "not applied: model.direct names no variable"
     raise SowcastError("model.direct_ocean_index needs model.direct (it moves the direct channels' centre)")
