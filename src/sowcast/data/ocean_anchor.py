@@ -132,13 +132,13 @@ def fit_index(source, anchor: OceanAnchor, harmonics: int = HARMONICS) -> tuple[
     """``(c, I)``: the harmonic fit ``c`` ``[2K+1]`` (float32) of the box mean of the state
     before each state of the training range (:func:`sowcast.data.seasonal_cycle.fit_range`),
     read at that state's time, and the index ``I`` ``[T]`` (NaN for a first state without one
-    before it); an error where a box mean is not finite (a box over land for a sea variable)."""
+    before it); an error where a box mean is not finite (missing values in the store's states)."""
     lo, hi, times = fit_range(source)
     means = box_means(source, anchor, max(lo - 1, 0), hi - 1)
     before = np.concatenate([[np.nan], means]) if lo == 0 else means          # [T]: B(x_{t-1})
     if not np.all(np.isfinite(means)):
         raise SowcastError(f"{KEY}: the mean of channel {anchor.channel} over {list(anchor.box)} is not finite "
-                           "at some time (a box over land for a sea variable?)")
+                           "at some time (missing values in the store?)")
     theta = 2 * np.pi * year_progress(times)
     phi = np.stack(harmonic_terms(np.cos(theta), np.sin(theta), harmonics), -1)    # [T, 2K+1]
     span_days = (times[-1] - times[0]) / np.timedelta64(1, "D") if len(times) else 0.0
