@@ -17,8 +17,9 @@ from sowcast.bulletin.options import BulletinOptions
 from sowcast.bulletin.products_folder import CATEGORIES, DrySpellRule, Products
 from sowcast.bulletin.skill import Skill
 from sowcast.bulletin.translator import Translator
+from sowcast.data.ocean_anchor import ATL3_BOX
 from sowcast.errors import SowcastError
-from sowcast.products.advice import advice_sentence as shared_advice_sentence
+from sowcast.products.advice import OCEAN_SHIFT_MIN_DAYS, advice_sentence as shared_advice_sentence
 from sowcast.products.planting import ADVICE_CODES, PlantingThresholds
 
 DAY = pd.Timedelta(days=1)
@@ -149,8 +150,6 @@ def ocean_name(t: Translator, box) -> str:
     """Where the onset's ocean index is read: the equatorial Atlantic for ATL3 (and for a
     products folder written before the box was recorded, when ATL3 was the only box), else
     the box itself."""
-    from sowcast.calibrate.onset_ocean import ATL3_BOX
-
     box = ATL3_BOX if box is None else tuple(float(v) for v in box)
     key = "ocean.equatorial_atlantic" if tuple(box) == tuple(ATL3_BOX) else "ocean.box"
     return t(key, box=box_text(t, box))
@@ -166,8 +165,8 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
     shift = meta.onset_ocean_shift_days
     if shift is not None:   # the calibration moved the usual onset dates to this year's ocean
         days = round(abs(shift))
-        key = "method.onset_ocean_usual" if days < 2 else ("method.onset_ocean_later" if shift > 0
-                                                          else "method.onset_ocean_earlier")
+        key = "method.onset_ocean_usual" if days < OCEAN_SHIFT_MIN_DAYS else (
+            "method.onset_ocean_later" if shift > 0 else "method.onset_ocean_earlier")
         paragraphs.append(t(key, days=days, ocean=ocean_name(t, meta.onset_ocean_box)))
     members = meta.members
     if members:

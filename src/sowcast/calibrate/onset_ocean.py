@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sowcast.data.ocean_anchor import ATL3_BOX
 from sowcast.errors import SowcastError
 
-ATL3_BOX = (-3.0, 3.0, -20.0, 0.0)
 PREFIX = "onset_ocean"
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from sowcast.data.forcings import year_progress
-from sowcast.data.seasonal_cycle import BLOCK, HARMONICS, fit_range, harmonic_terms
+from sowcast.data.seasonal_cycle import BLOCK, HARMONICS, fit_range, fitted_terms, harmonic_terms
 from sowcast.errors import SowcastError
 
 AUTO = "auto"
@@ -141,8 +141,7 @@ def fit_index(source, anchor: OceanAnchor, harmonics: int = HARMONICS) -> tuple[
                            "at some time (missing values in the store?)")
     theta = 2 * np.pi * year_progress(times)
     phi = np.stack(harmonic_terms(np.cos(theta), np.sin(theta), harmonics), -1)    # [T, 2K+1]
-    span_days = (times[-1] - times[0]) / np.timedelta64(1, "D") if len(times) else 0.0
-    n_terms = phi.shape[1] if span_days >= 365 else 1
+    n_terms = fitted_terms(times, harmonics)
     ok = np.isfinite(before)
     c = np.zeros(phi.shape[1])
     c[:n_terms] = np.linalg.lstsq(phi[ok, :n_terms], before[ok], rcond=None)[0]

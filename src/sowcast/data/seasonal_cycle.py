@@ -55,6 +55,13 @@ def fit_range(source) -> tuple[int, int, np.ndarray]:
     return lo, hi, np.asarray(source.times[lo:hi])
 
 
+def fitted_terms(times: np.ndarray, harmonics: int) -> int:
+    """How many basis terms a fit over ``times`` takes: all ``2K+1`` over a year or more, else
+    the mean alone (module doc)."""
+    span_days = (times[-1] - times[0]) / np.timedelta64(1, "D") if len(times) else 0.0
+    return 2 * harmonics + 1 if span_days >= 365 else 1
+
+
 def _fit_harmonics(source, channels: Sequence[int], log_offsets: Sequence[float] | None, harmonics: int,
                    quantity=None, power: float | None = None, index: np.ndarray | None = None,
                    index_basis: bool = True) -> np.ndarray:
@@ -76,8 +83,7 @@ def _fit_harmonics(source, channels: Sequence[int], log_offsets: Sequence[float]
     lo, hi, times = fit_range(source)
     if len(times) == 0:
         raise SowcastError("the training range holds no state to fit a seasonal cycle to")
-    span_days = (times[-1] - times[0]) / np.timedelta64(1, "D")
-    n_terms = n_basis if span_days >= 365 else 1
+    n_terms = fitted_terms(times, harmonics)
     n_fit = n_terms * (2 if doubled else 1)
     gram = np.zeros((n_fit, n_fit))
     moments = np.zeros((n_fit, len(channels), n_lat, n_lon))
