@@ -16,13 +16,15 @@ held-out years are never touched here: they are for ``sowcast verify`` after the
 
 A candidate is ``SCALE`` or ``SCALE:VARIABLE=SCALE,...`` (``variable_scale`` entries;
 ``VARIABLE*=SIGMA`` for a ``relative_scale`` entry, a log-normal factor), with
-``@NOISE_SCALE`` for a stochastic model's ``hindcast.noise_scale`` (the default's when left
-out), e.g.
+``@NOISE_SCALE`` for a stochastic model's ``hindcast.noise_scale`` and ``~DAYS`` after it for its
+``hindcast.noise_memory_days`` (the defaults when left out), e.g.
 
     .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \\
         0.5 1 0.5:total_precipitation=2 0.5:total_precipitation=4
     .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \\
         0.5:total_precipitation=8@1 0.5:total_precipitation=8@1.15 0.5:total_precipitation=8@1.3
+    .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \\
+        0.5:total_precipitation=8@1.3~0 0.5:total_precipitation=8@1.3~2 0.5:total_precipitation=8@1~4
     .venv/bin/python benchmarks/perturbation_tuning.py --root /tmp/demo \\
         0.5:total_precipitation*=0.5 0.5:total_precipitation*=1
 
@@ -45,12 +47,15 @@ VARIABLES = ("total_precipitation", "2m_temperature")
 
 def overrides(candidate: str) -> list[str]:
     """``hindcast.perturbation`` (and ``noise_scale``) overrides of one candidate
-    (``SCALE[:VAR=S,VAR*=SIGMA,...][@NOISE_SCALE]``)."""
-    candidate, at, noise_scale = candidate.partition("@")
+    (``SCALE[:VAR=S,VAR*=SIGMA,...][@NOISE_SCALE][~NOISE_MEMORY_DAYS]``)."""
+    candidate, at, noise = candidate.partition("@")
+    noise_scale, tilde, memory = noise.partition("~")
     scale, _, rest = candidate.partition(":")
     out = [f"hindcast.perturbation.scale={float(scale)}"]
-    if at:
+    if at and noise_scale:
         out.append(f"hindcast.noise_scale={float(noise_scale)}")
+    if tilde:
+        out.append(f"hindcast.noise_memory_days={float(memory)}")
     items = [item.partition("=") for item in filter(None, rest.split(","))]
     for key, chosen in (("variable_scale", [(n, v) for n, _, v in items if not n.endswith("*")]),
                         ("relative_scale", [(n[:-1], v) for n, _, v in items if n.endswith("*")])):

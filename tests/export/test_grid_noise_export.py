@@ -7,7 +7,8 @@ space (``model.log_transform``), trained on the afCRPS, exported with its noise 
 ``[batch, n_mesh + n_grid, K]`` (onnxruntime matches torch inside the export's parity
 check, the log transform inside the graph), recorded so in the manifest (a manifest that
 says mesh rows only is refused), and forecast by the engine: members differ at every grid
-point, rain is never negative, and the same seed gives the same forecast."""
+point, rain is never negative, the same seed gives the same forecast, and the noise's mesh rows are
+red in time and its grid rows white, as a rollout by hand with onnxruntime draws them."""
 
 from __future__ import annotations
 
@@ -25,14 +26,16 @@ pytest.importorskip("onnxruntime")
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 sys.path.insert(0, str(Path(__file__).parents[1] / "forecast"))
-from forecast_helpers import options  # noqa: E402
+from forecast_helpers import options, run_reference  # noqa: E402
 from stochastic_run import NOISE_CHANNELS, train_stochastic_tiny_run  # noqa: E402
 
 from sowcast.bundle.manifest import check_manifest  # noqa: E402
 from sowcast.data.testing import make_canonical_store  # noqa: E402
 from sowcast.errors import SowcastError  # noqa: E402
 from sowcast.export.bundle_writer import export_bundle  # noqa: E402
+from sowcast.bundle.reader import load_bundle  # noqa: E402
 from sowcast.forecast.engine import run_forecast  # noqa: E402
+from sowcast.forecast.initial_conditions import read_initial_conditions  # noqa: E402
 
 
 @pytest.mark.slow
@@ -87,3 +90,13 @@ def test_grid_noise_model_exports_and_forecasts(tmp_path, rain):
     first = a["2m_temperature"].isel(lead_time=0).transpose("member", ...).values
     assert (np.ptp(first, axis=0) > 0).mean() > 0.99
     assert float(a["total_precipitation"].min()) >= 0.0
+    if rain == "nonnegative":   # forecast.noise_memory_days (1 by default): the first n_mesh rows red
+        bundle = load_bundle(result.bundle)
+        ic = read_initial_conditions(store, bundle)
+        window = np.repeat(ic.states[None], 3, axis=0)
+        t2m = [c["name"] for c in bundle.channel_info].index("2m_temperature")
+        got = a["2m_temperature"].transpose("member", "lead_time", ...).values
+        for memory in (1.0, 0.0):
+            want = run_reference(bundle, ic.times, 3, window, noise_seed=5, noise_scale=1.3, noise_memory_days=memory)
+            close = np.allclose(got, want[:, :, t2m], rtol=1e-6, atol=1e-5)
+            assert close == (memory == 1.0), memory

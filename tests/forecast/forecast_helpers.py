@@ -173,10 +173,12 @@ def reference_noise(seed: int, start, member: int, step: int, shape: tuple[int, 
 
 
 def run_reference(bundle, ic_times: np.ndarray, n_steps: int, members_window: np.ndarray, threads: int = 1,
-                  noise_seed: int = 0, noise_scale: float = 1.0) -> np.ndarray:
+                  noise_seed: int = 0, noise_scale: float = 1.0, noise_memory_days: float = 0.0) -> np.ndarray:
     """Manual rollout with plain onnxruntime calls: ``[M, n_steps, C, H, W]`` (torch-free);
     a stochastic bundle gets :func:`reference_noise` (``noise_seed``, start ``ic_times[-1]``,
-    ``noise_scale``)."""
+    ``noise_scale``), its mesh rows red with ``noise_memory_days`` (the rows before
+    ``graph.n_mesh`` of a grid-noise model, else all: ``z_k = phi z_k-1 + sqrt(1 - phi^2) e_k``,
+    ``phi = exp(-step / memory)``)."""
     import onnxruntime as ort
 
     from sowcast.data.forcings import compute_forcings
@@ -189,7 +191,10 @@ def run_reference(bundle, ic_times: np.ndarray, n_steps: int, members_window: np
     m = window.shape[0]
     static = np.broadcast_to(bundle.static, (m, *bundle.static.shape)).astype(np.float32)
     nonneg = np.asarray(bundle.statistics["min"]) >= 0
-    out = []
+    model = bundle.manifest["model"]
+    rows = model["graph"]["n_mesh"] if (model.get("hyperparameters") or {}).get("grid_noise") else None
+    phi = np.exp(-(pd.Timedelta(bundle.time_step) / pd.Timedelta("1D")) / noise_memory_days) if noise_memory_days else 0.0
+    out, red = [], []
     for _ in range(n_steps):
         target = times[-1] + np.timedelta64(pd.Timedelta(bundle.time_step).value, "ns")
         f = compute_forcings(np.array(times + [target]), bundle.grid.lat, bundle.grid.lon, bundle.time_step)
@@ -198,8 +203,12 @@ def run_reference(bundle, ic_times: np.ndarray, n_steps: int, members_window: np
         feeds = {"inputs": window, "forcings": forcings, "static": static}
         if bundle.noise is not None:
             shape = (bundle.noise["nodes"], bundle.noise["channels"])
-            feeds["noise"] = np.stack([reference_noise(noise_seed, ic_times[-1], g, len(out) + 1, shape, noise_scale)
-                                       for g in range(m)])
+            white = [reference_noise(noise_seed, ic_times[-1], g, len(out) + 1, shape) for g in range(m)]
+            red = white if not out or not noise_memory_days else [
+                np.float32(phi) * z + np.float32(np.sqrt(1 - phi ** 2)) * e for z, e in zip(red, white)]
+            noise = np.stack(white)
+            noise[:, :rows] = np.stack(red)[:, :rows]
+            feeds["noise"] = noise * np.float32(noise_scale)
         (nxt,) = sess.run(["next_state"], feeds)
         nxt[:, nonneg] = np.maximum(nxt[:, nonneg], 0)
         out.append(nxt)

@@ -64,7 +64,7 @@ def test_recorded_config_keeps_its_shape():
         "bundle": "b", "init": "i", "output": "fc.zarr", "init_time": "2020-05-15", "lead": "P10D",
         "members": 16, "perturbation": {"scale": 0.0, "length_scale": 3.0, "seed": 0,
                                         "variable_scale": {"a": 2.0, "b": 1.0}},
-        "noise_seed": 0, "noise_scale": 1.3, "lagged": {"n": 2, "spacing": 3}, "threads": 2, "inter_op_threads": 1, "spinning": True,
+        "noise_seed": 0, "noise_scale": 1.3, "noise_memory_days": 1.0, "lagged": {"n": 2, "spacing": 3}, "threads": 2, "inter_op_threads": 1, "spinning": True,
         "parallel": "members", "batch": None, "checkpoint_every": 5, "precision": "fp32"}
     assert list(o.as_config()["perturbation"]["variable_scale"]) == ["a", "b"]
     h = HindcastOptions.from_config({**HINDCAST, "years": 2001, "lead": "10D", "variables": "2m_temperature"})
@@ -75,6 +75,11 @@ def test_recorded_config_keeps_its_shape():
     plain = HindcastOptions.from_config({**HINDCAST, "noise_scale": 1})
     assert "noise_scale" not in plain.as_config("sha", (2001, 2001), stochastic=True)
     assert "noise_scale" not in h.as_config("sha", (2001, 2001))
+    # so does the noise memory; white noise (0) keeps the fingerprint of hindcasts from before the option
+    assert h.as_config("sha", (2001, 2001), stochastic=True)["noise_memory_days"] == 1.0
+    white = HindcastOptions.from_config({**HINDCAST, "noise_memory_days": 0})
+    assert "noise_memory_days" not in white.as_config("sha", (2001, 2001), stochastic=True)
+    assert "noise_memory_days" not in h.as_config("sha", (2001, 2001))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -92,6 +97,9 @@ def test_recorded_config_keeps_its_shape():
     ({"trusted_keys": {"a": 1}}, "forecast.trusted_keys must be a list of public key files (.pub), not {'a': 1}"),
     ({"noise_scale": 0}, "forecast.noise_scale must be > 0 (1: the noise the model was trained with), not 0"),
     ({"noise_scale": "wide"}, "forecast.noise_scale must be a number, not 'wide'"),
+    ({"noise_memory_days": -1}, "forecast.noise_memory_days must be a finite number of days >= 0 (0: white noise), "
+                                "not -1"),
+    ({"noise_memory_days": "inf"}, "forecast.noise_memory_days must be a number, not 'inf'"),
 ])
 def test_bad_forecast_options_are_one_line_errors_naming_the_key(change, message):
     with pytest.raises(SowcastError) as exc:

@@ -48,9 +48,10 @@ def test_start_dates_same_calendar_days_each_year_and_across_the_year_end():
     assert [f"{t:%Y-%m-%d}" for t in wrap] == ["2001-12-25", "2002-01-01", "2002-01-08"]
 
 
-@pytest.mark.parametrize("kind, noise_seed", [("bundle", 0), ("stochastic", 3)])
-def test_each_start_equals_a_forecast_from_that_start(long_data, tmp_path, kind, noise_seed):
-    opts = _hc(long_data, tmp_path / "hc", kind, noise_seed=noise_seed)
+@pytest.mark.parametrize("kind, noise_seed, memory", [("bundle", 0, 0.0), ("stochastic", 3, 0.0),
+                                                     ("stochastic", 3, 1.5)])
+def test_each_start_equals_a_forecast_from_that_start(long_data, tmp_path, kind, noise_seed, memory):
+    opts = _hc(long_data, tmp_path / "hc", kind, noise_seed=noise_seed, noise_memory_days=memory)
     result = run_hindcast(opts)
     assert [f"{t:%m-%d}" for t in result.starts] == ["01-03", "01-10", "01-17", "01-24"]
     assert result.computed == 4 and result.member_days == 4 * 3 * 9
@@ -64,6 +65,7 @@ def test_each_start_equals_a_forecast_from_that_start(long_data, tmp_path, kind,
         pert = start_perturbation(opts.perturbation, start)
         fc = run_forecast(options(long_data[kind], long_data["store"], tmp_path / f"{start:%d}.zarr",
                                   init_time=str(start), lead="9D", members=3, noise_seed=noise_seed,
+                                  noise_memory_days=memory,
                                   perturbation={"scale": pert.scale, "length_scale": pert.length_scale,
                                                 "seed": pert.seed}))
         with xr.open_zarr(fc.output, consolidated=False, chunks=None) as ds:

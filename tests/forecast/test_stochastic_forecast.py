@@ -7,6 +7,8 @@ are one-line errors."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,7 +24,8 @@ from sowcast.forecast.ensemble import (
     start_ensemble,
 )
 from sowcast.forecast.initial_conditions import read_initial_conditions
-from sowcast.forecast.model_noise import ModelNoise, bundle_noise, start_key, step_keys
+from sowcast.forecast import model_noise
+from sowcast.forecast.model_noise import ModelNoise, bundle_noise, noise_correlation, start_key, step_keys
 from sowcast.forecast.rollout_state import load_state, partial_dir
 from sowcast.forecast.session import StepModel
 
@@ -65,23 +68,79 @@ def test_noise_is_stateless_standard_normal_and_apart_from_the_perturbations():
     np.testing.assert_array_equal(wide.draw(200005010000, 2, 7), reference_noise(3, "2000-05-01", 2, 7, (50, 4), 1.3))
 
 
+def test_red_noise_is_the_documented_autoregression_whatever_the_order_of_calls(monkeypatch):
+    """noise_memory_days: the first ``red_rows`` rows (the mesh's) are z_1 = e_1,
+    z_k = phi z_(k-1) + sqrt(1 - phi^2) e_k with the white draws e_k, the others e_k, bit for
+    bit, whether a member's steps come in order, out of order, repeated, or after its kept
+    state was evicted; standard normal at every step, lag-1 correlation phi."""
+    assert noise_correlation(0, "1D") == 0.0
+    assert noise_correlation(2.0, "1D") == pytest.approx(math.exp(-0.5))
+    assert noise_correlation(2.0, pd.Timedelta("6h")) == pytest.approx(math.exp(-0.125))
+    phi = noise_correlation(2.0, "1D")
+    white = [reference_noise(3, "2000-05-01", 2, k, (50, 4)) for k in range(1, 7)]
+    z, want = white[0][:20], [white[0]]
+    for e in white[1:]:   # the module doc's formula, written out
+        z = np.float32(phi) * z + np.float32(math.sqrt(1 - phi ** 2)) * e[:20]
+        want.append(np.concatenate([z, e[20:]]))
+    key = start_key("2000-05-01")
+
+    def red(**kw):
+        return ModelNoise(50, 4, 3, scale=1.3, correlation=phi, red_rows=20, **kw)
+
+    in_order = [red().draw(key, 2, k) for k in range(1, 7)]
+    kept = red()
+    in_turn = [kept.draw(key, 2, k) for k in range(1, 7)]
+    shuffled = red()
+    out_of_order = {k: shuffled.draw(key, 2, k) for k in (6, 3, 3, 4, 1, 5, 2)}
+    monkeypatch.setattr(model_noise, "_STATE_BYTES", 1)   # keeps one member: the others are replayed
+    tiny = red()
+    evicted = [[tiny.draw(key, m, k) for m in (2, 0)][0] for k in range(1, 7)]
+    for k in range(6):
+        expected = want[k] * np.float32(1.3)
+        for got in (in_order[k], in_turn[k], out_of_order[k + 1], evicted[k]):
+            np.testing.assert_array_equal(got, expected)
+    in_turn[2][:] = 0   # a caller writing into its draw changes nothing kept
+    np.testing.assert_array_equal(kept.draw(key, 2, 3), want[2] * np.float32(1.3))
+    np.testing.assert_array_equal(ModelNoise(50, 4, 3, correlation=0.0).draw(key, 2, 5), white[4])  # 0: white
+    every_row = ModelNoise(50, 4, 3, correlation=phi)     # red_rows None: every row red
+    z = np.stack([every_row.batch(step_keys(np.full(400, key), np.arange(400), k)) for k in (1, 2, 5)])
+    assert np.all(np.abs(z.mean(axis=(1, 2, 3))) < 0.01) and np.all(np.abs(z.std(axis=(1, 2, 3)) - 1) < 0.01)
+    assert np.corrcoef(z[0].ravel(), z[1].ravel())[0, 1] == pytest.approx(phi, abs=0.01)
+    assert np.corrcoef(z[1, :-1].ravel(), z[1, 1:].ravel())[0, 1] == pytest.approx(0, abs=0.01)  # members apart
+
+
+def test_red_noise_rows_are_the_mesh_rows_of_the_manifest():
+    manifest = {"model": {"noise": {"input": "noise", "nodes": 30, "channels": 3, "distribution": "standard_normal"},
+                          "hyperparameters": {"noise_channels": 3, "grid_noise": True},
+                          "graph": {"n_mesh": 12, "n_grid": 18}}}
+    assert bundle_noise(manifest, (30, 3), 0, correlation=0.5).red_rows == 12
+    assert bundle_noise(manifest, (30, 3), 0).red_rows is None                     # white: no rows to say
+    no_grid = {"model": {**manifest["model"], "hyperparameters": {"noise_channels": 3}, "graph": {"n_mesh": 30}}}
+    assert bundle_noise(no_grid, (30, 3), 0, correlation=0.5).red_rows is None     # every row is the mesh's
+    unknown = {"model": {**manifest["model"], "graph": None}}
+    one_line_error(lambda: bundle_noise(unknown, (30, 3), 0, correlation=0.5), "grid noise", "model.graph.n_mesh",
+                   "noise_memory_days to 0")
+
+
 # -- the engine ----------------------------------------------------------------------------------
 def test_engine_feeds_the_documented_noise(forecast_data, stochastic_bundle, tmp_path):
     """The engine's output (batches of 2) equals a rollout by hand with plain onnxruntime
-    and noise drawn by the formula of model_noise.py, for the hand-made stochastic model
-    and for a real exported one (from its .tar.gz)."""
+    and noise drawn by the formula of model_noise.py (white draws, the mesh rows red), for
+    the hand-made stochastic model and for a real exported one (from its .tar.gz)."""
     for bundle_path, store in ((forecast_data["stochastic"], forecast_data["store"]),
                                (stochastic_bundle["archive"], stochastic_bundle["store"])):
         bundle = load_bundle(bundle_path)
         assert bundle.stochastic
         out = tmp_path / f"{bundle.sha256[:8]}.zarr"
-        run_forecast(options(bundle_path, store, out, members=3, lead="5D", batch=2, noise_seed=7, noise_scale=1.3))
+        run_forecast(options(bundle_path, store, out, members=3, lead="5D", batch=2, noise_seed=7, noise_scale=1.3,
+                             noise_memory_days=1.5))
         ic = read_initial_conditions(store, bundle)
         stats = {k: np.asarray(v) for k, v in bundle.statistics.items()}
         gen = PerturbationGenerator(bundle.grid, stats["diff_std"], Perturbation(),
                                     [c["variable"] for c in bundle.channel_info])
         members = start_ensemble(ic.states, 0, 3, gen, nonnegative_channels(stats, len(bundle.channels)))
-        want = run_reference(bundle, ic.times, 5, members, threads=1, noise_seed=7, noise_scale=1.3)  # [M, L, C, H, W]
+        want = run_reference(bundle, ic.times, 5, members, threads=1, noise_seed=7, noise_scale=1.3,
+                             noise_memory_days=1.5)                                          # [M, L, C, H, W]
         with xr.open_dataset(out, engine="zarr", consolidated=False, chunks=None) as ds:
             assert ds.attrs["noise_seed"] == 7 and "standard normal noise" in ds.attrs["model_noise"]
             assert ds.attrs["noise_scale"] == 1.3 and "x noise_scale 1.3" in ds.attrs["model_noise"]
@@ -172,6 +231,32 @@ def test_resume_after_a_power_cut_equals_uninterrupted_and_another_seed_starts_a
     _same(_values(other), _values(tmp_path / "whole1.zarr"))
     one_line_error(lambda: run_forecast(options(bundle, store, out, noise_seed=1, **kw)), "exists already", "overwrite")
     assert run_forecast(options(bundle, store, out, **kw)).status == "up to date"
+
+
+def test_red_noise_resumes_and_batches_bit_for_bit_and_is_another_forecast(forecast_data, tmp_path):
+    bundle, store = forecast_data["stochastic"], forecast_data["store"]
+    kw = {"members": 3, "lead": "8D", "checkpoint_every": 3, "noise_memory_days": 2.0}
+    run_forecast(options(bundle, store, tmp_path / "whole.zarr", **kw))
+    run_forecast(options(bundle, store, tmp_path / "one_by_one.zarr", batch=1, **kw))
+    run_forecast(options(bundle, store, tmp_path / "white.zarr", **{**kw, "noise_memory_days": 0.0}))
+    out = tmp_path / "fc.zarr"
+    with power_cut_after_writing(4), pytest.raises(RuntimeError, match="power cut"):   # state at step 3
+        run_forecast(options(bundle, store, out, **kw))
+    assert run_forecast(options(bundle, store, out, **kw)).status == "resumed"
+    whole = _values(tmp_path / "whole.zarr")
+    _same(_values(out), whole)
+    _same(_values(tmp_path / "one_by_one.zarr"), whole)
+    white = _values(tmp_path / "white.zarr")
+    t = "2m_temperature"
+    np.testing.assert_array_equal(whole[t][:, 0], white[t][:, 0])   # step 1: z_1 = e_1
+    assert not np.array_equal(whole[t][:, 1:], white[t][:, 1:])
+    one_line_error(lambda: run_forecast(options(bundle, store, out, **{**kw, "noise_memory_days": 1.0})),
+                   "exists already", "overwrite")                   # another forecast, not "up to date"
+    with xr.open_dataset(out, engine="zarr", consolidated=False) as ds:
+        assert ds.attrs["noise_memory_days"] == 2.0
+        assert f"mesh rows red in time: z_k = {math.exp(-0.5):.4f} z_k-1" in ds.attrs["model_noise"]
+    one_line_error(lambda: options(bundle, store, tmp_path / "x.zarr", noise_memory_days=-1),
+                   "forecast.noise_memory_days must be a finite number of days >= 0")
 
 
 def test_a_deterministic_bundle_ignores_the_noise_seed(forecast_data, tmp_path):

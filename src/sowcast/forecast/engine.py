@@ -75,7 +75,8 @@ from sowcast.forecast.initial_conditions import (
 )
 from sowcast.forecast.member_threads import CallRunner, member_split
 from sowcast.forecast.options import ForecastOptions
-from sowcast.forecast.model_noise import NOISE_STREAM, ModelNoise, bundle_noise, start_key, step_keys
+from sowcast.forecast.model_noise import (NOISE_STREAM, ModelNoise, bundle_noise, noise_correlation, start_key,
+                                         step_keys)
 from sowcast.forecast.output_writer import (
     OutputLayout,
     ZarrStepWriter,
@@ -265,7 +266,17 @@ def _fingerprint(options: ForecastOptions, bundle: Any, ic: InitialConditions, n
         key["noise_seed"] = options.noise_seed
         if options.noise_scale != 1.0:  # nor a stochastic one's at the scale it had before the option
             key["noise_scale"] = options.noise_scale
+        if options.noise_memory_days != 0:  # nor one of white noise, as before that option
+            key["noise_memory_days"] = options.noise_memory_days
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def _red_noise(memory_days: float, correlation: float) -> str:
+    """The provenance's words for red noise ('' for white)."""
+    if memory_days == 0:
+        return ""
+    return (f"; its mesh rows red in time: z_k = {correlation:.4f} z_k-1 + sqrt(1 - {correlation:.4f}^2) x the "
+            f"step's draw (noise_memory_days {memory_days:g})")
 
 
 def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fingerprint: str,
@@ -312,9 +323,11 @@ def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fi
         attrs["model_noise"] = (f"stochastic model: standard normal noise [{noise.nodes} mesh nodes, {noise.channels} "
                                 f"channels] per member and step, numpy default_rng([noise_seed, start YYYYMMDDhhmm, "
                                 f"member of its start, step since its start, {NOISE_STREAM:#x}])"
-                                f"{'' if noise.scale == 1.0 else f' x noise_scale {noise.scale:g}'}")
+                                f"{'' if noise.scale == 1.0 else f' x noise_scale {noise.scale:g}'}"
+                                f"{_red_noise(options.noise_memory_days, noise.correlation)}")
         attrs["noise_seed"] = noise.seed
         attrs["noise_scale"] = noise.scale
+        attrs["noise_memory_days"] = options.noise_memory_days
     return attrs
 
 
@@ -434,7 +447,8 @@ def _stepper(options: ForecastOptions, bundle: Any, manifest: Mapping[str, Any],
     model_path = bundle.model_path(options.precision)
     workers, intra_op = member_split(options.threads, -(-n_members // batch), options.parallel)
     model = StepModel(model_path, intra_op, options.inter_op_threads, options.spinning)
-    noise = bundle_noise(manifest, model.noise_shape, options.noise_seed, model_path.name, options.noise_scale)
+    noise = bundle_noise(manifest, model.noise_shape, options.noise_seed, model_path.name, options.noise_scale,
+                         noise_correlation(options.noise_memory_days, step))
     runner = CallRunner(workers)
     stepper = Stepper(model, static_fields(bundle), bundle.grid, step, list(bundle.forcing_names), nonnegative, batch,
                       noise, runner)

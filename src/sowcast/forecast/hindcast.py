@@ -65,7 +65,7 @@ from sowcast.forecast.initial_conditions import channel_specs, extract
 from sowcast.forecast.hindcast_options import HindcastOptions, month_day
 from sowcast.forecast.hindcast_shards import check_shards, place_file, shard_folder, shard_starts
 from sowcast.forecast.member_threads import CallRunner, member_split
-from sowcast.forecast.model_noise import bundle_noise, start_key, step_keys
+from sowcast.forecast.model_noise import bundle_noise, noise_correlation, start_key, step_keys
 
 OPTIONS_FILE = "hindcast.json"
 
@@ -271,7 +271,8 @@ class _Hindcaster:
         nonnegative = nonnegative_channels(stats, len(specs))
         workers, intra_op = member_split(options.threads, n_groups, options.parallel)
         model = StepModel(bundle.model_path(options.precision), intra_op, 1, False)
-        noise = bundle_noise(bundle.manifest, model.noise_shape, options.noise_seed, model_file, options.noise_scale)
+        noise = bundle_noise(bundle.manifest, model.noise_shape, options.noise_seed, model_file, options.noise_scale,
+                             noise_correlation(options.noise_memory_days, step))
         static = static_fields(bundle)
         # NaN where a channel has no data (a land-only variable's sea: sowcast.bundle.channel_masks)
         valid = read_channel_masks(getattr(bundle, "static_dataset", None), [s.name for s in specs], bundle.grid.shape)
@@ -280,6 +281,7 @@ class _Hindcaster:
                  "time_step": time_step_iso(step), "lead": time_step_iso(options.lead_time)}
         if noise is not None:  # the products compare it with the forecast's (climatology.nc keeps it)
             attrs["noise_scale"] = noise.scale
+            attrs["noise_memory_days"] = options.noise_memory_days
         generator = None
         if options.perturbation.active() and options.members > 1:
             generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation,

@@ -21,7 +21,8 @@ from sowcast.data.schema import time_step_iso
 from sowcast.errors import SowcastError
 from sowcast.forecast.ensemble import Perturbation
 from sowcast.forecast.hindcast_shards import parse_shard
-from sowcast.forecast.model_noise import TUNED_NOISE_SCALE, noise_scale_option
+from sowcast.forecast.model_noise import (TUNED_NOISE_MEMORY_DAYS, TUNED_NOISE_SCALE, noise_memory_option,
+                                         noise_scale_option)
 from sowcast.forecast.options import bundle_option, lead_option, trusted_keys
 from sowcast.options import option, parse
 
@@ -100,6 +101,9 @@ class HindcastOptions:
                                 "forecast.noise_seed", low=0)
     noise_scale: float = option(TUNED_NOISE_SCALE, "stochastic bundles only: the model noise x this, as "
                                                    "forecast.noise_scale", convert=noise_scale_option)
+    noise_memory_days: float = option(TUNED_NOISE_MEMORY_DAYS, "stochastic bundles only: the model noise's "
+                                      "e-folding time in days (0: white), as forecast.noise_memory_days",
+                                      convert=noise_memory_option)
     variables: tuple[str, ...] = option(DEFAULT_VARIABLES, "surface variables kept")
     threads: int = option(2, "cores for onnxruntime; 0: all cores", low=0)
     parallel: Literal["members", "intra_op"] = option(
@@ -146,4 +150,6 @@ class HindcastOptions:
             out["noise_seed"] = self.noise_seed
             if self.noise_scale != 1.0:  # hindcasts made before the option keep their fingerprint
                 out["noise_scale"] = self.noise_scale
+            if self.noise_memory_days != 0:  # nor those of white noise, made before this option
+                out["noise_memory_days"] = self.noise_memory_days
         return out

@@ -22,7 +22,8 @@ from sowcast.config_values import whole
 from sowcast.data.schema import time_step_iso
 from sowcast.errors import SowcastError
 from sowcast.forecast.ensemble import Perturbation
-from sowcast.forecast.model_noise import TUNED_NOISE_SCALE, noise_scale_option
+from sowcast.forecast.model_noise import (TUNED_NOISE_MEMORY_DAYS, TUNED_NOISE_SCALE, noise_memory_option,
+                                         noise_scale_option)
 from sowcast.options import option, parse
 
 GROUP = "forecast"
@@ -94,6 +95,10 @@ class ForecastOptions:
                                                    "(1: as trained; 1.3 tuned on the demo's training years, "
                                                    "sowcast/forecast/model_noise.py); > 0",
                                 convert=noise_scale_option)
+    noise_memory_days: float = option(TUNED_NOISE_MEMORY_DAYS, "stochastic bundles only: the e-folding time in days "
+                                      "of a member's model noise, red in time (z_k = phi z_k-1 + sqrt(1 - phi^2) "
+                                      "e_k, phi = exp(-step / this); 0: white, each step's draw independent; "
+                                      "sowcast/forecast/model_noise.py); >= 0", convert=noise_memory_option)
     lagged: LaggedStarts = option(LaggedStarts(), "lagged starts")
     threads: int = option(2, "cores for onnxruntime (power budget); 0: all cores", low=0)
     inter_op_threads: int = option(1, "onnxruntime inter_op_num_threads", low=0)
@@ -138,7 +143,8 @@ class ForecastOptions:
             "init_time": None if self.init_time is None else str(self.init_time),
             "lead": time_step_iso(self.lead_time), "members": self.members,
             "perturbation": self.perturbation.as_config(), "noise_seed": self.noise_seed,
-            "noise_scale": self.noise_scale, "lagged": {"n": self.lagged.n, "spacing": self.lagged.spacing},
+            "noise_scale": self.noise_scale,
+            "noise_memory_days": self.noise_memory_days, "lagged": {"n": self.lagged.n, "spacing": self.lagged.spacing},
             "threads": self.threads, "inter_op_threads": self.inter_op_threads, "spinning": self.spinning,
             "parallel": self.parallel, "batch": self.batch, "checkpoint_every": self.checkpoint_every,
             "precision": self.precision,

@@ -305,18 +305,19 @@ def _to_netcdf(ds: xr.Dataset, path: Path) -> None:
 
 
 def _check_noise_scale(forecast_attrs: dict, climatology: xr.Dataset | None) -> None:
-    """A warning when a stochastic forecast's ``noise_scale`` differs from the one of the
-    hindcasts behind the model climatology (1 where a file predates the option): the terciles
-    would compare members of a different spread with that climatology."""
+    """A warning when a stochastic forecast's ``noise_scale`` or ``noise_memory_days`` differs
+    from that of the hindcasts behind the model climatology (1 and 0 where a file predates the
+    option): the terciles would compare members of a different spread with that climatology."""
     if climatology is None or "model_noise" not in forecast_attrs:
         return
-    ours = float(forecast_attrs.get("noise_scale", 1.0))
-    theirs = float(climatology.attrs.get("hindcast_noise_scale", 1.0))
-    if not np.isclose(ours, theirs):
-        _log(f"the forecast's model noise is x {ours:g} but the climatology's hindcasts had x {theirs:g}: "
-             f"the terciles compare members of another spread; make the hindcasts (and the calibration) again "
-             f"with hindcast.noise_scale={ours:g}, or forecast with forecast.noise_scale={theirs:g}",
-             logging.WARNING)
+    for key, before, what in (("noise_scale", 1.0, "x {:g}"), ("noise_memory_days", 0.0, "{:g} days' memory")):
+        ours = float(forecast_attrs.get(key, before))
+        theirs = float(climatology.attrs.get(f"hindcast_{key}", before))
+        if not np.isclose(ours, theirs):
+            _log(f"the forecast's model noise is {what.format(ours)} but the climatology's hindcasts had "
+                 f"{what.format(theirs)}: the terciles compare members of another spread; make the hindcasts (and "
+                 f"the calibration) again with hindcast.{key}={ours:g}, or forecast with forecast.{key}={theirs:g}",
+                 logging.WARNING)
 
 
 def _log(message: str, level: int = logging.INFO) -> None:
