@@ -215,6 +215,7 @@ def test_validation_scores_against_a_direct_computation(store):
         clim_err = source.statistics["mean"][None, :, None, None] - truth
         np.testing.assert_allclose(res.rmse_climatology[k], np.sqrt((w * clim_err ** 2).mean(axis=(0, 2, 3))),
                                    rtol=1e-5)
+        np.testing.assert_allclose(res.bias_climatology[k], (w * clim_err).mean(axis=(0, 2, 3)), rtol=1e-5, atol=1e-9)
     with torch.no_grad():
         pred = torch.cat([model.rollout(*(torch.from_numpy(np.stack([x[key] for x in windows[i:i + 1]]))
                                           for key in ("inputs", "forcings", "static")), 3)
@@ -222,8 +223,13 @@ def test_validation_scores_against_a_direct_computation(store):
     truth = np.stack([x["targets"] for x in windows])
     np.testing.assert_allclose(res.rmse[1], np.sqrt((w * (pred[:, 2] - truth[:, 2]) ** 2).mean(axis=(0, 2, 3))),
                                rtol=1e-4)
+    for k, lead in enumerate([1, 3]):
+        np.testing.assert_allclose(res.bias[k], (w * (pred[:, lead - 1] - truth[:, lead - 1])).mean(axis=(0, 2, 3)),
+                                   rtol=1e-4, atol=1e-6)
     rows = res.rows(step=5, epoch=0)
-    assert len(rows) == 1 + 3 * 2 * len(source.channels) and rows[0]["metric"] == "loss"
+    assert len(rows) == 1 + 5 * 2 * len(source.channels) and rows[0]["metric"] == "loss"
+    assert {r["metric"] for r in rows[1:]} == {"rmse", "rmse_persistence", "rmse_climatology", "bias",
+                                               "bias_climatology"}
 
 
 def test_day_of_year_climatology(tmp_path):

@@ -22,7 +22,12 @@ forecasts. In physical units. The same for two reference forecasts:
 
 ``loss``: the training loss (MSE, or the afCRPS of a stochastic model; channel weights
 included) over the whole rollout ``1..max(leads)``; the best checkpoint is chosen by it.
-A stochastic model rolls out the loss's ``M`` members per window: ``rmse`` is then the
+``bias[L, c]`` is the mean error, area-weighted the same way (``mean over windows of
+mean_hw(a[h] * (f - o))``), of the model and (``bias_climatology``) of the climatology: a model
+that drifts wet or warm shows it here even where its RMSE hides it, and the climatology's says
+how far the validation years themselves lie from the training years' mean.
+
+A stochastic model rolls out the loss's ``M`` members per window: ``rmse`` and ``bias`` are then those of the
 RMSE of their mean and ``spread`` ``sqrt(area-weighted mean of the unbiased member
 variance)``. For a reliable ensemble, ``rmse = sqrt((M + 1) / M) * spread`` (Fortin et al.
 2014), so ``spread / rmse`` should be near ``sqrt(M / (M + 1))`` (0.82 for 2 members).
@@ -163,6 +168,8 @@ class ValidationResult:
     climatology: str
     n_windows: int
     spread: np.ndarray | None = None   # [n_leads, C], stochastic models only
+    bias: np.ndarray | None = None              # [n_leads, C], mean error of the model (its members' mean)
+    bias_climatology: np.ndarray | None = None  # [n_leads, C], mean error of the climatology
 
     def rows(self, step: int, epoch: int) -> list[dict[str, Any]]:
         """Rows for :class:`sowcast.train.metrics_log.MetricsLog`."""
@@ -172,6 +179,8 @@ class ValidationResult:
                   ("rmse_climatology", self.rmse_climatology)]
         if self.spread is not None:
             tables.append(("spread", self.spread))
+        if self.bias is not None:
+            tables += [("bias", self.bias), ("bias_climatology", self.bias_climatology)]
         for name, table in tables:
             for i, lead in enumerate(self.leads):
                 for c, channel in enumerate(self.channels):
@@ -217,6 +226,7 @@ class Validator:
         # sums[k, l, c]: model, persistence, climatology; extra: loss sum, window count
         members = self.loss_fn.members
         sums = torch.zeros(4, len(self.leads), n_chan, dtype=torch.float64, device=device)
+        errors = torch.zeros(2, len(self.leads), n_chan, dtype=torch.float64, device=device)  # model, climatology
         extra = torch.zeros(2, dtype=torch.float64, device=device)
         mine = self.indices[self.rank::self.world_size]
         # the same noise at every validation (scores comparable between steps; training's stream untouched)
@@ -251,16 +261,21 @@ class Validator:
                 persistence = inputs[:, -1:].expand_as(truth)
                 for k, forecast in enumerate((pred.index_select(1, lead_idx), persistence,
                                               clim.expand_as(targets).index_select(1, lead_idx))):
-                    se = (forecast - truth).square() * self.loss_fn.point_weights
-                    sums[k] += se.mean(dim=(-2, -1)).sum(dim=0).double()
+                    error = (forecast - truth) * self.loss_fn.point_weights
+                    sums[k] += (error * (forecast - truth)).mean(dim=(-2, -1)).sum(dim=0).double()
+                    if k != 1:   # persistence's mean error is the change over the lead: not reported
+                        errors[k // 2] += error.mean(dim=(-2, -1)).sum(dim=0).double()
         finally:
             model.train(was_training)
         if dist.is_available() and dist.is_initialized() and self.world_size > 1:
             dist.all_reduce(sums)
+            dist.all_reduce(errors)
             dist.all_reduce(extra)
         count = max(float(extra[1]), 1.0)
         rmse = (sums / count).sqrt().cpu().numpy()
+        bias = (errors / count).cpu().numpy()
         return ValidationResult(loss=float(extra[0]) / count, leads=list(self.leads),
                                 channels=list(self.source.channels), rmse=rmse[0], rmse_persistence=rmse[1],
                                 rmse_climatology=rmse[2], climatology=self.climatology.kind,
-                                n_windows=int(extra[1]), spread=rmse[3] if members > 1 else None)
+                                n_windows=int(extra[1]), spread=rmse[3] if members > 1 else None,
+                                bias=bias[0], bias_climatology=bias[1])

@@ -25,10 +25,13 @@ from omegaconf import DictConfig
 from sowcast.verify.summary import SUMMARY_FILE, ScorecardSummary, read_summary
 
 PERIODS = ("week1", "week2", "weeks3-4", "weeks5-6")
+RAIN = "total_precipitation"
 
 
 def validation_ratios(run_dir: str | Path) -> dict[str, Any] | None:
-    """{"step", "leads": {lead: (RMSE / persistence, RMSE / climatology)}} of the last validation."""
+    """{"step", "leads": {lead: (RMSE / persistence, RMSE / climatology)}, "rain_bias": {lead: (the
+    model's mean error, the climatology's)} (mm per step; empty without rain or from a run before
+    the bias was validated)} of the last validation."""
     from sowcast.train.metrics_log import read_metrics
 
     rows = [r for r in read_metrics(Path(run_dir) / "metrics.csv") if r.get("split") == "val"]
@@ -37,10 +40,13 @@ def validation_ratios(run_dir: str | Path) -> dict[str, Any] | None:
     step = max(int(r["step"]) for r in rows)
     table: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
     for r in rows:
-        if int(r["step"]) == step and r["metric"] in ("rmse", "rmse_persistence", "rmse_climatology"):
+        if int(r["step"]) == step and r["metric"] in ("rmse", "rmse_persistence", "rmse_climatology", "bias",
+                                                      "bias_climatology"):
             table[(r["metric"], int(r["lead"]))][r["channel"]] = float(r["value"])
-    leads = {}
-    for lead in sorted({lead for _, lead in table}):
+    leads, rain_bias = {}, {}
+    for lead in sorted({lead for metric, lead in table if metric == "rmse"}):
+        if RAIN in table.get(("bias", lead), {}):
+            rain_bias[lead] = (table[("bias", lead)][RAIN], table[("bias_climatology", lead)][RAIN])
         model = table[("rmse", lead)]
         ratios = []
         for ref in ("rmse_persistence", "rmse_climatology"):
@@ -48,7 +54,7 @@ def validation_ratios(run_dir: str | Path) -> dict[str, Any] | None:
             shared = [c for c in model if base.get(c, 0) > 0]
             ratios.append(sum(model[c] / base[c] for c in shared) / len(shared) if shared else float("nan"))
         leads[lead] = tuple(ratios)
-    return {"step": step, "leads": leads}
+    return {"step": step, "leads": leads, "rain_bias": rain_bias}
 
 
 def weekly_rain_scores(folder: str | Path, metric: str, variable: str = "total_precipitation") -> dict[str, float]:
@@ -111,6 +117,11 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
         for i, ref in enumerate(("persistence", "climatology")):
             cells = "  ".join(f"lead {lead} {r[i]:.2f}" for lead, r in val["leads"].items())
             lines.append(f"  {'validation RMSE / ' + ref:<40} {cells}   (mean over channels; below 1: better)")
+        if val["rain_bias"]:
+            cells = "  ".join(f"lead {lead} {b[0]:+.2f}" for lead, b in val["rain_bias"].items())
+            clim = " ".join(f"{b[1]:+.2f}" for b in val["rain_bias"].values())
+            lines.append(f"  {'validation bias of daily rain (mm)':<40} {cells}   (the climatology's: {clim}, "
+                         "the years' own; a gap that grows with lead is drift)")
     card = scorecard(d.verify.output)
     if card:
         cells = "  ".join(f"{p} {card.weekly_rain.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
