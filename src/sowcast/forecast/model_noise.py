@@ -45,9 +45,9 @@ their initial perturbations agree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import math
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
