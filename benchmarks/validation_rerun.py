@@ -4,9 +4,11 @@ a channel's mean error (bias) and RMSE by lead, the model's beside the climatolo
 Reads ``RUN_DIR/config.yaml`` (the store, the training and validation ranges, the leads and
 the number of windows the run used) and ``RUN_DIR/checkpoints/best``, builds the training
 years' day-of-year climatology as training does, and runs
-:class:`sowcast.train.validation.Validator` (the same windows and noise as the run's own
-validation). For runs made before the validation logged ``bias``, or to compare two trainings
-on the same footing:
+:class:`sowcast.train.validation.Validator` in one process: the run's windows, and a stochastic
+model's noise as a one-process run draws it (a run on several ranks drew each rank's share
+from that rank's seed, so its own figures differ by the members' sampling: for the demo's model,
+rain's bias by up to 0.13 mm/day). For runs made before the validation logged ``bias``, or to
+compare two trainings on the same footing (the same draws):
 
     .venv/bin/python benchmarks/validation_rerun.py /tmp/demo/checkpoints/small
     .venv/bin/python benchmarks/validation_rerun.py /tmp/demo/checkpoints/small --channel 2m_temperature
