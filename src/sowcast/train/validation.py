@@ -27,8 +27,8 @@ mean_hw(a[h] * (f - o))``), of the model and (``bias_climatology``) of the clima
 that drifts wet or warm shows it here even where its RMSE hides it, and the climatology's says
 how far the validation years themselves lie from the training years' mean.
 
-A stochastic model rolls out the loss's ``M`` members per window: ``rmse`` and ``bias`` are then those of the
-RMSE of their mean and ``spread`` ``sqrt(area-weighted mean of the unbiased member
+A stochastic model rolls out the loss's ``M`` members per window: ``rmse`` and ``bias`` are then
+those of their mean, and ``spread`` ``sqrt(area-weighted mean of the unbiased member
 variance)``. For a reliable ensemble, ``rmse = sqrt((M + 1) / M) * spread`` (Fortin et al.
 2014), so ``spread / rmse`` should be near ``sqrt(M / (M + 1))`` (0.82 for 2 members).
 Windows are shared among DDP ranks and the sums all-reduced, so every rank returns the same
@@ -261,10 +261,11 @@ class Validator:
                 persistence = inputs[:, -1:].expand_as(truth)
                 for k, forecast in enumerate((pred.index_select(1, lead_idx), persistence,
                                               clim.expand_as(targets).index_select(1, lead_idx))):
-                    error = (forecast - truth) * self.loss_fn.point_weights
-                    sums[k] += (error * (forecast - truth)).mean(dim=(-2, -1)).sum(dim=0).double()
+                    diff = forecast - truth
+                    weighted = diff * self.loss_fn.point_weights
+                    sums[k] += (weighted * diff).mean(dim=(-2, -1)).sum(dim=0).double()
                     if k != 1:   # persistence's mean error is the change over the lead: not reported
-                        errors[k // 2] += error.mean(dim=(-2, -1)).sum(dim=0).double()
+                        errors[k // 2] += weighted.mean(dim=(-2, -1)).sum(dim=0).double()
         finally:
             model.train(was_training)
         if dist.is_available() and dist.is_initialized() and self.world_size > 1:
