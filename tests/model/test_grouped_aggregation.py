@@ -1,13 +1,14 @@
 """The grouped (padding-free) aggregation against the padded-table aggregation it replaced,
 on the same graph and weights: equal to float32 rounding in torch and in onnxruntime; the
-optimised onnxruntime graph has no Pad and fewer Gather and Add nodes.
+optimised onnxruntime graph has no Pad, fewer Gather and Add nodes and no MatMul (every
+Linear a Gemm with its bias inside).
 
 The padded path lives only here, as the reference, as it was: every edge set's ``[N, K]``
 table (:attr:`EdgeSet.incoming`, padded with ``E``; split into power-of-two in-degree
 buckets with one Gather back when padding passed 2x the edges), one zero row appended to
 the messages, ``Pad -> Gather -> Reshape -> ReduceSum``, and the layer as it was
 (first-layer bias and every Linear on 3-D tensors, both node projections gathered onto
-the edges).
+the edges, the encoder's and decoder's edge latents formed and summed).
 """
 
 from __future__ import annotations
@@ -72,14 +73,31 @@ class PaddedEdges(nn.Module):
         return sums[0] if self.inverse is None else torch.index_select(torch.cat(sums, dim=-2), -2, self.inverse)
 
 
+def project_3d(mlp, x, part):
+    """The first layer's part on the tensor as it is (a 3-D MatMul in ONNX), no bias."""
+    return F.linear(x, mlp.layers[0].weight[:, mlp._offsets[part]:mlp._offsets[part + 1]])
+
+
+def finish_3d(mlp, h):
+    """The rest of an MLP as it was: the first bias added, every Linear on the 3-D tensor."""
+    h = h + mlp.layers[0].bias
+    for layer in mlp.layers[1:]:
+        h = layer(mlp.act(h))
+    return mlp.norm(h) if mlp.norm is not None else h
+
+
+def mlp_3d(mlp, x):
+    return finish_3d(mlp, project_3d(mlp, x, 0))
+
+
 def padded_layer(layer, edges: PaddedEdges, x_s, x_r, e):
     mlp = layer.edge_mlp
-    h = (mlp.project(e, 0) + torch.index_select(mlp.project(x_s, 1), -2, edges.senders)
-         + torch.index_select(mlp.project(x_r, 2), -2, edges.receivers))
-    e_new = e + mlp.finish(h)
+    h = (project_3d(mlp, e, 0) + torch.index_select(project_3d(mlp, x_s, 1), -2, edges.senders)
+         + torch.index_select(project_3d(mlp, x_r, 2), -2, edges.receivers))
+    e_new = e + finish_3d(mlp, h)
     agg = edges.aggregate(e_new)
     node = layer.node_mlp
-    return x_r + node.finish(node.project(x_r, 0) + node.project(agg, 1)), e_new
+    return x_r + finish_3d(node, project_3d(node, x_r, 0) + project_3d(node, agg, 1)), e_new
 
 
 class PaddedNetwork(nn.Module):
@@ -92,17 +110,17 @@ class PaddedNetwork(nn.Module):
 
     def forward(self, grid_inputs, noise=None):
         net, pe = self.net, self.padded
-        e = {n: net.edge_embed[n](pe[n].features) for n in pe}
+        e = {n: mlp_3d(net.edge_embed[n], pe[n].features) for n in pe}
         emb = net.grid_embed
-        grid = emb.finish(emb.project(grid_inputs, 0) + emb.project(net.grid_features, 1))
-        mesh = net.mesh_embed(net.mesh_features)
+        grid = finish_3d(emb, project_3d(emb, grid_inputs, 0) + project_3d(emb, net.grid_features, 1))
+        mesh = mlp_3d(net.mesh_embed, net.mesh_features)
         mesh, _ = padded_layer(net.encoder, pe["grid2mesh"], grid, mesh, e["grid2mesh"])
-        grid = grid + net.grid_update(grid)
+        grid = grid + mlp_3d(net.grid_update, grid)
         mesh_e = e["mesh"]
         for layer in net.processor:
             mesh, mesh_e = padded_layer(layer, pe["mesh"], mesh, mesh, mesh_e)
         grid, _ = padded_layer(net.decoder, pe["mesh2grid"], mesh, grid, e["mesh2grid"])
-        return net.output(grid)
+        return mlp_3d(net.output, grid)
 
 
 @pytest.fixture(scope="module")
@@ -139,10 +157,12 @@ def normalised_excess(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_grouped_equals_padded_in_torch(models):
+    """The same function: the grouped sums, the edge latents of the encoder and decoder never
+    formed (their batch-free sum added to the receivers), the batch-free terms summed first."""
     _, grouped, padded = models
     with torch.no_grad():
         x = inputs(grouped, 3)
-        # float64: the same sums in the same order up to the moved bias, so ~1e-15
+        # float64: the same sums up to their order (moved bias, batch-free terms first), so ~1e-15
         g64, p64 = copy.deepcopy(grouped).double(), copy.deepcopy(padded).double()
         d64 = (g64.increment(*(t.double() for t in x)) - p64.increment(*(t.double() for t in x))).abs().max()
         assert float(d64) < 1e-12
@@ -180,7 +200,7 @@ def test_grouped_equals_padded_in_onnxruntime_with_fewer_nodes(models, tmp_path)
     before, after = counts["padded"], counts["grouped"]
     assert before["Pad"] > 0 and after["Pad"] == 0
     assert after["Gather"] < before["Gather"] and after["Add"] < before["Add"]
-    assert after["Gemm"] > 0  # 2-D Linear layers with the bias inside
+    assert after["Gemm"] > 0 and after["MatMul"] == after["FusedMatMul"] == 0  # every Linear a 2-D Gemm, bias inside
 
     for batch in (1, 4):
         x = inputs(grouped, batch, seed=batch)

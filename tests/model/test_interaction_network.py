@@ -145,6 +145,35 @@ def test_interaction_network_equals_concatenation_form():
     x_ref = x_r + layer.node_mlp(torch.cat([x_r, agg], dim=-1))
     torch.testing.assert_close(e_new, e_ref[:, order], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(x_new, x_ref, rtol=1e-12, atol=1e-12)
+    # encoder and decoder: the edge latents dropped, sum e' = sum e + sum MLP_e (e batch-free)
+    x_only, none = layer(tensors, x_s, x_r, e[order], keep_edges=False)
+    assert none is None
+    torch.testing.assert_close(x_only, x_ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("batched_edges", [False, True])
+def test_uniform_degree_layer_equals_concatenation_form(batched_edges):
+    """mesh -> grid (every receiver 3 edges, in order): the receivers' projection broadcast, not
+    gathered; with and without the edge latents kept."""
+    torch.manual_seed(1)
+    n_s, n_r, width = 7, 5, 6
+    senders = np.random.default_rng(1).integers(0, n_s, 3 * n_r)
+    edges = EdgeSet.from_edges(senders, np.repeat(np.arange(n_r), 3), np.zeros((3 * n_r, 4)), n_r)
+    tensors = EdgeTensors(edges, n_s, n_r, "m2g")
+    assert tensors.uniform_degree == 3
+    layer = InteractionNetwork(width).double()
+    x_s, x_r = torch.randn(2, n_s, width).double(), torch.randn(2, n_r, width).double()
+    e = torch.randn(2, 3 * n_r, width).double() if batched_edges else torch.randn(3 * n_r, width).double()
+    s, r = torch.from_numpy(edges.senders), torch.from_numpy(edges.receivers)
+    e_b = e.expand(2, -1, -1)
+    e_ref = e_b + layer.edge_mlp(torch.cat([e_b, x_s[:, s], x_r[:, r]], dim=-1))
+    x_ref = x_r + layer.node_mlp(torch.cat([x_r, e_ref.reshape(2, n_r, 3, width).sum(2)], dim=-1))
+    x_new, e_new = layer(tensors, x_s, x_r, e)
+    torch.testing.assert_close(e_new, e_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(x_new, x_ref, rtol=1e-12, atol=1e-12)
+    x_only, none = layer(tensors, x_s, x_r, e, keep_edges=False)
+    assert none is None
+    torch.testing.assert_close(x_only, x_ref, rtol=1e-12, atol=1e-12)
 
 
 def test_mlp_shape_norm_and_count():
@@ -159,6 +188,13 @@ def test_mlp_shape_norm_and_count():
     a, b = torch.randn(5, 2), torch.randn(5, 3)
     torch.testing.assert_close(split.finish(split.project(a, 0) + split.project(b, 1)),
                                split(torch.cat([a, b], -1)))
+    a3 = torch.randn(3, 5, 2)  # a batch against batch-free rows, the bias with the batch-free part
+    torch.testing.assert_close(split.tail(split.project(a3, 0) + split.project(b, 1, with_bias=True)),
+                               split(torch.cat([a3, b.expand(3, -1, -1)], -1)))
+    x = torch.randn(3, 4, 5)  # on 2-D rows inside: the same as Linear on the 3-D tensor
+    h = mlp.norm(mlp.layers[2](mlp.act(mlp.layers[1](mlp.act(mlp.layers[0](x))))))
+    torch.testing.assert_close(mlp(x), h)
+    torch.testing.assert_close(mlp(x[0]), h[0])
     with pytest.raises(SowcastError, match="unknown activation"):
         activation_module("sigmoidish")
 

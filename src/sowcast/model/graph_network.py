@@ -105,10 +105,11 @@ class EncodeProcessDecode(nn.Module):
     def forward(self, grid_inputs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         e = {name: self.edge_embed[name](edges.features) for name, edges in self.edges.items()}
         emb = self.grid_embed
-        grid = emb.finish(emb.project(grid_inputs, 0) + emb.project(self.grid_features, 1))  # [B, G, W]
+        # [B, G, W]; the grid geometry's part and the bias are a constant of an export (one Add)
+        grid = emb.tail(emb.project(grid_inputs, 0) + emb.project(self.grid_features, 1, with_bias=True))
         mesh = self.mesh_embed(self.mesh_features)  # [M, W], broadcast below
 
-        mesh, _ = self.encoder(self.edges["grid2mesh"], grid, mesh, e["grid2mesh"])
+        mesh, _ = self.encoder(self.edges["grid2mesh"], grid, mesh, e["grid2mesh"], keep_edges=False)
         grid = grid + self.grid_update(grid)
         if self.noise_embed is not None:
             if noise is None:
@@ -127,7 +128,7 @@ class EncodeProcessDecode(nn.Module):
             else:
                 mesh, mesh_e = layer(edges, mesh, mesh, mesh_e)
 
-        grid, _ = self.decoder(self.edges["mesh2grid"], mesh, grid, e["mesh2grid"])
+        grid, _ = self.decoder(self.edges["mesh2grid"], mesh, grid, e["mesh2grid"], keep_edges=False)
         return self.output(grid)
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any, **kwargs: Any) -> None:

@@ -38,7 +38,7 @@ from torch import nn
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import EdgeSet
 from sowcast.graph.receiver_groups import chunked_groups, receiver_groups, reduce_calls
-from sowcast.model.mlp import MLP
+from sowcast.model.mlp import MLP, as_rows, from_rows
 
 
 def check_edge_set(edges: EdgeSet, n_senders: int, n_receivers: int, name: str) -> None:
@@ -131,23 +131,17 @@ def grouped_sum(messages: torch.Tensor, degrees: tuple[int, ...], sizes: tuple[i
 def linear_2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``x W^T + b`` on ``[N, W]`` or ``[B, N, W]``, computed on 2-D ``[B * N, W]`` (a Gemm with
     its bias in ONNX; the reshapes are constant, so the batch stays dynamic)."""
-    if x.dim() == 2:
-        return F.linear(x, weight, bias)
-    n = x.shape[-2]
-    return F.linear(x.reshape(-1, x.shape[-1]), weight, bias).reshape(-1, n, weight.shape[0])
+    return from_rows(F.linear(as_rows(x), weight, bias), x)
 
 
-def mlp_rest(mlp: MLP, h: torch.Tensor) -> torch.Tensor:
-    """``MLP.finish`` on 2-D ``h`` ``[B * N, W]`` whose first-layer bias is already in:
-    activation, the remaining Linear layers (Gemm with bias), LayerNorm."""
-    for layer in mlp.layers[1:]:
-        h = F.linear(mlp.act(h), layer.weight, layer.bias)
-    return mlp.norm(h) if mlp.norm is not None else h
-
-
-def as_rows(x: torch.Tensor) -> torch.Tensor:
-    """``[B, N, W]`` or ``[N, W]`` as 2-D rows ``[B * N, W]`` (a constant Reshape)."""
-    return x.reshape(-1, x.shape[-1])
+def add_batch_free_first(terms: list[torch.Tensor]) -> torch.Tensor:
+    """The sum of ``terms``, the batch-free ``[N, W]`` ones first: their sum is a constant of an
+    export (folded by onnxruntime), so only one Add runs over the batch."""
+    ordered = sorted(terms, key=lambda t: t.dim())
+    total = ordered[0]
+    for t in ordered[1:]:
+        total = total + t
+    return total
 
 
 def as_batch(rows: torch.Tensor, n: int, batched: bool) -> torch.Tensor:
@@ -168,38 +162,48 @@ class InteractionNetwork(nn.Module):
         self.node_mlp = MLP((width, width), width, width, mlp_hidden_layers, activation)
 
     def forward(self, edges: EdgeTensors, x_senders: torch.Tensor, x_receivers: torch.Tensor,
-                e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                e: torch.Tensor, keep_edges: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(x'_receivers, e')`` from sender/receiver latents ``[B, N, W]`` and edge latents ``[(B,) E, W]``
         (``e`` in the grouped edge order of ``edges``; ``e'`` too).
 
         Batch-free ``[N, W]`` / ``[E, W]`` inputs (embeddings of the fixed graph) broadcast.
         ``[e, x_s, x_r]`` enters the edge MLP as ``e W_e + (x_s W_s)[senders] + (x_r W_r + b)[receivers]``:
-        nodes are projected once, then gathered (the same as projecting the concatenation).
+        nodes are projected once, then gathered (the same as projecting the concatenation);
+        the batch-free terms are summed first. ``keep_edges=False`` (the encoder and decoder,
+        whose edge latents are dropped) returns ``(x'_receivers, None)`` and never forms ``e'``:
+        ``sum e' = sum e + sum MLP_e(..)``, and the receivers' ``(sum e) W`` is batch-free when
+        ``e`` is (one Add over the receivers instead of one over the edges).
         """
         mlp = self.edge_mlp
+        w_e = _first_layer_part(mlp, 0)
         p_s = linear_2d(x_senders, _first_layer_part(mlp, 1))
         p_r = linear_2d(x_receivers, _first_layer_part(mlp, 2), mlp.layers[0].bias)
         from_senders = torch.index_select(p_s, -2, edges.senders)
         batched = max(e.dim(), from_senders.dim(), p_r.dim()) == 3
         degree = edges.uniform_degree
-        if degree is None:  # batch-free terms summed first (E rows, not B * E)
-            terms = sorted((from_senders, torch.index_select(p_r, -2, edges.receivers)), key=lambda t: t.dim())
-            h = terms[0] + terms[1]
+        if degree is None:
+            terms = [from_senders, torch.index_select(p_r, -2, edges.receivers)]
+            h = add_batch_free_first(terms + ([linear_2d(e, w_e)] if e.dim() == 2 else []))
             if e.dim() == 3 and h.dim() == 3:  # e W_e + h in one Gemm (h as its C)
-                h = torch.addmm(as_rows(h), as_rows(e), _first_layer_part(mlp, 0).t())
-            else:
-                h = as_rows(linear_2d(e, _first_layer_part(mlp, 0)) + h)
+                h = torch.addmm(as_rows(h), as_rows(e), w_e.t())
+            elif e.dim() == 3:
+                h = linear_2d(e, w_e) + h
         else:  # receivers' projection broadcast over their `degree` consecutive edges
-            h = linear_2d(e, _first_layer_part(mlp, 0)) + from_senders
-            n, width = p_r.shape[-2], h.shape[-1]
-            h = as_rows(h.reshape(-1, n, degree, width) + p_r.unsqueeze(-2))
-        e_new = e + as_batch(mlp_rest(mlp, h), edges.n_edges, batched)
-        agg = edges.aggregate(e_new)
+            h = add_batch_free_first([linear_2d(e, w_e), from_senders])
+            h = h.reshape(-1, p_r.shape[-2], degree, h.shape[-1]) + p_r.unsqueeze(-2)
+        messages = as_batch(mlp.tail_rows(as_rows(h)), edges.n_edges, batched)
         node = self.node_mlp
+        w_agg = _first_layer_part(node, 1)
         x_part = linear_2d(x_receivers, _first_layer_part(node, 0), node.layers[0].bias)
-        if x_part.dim() == 3 and agg.dim() == 3:
-            g = torch.addmm(as_rows(x_part), as_rows(agg), _first_layer_part(node, 1).t())
+        if keep_edges:
+            e_new = e + messages
+            agg = edges.aggregate(e_new)
         else:
-            g = as_rows(x_part + linear_2d(agg, _first_layer_part(node, 1)))
-        x_new = x_receivers + as_batch(mlp_rest(node, g), edges.n_receivers, max(agg.dim(), x_part.dim()) == 3)
+            e_new, agg = None, edges.aggregate(messages)
+            x_part = add_batch_free_first([x_part, linear_2d(edges.aggregate(e), w_agg)])
+        if x_part.dim() == 3 and agg.dim() == 3:
+            g = torch.addmm(as_rows(x_part), as_rows(agg), w_agg.t())
+        else:
+            g = as_rows(x_part + linear_2d(agg, w_agg))
+        x_new = x_receivers + as_batch(node.tail_rows(g), edges.n_receivers, max(agg.dim(), x_part.dim()) == 3)
         return x_new, e_new

@@ -11,6 +11,10 @@ first layer can be applied part by part: ``L_0([x_0, x_1]) = x_0 W_0^T + x_1 W_1
 (:meth:`MLP.project` then :meth:`MLP.finish`). The interaction network uses this to project
 node latents once per node and gather the projections onto edges, instead of gathering
 nodes and projecting once per edge; the parameters are those of the plain concatenation.
+
+Every layer runs on 2-D rows ``[B * N, W]`` (a ``[B, N, W]`` input reshaped with ``N``
+constant, so an export keeps the batch dynamic): onnxruntime then gets one Gemm with the
+bias inside per Linear, not a 3-D MatMul and a separate Add.
 """
 
 from __future__ import annotations
@@ -58,23 +62,42 @@ class MLP(nn.Module):
         for p in parts:
             self._offsets.append(self._offsets[-1] + p)
 
-    def project(self, x: torch.Tensor, part: int) -> torch.Tensor:
-        """``x W_part^T``: the first layer's weights for input part ``part``, no bias."""
+    def project(self, x: torch.Tensor, part: int, with_bias: bool = False) -> torch.Tensor:
+        """``x W_part^T`` (``+ b``): the first layer's weights for input part ``part``."""
         w = self.layers[0].weight[:, self._offsets[part]:self._offsets[part + 1]]
-        return F.linear(x, w)
+        return from_rows(F.linear(as_rows(x), w, self.layers[0].bias if with_bias else None), x)
 
     def finish(self, h: torch.Tensor) -> torch.Tensor:
         """The rest of the MLP from the summed first-layer projections ``h`` (bias added here)."""
-        h = h + self.layers[0].bias
+        return self.tail(h + self.layers[0].bias)
+
+    def tail(self, h: torch.Tensor) -> torch.Tensor:
+        """The rest of the MLP from the first layer's output ``h`` (its bias in)."""
+        return from_rows(self.tail_rows(as_rows(h)), h)
+
+    def tail_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """The rest of the MLP on 2-D rows ``[B * N, W]`` of the first layer's output (its bias
+        in): activation, the remaining Linear layers, LayerNorm."""
         for layer in self.layers[1:]:
-            h = layer(self.act(h))
-        return self.norm(h) if self.norm is not None else h
+            rows = F.linear(self.act(rows), layer.weight, layer.bias)
+        return self.norm(rows) if self.norm is not None else rows
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.layers[0](x)
-        for layer in self.layers[1:]:
-            h = layer(self.act(h))
-        return self.norm(h) if self.norm is not None else h
+        first = self.layers[0]
+        return from_rows(self.tail_rows(F.linear(as_rows(x), first.weight, first.bias)), x)
+
+
+def as_rows(x: torch.Tensor) -> torch.Tensor:
+    """``[..., W]`` as 2-D rows ``[-1, W]`` (a Reshape; the batch stays dynamic in an export)."""
+    return x.reshape(-1, x.shape[-1])
+
+
+def from_rows(rows: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """2-D rows ``[-1, W']`` back to the leading dims of ``like`` (its first dim left to the
+    Reshape, so a dynamic batch stays dynamic)."""
+    if like.dim() == 2:
+        return rows
+    return rows.reshape(-1, *like.shape[1:-1], rows.shape[-1]) if like.dim() > 2 else rows.reshape(-1)
 
 
 def mlp_parameter_count(in_features: int, out_features: int, hidden: int, hidden_layers: int,
