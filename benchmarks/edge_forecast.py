@@ -147,6 +147,8 @@ def main() -> None:
     p.add_argument("--thread-counts", type=int, nargs="+", default=[1, 2], help="threads of the step timings")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 4, 16], help="batch sizes of the step timings")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--forecast-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an override of the forecast run, e.g. forecast.batch=1 (repeatable)")
     p.add_argument("--workdir", default=None, help="keep intermediate files here (default: a temp folder)")
     p.add_argument("--quick", action="store_true",
                    help="smaller defaults: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))
@@ -217,7 +219,7 @@ def main() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "sowcast", "forecast", f"forecast.bundle={bundle_dir}",
                              f"forecast.init={store}", f"forecast.lead={args.lead}", f"forecast.members={args.members}",
                              f"forecast.threads={args.threads}", f"forecast.output={out}", "overwrite=true",
-                             "progress=false"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "progress=false", *args.forecast_option], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # ru_maxrss of a child includes this (big) parent's RSS at fork: read the child's own
     # high-water mark (VmHWM, reset at exec) from /proc while it runs instead.
     hwm_kib = 0
@@ -246,7 +248,8 @@ def main() -> None:
     print("GEMM: best of numpy and torch, 2048^3 float32, BLAS pools and torch limited to the threads: "
           + ", ".join(f"{t} thread{'s' if t > 1 else ''} {p / 1e9:.1f} GFLOP/s ({who}; {c / 1e9:.1f} per CPU second)"
                       for t, (p, who, c) in peaks.items()))
-    print(f"\nforecast {args.members} members x {days:g} days ({args.threads} threads): wall {wall:.1f} s, "
+    print(f"\nforecast {args.members} members x {days:g} days ({args.threads} threads"
+          + "".join(f", {o}" for o in args.forecast_option) + f"): wall {wall:.1f} s, "
           f"CPU {cpu:.1f} s, {args.members * days / cpu:.1f} member-days per CPU-second, "
           f"peak RSS {hwm_kib / 1024:.0f} MiB")
     summary = {"grid": args.grid, "parameters": n_params,

@@ -106,8 +106,9 @@ class ForecastOptions:
     parallel: Literal["members", "intra_op"] = option(
         "members", "members: batches side by side, one core each (needs >= 2 batches); intra_op: one batch at "
                    "a time on all cores (sowcast/forecast/member_threads.py)")
-    batch: int | None = option(4, "members per onnxruntime call, bounding memory (global 1.5 deg small model: "
-                                  "peak 2.1 GiB at 4, 7.5 GiB at 16); null or all: all, a whole number >= 1",
+    batch: int | None = option(1, "members per onnxruntime call: the fewer, the less memory, and 1 is no slower "
+                                  "(global 1.5 deg, mesh level 5, 16 members: peak 1.1 GiB at 1, 3.0 GiB at 4); "
+                                  "null or all: all, a whole number >= 1",
                                convert=_batch)
     output: Path | None = option(Path("forecast.zarr"), ".zarr or .nc; the state is saved in <output>.partial/",
                           convert=_forecast_output)

@@ -13,7 +13,16 @@ Settings (see PITFALLS.md, "onnxruntime threads"):
 * graph optimisation ``ORT_ENABLE_ALL``;
 * ``spinning: false`` turns off the idle spin of the worker threads
   (``session.intra_op.allow_spinning = 0``, and the inter-op one): a spinning thread burns a
-  core between operators, which a generator-powered box pays for in fuel.
+  core between operators, which a generator-powered box pays for in fuel;
+* no memory pattern (``enable_mem_pattern = False``): each intermediate tensor comes from
+  the arena when it is made and goes back when its last reader is done, instead of one
+  block planned for the whole step per call. The same output bit for bit, no slower within
+  the noise (demo grid 9.76 against 9.61 ms a step, global 1.5 degree at mesh level 5 421
+  against 419 ms, medians of 8 taken in turn), and less memory: the global 16-member
+  forecast (10 days, batch 1, 2 threads) peaked at 970-983 MiB against 1076-1095;
+* once built, the heap that building freed goes back to the system (:func:`return_freed_heap`):
+  the graph optimisation folds the fixed graph's edge tensors into constants and frees its
+  scratch, which glibc would otherwise keep in the process.
 
 The model follows the bundle contract: inputs ``inputs [B, T, C, H, W]``, ``forcings
 [B, T + 1, F, H, W]``, ``static [B, S, H, W]`` (float32, physical units), and for a
@@ -47,15 +56,39 @@ def make_session(model_path: str | os.PathLike, threads: int = 2, inter_op_threa
     so.inter_op_num_threads = int(inter_op_threads)
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.enable_mem_pattern = False
     so.log_severity_level = 3  # errors only: no warnings on the operator's console
     if not spinning:
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types for a bad file
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SowcastError(f"onnxruntime cannot load {path}: {text}") from None
+    return_freed_heap()
+    return session
+
+
+def return_freed_heap() -> bool:
+    """Give the heap's free memory back to the system: glibc's ``malloc_trim(0)``. Building a
+    session (constant folding of the fixed graph's edge tensors) frees far more than it keeps,
+    and glibc holds freed memory in the process: the small preset on the global 1.5-degree
+    grid at mesh level 5 holds 592 MiB after its session is built and 164 MiB after the
+    trim; its 16-member forecast peaked at 1261 MiB and 990 MiB with it. True where it ran
+    (Linux with glibc); elsewhere (musl, macOS, Windows) nothing happens."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # a libc without it (musl)
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True
 
 
 class StepModel:
