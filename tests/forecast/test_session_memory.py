@@ -3,7 +3,9 @@
 
 Each case runs in a fresh interpreter, so that its resident and peak memory are its own.
 The model is real ONNX whose constant folding (as the graph network's fixed edge tensors
-are folded) allocates and frees twelve 16 MiB tensors while the session is built."""
+are folded) allocates and frees twelve 16 MiB tensors while the session is built: plain
+onnxruntime leaves most of them in the process (glibc keeps freed heap), ``make_session``
+does not."""
 
 from __future__ import annotations
 
@@ -62,7 +64,9 @@ def test_building_a_session_returns_the_freed_heap(tmp_path):
     if not return_freed_heap():
         pytest.skip("no malloc_trim in this libc")
     plain, trimmed = probe(tmp_path, "plain"), probe(tmp_path, "make_session")
-    assert plain["y"] == trimmed["y"] == 12 * 2048 * 2048  # the folded constant, the same session
-    assert trimmed["peak"] > 150  # building did allocate the scratch (MiB) ...
-    assert plain["kept"] > 150    # ... which glibc keeps in the process without the trim
-    assert trimmed["kept"] < plain["kept"] - 120, (plain, trimmed)
+    assert plain["y"] == trimmed["y"] == 12 * 2048 * 2048, (plain, trimmed)  # the folded constant
+    # Building allocated the scratch (MiB), and make_session gave it back. (Without the trim
+    # glibc kept 215-327 MiB of it here in six runs; how much it keeps on its own depends on
+    # where the heap's free chunks lie, so the plain case is a control, not a bound.)
+    assert trimmed["peak"] > 150, (plain, trimmed)
+    assert trimmed["kept"] < 40 and trimmed["kept"] <= plain["kept"], (plain, trimmed)
