@@ -25,7 +25,10 @@ Edge update in few passes over the ``[B, E, W]`` edge tensor: the first layer of
 ``MLP_e`` is applied part by part (:meth:`MLP.project`), nodes projected once and gathered
 onto edges, with the first bias added to the receivers' projection (``N`` rows, not ``E``);
 every Linear runs on 2-D ``[B * E, W]`` so that onnxruntime gets Gemm with the bias
-inside; with a uniform in-degree the receivers' projection is broadcast, not gathered.
+inside; with a uniform in-degree the receivers' projection is broadcast, not gathered;
+batch-free terms (embeddings of the fixed graph) are summed first, into one constant of an
+export. The encoder and decoder drop their edge latents, so they never form them
+(``keep_edges=False``): ``sum e' = sum e + sum MLP_e(..)``, the first sum batch-free.
 """
 
 from __future__ import annotations
