@@ -69,4 +69,4 @@ def test_building_a_session_returns_the_freed_heap(tmp_path):
     # glibc kept 215-327 MiB of it here in six runs; how much it keeps on its own depends on
     # where the heap's free chunks lie, so the plain case is a control, not a bound.)
     assert trimmed["peak"] > 150, (plain, trimmed)
-    assert trimmed["kept"] < 40 and trimmed["kept"] <= plain["kept"], (plain, trimmed)
+    assert trimmed["kept"] < 40, (plain, trimmed)
