@@ -35,13 +35,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sowcast.errors import SowcastError
 from sowcast.graph.forecast_graph import EdgeSet
 from sowcast.graph.receiver_groups import chunked_groups, receiver_groups, reduce_calls
-from sowcast.model.mlp import MLP, as_rows, from_rows
+from sowcast.model.mlp import MLP, as_rows, linear_2d
 
 
 def check_edge_set(edges: EdgeSet, n_senders: int, n_receivers: int, name: str) -> None:
@@ -129,12 +128,6 @@ def grouped_sum(messages: torch.Tensor, degrees: tuple[int, ...], sizes: tuple[i
         sums.append(messages.new_zeros((*messages.shape[:-2], n_empty, width)))
     out = torch.cat(sums, dim=-2) if len(sums) > 1 else sums[0]
     return out if node_order is None else torch.index_select(out, -2, node_order)
-
-
-def linear_2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``x W^T + b`` on ``[N, W]`` or ``[B, N, W]``, computed on 2-D ``[B * N, W]`` (a Gemm with
-    its bias in ONNX; the reshapes are constant, so the batch stays dynamic)."""
-    return from_rows(F.linear(as_rows(x), weight, bias), x)
 
 
 def add_batch_free_first(terms: list[torch.Tensor]) -> torch.Tensor:

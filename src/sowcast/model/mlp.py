@@ -65,7 +65,7 @@ class MLP(nn.Module):
     def project(self, x: torch.Tensor, part: int, with_bias: bool = False) -> torch.Tensor:
         """``x W_part^T`` (``+ b``): the first layer's weights for input part ``part``."""
         w = self.layers[0].weight[:, self._offsets[part]:self._offsets[part + 1]]
-        return from_rows(F.linear(as_rows(x), w, self.layers[0].bias if with_bias else None), x)
+        return linear_2d(x, w, self.layers[0].bias if with_bias else None)
 
     def finish(self, h: torch.Tensor) -> torch.Tensor:
         """The rest of the MLP from the summed first-layer projections ``h`` (bias added here)."""
@@ -90,6 +90,12 @@ class MLP(nn.Module):
 def as_rows(x: torch.Tensor) -> torch.Tensor:
     """``[..., W]`` as 2-D rows ``[-1, W]`` (a Reshape; the batch stays dynamic in an export)."""
     return x.reshape(-1, x.shape[-1])
+
+
+def linear_2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x W^T + b`` on ``[N, W]`` or ``[B, N, W]``, computed on 2-D ``[B * N, W]`` (a Gemm with
+    its bias in ONNX; the reshapes are constant, so the batch stays dynamic)."""
+    return from_rows(F.linear(as_rows(x), weight, bias), x)
 
 
 def from_rows(rows: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
