@@ -46,8 +46,9 @@ def bulletin_cfg(products, output, **options) -> OmegaConf:
     return OmegaConf.create({"bulletin": b, "overwrite": False, "progress": False})
 
 
-def write_scorecard(folder: Path) -> Path:
-    """A scorecard as 'sowcast verify' writes it (its own Scorecard class)."""
+def write_scorecard(folder: Path, **summary) -> Path:
+    """A scorecard as 'sowcast verify' writes it (its own Scorecard class; ``summary``: fields
+    of its summary.json to set)."""
     card = Scorecard()
     for period, value in RPSS.items():
         card.add("rpss", "total_precipitation", period, value, perfect=1.0)
@@ -58,7 +59,7 @@ def write_scorecard(folder: Path) -> Path:
     ScorecardSummary(starts=20, members=4, years=[2002, 2003], rules="sivakumar1988", weekly_rain=headline,
                      weekly_rain_all_points=headline, onset_mae_days=6.5, onset_mae_days_climatology=9.25,
                      onset_cases=40, onset_bias_days=-1.0, onset_bias_days_climatology=0.5,
-                     dry_season_mm_per_day=1.0).write(folder)
+                     dry_season_mm_per_day=1.0, **summary).write(folder)
     return folder
 
 
@@ -292,6 +293,7 @@ def test_urls_in_texts_are_not_references(made):
     ({"map_weeks": [9]}, "bulletin.map_weeks [9] not in the planting map"),
     ({"rain_periods": ["week9"]}, "bulletin.rain_periods ['week9'] not in weekly.nc"),
     ({"scorecard": "/no/such/scorecard"}, "no scores.csv"),
+    ({"scorecard": "IN_SAMPLE"}, "scores years that are not held out (training: see its 'sowcast verify' warnings)"),
     ({"colour": "red"}, "unknown option bulletin.colour; known: products, scorecard"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(made, tmp_path, change, message):
@@ -302,7 +304,9 @@ def test_bad_input_is_one_line_and_writes_nothing(made, tmp_path, change, messag
     other.mkdir()
     (other / "products.json").write_text(json.dumps({"product": "sowcast verify"}))
     (tmp_path / "file").write_text("a file")
-    subst = {"FOREIGN": str(foreign), "OTHER": str(other), "FILE/bulletin": str(tmp_path / "file" / "bulletin")}
+    in_sample = write_scorecard(tmp_path / "in_sample", held_out=False, in_sample_years={"training": [2002, 2003]})
+    subst = {"FOREIGN": str(foreign), "OTHER": str(other), "FILE/bulletin": str(tmp_path / "file" / "bulletin"),
+             "IN_SAMPLE": str(in_sample)}
     change = {k: subst.get(v, v) if isinstance(v, str) else v for k, v in change.items()}
     out = tmp_path / "out"
     cfg = bulletin_cfg(**{"products": made["products"], "output": out, **change})

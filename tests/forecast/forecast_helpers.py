@@ -113,9 +113,11 @@ def build_onnx_model(path: Path, kind: str, mean: np.ndarray, std: np.ndarray, n
 
 
 def write_bundle(folder: Path, store: Path, kind: str = "dynamics", statistics_override: dict | None = None,
-                 n_input_steps: int = N_INPUT_STEPS, noise: tuple[int, int] | None = None) -> Path:
+                 n_input_steps: int = N_INPUT_STEPS, noise: tuple[int, int] | None = None,
+                 provenance: dict | None = None) -> Path:
     """A verified bundle folder for the channels, grid and statistics of ``store`` (a
-    stochastic model with ``noise=(M, K)``, see the module doc)."""
+    stochastic model with ``noise=(M, K)``, see the module doc; ``provenance`` as an export
+    records it, else none)."""
     from sowcast.bundle.checksums import file_entry
     from sowcast.bundle.manifest import FORMAT, channel_info, manifest_bytes, noise_entry
     from sowcast.data.schema import time_step_iso
@@ -143,6 +145,8 @@ def write_bundle(folder: Path, store: Path, kind: str = "dynamics", statistics_o
         "grid": {"lat": src.grid.lat.tolist(), "lon": src.grid.lon.tolist(), "kind": "global"},
         "precipitation_accumulation": "period_beginning", "files": files,
     }
+    if provenance is not None:
+        manifest["provenance"] = provenance
     (folder / "manifest.json").write_bytes(manifest_bytes(manifest))
     return folder
 

@@ -5,7 +5,10 @@
 Shown: the RPSS of the weekly rain terciles (``value`` of the ``rpss`` rows of
 ``total_precipitation``: where the products issue terciles, outside the climatological dry
 season; reference the categories' climatological frequencies) for the bulletin's periods,
-and the mean absolute error of the onset date beside the climatological date (``onset_mae_days``)."""
+and the mean absolute error of the onset date beside the climatological date (``onset_mae_days``).
+A scorecard whose summary says its years are not held out (the model trained on them, its
+checkpoint was chosen on them or the calibration was fitted on them:
+:mod:`sowcast.verify.held_out`) is refused: its scores are a fit, not skill."""
 
 from __future__ import annotations
 
@@ -70,6 +73,10 @@ def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
         skill.onset_cases = 0 if pd.isna(n) else int(n)
     if (folder / SUMMARY_FILE).is_file():
         summary = read_summary(folder)
+        if summary.held_out is False:   # a fit is not skill: the bulletin would tell readers otherwise
+            kinds = ", ".join(k for k in ("training", "selection", "calibration") if summary.in_sample_years.get(k))
+            raise SowcastError(f"bulletin.scorecard: {folder} scores years that are not held out ({kinds}: "
+                               f"see its 'sowcast verify' warnings); give a scorecard of held-out years")
         skill.years = [int(y) for y in summary.years]
         skill.members = int(summary.members)
     return skill

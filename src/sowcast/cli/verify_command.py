@@ -27,7 +27,10 @@ def run(cfg: DictConfig) -> int:
     area, a reliability diagram; onset of the rains (verify.rules): MAE, bias, hit rate within
     verify.tolerance_days and the Brier score of "onset by week k", beside the climatological
     onset of the training years. Writes scores.csv, summary.json, reliability.png and
-    skill_by_lead.png into verify.output (replaced as a whole).
+    skill_by_lead.png into verify.output (replaced as a whole). Reforecasts of years the model
+    trained on (or whose validation loss chose its checkpoint, or that the calibration was
+    fitted on) are scored with a warning, and summary.json says "held_out": false; the
+    bulletin refuses such a scorecard.
     """
     from sowcast.verify.options import VerifyOptions
     from sowcast.verify.stage import run as verify
@@ -43,6 +46,9 @@ def finish(options: VerifyOptions, result: VerifyResult) -> None:
     rpss = " ".join(f"{k.split()[1]} {x:+.3f}" for k, x in s.weekly_rain.items() if k.startswith("rpss"))
     print(f"scorecard in {result.output}: RPSS of weekly rain {rpss}; "
           f"onset MAE {s.onset_mae_days:.1f} days (climatology {s.onset_mae_days_climatology:.1f})")
+    if s.held_out is False:
+        kinds = "; ".join(f"{k} {', '.join(map(str, y))}" for k, y in s.in_sample_years.items() if y)
+        print(f"NOT HELD OUT ({kinds}): these scores measure the fit, not skill (warnings above)")
     if s.calibration is not None:
         cal = " ".join(f"{k.split()[1]} {x:+.3f}" for k, x in s.weekly_rain_calibrated.items() if k.startswith("rpss"))
         print(f"calibrated: RPSS of weekly rain {cal}; "

@@ -95,6 +95,24 @@ def bundle_training_years(bundle: Any) -> tuple[int, int]:
     return pd.Timestamp(rng[0]).year, pd.Timestamp(rng[1]).year
 
 
+def model_period_attrs(provenance: Mapping[str, Any] | None) -> dict[str, str]:
+    """The periods the model saw, for the files' attributes, so that ``sowcast verify`` can tell
+    held-out years from in-sample ones (:mod:`sowcast.verify.held_out`): ``model_train_range``
+    and ``model_validation_range`` (``"first last"`` dates, where the bundle's provenance has
+    them), and ``model_checkpoint`` (``best``: the checkpoint of the lowest validation loss, so
+    chosen on the validation period; ``chosen by step``: any other)."""
+    prov = provenance or {}
+    out = {}
+    for key in ("train_range", "validation_range"):
+        rng = prov.get(key)
+        if isinstance(rng, (list, tuple)) and len(rng) == 2:
+            first, last = (pd.Timestamp(v) if v is not None else None for v in rng)
+            out[f"model_{key}"] = f"{first:%Y-%m-%d} {last:%Y-%m-%d}" if first is not None and last is not None else ""
+    if prov.get("checkpoint"):
+        out["model_checkpoint"] = "best" if Path(str(prov["checkpoint"])).name == "best" else "chosen by step"
+    return {k: v for k, v in out.items() if v}
+
+
 def start_perturbation(base: Perturbation, start: pd.Timestamp) -> Perturbation:
     """The perturbation seeds of one start: ``[seed, days since 1970]`` (independent of grouping)."""
     days = int((pd.Timestamp(start).normalize() - pd.Timestamp("1970-01-01")).days)
@@ -282,6 +300,7 @@ class _Hindcaster:
         if noise is not None:  # the products compare it with the forecast's (climatology.nc keeps it)
             attrs["noise_scale"] = noise.scale
             attrs["noise_memory_days"] = options.noise_memory_days
+        attrs.update(model_period_attrs(bundle.typed_manifest.provenance))
         generator = None
         if options.perturbation.active() and options.members > 1:
             generator = PerturbationGenerator(bundle.grid, stats["diff_std"], options.perturbation,

@@ -9,7 +9,9 @@ products issue terciles, and over every point), ROC area, a reliability diagram;
 rains: MAE, bias, hit rate and the Brier score of "onset by week k" beside the climatological
 onset of the training years; calibrated scores beside the raw ones with a calibration.nc.
 Writes scores.csv, summary.json (:mod:`sowcast.verify.summary`), reliability.png and
-skill_by_lead.png into the output folder, replaced as a whole and atomically.
+skill_by_lead.png into the output folder, replaced as a whole and atomically. Years the
+model trained on, its checkpoint was chosen on or the calibration was fitted on are scored
+with a warning, and the summary says they are not held out (:mod:`sowcast.verify.held_out`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import xarray as xr
 
 from sowcast.errors import SowcastError
 from sowcast.log import get_logger
+from sowcast.verify.held_out import HeldOut, check_held_out
 from sowcast.verify.options import VerifyOptions
 from sowcast.verify.summary import HEADLINE, ScorecardSummary
 
@@ -122,8 +125,19 @@ def _headline(frame: pd.DataFrame, suffix: str = "") -> dict[str, float]:
     return {f"{m} {p}": _value(frame, f"{m}{suffix}", p) for m, p in HEADLINE}
 
 
-def summarise(frame: pd.DataFrame, periods: xr.Dataset, rules_name: str, options: VerifyOptions) -> ScorecardSummary:
-    """The scorecard's headline numbers (:class:`ScorecardSummary`) from its scores."""
+def held_out_check(inputs: _Inputs) -> HeldOut:
+    """Which of the reforecasts' years the model, its checkpoint choice, the calibration or the
+    climatology saw (:mod:`sowcast.verify.held_out`)."""
+    starts = pd.DatetimeIndex(inputs.periods["start"].values)
+    lead = pd.Timedelta(days=int(inputs.daily.sizes["lead_day"]))
+    return check_held_out(inputs.periods.attrs, starts, lead, inputs.climatology.attrs,
+                          None if inputs.calibration is None else inputs.calibration.attrs)
+
+
+def summarise(frame: pd.DataFrame, periods: xr.Dataset, rules_name: str, options: VerifyOptions,
+              check: HeldOut | None = None) -> ScorecardSummary:
+    """The scorecard's headline numbers (:class:`ScorecardSummary`) from its scores, and whether
+    its years are held out (``check``)."""
     starts = pd.DatetimeIndex(periods["start"].values)
     onset = frame[frame.metric == "onset_mae_days"].iloc[0]
     calibrated = options.calibration is not None
@@ -140,7 +154,9 @@ def summarise(frame: pd.DataFrame, periods: xr.Dataset, rules_name: str, options
         onset_mae_days_calibrated=_value(frame, "onset_mae_days_calibrated"),
         onset_bias_days_calibrated=_value(frame, "onset_bias_days_calibrated"),
         onset_mae_days_ocean_climatology=_value(frame, "onset_mae_days_ocean_climatology"),
-        onset_bias_days_ocean_climatology=_value(frame, "onset_bias_days_ocean_climatology"))
+        onset_bias_days_ocean_climatology=_value(frame, "onset_bias_days_ocean_climatology"),
+        held_out=None if check is None else check.held_out,
+        in_sample_years={} if check is None else dict(check.years))
 
 
 def run(options: VerifyOptions) -> VerifyResult:
@@ -152,9 +168,12 @@ def run(options: VerifyOptions) -> VerifyResult:
 
     rules = load_rules(options.rules or "sivakumar1988", options.rules_overrides or None)
     inputs = _read_inputs(options)
+    check = held_out_check(inputs)
+    for line in check.warnings():
+        _LOG.warning(line)
     card, tables = _score(options, inputs, rules)
     frame = card.to_frame()
-    summary = summarise(frame, inputs.periods, rules.name, options)
+    summary = summarise(frame, inputs.periods, rules.name, options, check)
     with output_lock(options.output), atomic_path(options.output, overwrite=True, directory=True) as tmp:
         card.to_csv(tmp / "scores.csv")
         summary.write(tmp)

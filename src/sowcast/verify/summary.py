@@ -47,6 +47,10 @@ class ScorecardSummary:
     onset_bias_days_calibrated: float = math.nan
     onset_mae_days_ocean_climatology: float = math.nan   # the climatology moved by the ocean alone
     onset_bias_days_ocean_climatology: float = math.nan
+    # sowcast.verify.held_out: False when the model trained on, or its checkpoint was chosen on,
+    # or the calibration was fitted on, years scored; None when the reforecasts do not say
+    held_out: bool | None = None
+    in_sample_years: dict[str, list[int]] = field(default_factory=dict)   # kind -> start years
     version: int = VERSION
 
     def write(self, folder: str | os.PathLike) -> Path:

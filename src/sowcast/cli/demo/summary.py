@@ -127,6 +127,9 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
         cells = "  ".join(f"{p} {card.weekly_rain.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
         lines.append(f"  {'RPSS of weekly rain terciles':<40} {cells}   (climatology 0; {card.starts} starts x "
                      f"{card.members} members; outside the dry season, where the products issue terciles)")
+        if card.held_out is False:
+            kinds = "; ".join(f"{k} {', '.join(map(str, y))}" for k, y in card.in_sample_years.items() if y)
+            lines.append(f"  NOT HELD OUT ({kinds}): the scores below measure the fit, not skill")
         issued = weekly_rain_scores(d.verify.output, "rpss_as_issued")
         if issued:
             cells = "  ".join(f"{p} {issued.get(p, float('nan')):+.2f}" for p in PERIODS)
