@@ -130,7 +130,8 @@ def test_every_french_string_has_the_french_typographic_spaces():
               "members": 8, "init": fr.date("2009-05-15"), "years": "2002–2003", "scores": "x",
               "value": fr.decimal(-0.61), "mae": "6,5", "reference": "9,2", "version": "0.1.0", "page": 1,
               "low": fr.percent(0.25), "high": fr.percent(0.75), "mm": 1,
-              "reforecast": 4, "days": 5, "ocean": "L'Atlantique équatorial", "box": "3°S–3°N, 20°O–0°"}
+              "reforecast": 4, "days": 5, "ocean": "L'Atlantique équatorial", "box": "3°S–3°N, 20°O–0°",
+              "ranges": "x"}
     faults = {}
     for key in en.messages:
         if key.startswith("format."):

@@ -391,3 +391,33 @@ def test_the_method_says_when_the_scores_are_of_another_ensemble_size(made, refo
     assert ("These scores come from reforecasts of 4 members; this forecast has 32" in en) == differs
     assert ("reprévisions à 4 membres" in fr) == differs
     assert "These scores come from" not in en or differs
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_the_method_gives_the_skills_interval_over_the_years_and_warns_where_it_reaches_zero(made, calibrated):
+    """The issued probabilities' skill (calibrated where there is a calibration, else raw) with
+    its 90 % interval over the reforecast years, in both languages; a range that reaches 0 gets
+    the caution even where the skill itself is above 0."""
+    from dataclasses import replace
+
+    from sowcast.bulletin.document import method_text
+    from sowcast.bulletin.products_folder import read_products
+    from sowcast.bulletin.skill import read_scorecard
+
+    products = read_products(made["products"])
+    skill = read_scorecard(made["root"] / "scorecard", ["week1", "week2"])
+    assert skill.rpss_interval == {}                            # a scorecard without intervals: none shown
+    intervals = {"week1": (0.05, 0.19), "week2": (-0.02, 0.09)}
+    skill = replace(skill, rpss={"week1": 0.12, "week2": 0.04}, years=[2009, 2010],
+                    **({"rpss_calibrated": {"week1": 0.1, "week2": 0.03}, "rpss_calibrated_interval": intervals}
+                       if calibrated else {"rpss_interval": intervals}))
+    en = " ".join(method_text(Translator.load("en"), products, skill, ["week1", "week2"]))
+    fr = " ".join(method_text(Translator.load("fr"), products, skill, ["week1", "week2"]))
+    assert "With 2 years of reforecasts these scores are uncertain" in en
+    assert "lie in these ranges: Week 1 0.05 to 0.19; Week 2 -0.02 to 0.09." in en
+    assert "Avec 2 années de prévisions rétrospectives" in fr and "Semaine 1 de 0,05 à 0,19" in fr
+    assert "Where that range reaches zero, the forecast may be no better than the usual climate." in en
+    assert "Là où cet intervalle atteint zéro" in fr
+    narrow = replace(skill, **({"rpss_calibrated_interval": {"week1": (0.05, 0.19), "week2": (0.01, 0.09)}}
+                               if calibrated else {"rpss_interval": {"week1": (0.05, 0.19), "week2": (0.01, 0.09)}}))
+    assert "range reaches zero" not in " ".join(method_text(Translator.load("en"), products, narrow, ["week1", "week2"]))

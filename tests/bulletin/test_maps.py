@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from sowcast.bulletin.place_labels import freeze_layout, place_labels
 from sowcast.products.locations import read_locations
 from sowcast.products.planting import PlantingThresholds
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]   # the repository (not `from conftest`: another folder's conftest may be first)
 
 DEFAULTS = PlantingThresholds()
 LAT = np.arange(-2.0, 25.0)      # the demo grid: 1 degree, 27 x 37

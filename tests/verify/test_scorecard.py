@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -26,7 +27,8 @@ def _card() -> Scorecard:
     card.add("acc", "2m_temperature", "week1", 0.6, reference=0.2, n=120, perfect=1.0)
     card.add_scores("rpss", "total_precipitation",
                     xr.DataArray([0.1, 0.05], dims="period", coords={"period": ["weeks3-4", "weeks5-6"]}),
-                    n=xr.DataArray([80, 80], dims="period"))
+                    n=xr.DataArray([80, 80], dims="period"),
+                    interval=(xr.DataArray([0.02, -0.01], dims="period"), xr.DataArray([0.15, 0.09], dims="period")))
     card.add("crps", "total_precipitation", "week2", 3.25)  # no reference: skill NaN, n missing
     # a 0-D score gives one row labelled "all": 1 - 2/4 = 0.5
     card.add_scores("crps", "2m_temperature", xr.DataArray(2.0), reference=xr.DataArray(4.0))
@@ -35,7 +37,10 @@ def _card() -> Scorecard:
 
 def test_rows_and_skill():
     frame = _card().to_frame()
-    assert list(frame.columns) == ["metric", "variable", "period", "value", "reference", "skill", "n"]
+    assert list(frame.columns) == ["metric", "variable", "period", "value", "reference", "skill", "n",
+                                   "low", "high"]
+    assert list(frame["low"].iloc[2:4]) == [0.02, -0.01] and list(frame["high"].iloc[2:4]) == [0.15, 0.09]
+    assert frame["low"].drop(index=[2, 3]).isna().all()      # no interval unless given
     assert frame["skill"].iloc[0] == pytest.approx(0.25)
     assert frame["skill"].iloc[1] == pytest.approx(0.5)
     assert list(frame["period"]) == ["week1", "week1", "weeks3-4", "weeks5-6", "week2", "all"]
@@ -54,9 +59,13 @@ def test_csv_round_trip(tmp_path):
     for a, b in zip(card.rows, back.rows):
         for key in ("metric", "variable", "period", "n"):
             assert a[key] == b[key]
-        for key in ("value", "reference", "skill"):
+        for key in ("value", "reference", "skill", "low", "high"):
             assert a[key] == b[key] or (math.isnan(a[key]) and math.isnan(b[key]))
     assert list(path.parent.iterdir()) == [path]  # no temporary left behind
+    older = tmp_path / "older.csv"   # a scorecard made before the intervals: read, with none
+    pd.read_csv(path).drop(columns=["low", "high"]).to_csv(older, index=False)
+    rows = Scorecard.from_csv(older).rows
+    assert len(rows) == len(card.rows) and all(math.isnan(r["low"]) for r in rows)
     with pytest.raises(SowcastError, match="exists"):
         card.to_csv(path, overwrite=False)
 

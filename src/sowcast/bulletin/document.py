@@ -185,6 +185,15 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
             t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
             for p, v in skill.rpss_calibrated.items() if p in periods)
         paragraphs.append(t("method.skill_rain_calibrated", scores=scores))
+    # the interval of what is issued: the calibrated probabilities where there are, else the raw ones
+    issued = (skill.rpss_calibrated_interval if skill.rpss_calibrated else skill.rpss_interval)
+    issued = {p: v for p, v in issued.items() if p in periods}
+    if issued:
+        ranges = t("method.skill_separator").join(
+            t("method.skill_range_item", period=period_label(t, p), low=t.decimal(lo, 2), high=t.decimal(hi, 2))
+            for p, (lo, hi) in issued.items())
+        paragraphs.append(t("method.skill_interval", years=len(skill.years) or t("common.not_available"),
+                            ranges=ranges))
     if (skill.rpss or skill.rpss_calibrated) and skill.members and members and skill.members != members:
         # the scores are of another ensemble size than this forecast's (calibrated for its own size)
         paragraphs.append(t("method.skill_members", reforecast=skill.members, members=members))
@@ -195,6 +204,8 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
         paragraphs.append(t("method.skill_onset_calibrated", mae=t.decimal(skill.onset_mae_calibrated, 1)))
     if any(v <= 0 for v in skill.rpss.values()):
         paragraphs.append(t("method.skill_caution"))
+    elif any(lo <= 0 for lo, _ in issued.values()):
+        paragraphs.append(t("method.skill_interval_caution"))
     return paragraphs
 
 

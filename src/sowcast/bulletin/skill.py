@@ -5,6 +5,8 @@
 Shown: the RPSS of the weekly rain terciles (``value`` of the ``rpss`` rows of
 ``total_precipitation``: where the products issue terciles, outside the climatological dry
 season; reference the categories' climatological frequencies) for the bulletin's periods,
+with its 90 % interval over the years where the scorecard has one (``low``,
+``high``),
 and the mean absolute error of the onset date beside the climatological date (``onset_mae_days``).
 A scorecard whose summary says its years are not held out (the model trained on them, its
 checkpoint was chosen on them or the calibration was fitted on them:
@@ -20,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from sowcast.errors import SowcastError
+from sowcast.verify.scorecard import INTERVAL
 from sowcast.verify.summary import SUMMARY_FILE, read_summary
 
 COLUMNS = ("metric", "variable", "period", "value", "reference", "skill", "n")
@@ -30,6 +33,9 @@ RAIN = "total_precipitation"
 class Skill:
     rpss: dict[str, float] = field(default_factory=dict)   # period -> RPSS
     rpss_calibrated: dict[str, float] = field(default_factory=dict)   # period -> RPSS, calibrated
+    # period -> (low, high): the 90 % interval over the years (scores.csv's low, high)
+    rpss_interval: dict[str, tuple[float, float]] = field(default_factory=dict)
+    rpss_calibrated_interval: dict[str, tuple[float, float]] = field(default_factory=dict)
     onset_mae_calibrated: float = math.nan
     years: list[int] = field(default_factory=list)
     onset_mae: float = math.nan
@@ -52,16 +58,16 @@ def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
         raise SowcastError(f"{scores} is not a sowcast scorecard (columns {', '.join(map(str, frame.columns))}; "
                            f"expected {', '.join(COLUMNS)})")
     skill = Skill()
-    rain = frame[(frame.metric == "rpss") & (frame.variable == RAIN)]
-    for period in periods:
-        row = rain[rain.period == period]
-        if len(row) and math.isfinite(float(row["value"].iloc[0])):
-            skill.rpss[period] = float(row["value"].iloc[0])
-    rain_cal = frame[(frame.metric == "rpss_calibrated") & (frame.variable == RAIN)]
-    for period in periods:
-        row = rain_cal[rain_cal.period == period]
-        if len(row) and math.isfinite(float(row["value"].iloc[0])):
-            skill.rpss_calibrated[period] = float(row["value"].iloc[0])
+    for metric, values, intervals in (("rpss", skill.rpss, skill.rpss_interval),
+                                      ("rpss_calibrated", skill.rpss_calibrated, skill.rpss_calibrated_interval)):
+        rain = frame[(frame.metric == metric) & (frame.variable == RAIN)]
+        for period in periods:
+            row = rain[rain.period == period]
+            if len(row) and math.isfinite(float(row["value"].iloc[0])):
+                values[period] = float(row["value"].iloc[0])
+                low, high = (float(row[c].iloc[0]) if c in row else math.nan for c in INTERVAL)
+                if math.isfinite(low) and math.isfinite(high):
+                    intervals[period] = (low, high)
     onset_cal = frame[frame.metric == "onset_mae_days_calibrated"]
     if len(onset_cal):
         skill.onset_mae_calibrated = float(onset_cal["value"].iloc[0])

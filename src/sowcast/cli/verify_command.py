@@ -43,13 +43,25 @@ def run(cfg: DictConfig) -> int:
 def finish(options: VerifyOptions, result: VerifyResult) -> None:
     """What the command prints after the stage (the demo too): the headline scores."""
     s = result.summary
-    rpss = " ".join(f"{k.split()[1]} {x:+.3f}" for k, x in s.weekly_rain.items() if k.startswith("rpss"))
+    rpss = _with_intervals(s.weekly_rain, s.weekly_rain_interval)
     print(f"scorecard in {result.output}: RPSS of weekly rain {rpss}; "
           f"onset MAE {s.onset_mae_days:.1f} days (climatology {s.onset_mae_days_climatology:.1f})")
+    print(f"  [ ]: the 90 % interval of the skill when the {len(s.years)} year(s) scored are resampled "
+          f"(sowcast.verify.resampling); one that reaches 0 or below is no proof of skill")
     if s.held_out is False:
         kinds = "; ".join(f"{k} {', '.join(map(str, y))}" for k, y in s.in_sample_years.items() if y)
         print(f"NOT HELD OUT ({kinds}): these scores measure the fit, not skill (warnings above)")
     if s.calibration is not None:
-        cal = " ".join(f"{k.split()[1]} {x:+.3f}" for k, x in s.weekly_rain_calibrated.items() if k.startswith("rpss"))
+        cal = _with_intervals(s.weekly_rain_calibrated, s.weekly_rain_calibrated_interval)
         print(f"calibrated: RPSS of weekly rain {cal}; "
               f"onset MAE {s.onset_mae_days_calibrated:.1f} days, bias {s.onset_bias_days_calibrated:+.1f}")
+
+
+def _with_intervals(headline: dict[str, float], intervals: dict[str, list[float]]) -> str:
+    """``week1 +0.119 [+0.052, +0.190] ...`` for the RPSS entries of a headline."""
+    cells = []
+    for key, x in headline.items():
+        if key.startswith("rpss"):
+            low, high = intervals.get(key, [float("nan"), float("nan")])
+            cells.append(f"{key.split()[1]} {x:+.3f} [{low:+.3f}, {high:+.3f}]")
+    return " ".join(cells)

@@ -81,6 +81,7 @@ from sowcast.verify.categorical import (
 from sowcast.verify.deterministic import acc, bias, rmse
 from sowcast.verify.ensemble import crps_ensemble, spread_skill_ratio
 from sowcast.verify.onset_scores import onset_errors
+from sowcast.verify.resampling import skill_interval
 from sowcast.verify.scorecard import Scorecard
 
 if TYPE_CHECKING:
@@ -141,22 +142,27 @@ def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.Da
                       members: int | None, suffix: str = "", where: xr.DataArray | None = None) -> xr.Dataset:
     """RPSS, BSS and ROC area of tercile probabilities (fair scores for member fractions of
     ``members``; plain for calibrated probabilities, ``members`` None) against the
-    climatological ``reference`` probabilities; the reliability table. Only points where
+    climatological ``reference`` probabilities, the skill scores with their 90 % interval over
+    the years (:mod:`sowcast.verify.resampling`); the reliability table. Only points where
     ``where`` is true count (all if None)."""
     prob, obs = xr.align(prob, obs, join="exact")
     reference = reference.transpose(*prob.dims)
     if where is not None:
         where = where.broadcast_like(obs.isel(category=0, drop=True))
         obs = obs.where(where)
+    def add_skill(metric: str, score: xr.DataArray, reference_score: xr.DataArray) -> None:
+        card.add_scores(metric, name, skill_score(score, reference_score, SPATIAL), perfect=1.0,
+                        interval=skill_interval(score, reference_score, SPATIAL))
+
     score = rps(prob, obs) if members is None else fair_rps(prob, obs, members)
-    card.add_scores(f"rpss{suffix}", name, skill_score(score, rps(reference, obs), SPATIAL), perfect=1.0)
+    reference_rps = rps(reference, obs)
+    add_skill(f"rpss{suffix}", score, reference_rps)
     if members is not None:   # the member fractions as a forecast of this many members issues them
-        card.add_scores(f"rpss_as_issued{suffix}", name, skill_score(rps(prob, obs), rps(reference, obs), SPATIAL),
-                        perfect=1.0)
+        add_skill(f"rpss_as_issued{suffix}", rps(prob, obs), reference_rps)
     for cat in ("below", "above"):
         p, e, r = prob.sel(category=cat), obs.sel(category=cat), reference.sel(category=cat)
         bs = brier_score(p, e) if members is None else fair_brier_score(p, e, members)
-        card.add_scores(f"bss_{cat}{suffix}", name, skill_score(bs, brier_score(r, e), SPATIAL), perfect=1.0)
+        add_skill(f"bss_{cat}{suffix}", bs, brier_score(r, e))
         # calibrated probabilities are continuous: the curve at 1 % steps, not at every value
         thresholds = None if members is not None else [i / 100 for i in range(1, 100)]
         card.add_scores(f"roc_area_{cat}{suffix}", name, roc(p, e, thresholds, dims=SPATIAL)["roc_area"], perfect=1.0)

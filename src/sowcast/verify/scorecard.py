@@ -1,7 +1,10 @@
 """A scorecard of verification results, its CSV file and its plots.
 
 One row per (metric, variable, period): the forecast's ``value``, the reference forecast's
-value (``reference``), the skill score and the number of cases ``n``. The skill score is the
+value (``reference``), the skill score, the number of cases ``n`` and, for the metrics that
+are skill scores themselves (RPSS, BSS: their ``value``), its 90 % interval over the years
+(``low``, ``high``: :mod:`sowcast.verify.resampling`; NaN for the others, and in scorecards
+made before it). The skill score is the
 general form (Wilks 2011 eq. 8.4) ``skill = (value - reference) / (perfect - reference)``:
 ``1 - value/reference`` for scores whose perfect value is 0 (RMSE, CRPS, RPS, Brier), and
 ``perfect=1`` for ACC or ROC area. Files are written atomically; plots use matplotlib's Agg
@@ -24,6 +27,7 @@ from sowcast.errors import SowcastError
 from sowcast.verify.weights import aligned
 
 COLUMNS = ("metric", "variable", "period", "value", "reference", "skill", "n")
+INTERVAL = ("low", "high")
 
 
 def skill_from(value: float, reference: float, perfect: float = 0.0) -> float:
@@ -41,35 +45,42 @@ class Scorecard:
 
     def add(self, metric: str, variable: str, period: Hashable, value: float,
             reference: float = math.nan, n: int | None = None, skill: float | None = None,
-            perfect: float = 0.0) -> None:
-        """Add one row; ``skill`` is computed from ``reference`` unless given."""
+            perfect: float = 0.0, interval: tuple[float, float] = (math.nan, math.nan)) -> None:
+        """Add one row; ``skill`` is computed from ``reference`` unless given; ``interval``: the
+        value's ``(low, high)``."""
         value, reference = float(value), float(reference)
         if skill is None:
             skill = skill_from(value, reference, perfect)
         self.rows.append({"metric": str(metric), "variable": str(variable), "period": str(period),
                           "value": value, "reference": reference, "skill": float(skill),
-                          "n": None if n is None else int(n)})
+                          "n": None if n is None else int(n),
+                          "low": float(interval[0]), "high": float(interval[1])})
 
     def add_scores(self, metric: str, variable: str, value: xr.DataArray,
                    reference: xr.DataArray | None = None, n: xr.DataArray | None = None,
-                   period_dim: str = "period", perfect: float = 0.0, skill: bool = True) -> None:
+                   period_dim: str = "period", perfect: float = 0.0, skill: bool = True,
+                   interval: tuple[xr.DataArray, xr.DataArray] | None = None) -> None:
         """Add one row per ``period_dim`` label of 1-D score arrays (one row "all" if 0-D);
-        ``reference`` and ``n`` (optional) have the same shape and labels as ``value``;
-        ``skill=False``: no skill score (NaN), for a signed score such as the bias."""
+        ``reference``, ``n`` and the value's ``interval`` (low, high; optional) have the same
+        shape and labels as ``value``; ``skill=False``: no skill score (NaN), for a signed
+        score such as the bias."""
+        low, high = (None, None) if interval is None else interval
         if value.ndim == 0:
             value = value.expand_dims({period_dim: ["all"]})
-            reference, n = (None if a is None else a.expand_dims({period_dim: ["all"]}) for a in (reference, n))
+            reference, n, low, high = (None if a is None else a.expand_dims({period_dim: ["all"]})
+                                       for a in (reference, n, low, high))
         if value.dims != (period_dim,):
             raise SowcastError(f"scorecard rows need scores on {period_dim!r} only; got {value.dims}")
         nan = xr.full_like(value, math.nan, dtype=float)
-        value, reference, n = aligned(value, nan if reference is None else reference, nan if n is None else n)
+        value, reference, n, low, high = aligned(value, *(nan if a is None else a for a in (reference, n, low, high)))
         labels = value[period_dim].values if period_dim in value.coords else range(value.size)
-        for label, v, ref, count in zip(labels, value.values, reference.values, n.values, strict=True):
+        for label, v, ref, count, lo, hi in zip(labels, value.values, reference.values, n.values, low.values,
+                                                high.values, strict=True):
             self.add(metric, variable, label, v, ref, None if np.isnan(count) else count, perfect=perfect,
-                     skill=None if skill else math.nan)
+                     skill=None if skill else math.nan, interval=(lo, hi))
 
     def to_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows, columns=list(COLUMNS))
+        frame = pd.DataFrame(self.rows, columns=[*COLUMNS, *INTERVAL])
         frame["n"] = frame["n"].astype("Int64")
         return frame
 
@@ -81,11 +92,11 @@ class Scorecard:
     @classmethod
     def from_csv(cls, path: str | os.PathLike) -> Scorecard:
         frame = pd.read_csv(path, dtype={"metric": str, "variable": str, "period": str, "n": "Int64"},
-                            keep_default_na=False, na_values={c: ["", "NaN", "nan"] for c in COLUMNS[3:]})
+                            keep_default_na=False, na_values={c: ["", "NaN", "nan"] for c in COLUMNS[3:] + INTERVAL})
         card = cls()
         for row in frame.to_dict("records"):
             row["n"] = None if pd.isna(row["n"]) else int(row["n"])
-            card.rows.append({c: row[c] for c in COLUMNS})
+            card.rows.append({c: row.get(c, math.nan) for c in (*COLUMNS, *INTERVAL)})
         return card
 
 

@@ -125,6 +125,11 @@ def _headline(frame: pd.DataFrame, suffix: str = "") -> dict[str, float]:
     return {f"{m} {p}": _value(frame, f"{m}{suffix}", p) for m, p in HEADLINE}
 
 
+def _headline_interval(frame: pd.DataFrame, suffix: str = "") -> dict[str, list[float]]:
+    return {f"{m} {p}": [_value(frame, f"{m}{suffix}", p, "low"), _value(frame, f"{m}{suffix}", p, "high")]
+            for m, p in HEADLINE}
+
+
 def held_out_check(inputs: _Inputs) -> HeldOut:
     """Which of the reforecasts' years the model, its checkpoint choice, the calibration or the
     climatology saw (:mod:`sowcast.verify.held_out`)."""
@@ -155,6 +160,8 @@ def summarise(frame: pd.DataFrame, periods: xr.Dataset, rules_name: str, options
         onset_bias_days_calibrated=_value(frame, "onset_bias_days_calibrated"),
         onset_mae_days_ocean_climatology=_value(frame, "onset_mae_days_ocean_climatology"),
         onset_bias_days_ocean_climatology=_value(frame, "onset_bias_days_ocean_climatology"),
+        weekly_rain_interval=_headline_interval(frame),
+        weekly_rain_calibrated_interval=_headline_interval(frame, "_calibrated") if calibrated else {},
         held_out=None if check is None else check.held_out,
         in_sample_years={} if check is None else dict(check.years))
 

@@ -4,7 +4,8 @@ one-line error at the reader, not a "?" or a NaN in a bulletin.
 
 Headline figures of weekly rain (``"<metric> <period>"`` for RPSS and the Brier skill of above
 normal at weeks 1, 2, 3-4, 5-6): where the products issue terciles (``weekly_rain``) and over
-every point (``weekly_rain_all_points``); ``*_calibrated`` with a calibration.
+every point (``weekly_rain_all_points``); ``*_calibrated`` with a calibration; each one's 90 %
+interval over the years in ``weekly_rain_interval`` (and ``weekly_rain_calibrated_interval``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class ScorecardSummary:
     # or the calibration was fitted on, years scored; None when the reforecasts do not say
     held_out: bool | None = None
     in_sample_years: dict[str, list[int]] = field(default_factory=dict)   # kind -> start years
+    # the headline skill scores' 90 % intervals over the years, [low, high] (sowcast.verify.resampling)
+    weekly_rain_interval: dict[str, list[float]] = field(default_factory=dict)
+    weekly_rain_calibrated_interval: dict[str, list[float]] = field(default_factory=dict)
     version: int = VERSION
 
     def write(self, folder: str | os.PathLike) -> Path:

@@ -127,6 +127,10 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
         cells = "  ".join(f"{p} {card.weekly_rain.get(f'rpss {p}', float('nan')):+.2f}" for p in PERIODS)
         lines.append(f"  {'RPSS of weekly rain terciles':<40} {cells}   (climatology 0; {card.starts} starts x "
                      f"{card.members} members; outside the dry season, where the products issue terciles)")
+        if card.weekly_rain_interval:
+            cells = "  ".join(f"{p} {_interval(card.weekly_rain_interval.get(f'rpss {p}'))}" for p in PERIODS)
+            lines.append(f"  {'  90 % interval, years resampled':<40} {cells}   ({len(card.years)} years: "
+                         "sowcast.verify.resampling)")
         if card.held_out is False:
             kinds = "; ".join(f"{k} {', '.join(map(str, y))}" for k, y in card.in_sample_years.items() if y)
             lines.append(f"  NOT HELD OUT ({kinds}): the scores below measure the fit, not skill")
@@ -162,3 +166,8 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
                              f"{card.onset_bias_days_ocean_climatology:+.1f} days   (no model: the calibration's "
                              "ocean predictor alone)")
     return lines
+
+
+def _interval(pair: list[float] | None) -> str:
+    low, high = pair if pair else (float("nan"), float("nan"))
+    return f"{low:+.2f}..{high:+.2f}"

@@ -1,0 +1,101 @@
+"""The skill's interval over the years (sowcast.verify.resampling): a block bootstrap of years,
+checked against hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sowcast.verify.categorical import skill_score
+from sowcast.verify.resampling import skill_interval, year_sums
+
+SPATIAL = ("start", "lat", "lon")
+
+
+def scores(starts, seed=0, reference_shift=0.3):
+    rng = np.random.default_rng(seed)
+    shape = (len(starts), 2, 3, 4)
+    coords = {"start": pd.to_datetime(starts), "period": ["week1", "weeks3-4"], "lat": [0.0, 30.0, 60.0],
+              "lon": np.arange(4.0)}
+    dims = ("start", "period", "lat", "lon")
+    s = xr.DataArray(rng.random(shape), dims=dims, coords=coords)
+    r = xr.DataArray(rng.random(shape) + reference_shift, dims=dims, coords=coords)
+    s[0, 0, 0, 0] = np.nan                 # a missing point is left out of both sums
+    return s, r
+
+
+def test_the_year_sums_give_back_the_scorecards_skill():
+    """1 - sum_y S_y / sum_y R_y (area-weighted, finite points) is skill_score's figure."""
+    s, r = scores(["2009-05-01", "2009-05-15", "2010-05-01", "2011-06-01"])
+    years, sy, ry = year_sums(s, r, SPATIAL)
+    assert list(years) == [2009, 2010, 2011] and sy.shape == (3, 2)
+    np.testing.assert_allclose(1 - sy.sum(0) / ry.sum(0), skill_score(s, r, SPATIAL).values, rtol=1e-12)
+    for k, year in enumerate(years):   # and each year's own
+        one = s.start.dt.year == year
+        np.testing.assert_allclose(1 - sy[k] / ry[k], skill_score(s.sel(start=one), r.sel(start=one), SPATIAL).values,
+                                   rtol=1e-12)
+
+
+def test_two_years_give_the_range_between_their_own_skills():
+    """Draws of 2 years: both the worse (1/4), one of each (1/2), both the better (1/4), so the
+    5th and 95th percentiles are the two years' own skills."""
+    s, r = scores(["2009-05-01", "2009-05-15", "2010-05-01"])
+    low, high = skill_interval(s, r, SPATIAL)
+    own = [skill_score(s.sel(start=s.start.dt.year == y), r.sel(start=s.start.dt.year == y), SPATIAL).values
+           for y in (2009, 2010)]
+    np.testing.assert_allclose(low.values, np.minimum(*own), rtol=1e-12)
+    np.testing.assert_allclose(high.values, np.maximum(*own), rtol=1e-12)
+    assert list(low["period"].values) == ["week1", "weeks3-4"]
+
+
+def test_the_interval_holds_the_skill_narrows_with_years_and_is_the_same_each_time():
+    few = scores([f"{y}-05-01" for y in range(2001, 2005)], seed=1)
+    many = scores([f"{y}-05-01" for y in range(1981, 2021)], seed=1)
+    widths = []
+    for s, r in (few, many):
+        low, high = skill_interval(s, r, SPATIAL)
+        skill = skill_score(s, r, SPATIAL)
+        assert (low <= skill).all() and (skill <= high).all()
+        widths.append(float((high - low).mean()))
+        again = skill_interval(s, r, SPATIAL)
+        assert again[0].equals(low) and again[1].equals(high)      # seeded
+    assert widths[1] < 0.8 * widths[0]
+
+
+def test_years_with_the_same_skill_leave_no_room_and_one_year_gives_none():
+    s, r = scores(["2009-05-01", "2010-05-01", "2011-05-01"])
+    same = xr.concat([s.isel(start=[0])] * 3, "start").assign_coords(start=s.start)
+    ref = xr.concat([r.isel(start=[0])] * 3, "start").assign_coords(start=r.start)
+    low, high = skill_interval(same, ref, SPATIAL)
+    np.testing.assert_allclose(low.values, high.values, rtol=1e-12)
+    low, high = skill_interval(s.isel(start=[0]), r.isel(start=[0]), SPATIAL)
+    assert np.isnan(low.values).all() and np.isnan(high.values).all() and math.isnan(float(low[0]))
+
+
+def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path, capsys):
+    """A real ``sowcast verify`` of the chain's hindcasts (2000 and 2001): every RPSS and BSS row
+    has an interval that holds its skill, the headline's are in summary.json and printed."""
+    import json
+
+    from sowcast.cli import verify_command
+    from sowcast.cli.main import compose
+
+    out = tmp_path / "scorecard"
+    verify_command.run(compose([
+        f"verify.hindcast={chain['hindcast']}", f"verify.truth={chain['store']}",
+        f"verify.climatology={chain['hindcast'] / 'climatology.nc'}", f"verify.output={out}"]))
+    frame = pd.read_csv(out / "scores.csv")
+    skill_rows = frame[frame.metric.str.startswith(("rpss", "bss")) & np.isfinite(frame.value)]
+    assert len(skill_rows) > 20
+    assert (np.isfinite(skill_rows.low) & np.isfinite(skill_rows.high)).all()
+    assert ((skill_rows.low <= skill_rows.value + 1e-12) & (skill_rows.value <= skill_rows.high + 1e-12)).all()
+    assert frame[frame.metric == "rmse"].low.isna().all()          # no interval where none is computed
+    summary = json.loads((out / "summary.json").read_text())
+    week1 = frame[(frame.metric == "rpss") & (frame.variable == "total_precipitation") & (frame.period == "week1")]
+    np.testing.assert_allclose(summary["weekly_rain_interval"]["rpss week1"],
+                               [week1.low.iloc[0], week1.high.iloc[0]])
+    printed = capsys.readouterr().out
+    assert f"week1 {week1.value.iloc[0]:+.3f} [{week1.low.iloc[0]:+.3f}, {week1.high.iloc[0]:+.3f}]" in printed
