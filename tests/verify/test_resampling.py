@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
 from sowcast.verify.categorical import skill_score
-from sowcast.verify.resampling import skill_interval, year_sums
+from sowcast.verify.resampling import mean_interval, skill_interval, year_sums
 
 SPATIAL = ("start", "lat", "lon")
 
@@ -49,6 +50,18 @@ def test_two_years_give_the_range_between_their_own_skills():
     np.testing.assert_allclose(low.values, np.minimum(*own), rtol=1e-12)
     np.testing.assert_allclose(high.values, np.maximum(*own), rtol=1e-12)
     assert list(low["period"].values) == ["week1", "weeks3-4"]
+
+
+def test_a_means_interval_over_two_years_runs_between_the_years_means():
+    """The onset's MAE and bias: plain means over (start, point) cases, NaN where no pair."""
+    rng = np.random.default_rng(3)
+    starts = pd.to_datetime(["2009-05-01", "2009-05-15", "2010-05-01"])
+    error = xr.DataArray(rng.normal(-5.0, 8.0, (3, 40)), dims=("start", "point"), coords={"start": starts})
+    error[1, :10] = np.nan
+    low, high = mean_interval(error, ["start", "point"])
+    own = [float(error.sel(start=error.start.dt.year == y).mean()) for y in (2009, 2010)]
+    assert float(low) == pytest.approx(min(own), rel=1e-12) and float(high) == pytest.approx(max(own), rel=1e-12)
+    assert float(low) <= float(error.mean()) <= float(high)
 
 
 def test_the_interval_holds_the_skill_narrows_with_years_and_is_the_same_each_time():
@@ -97,5 +110,7 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
     week1 = frame[(frame.metric == "rpss") & (frame.variable == "total_precipitation") & (frame.period == "week1")]
     np.testing.assert_allclose(summary["weekly_rain_interval"]["rpss week1"],
                                [week1.low.iloc[0], week1.high.iloc[0]])
+    low, high = summary["onset_interval"]["bias"]
+    assert summary["onset_cases"] > 0 and low <= summary["onset_bias_days"] <= high
     printed = capsys.readouterr().out
     assert f"week1 {week1.value.iloc[0]:+.3f} [{week1.low.iloc[0]:+.3f}, {week1.high.iloc[0]:+.3f}]" in printed

@@ -45,16 +45,19 @@ def finish(options: VerifyOptions, result: VerifyResult) -> None:
     s = result.summary
     rpss = _with_intervals(s.weekly_rain, s.weekly_rain_interval)
     print(f"scorecard in {result.output}: RPSS of weekly rain {rpss}; "
-          f"onset MAE {s.onset_mae_days:.1f} days (climatology {s.onset_mae_days_climatology:.1f})")
-    print(f"  [ ]: the 90 % interval of the skill when the {len(s.years)} year(s) scored are resampled "
-          f"(sowcast.verify.resampling); one that reaches 0 or below is no proof of skill")
+          f"onset MAE {s.onset_mae_days:.1f} {_days(s.onset_interval.get('mae'), '')} days, bias {s.onset_bias_days:+.1f} "
+          f"{_days(s.onset_interval.get('bias'))} (climatology {s.onset_mae_days_climatology:.1f}, "
+          f"{s.onset_bias_days_climatology:+.1f})")
+    print(f"  [ ]: 90 % intervals when the {len(s.years)} year(s) scored are resampled (sowcast.verify.resampling); "
+          f"a skill score's that reaches 0 is no proof of skill")
     if s.held_out is False:
         kinds = "; ".join(f"{k} {', '.join(map(str, y))}" for k, y in s.in_sample_years.items() if y)
         print(f"NOT HELD OUT ({kinds}): these scores measure the fit, not skill (warnings above)")
     if s.calibration is not None:
         cal = _with_intervals(s.weekly_rain_calibrated, s.weekly_rain_calibrated_interval)
         print(f"calibrated: RPSS of weekly rain {cal}; "
-              f"onset MAE {s.onset_mae_days_calibrated:.1f} days, bias {s.onset_bias_days_calibrated:+.1f}")
+              f"onset MAE {s.onset_mae_days_calibrated:.1f} {_days(s.onset_interval.get('mae_calibrated'), '')} days, "
+              f"bias {s.onset_bias_days_calibrated:+.1f} {_days(s.onset_interval.get('bias_calibrated'))}")
 
 
 def _with_intervals(headline: dict[str, float], intervals: dict[str, list[float]]) -> str:
@@ -65,3 +68,8 @@ def _with_intervals(headline: dict[str, float], intervals: dict[str, list[float]
             low, high = intervals.get(key, [float("nan"), float("nan")])
             cells.append(f"{key.split()[1]} {x:+.3f} [{low:+.3f}, {high:+.3f}]")
     return " ".join(cells)
+
+
+def _days(pair: list[float] | None, sign: str = "+") -> str:
+    low, high = pair if pair else (float("nan"), float("nan"))
+    return f"[{low:{sign}.1f}, {high:{sign}.1f}]"

@@ -81,7 +81,7 @@ from sowcast.verify.categorical import (
 from sowcast.verify.deterministic import acc, bias, rmse
 from sowcast.verify.ensemble import crps_ensemble, spread_skill_ratio
 from sowcast.verify.onset_scores import onset_errors
-from sowcast.verify.resampling import skill_interval
+from sowcast.verify.resampling import mean_interval, skill_interval
 from sowcast.verify.scorecard import Scorecard
 
 if TYPE_CHECKING:
@@ -406,7 +406,8 @@ def _days_of(year: int, doy: xr.DataArray) -> xr.DataArray:
 
 
 def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffix: str = "") -> None:
-    """Onset MAE/bias/hit rate (forecast beside the climatological baseline) and the Brier
+    """Onset MAE/bias/hit rate (forecast beside the climatological baseline; the MAE's and the
+    bias's 90 % interval over the years, :mod:`sowcast.verify.resampling`) and the Brier
     score of onset by the end of each week, skill against the climatological probability."""
     valid = cases["observed"].notnull() | cases["forecast"].notnull()
     valid = valid & cases["climatology"].notnull()
@@ -415,8 +416,12 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffi
     c = onset_errors(cases["climatology"].where(valid), cases["observed"].where(valid), tolerance_days,
                      dims=list(cases["forecast"].dims), valid=valid)
     n = int(f["n_cases"])
-    card.add(f"onset_mae_days{suffix}", RAIN, "onset", float(f["mae"]), float(c["mae"]), n=n)
-    card.add(f"onset_bias_days{suffix}", RAIN, "onset", float(f["bias"]), float(c["bias"]), n=n, skill=np.nan)
+    dims = list(cases["forecast"].dims)
+    error = (cases["forecast"] - cases["observed"]).where(valid)     # the pairs where both have an onset
+    mae_interval, bias_interval = (tuple(float(v) for v in mean_interval(e, dims)) for e in (abs(error), error))
+    card.add(f"onset_mae_days{suffix}", RAIN, "onset", float(f["mae"]), float(c["mae"]), n=n, interval=mae_interval)
+    card.add(f"onset_bias_days{suffix}", RAIN, "onset", float(f["bias"]), float(c["bias"]), n=n, skill=np.nan,
+             interval=bias_interval)
     card.add(f"onset_hit_rate_{tolerance_days:g}d{suffix}", RAIN, "onset", float(f["hit_rate"]),
              float(c["hit_rate"]), n=n, perfect=1.0)
     for k in cases["week"].values:

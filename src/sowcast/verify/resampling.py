@@ -50,20 +50,33 @@ def skill_interval(score: xr.DataArray, reference: xr.DataArray, dims: Sequence[
     """The ``level`` interval ``(low, high)`` of ``1 - mean(score) / mean(reference)`` over
     ``dims`` by the year-block bootstrap (module doc); the dimensions not in ``dims`` are kept
     (one interval per period). NaN with fewer than 2 years, and where a draw's reference sum is 0."""
-    years, s, r = year_sums(score, reference, dims, start_dim)
-    kept = [d for d in score.dims if d not in dims]
-    coords = {d: score[d] for d in kept if d in score.coords}
-    if len(years) < 2:   # one year (or none) says nothing about how the skill varies between years
-        nan = xr.DataArray(np.full([score.sizes[d] for d in kept], np.nan), dims=kept, coords=coords)
+    low, high = _ratio_interval(score, reference, dims, level, draws, seed, start_dim)
+    return 1.0 - high, 1.0 - low
+
+
+def mean_interval(values: xr.DataArray, dims: Sequence[Hashable], level: float = LEVEL, draws: int = DRAWS,
+                  seed: int = SEED, start_dim: str = "start") -> tuple[xr.DataArray, xr.DataArray]:
+    """The ``level`` interval of the (area-weighted, finite) mean of ``values`` over ``dims``,
+    by the same bootstrap: ``sum_y c_y S_y / sum_y c_y W_y`` with ``W_y`` the year's weights."""
+    return _ratio_interval(values, xr.ones_like(values, dtype=float), dims, level, draws, seed, start_dim)
+
+
+def _ratio_interval(numerator: xr.DataArray, denominator: xr.DataArray, dims: Sequence[Hashable], level: float,
+                    draws: int, seed: int, start_dim: str) -> tuple[xr.DataArray, xr.DataArray]:
+    """The percentile interval of ``sum_y c_y N_y / sum_y c_y D_y`` over the draws ``c``."""
+    years, num, den = year_sums(numerator, denominator, dims, start_dim)
+    kept = [d for d in numerator.dims if d not in dims]
+    coords = {d: numerator[d] for d in kept if d in numerator.coords}
+    if len(years) < 2:   # one year (or none) says nothing about how the score varies between years
+        nan = xr.DataArray(np.full([numerator.sizes[d] for d in kept], np.nan), dims=kept, coords=coords)
         return nan, nan
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(len(years), np.full(len(years), 1.0 / len(years)), size=draws)   # [draws, Y]
-    s_draw = np.tensordot(counts, s, axes=(1, 0))
-    r_draw = np.tensordot(counts, r, axes=(1, 0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        skill = np.where(r_draw != 0, 1.0 - s_draw / np.where(r_draw != 0, r_draw, 1.0), np.nan)
+    n_draw = np.tensordot(counts, num, axes=(1, 0))
+    d_draw = np.tensordot(counts, den, axes=(1, 0))
+    ratio = np.where(d_draw != 0, n_draw / np.where(d_draw != 0, d_draw, 1.0), np.nan)
     tail = 100.0 * (1.0 - level) / 2.0
-    with warnings.catch_warnings():   # a period with no finite draw is NaN, as its skill is
+    with warnings.catch_warnings():   # a period with no finite draw is NaN, as its score is
         warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanpercentile(skill, [tail, 100.0 - tail], axis=0)
-    return (xr.DataArray(low, dims=kept, coords=coords), xr.DataArray(high, dims=kept, coords=coords))
+        low, high = np.nanpercentile(ratio, [tail, 100.0 - tail], axis=0)
+    return xr.DataArray(low, dims=kept, coords=coords), xr.DataArray(high, dims=kept, coords=coords)

@@ -55,6 +55,8 @@ class ScorecardSummary:
     # the headline skill scores' 90 % intervals over the years, [low, high] (sowcast.verify.resampling)
     weekly_rain_interval: dict[str, list[float]] = field(default_factory=dict)
     weekly_rain_calibrated_interval: dict[str, list[float]] = field(default_factory=dict)
+    # the onset's: "mae", "bias" (and "mae_calibrated", "bias_calibrated") -> [low, high] in days
+    onset_interval: dict[str, list[float]] = field(default_factory=dict)
     version: int = VERSION
 
     def write(self, folder: str | os.PathLike) -> Path:
