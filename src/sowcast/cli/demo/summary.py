@@ -158,7 +158,7 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
                      f"{card.onset_bias_days:+.1f} days (climatology {card.onset_bias_days_climatology:+.1f}: "
                      "the held-out years' own onsets)")
         if card.onset_interval.get("bias"):
-            lines.append(f"  {'  90 % interval, years resampled':<40} MAE {_interval(card.onset_interval['mae'], 1)} "
+            lines.append(f"  {'  90 % interval, years resampled':<40} MAE {_interval(card.onset_interval['mae'], 1, '')} "
                          f"days, bias {_interval(card.onset_interval['bias'], 1)} days")
         if card.calibration is not None:
             lines.append(f"  {'onset MAE, calibrated':<40} {card.onset_mae_days_calibrated:.1f} days; bias "
@@ -171,6 +171,6 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
     return lines
 
 
-def _interval(pair: list[float] | None, digits: int = 2) -> str:
+def _interval(pair: list[float] | None, digits: int = 2, sign: str = "+") -> str:
     low, high = pair if pair else (float("nan"), float("nan"))
-    return f"{low:+.{digits}f}..{high:+.{digits}f}"
+    return f"{low:{sign}.{digits}f}..{high:{sign}.{digits}f}"
