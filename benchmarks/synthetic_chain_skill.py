@@ -99,10 +99,10 @@ def main() -> None:
     print("| score | " + " | ".join(PERIODS) + " |")
     print("|---|" + "---|" * len(PERIODS))
     for metric, label in ROWS:
-        cells = [f"{rain.loc[(metric, p), 'value']:+.3f}" for p in PERIODS]
+        cells = [_with_interval(rain.loc[(metric, p)]) for p in PERIODS]
         print(f"| {label} | " + " | ".join(cells) + " |")
         if (f"{metric}_calibrated", PERIODS[0]) in rain.index:
-            cells = [f"{rain.loc[(f'{metric}_calibrated', p), 'value']:+.3f}" for p in PERIODS]
+            cells = [_with_interval(rain.loc[(f'{metric}_calibrated', p)]) for p in PERIODS]
             print(f"| {label}, calibrated | " + " | ".join(cells) + " |")
     print("| bias of the period's rain total, mm (climatology's RMSE) | " + " | ".join(
         f"{rain.loc[('bias', p), 'value']:+.2f} ({rain.loc[('bias', p), 'reference']:.2f})" for p in PERIODS) + " |")
@@ -117,14 +117,24 @@ def main() -> None:
     for metric in ("onset_mae_days", "onset_bias_days", "onset_hit_rate_7d"):
         for name in (metric, f"{metric}_calibrated"):
             if name in onset.index:
-                print(f"  {name:<31} forecast {onset.loc[name, 'value']:7.2f}   climatology "
-                      f"{onset.loc[name, 'reference']:7.2f}")
+                print(f"  {name:<31} forecast {onset.loc[name, 'value']:7.2f} {_interval(onset.loc[name])}  "
+                      f"climatology {onset.loc[name, 'reference']:7.2f}")
     for suffix in ("", "_calibrated"):
         brier = scores[scores.metric == f"onset_by_week_brier{suffix}"].set_index("period")
         print(f"  Brier 'onset by week k'{suffix.replace('_', ', ')} (forecast/climatology): " + "  ".join(
             f"{p} {brier.loc[p, 'value']:.3f}/{brier.loc[p, 'reference']:.3f}" for p in brier.index))
     print(f"\ntimes: training-year hindcasts {t1 - t0:.0f} s, reforecasts {t2 - t1:.0f} s, calibrate "
           f"{t_cal - t2:.0f} s, verify {t3 - t_cal:.0f} s")
+
+
+def _interval(row: pd.Series, digits: int = 2) -> str:
+    """``(low..high)``: the value's 90 % interval over the years (sowcast.verify.resampling), if any."""
+    low, high = (row.get(c, float("nan")) for c in ("low", "high"))
+    return f"({low:+.{digits}f}..{high:+.{digits}f})" if pd.notna(low) and pd.notna(high) else ""
+
+
+def _with_interval(row: pd.Series) -> str:
+    return f"{row['value']:+.3f} {_interval(row, 3)}".strip()
 
 
 if __name__ == "__main__":
