@@ -110,7 +110,12 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
     week1 = frame[(frame.metric == "rpss") & (frame.variable == "total_precipitation") & (frame.period == "week1")]
     np.testing.assert_allclose(summary["weekly_rain_interval"]["rpss week1"],
                                [week1.low.iloc[0], week1.high.iloc[0]])
-    low, high = summary["onset_interval"]["bias"]
+    low, high = summary["onset_interval"]["bias_days"]
     assert summary["onset_cases"] > 0 and low <= summary["onset_bias_days"] <= high
+    skill = 1 - summary["onset_mae_days"] / summary["onset_mae_days_climatology"]
+    low, high = summary["onset_interval"]["mae_skill"]
+    assert low <= skill + 1e-9 and skill <= high + 1e-9
+    row = frame[frame.metric == "onset_mae_skill"].iloc[0]
+    assert row.value == pytest.approx(skill) and row.low == low
     printed = capsys.readouterr().out
     assert f"week1 {week1.value.iloc[0]:+.3f} [{week1.low.iloc[0]:+.3f}, {week1.high.iloc[0]:+.3f}]" in printed

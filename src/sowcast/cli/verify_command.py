@@ -45,9 +45,10 @@ def finish(options: VerifyOptions, result: VerifyResult) -> None:
     s = result.summary
     rpss = _with_intervals(s.weekly_rain, s.weekly_rain_interval)
     print(f"scorecard in {result.output}: RPSS of weekly rain {rpss}; "
-          f"onset MAE {s.onset_mae_days:.1f} {_days(s.onset_interval.get('mae'), '')} days, bias {s.onset_bias_days:+.1f} "
-          f"{_days(s.onset_interval.get('bias'))} (climatology {s.onset_mae_days_climatology:.1f}, "
-          f"{s.onset_bias_days_climatology:+.1f})")
+          f"onset MAE {s.onset_mae_days:.1f} {_days(s.onset_interval.get('mae_days'), '')} days, bias {s.onset_bias_days:+.1f} "
+          f"{_days(s.onset_interval.get('bias_days'))} (climatology {s.onset_mae_days_climatology:.1f}, "
+          f"{s.onset_bias_days_climatology:+.1f}; the MAE's skill against it "
+          f"{1 - s.onset_mae_days / s.onset_mae_days_climatology:+.2f} {_days(s.onset_interval.get('mae_skill'), '+', 2)})")
     print(f"  [ ]: 90 % intervals when the {len(s.years)} year(s) scored are resampled (sowcast.verify.resampling); "
           f"a skill score's that reaches 0 is no proof of skill")
     if s.held_out is False:
@@ -56,8 +57,10 @@ def finish(options: VerifyOptions, result: VerifyResult) -> None:
     if s.calibration is not None:
         cal = _with_intervals(s.weekly_rain_calibrated, s.weekly_rain_calibrated_interval)
         print(f"calibrated: RPSS of weekly rain {cal}; "
-              f"onset MAE {s.onset_mae_days_calibrated:.1f} {_days(s.onset_interval.get('mae_calibrated'), '')} days, "
-              f"bias {s.onset_bias_days_calibrated:+.1f} {_days(s.onset_interval.get('bias_calibrated'))}")
+              f"onset MAE {s.onset_mae_days_calibrated:.1f} {_days(s.onset_interval.get('mae_days_calibrated'), '')} days, "
+              f"bias {s.onset_bias_days_calibrated:+.1f} {_days(s.onset_interval.get('bias_days_calibrated'))}, "
+              f"the MAE's skill {1 - s.onset_mae_days_calibrated / s.onset_mae_days_climatology:+.2f} "
+              f"{_days(s.onset_interval.get('mae_skill_calibrated'), '+', 2)}")
 
 
 def _with_intervals(headline: dict[str, float], intervals: dict[str, list[float]]) -> str:
@@ -70,6 +73,6 @@ def _with_intervals(headline: dict[str, float], intervals: dict[str, list[float]
     return " ".join(cells)
 
 
-def _days(pair: list[float] | None, sign: str = "+") -> str:
+def _days(pair: list[float] | None, sign: str = "+", digits: int = 1) -> str:
     low, high = pair if pair else (float("nan"), float("nan"))
-    return f"[{low:{sign}.1f}, {high:{sign}.1f}]"
+    return f"[{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"

@@ -82,7 +82,7 @@ from sowcast.verify.deterministic import acc, bias, rmse
 from sowcast.verify.ensemble import crps_ensemble, spread_skill_ratio
 from sowcast.verify.onset_scores import onset_errors
 from sowcast.verify.resampling import mean_interval, skill_interval
-from sowcast.verify.scorecard import Scorecard
+from sowcast.verify.scorecard import Scorecard, skill_from
 
 if TYPE_CHECKING:
     from sowcast.calibrate.onset_ocean import OceanPredictor
@@ -407,7 +407,8 @@ def _days_of(year: int, doy: xr.DataArray) -> xr.DataArray:
 
 def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffix: str = "") -> None:
     """Onset MAE/bias/hit rate (forecast beside the climatological baseline; the MAE's and the
-    bias's 90 % interval over the years, :mod:`sowcast.verify.resampling`) and the Brier
+    bias's 90 % interval over the years, :mod:`sowcast.verify.resampling`; ``onset_mae_skill``,
+    ``1 - MAE / MAE of the climatological date``, with its interval from the same cases) and the Brier
     score of onset by the end of each week, skill against the climatological probability."""
     valid = cases["observed"].notnull() | cases["forecast"].notnull()
     valid = valid & cases["climatology"].notnull()
@@ -422,6 +423,11 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffi
     card.add(f"onset_mae_days{suffix}", RAIN, "onset", float(f["mae"]), float(c["mae"]), n=n, interval=mae_interval)
     card.add(f"onset_bias_days{suffix}", RAIN, "onset", float(f["bias"]), float(c["bias"]), n=n, skill=np.nan,
              interval=bias_interval)
+    # the MAE's skill against the climatological date, paired case by case (both share the year's lateness)
+    clim_error = (cases["climatology"] - cases["observed"]).where(valid & cases["forecast"].notnull())
+    skill_low, skill_high = (float(v) for v in skill_interval(abs(error), abs(clim_error), dims))
+    card.add(f"onset_mae_skill{suffix}", RAIN, "onset", skill_from(float(f["mae"]), float(c["mae"])), n=n,
+             skill=np.nan, interval=(skill_low, skill_high))
     card.add(f"onset_hit_rate_{tolerance_days:g}d{suffix}", RAIN, "onset", float(f["hit_rate"]),
              float(c["hit_rate"]), n=n, perfect=1.0)
     for k in cases["week"].values:

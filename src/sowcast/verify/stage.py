@@ -161,8 +161,9 @@ def summarise(frame: pd.DataFrame, periods: xr.Dataset, rules_name: str, options
         onset_mae_days_ocean_climatology=_value(frame, "onset_mae_days_ocean_climatology"),
         onset_bias_days_ocean_climatology=_value(frame, "onset_bias_days_ocean_climatology"),
         weekly_rain_interval=_headline_interval(frame),
-        onset_interval={f"{m}{suffix}": [_value(frame, f"onset_{m}_days{suffix}", column=c) for c in ("low", "high")]
-                        for m in ("mae", "bias") for suffix in ("", "_calibrated") if not suffix or calibrated},
+        onset_interval={f"{m}{suffix}": [_value(frame, f"onset_{m}{suffix}", column=c) for c in ("low", "high")]
+                        for m in ("mae_days", "bias_days", "mae_skill") for suffix in ("", "_calibrated")
+                        if not suffix or calibrated},
         weekly_rain_calibrated_interval=_headline_interval(frame, "_calibrated") if calibrated else {},
         held_out=None if check is None else check.held_out,
         in_sample_years={} if check is None else dict(check.years))

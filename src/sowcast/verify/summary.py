@@ -55,7 +55,8 @@ class ScorecardSummary:
     # the headline skill scores' 90 % intervals over the years, [low, high] (sowcast.verify.resampling)
     weekly_rain_interval: dict[str, list[float]] = field(default_factory=dict)
     weekly_rain_calibrated_interval: dict[str, list[float]] = field(default_factory=dict)
-    # the onset's: "mae", "bias" (and "mae_calibrated", "bias_calibrated") -> [low, high] in days
+    # the onset's: "mae_days", "bias_days", "mae_skill" (1 - MAE / the climatological date's MAE),
+    # and each with "_calibrated" -> [low, high]
     onset_interval: dict[str, list[float]] = field(default_factory=dict)
     version: int = VERSION
 

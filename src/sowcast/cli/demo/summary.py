@@ -157,9 +157,12 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
                      f"{card.onset_mae_days_climatology:.1f} days   ({card.onset_cases} cases); bias "
                      f"{card.onset_bias_days:+.1f} days (climatology {card.onset_bias_days_climatology:+.1f}: "
                      "the held-out years' own onsets)")
-        if card.onset_interval.get("bias"):
-            lines.append(f"  {'  90 % interval, years resampled':<40} MAE {_interval(card.onset_interval['mae'], 1, '')} "
-                         f"days, bias {_interval(card.onset_interval['bias'], 1)} days")
+        if card.onset_interval.get("bias_days"):
+            lines.append(f"  {'  90 % interval, years resampled':<40} MAE "
+                         f"{_interval(card.onset_interval['mae_days'], 1, '')} days, bias "
+                         f"{_interval(card.onset_interval['bias_days'], 1)} days; the MAE's skill against the "
+                         f"climatology's {1 - card.onset_mae_days / card.onset_mae_days_climatology:+.2f} "
+                         f"({_interval(card.onset_interval.get('mae_skill'))}, paired case by case)")
         if card.calibration is not None:
             lines.append(f"  {'onset MAE, calibrated':<40} {card.onset_mae_days_calibrated:.1f} days; bias "
                          f"{card.onset_bias_days_calibrated:+.1f} days")
