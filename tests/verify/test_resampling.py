@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from sowcast.verify.categorical import skill_score
-from sowcast.verify.resampling import mean_interval, skill_interval, year_sums
+from sowcast.verify.resampling import by_year, mean_interval, skill_interval, year_sums
 
 SPATIAL = ("start", "lat", "lon")
 
@@ -34,10 +34,13 @@ def test_the_year_sums_give_back_the_scorecards_skill():
     years, sy, ry = year_sums(s, r, SPATIAL)
     assert list(years) == [2009, 2010, 2011] and sy.shape == (3, 2)
     np.testing.assert_allclose(1 - sy.sum(0) / ry.sum(0), skill_score(s, r, SPATIAL).values, rtol=1e-12)
+    own = by_year(s, r, SPATIAL, skill=True)
+    assert own.dims == ("year", "period") and list(own["year"].values) == [2009, 2010, 2011]
     for k, year in enumerate(years):   # and each year's own
         one = s.start.dt.year == year
-        np.testing.assert_allclose(1 - sy[k] / ry[k], skill_score(s.sel(start=one), r.sel(start=one), SPATIAL).values,
-                                   rtol=1e-12)
+        expected = skill_score(s.sel(start=one), r.sel(start=one), SPATIAL).values
+        np.testing.assert_allclose(1 - sy[k] / ry[k], expected, rtol=1e-12)
+        np.testing.assert_allclose(own.sel(year=year).values, expected, rtol=1e-12)
 
 
 def test_two_years_give_the_range_between_their_own_skills():
@@ -117,5 +120,14 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
     assert low <= skill + 1e-9 and skill <= high + 1e-9
     row = frame[frame.metric == "onset_mae_skill"].iloc[0]
     assert row.value == pytest.approx(skill) and row.low == low
+    # each year's own figures: with two years the interval runs from the lower to the higher
+    years = pd.read_csv(out / "scores_by_year.csv")
+    assert set(years.year) == {2000, 2001}
+    for _, row in frame[frame.metric.str.startswith(("rpss", "bss", "onset_mae_skill", "onset_bias"))].iterrows():
+        own = years[(years.metric == row.metric) & (years.variable == row.variable) & (years.period == row.period)]
+        if np.isfinite(row.low):
+            assert len(own) == 2
+            assert row.low == pytest.approx(own.value.min(), rel=1e-9, abs=1e-12)
+            assert row.high == pytest.approx(own.value.max(), rel=1e-9, abs=1e-12)
     printed = capsys.readouterr().out
     assert f"week1 {week1.value.iloc[0]:+.3f} [{week1.low.iloc[0]:+.3f}, {week1.high.iloc[0]:+.3f}]" in printed

@@ -81,7 +81,7 @@ from sowcast.verify.categorical import (
 from sowcast.verify.deterministic import acc, bias, rmse
 from sowcast.verify.ensemble import crps_ensemble, spread_skill_ratio
 from sowcast.verify.onset_scores import onset_errors
-from sowcast.verify.resampling import mean_interval, skill_interval
+from sowcast.verify.resampling import by_year, mean_interval, skill_interval
 from sowcast.verify.scorecard import Scorecard, skill_from
 
 if TYPE_CHECKING:
@@ -153,6 +153,7 @@ def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.Da
     def add_skill(metric: str, score: xr.DataArray, reference_score: xr.DataArray) -> None:
         card.add_scores(metric, name, skill_score(score, reference_score, SPATIAL), perfect=1.0,
                         interval=skill_interval(score, reference_score, SPATIAL))
+        card.add_by_year(metric, name, by_year(score, reference_score, SPATIAL, skill=True))
 
     score = rps(prob, obs) if members is None else fair_rps(prob, obs, members)
     reference_rps = rps(reference, obs)
@@ -428,6 +429,10 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffi
     skill_low, skill_high = (float(v) for v in skill_interval(abs(error), abs(clim_error), dims))
     card.add(f"onset_mae_skill{suffix}", RAIN, "onset", skill_from(float(f["mae"]), float(c["mae"])), n=n,
              skill=np.nan, interval=(skill_low, skill_high))
+    for metric, values in ((f"onset_mae_days{suffix}", by_year(abs(error), None, dims)),
+                           (f"onset_bias_days{suffix}", by_year(error, None, dims)),
+                           (f"onset_mae_skill{suffix}", by_year(abs(error), abs(clim_error), dims, skill=True))):
+        card.add_by_year(metric, RAIN, values)
     card.add(f"onset_hit_rate_{tolerance_days:g}d{suffix}", RAIN, "onset", float(f["hit_rate"]),
              float(c["hit_rate"]), n=n, perfect=1.0)
     for k in cases["week"].values:

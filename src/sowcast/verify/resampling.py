@@ -44,6 +44,21 @@ def year_sums(score: xr.DataArray, reference: xr.DataArray, dims: Sequence[Hasha
     return ws["year"].values, ws.values, wr.values
 
 
+def by_year(numerator: xr.DataArray, denominator: xr.DataArray | None, dims: Sequence[Hashable],
+            skill: bool = False, start_dim: str = "start") -> xr.DataArray:
+    """Each year's own figure, ``[year, ...]``: its weighted mean of ``numerator`` (``denominator``
+    None), or, with ``skill``, its ``1 - mean(numerator) / mean(denominator)``; what the
+    intervals resample."""
+    if denominator is None:
+        denominator = xr.ones_like(numerator, dtype=float)
+    years, num, den = year_sums(numerator, denominator, dims, start_dim)
+    kept = [d for d in numerator.dims if d not in dims]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+    coords = {"year": years, **{d: numerator[d] for d in kept if d in numerator.coords}}
+    return xr.DataArray(1.0 - ratio if skill else ratio, dims=["year", *kept], coords=coords)
+
+
 def skill_interval(score: xr.DataArray, reference: xr.DataArray, dims: Sequence[Hashable],
                    level: float = LEVEL, draws: int = DRAWS, seed: int = SEED,
                    start_dim: str = "start") -> tuple[xr.DataArray, xr.DataArray]:

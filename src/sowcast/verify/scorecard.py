@@ -8,7 +8,8 @@ made before it). The skill score is the
 general form (Wilks 2011 eq. 8.4) ``skill = (value - reference) / (perfect - reference)``:
 ``1 - value/reference`` for scores whose perfect value is 0 (RMSE, CRPS, RPS, Brier), and
 ``perfect=1`` for ACC or ROC area. Files are written atomically; plots use matplotlib's Agg
-renderer through its object interface (no pyplot state, no display needed).
+renderer through its object interface (no pyplot state, no display needed). Each year's own
+figure of those metrics is kept beside (:attr:`Scorecard.by_year`: ``scores_by_year.csv``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,20 @@ class Scorecard:
     """Rows of verification results; see the module docstring for the columns."""
 
     rows: list[dict] = field(default_factory=list)
+    by_year: list[dict] = field(default_factory=list)   # metric, variable, period, year, value
+
+    def add_by_year(self, metric: str, variable: str, values: xr.DataArray, period_dim: str = "period") -> None:
+        """Each year's own figure of a metric: ``values [year]`` or ``[year, period_dim]``."""
+        if period_dim not in values.dims:
+            values = values.expand_dims({period_dim: ["onset" if metric.startswith("onset") else "all"]}, axis=-1)
+        values = values.transpose("year", period_dim)
+        for year, row in zip(values["year"].values, values.values, strict=True):
+            for period, v in zip(values[period_dim].values, row, strict=True):
+                self.by_year.append({"metric": str(metric), "variable": str(variable), "period": str(period),
+                                     "year": int(year), "value": float(v)})
+
+    def by_year_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.by_year, columns=["metric", "variable", "period", "year", "value"])
 
     def add(self, metric: str, variable: str, period: Hashable, value: float,
             reference: float = math.nan, n: int | None = None, skill: float | None = None,

@@ -8,8 +8,9 @@ skill of the outer terciles against the categories' climatological frequencies (
 products issue terciles, and over every point), ROC area, a reliability diagram; onset of the
 rains: MAE, bias, hit rate and the Brier score of "onset by week k" beside the climatological
 onset of the training years; calibrated scores beside the raw ones with a calibration.nc.
-Writes scores.csv, summary.json (:mod:`sowcast.verify.summary`), reliability.png and
-skill_by_lead.png into the output folder, replaced as a whole and atomically. Years the
+Writes scores.csv, scores_by_year.csv (each year's own RPSS, BSS and onset figures),
+summary.json (:mod:`sowcast.verify.summary`), reliability.png and skill_by_lead.png into the
+output folder, replaced as a whole and atomically. Years the
 model trained on, its checkpoint was chosen on or the calibration was fitted on are scored
 with a warning, and the summary says they are not held out (:mod:`sowcast.verify.held_out`).
 """
@@ -186,6 +187,7 @@ def run(options: VerifyOptions) -> VerifyResult:
     summary = summarise(frame, inputs.periods, rules.name, options, check)
     with output_lock(options.output), atomic_path(options.output, overwrite=True, directory=True) as tmp:
         card.to_csv(tmp / "scores.csv")
+        card.by_year_frame().to_csv(tmp / "scores_by_year.csv", index=False)
         summary.write(tmp)
         rain = frame[(frame.variable == RAIN) & (frame.metric == "rpss")]
         plot_skill_by_lead(rain.assign(skill=rain["value"]), tmp / "skill_by_lead.png",
