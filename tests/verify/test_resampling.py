@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from sowcast.verify.categorical import skill_score
-from sowcast.verify.resampling import by_year, mean_interval, skill_interval, year_sums
+from sowcast.verify.resampling import year_sums
 
 SPATIAL = ("start", "lat", "lon")
 
@@ -31,10 +31,11 @@ def scores(starts, seed=0, reference_shift=0.3):
 def test_the_year_sums_give_back_the_scorecards_skill():
     """1 - sum_y S_y / sum_y R_y (area-weighted, finite points) is skill_score's figure."""
     s, r = scores(["2009-05-01", "2009-05-15", "2010-05-01", "2011-06-01"])
-    years, sy, ry = year_sums(s, r, SPATIAL)
+    sums = year_sums(s, r, SPATIAL)
+    years, sy, ry = sums.years, sums.numerator, sums.denominator
     assert list(years) == [2009, 2010, 2011] and sy.shape == (3, 2)
     np.testing.assert_allclose(1 - sy.sum(0) / ry.sum(0), skill_score(s, r, SPATIAL).values, rtol=1e-12)
-    own = by_year(s, r, SPATIAL, skill=True)
+    own = sums.per_year(skill=True)
     assert own.dims == ("year", "period") and list(own["year"].values) == [2009, 2010, 2011]
     for k, year in enumerate(years):   # and each year's own
         one = s.start.dt.year == year
@@ -47,7 +48,7 @@ def test_two_years_give_the_range_between_their_own_skills():
     """Draws of 2 years: both the worse (1/4), one of each (1/2), both the better (1/4), so the
     5th and 95th percentiles are the two years' own skills."""
     s, r = scores(["2009-05-01", "2009-05-15", "2010-05-01"])
-    low, high = skill_interval(s, r, SPATIAL)
+    low, high = year_sums(s, r, SPATIAL).interval(skill=True)
     own = [skill_score(s.sel(start=s.start.dt.year == y), r.sel(start=s.start.dt.year == y), SPATIAL).values
            for y in (2009, 2010)]
     np.testing.assert_allclose(low.values, np.minimum(*own), rtol=1e-12)
@@ -61,7 +62,7 @@ def test_a_means_interval_over_two_years_runs_between_the_years_means():
     starts = pd.to_datetime(["2009-05-01", "2009-05-15", "2010-05-01"])
     error = xr.DataArray(rng.normal(-5.0, 8.0, (3, 40)), dims=("start", "point"), coords={"start": starts})
     error[1, :10] = np.nan
-    low, high = mean_interval(error, ["start", "point"])
+    low, high = year_sums(error, None, ["start", "point"]).interval()
     own = [float(error.sel(start=error.start.dt.year == y).mean()) for y in (2009, 2010)]
     assert float(low) == pytest.approx(min(own), rel=1e-12) and float(high) == pytest.approx(max(own), rel=1e-12)
     assert float(low) <= float(error.mean()) <= float(high)
@@ -72,11 +73,11 @@ def test_the_interval_holds_the_skill_narrows_with_years_and_is_the_same_each_ti
     many = scores([f"{y}-05-01" for y in range(1981, 2021)], seed=1)
     widths = []
     for s, r in (few, many):
-        low, high = skill_interval(s, r, SPATIAL)
+        low, high = year_sums(s, r, SPATIAL).interval(skill=True)
         skill = skill_score(s, r, SPATIAL)
         assert (low <= skill).all() and (skill <= high).all()
         widths.append(float((high - low).mean()))
-        again = skill_interval(s, r, SPATIAL)
+        again = year_sums(s, r, SPATIAL).interval(skill=True)
         assert again[0].equals(low) and again[1].equals(high)      # seeded
     assert widths[1] < 0.8 * widths[0]
 
@@ -85,9 +86,9 @@ def test_years_with_the_same_skill_leave_no_room_and_one_year_gives_none():
     s, r = scores(["2009-05-01", "2010-05-01", "2011-05-01"])
     same = xr.concat([s.isel(start=[0])] * 3, "start").assign_coords(start=s.start)
     ref = xr.concat([r.isel(start=[0])] * 3, "start").assign_coords(start=r.start)
-    low, high = skill_interval(same, ref, SPATIAL)
+    low, high = year_sums(same, ref, SPATIAL).interval(skill=True)
     np.testing.assert_allclose(low.values, high.values, rtol=1e-12)
-    low, high = skill_interval(s.isel(start=[0]), r.isel(start=[0]), SPATIAL)
+    low, high = year_sums(s.isel(start=[0]), r.isel(start=[0]), SPATIAL).interval(skill=True)
     assert np.isnan(low.values).all() and np.isnan(high.values).all() and math.isnan(float(low[0]))
 
 

@@ -105,12 +105,11 @@ def model_period_attrs(provenance: Mapping[str, Any] | None) -> dict[str, str]:
     out = {}
     for key in ("train_range", "validation_range"):
         rng = prov.get(key)
-        if isinstance(rng, (list, tuple)) and len(rng) == 2:
-            first, last = (pd.Timestamp(v) if v is not None else None for v in rng)
-            out[f"model_{key}"] = f"{first:%Y-%m-%d} {last:%Y-%m-%d}" if first is not None and last is not None else ""
+        if isinstance(rng, (list, tuple)) and len(rng) == 2 and None not in rng:
+            out[f"model_{key}"] = " ".join(f"{pd.Timestamp(v):%Y-%m-%d}" for v in rng)
     if prov.get("checkpoint"):
         out["model_checkpoint"] = "best" if Path(str(prov["checkpoint"])).name == "best" else "chosen by step"
-    return {k: v for k, v in out.items() if v}
+    return out
 
 
 def start_perturbation(base: Perturbation, start: pd.Timestamp) -> Perturbation:

@@ -81,7 +81,7 @@ from sowcast.verify.categorical import (
 from sowcast.verify.deterministic import acc, bias, rmse
 from sowcast.verify.ensemble import crps_ensemble, spread_skill_ratio
 from sowcast.verify.onset_scores import onset_errors
-from sowcast.verify.resampling import by_year, mean_interval, skill_interval
+from sowcast.verify.resampling import year_sums
 from sowcast.verify.scorecard import Scorecard, skill_from
 
 if TYPE_CHECKING:
@@ -151,9 +151,10 @@ def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.Da
         where = where.broadcast_like(obs.isel(category=0, drop=True))
         obs = obs.where(where)
     def add_skill(metric: str, score: xr.DataArray, reference_score: xr.DataArray) -> None:
+        sums = year_sums(score, reference_score, SPATIAL)
         card.add_scores(metric, name, skill_score(score, reference_score, SPATIAL), perfect=1.0,
-                        interval=skill_interval(score, reference_score, SPATIAL))
-        card.add_by_year(metric, name, by_year(score, reference_score, SPATIAL, skill=True))
+                        interval=sums.interval(skill=True))
+        card.add_by_year(metric, name, sums.per_year(skill=True))
 
     score = rps(prob, obs) if members is None else fair_rps(prob, obs, members)
     reference_rps = rps(reference, obs)
@@ -420,19 +421,17 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffi
     n = int(f["n_cases"])
     dims = list(cases["forecast"].dims)
     error = (cases["forecast"] - cases["observed"]).where(valid)     # the pairs where both have an onset
-    mae_interval, bias_interval = (tuple(float(v) for v in mean_interval(e, dims)) for e in (abs(error), error))
-    card.add(f"onset_mae_days{suffix}", RAIN, "onset", float(f["mae"]), float(c["mae"]), n=n, interval=mae_interval)
-    card.add(f"onset_bias_days{suffix}", RAIN, "onset", float(f["bias"]), float(c["bias"]), n=n, skill=np.nan,
-             interval=bias_interval)
     # the MAE's skill against the climatological date, paired case by case (both share the year's lateness)
     clim_error = (cases["climatology"] - cases["observed"]).where(valid & cases["forecast"].notnull())
-    skill_low, skill_high = (float(v) for v in skill_interval(abs(error), abs(clim_error), dims))
-    card.add(f"onset_mae_skill{suffix}", RAIN, "onset", skill_from(float(f["mae"]), float(c["mae"])), n=n,
-             skill=np.nan, interval=(skill_low, skill_high))
-    for metric, values in ((f"onset_mae_days{suffix}", by_year(abs(error), None, dims)),
-                           (f"onset_bias_days{suffix}", by_year(error, None, dims)),
-                           (f"onset_mae_skill{suffix}", by_year(abs(error), abs(clim_error), dims, skill=True))):
-        card.add_by_year(metric, RAIN, values)
+    for metric, value, reference, sums, skill in (
+            ("onset_mae_days", f["mae"], c["mae"], year_sums(abs(error), None, dims), False),
+            ("onset_bias_days", f["bias"], c["bias"], year_sums(error, None, dims), False),
+            ("onset_mae_skill", skill_from(float(f["mae"]), float(c["mae"])), np.nan,
+             year_sums(abs(error), abs(clim_error), dims), True)):
+        card.add(f"{metric}{suffix}", RAIN, "onset", float(value), float(reference), n=n,
+                 skill=None if metric == "onset_mae_days" else np.nan,
+                 interval=tuple(float(v) for v in sums.interval(skill=skill)))
+        card.add_by_year(f"{metric}{suffix}", RAIN, sums.per_year(skill=skill))
     card.add(f"onset_hit_rate_{tolerance_days:g}d{suffix}", RAIN, "onset", float(f["hit_rate"]),
              float(c["hit_rate"]), n=n, perfect=1.0)
     for k in cases["week"].values:
