@@ -1,6 +1,7 @@
 """Onset cases of reforecasts (sowcast.verify.reforecasts): the scorecard and the onset
 calibration judge the onset-by-week probability the planting outlook issues, and the onset
-date is the median of that distribution, climatology beyond the forecast's last week."""
+date is the median of that distribution, climatology beyond the forecast's last week
+(tests/verify/test_onset_dates.py)."""
 
 from __future__ import annotations
 
@@ -11,37 +12,12 @@ import xarray as xr
 
 from sowcast.products.planting import expected_onset_by_week, planting_outlook
 from sowcast.products.season_rules import load_rules
-from sowcast.verify.reforecasts import OnsetSetup, onset_cases, median_onset_day
+from sowcast.verify.onset_dates import mean_onset_day, median_onset_day
+from sowcast.verify.reforecasts import OnsetSetup, onset_cases
 
 START = pd.Timestamp("2009-04-17")          # day of year 107; the end of week 6 is 29 May, day 149
 DAY0 = (START - pd.Timestamp("1970-01-01")).days
 RULES = load_rules("sivakumar1988")
-
-
-def _prob(*rows: list[float]) -> xr.DataArray:
-    return xr.DataArray(np.array(rows, np.float64), dims=("point", "week"),
-                        coords={"point": np.arange(len(rows)), "week": np.arange(1, 7)})
-
-
-def test_median_onset_day_inside_the_forecast_by_hand():
-    # P reaches 1/2 in week 3: 0.3 at day 14, 0.7 at day 21 -> day 14 + 7 * (0.2 / 0.4) = 17.5
-    prob = _prob([0.1, 0.3, 0.7, 0.8, 0.9, 0.9], [0.5, 0.5, 0.6, 0.7, 0.8, 0.9])
-    past = xr.DataArray(np.full((2, 3), 150.0), dims=("point", "year"))
-    day = median_onset_day(prob, START, past)
-    np.testing.assert_allclose(day.values, [DAY0 + 17.5, DAY0 + 7.0])
-
-
-def test_median_onset_day_beyond_the_forecast_follows_climatology():
-    # P_6 = 0.2: the median is the (0.5 - 0.2) / 0.8 = 0.375 quantile of the past onsets after
-    # day 149 (150, 160, 170, 180; 140 came earlier, NaN had none): 150 + 0.375 * 3 * 10 = 161.25
-    prob = _prob([0.0, 0.1, 0.1, 0.2, 0.2, 0.2], [0.0] * 6, [np.nan] * 6)
-    past = xr.DataArray([[140.0, 150.0, 160.0, 170.0, 180.0, np.nan],
-                         [120.0, 130.0, 140.0, 145.0, 149.0, np.nan],
-                         [150.0] * 6], dims=("point", "year"))
-    day = median_onset_day(prob, START, past).values
-    assert day[0] == pytest.approx(DAY0 + 42 + (161.25 - 149))
-    assert day[1] == DAY0 + 42          # no past onset came later: the end of the last week
-    assert np.isnan(day[2])             # no member analysed
 
 
 def _season(rng: np.random.Generator, days: pd.DatetimeIndex, shape: tuple[int, ...]) -> np.ndarray:
@@ -84,10 +60,16 @@ def test_cases_score_the_probability_the_outlook_issues(chain):
     direct = expected_onset_by_week(held_out, members, START, RULES, history=past)
     np.testing.assert_allclose(direct.transpose("week", ...).values, outlook["onset_by_week_expected"].values)
     assert bool((outlook["onset_by_week_expected"] > outlook["onset_by_week"] + 1e-6).any())
-    # the forecast date is the median of that distribution
-    day = median_onset_day(cases["prob_by_week"].isel(start=0), START,
-                           _past_onsets(past)).where(open_cases)
+    # the forecast date is the median of that distribution, and its mean date the mean
+    prob, past_onsets = cases["prob_by_week"].isel(start=0), _past_onsets(past)
+    day = median_onset_day(prob, START, past_onsets).where(open_cases)
     np.testing.assert_allclose(cases["forecast"].isel(start=0).values, day.values)
+    mean = mean_onset_day(prob, START, past_onsets).where(open_cases)
+    np.testing.assert_allclose(cases["forecast_mean"].isel(start=0).values, mean.values)
+    # the climatological mean date: the mean of the past onsets later than the start
+    later = past_onsets.where(past_onsets > START.day_of_year).mean("year") + DAY0 - START.day_of_year
+    np.testing.assert_allclose(cases["climatology_mean"].isel(start=0).where(open_cases).values,
+                               later.where(open_cases).values)
 
 
 def _past_onsets(past: xr.DataArray) -> xr.DataArray:

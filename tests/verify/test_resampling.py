@@ -116,6 +116,10 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
                                [week1.low.iloc[0], week1.high.iloc[0]])
     low, high = summary["onset_interval"]["bias_days"]
     assert summary["onset_cases"] > 0 and low <= summary["onset_bias_days"] <= high
+    # the mean date's bias, beside the median's: its own row, interval and climatological reference
+    low, high = summary["onset_interval"]["mean_bias_days"]
+    assert low <= summary["onset_mean_bias_days"] <= high
+    assert np.isfinite(summary["onset_mean_bias_days_climatology"])
     skill = 1 - summary["onset_mae_days"] / summary["onset_mae_days_climatology"]
     low, high = summary["onset_interval"]["mae_skill"]
     assert low <= skill + 1e-9 and skill <= high + 1e-9
@@ -124,7 +128,7 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
     # each year's own figures: with two years the interval runs from the lower to the higher
     years = pd.read_csv(out / "scores_by_year.csv")
     assert set(years.year) == {2000, 2001}
-    for _, row in frame[frame.metric.str.startswith(("rpss", "bss", "onset_mae_skill", "onset_bias"))].iterrows():
+    for _, row in frame[frame.metric.str.startswith(("rpss", "bss", "onset_mae_skill", "onset_bias", "onset_mean_bias"))].iterrows():
         own = years[(years.metric == row.metric) & (years.variable == row.variable) & (years.period == row.period)]
         if np.isfinite(row.low):
             assert len(own) == 2
@@ -132,3 +136,4 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
             assert row.high == pytest.approx(own.value.max(), rel=1e-9, abs=1e-12)
     printed = capsys.readouterr().out
     assert f"week1 {week1.value.iloc[0]:+.3f} [{week1.low.iloc[0]:+.3f}, {week1.high.iloc[0]:+.3f}]" in printed
+    assert f"the mean date's {summary['onset_mean_bias_days']:+.1f}" in printed

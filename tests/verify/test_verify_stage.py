@@ -54,7 +54,8 @@ def test_the_summary_round_trips_and_refuses_old_or_partial_files(tmp_path):
     back = read_summary(tmp_path)
     assert back.version == 1 and math.isnan(back.onset_mae_days_calibrated)
     nans = ("onset_mae_days_calibrated", "onset_bias_days_calibrated", "onset_mae_days_ocean_climatology",
-            "onset_bias_days_ocean_climatology")      # NaN is not NaN: compared by kind
+            "onset_bias_days_ocean_climatology", "onset_mean_bias_days", "onset_mean_bias_days_climatology",
+            "onset_mean_bias_days_calibrated")      # NaN is not NaN: compared by kind
     assert all(math.isnan(getattr(back, k)) for k in nans)
     assert back == dataclasses.replace(_summary(), **{k: getattr(back, k) for k in nans})
     raw = json.loads((tmp_path / "summary.json").read_text())

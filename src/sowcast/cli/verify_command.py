@@ -25,7 +25,8 @@ def run(cfg: DictConfig) -> int:
     categories' climatological frequencies as reference; rain where the products issue
     terciles, outside the dry season of verify.dry_season_mm_per_day, and over all points), ROC
     area, a reliability diagram; onset of the rains (verify.rules): MAE, bias, hit rate within
-    verify.tolerance_days and the Brier score of "onset by week k", beside the climatological
+    verify.tolerance_days of the forecast's median date, the bias of its mean date, and the
+    Brier score of "onset by week k", beside the climatological
     onset of the training years. Writes scores.csv, summary.json, reliability.png and
     skill_by_lead.png into verify.output (replaced as a whole). Reforecasts of years the model
     trained on (or whose validation loss chose its checkpoint, or that the calibration was
@@ -46,8 +47,9 @@ def finish(options: VerifyOptions, result: VerifyResult) -> None:
     rpss = _with_intervals(s.weekly_rain, s.weekly_rain_interval)
     print(f"scorecard in {result.output}: RPSS of weekly rain {rpss}; "
           f"onset MAE {s.onset_mae_days:.1f} {_days(s.onset_interval.get('mae_days'), '')} days, bias {s.onset_bias_days:+.1f} "
-          f"{_days(s.onset_interval.get('bias_days'))} (climatology {s.onset_mae_days_climatology:.1f}, "
-          f"{s.onset_bias_days_climatology:+.1f}; the MAE's skill against it "
+          f"{_days(s.onset_interval.get('bias_days'))}, the mean date's {s.onset_mean_bias_days:+.1f} "
+          f"{_days(s.onset_interval.get('mean_bias_days'))} (climatology {s.onset_mae_days_climatology:.1f}, "
+          f"{s.onset_bias_days_climatology:+.1f}, its mean's {s.onset_mean_bias_days_climatology:+.1f}; the MAE's skill against it "
           f"{1 - s.onset_mae_days / s.onset_mae_days_climatology:+.2f} {_days(s.onset_interval.get('mae_skill'), '+', 2)})")
     print(f"  [ ]: 90 % intervals when the {len(s.years)} year(s) scored are resampled (sowcast.verify.resampling); "
           f"a skill score's that reaches 0 is no proof of skill")
@@ -59,6 +61,8 @@ def finish(options: VerifyOptions, result: VerifyResult) -> None:
         print(f"calibrated: RPSS of weekly rain {cal}; "
               f"onset MAE {s.onset_mae_days_calibrated:.1f} {_days(s.onset_interval.get('mae_days_calibrated'), '')} days, "
               f"bias {s.onset_bias_days_calibrated:+.1f} {_days(s.onset_interval.get('bias_days_calibrated'))}, "
+              f"the mean date's {s.onset_mean_bias_days_calibrated:+.1f} "
+              f"{_days(s.onset_interval.get('mean_bias_days_calibrated'))}, "
               f"the MAE's skill {1 - s.onset_mae_days_calibrated / s.onset_mae_days_climatology:+.2f} "
               f"{_days(s.onset_interval.get('mae_skill_calibrated'), '+', 2)}")
 

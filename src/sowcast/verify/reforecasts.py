@@ -36,11 +36,14 @@ then, plus members whose candidate the forecast's end left unchecked, weighted b
 climatological chance that the unknown days bring no disqualifying dry spell), calibrated
 as the products calibrate it; the forecast onset date is the median of that distribution
 (:func:`median_onset_day`: inside the six weeks where the chance reaches 1/2, else the
-climatology of the onsets later than the sixth week). The baseline is the climatological
-median of the training years' onsets later than the start (the climatology knows that the
-season has not started yet) and, by week, the fraction of training years with an onset by
-then among those later than the start. Scores: MAE, bias and hit rate within
-``tolerance_days``, and the Brier score of "onset by the end of week k". (Until 2026-12-06 the
+climatology of the onsets later than the sixth week; :mod:`sowcast.verify.onset_dates`).
+The baseline is the climatological median of the training years' onsets later than the start
+(the climatology knows that the season has not started yet) and, by week, the fraction of
+training years with an onset by then among those later than the start. Scores: MAE, bias and
+hit rate within ``tolerance_days`` of the median date; the bias of the distribution's mean
+date (``onset_mean_bias_days``, beside the climatological mean's: the median of a reliable
+forecast is early on average, since the wait for the rains is skewed late); and the Brier
+score of "onset by the end of week k". (Until 2026-12-06 the
 forecast chance counted confirmed onsets only, which the 46 days cannot confirm after day 23
 of the Sivakumar rules, and the onset calibration was fitted on that, not on what the
 products blend; the date was the members' median, else the climatological date even when
@@ -80,6 +83,7 @@ from sowcast.verify.categorical import (
 )
 from sowcast.verify.deterministic import acc, bias, rmse
 from sowcast.verify.ensemble import crps_ensemble, spread_skill_ratio
+from sowcast.verify.onset_dates import mean_onset_day, median_onset_day
 from sowcast.verify.onset_scores import onset_errors
 from sowcast.verify.resampling import year_sums
 from sowcast.verify.scorecard import Scorecard, skill_from
@@ -296,19 +300,22 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
         so_far = _season_of(analyse_seasons(before, setup.rules), year)
         started = (so_far["onset_status"] == 0) | (observed.notnull() & (observed <= np.datetime64(s)))
         s_doy = float(day_of_year([s])[0])
-        clim_day = _days_of(year, past_onset.where(past_onset > s_doy).median("year"))
+        later = past_onset.where(past_onset > s_doy)
+        clim_day, clim_mean = _days_of(year, later.median("year")), _days_of(year, later.mean("year"))
         p_clim = _by_week(past_onset, s, p_fc["week"].values)
-        prior_onset, p_prior, prior_day = past_onset, p_clim, clim_day
+        prior_onset, p_prior, prior_day, prior_mean = past_onset, p_clim, clim_day, clim_mean
         if ocean is not None:
             prior_onset = past_onset + ocean.past_onset_shift(ocean_index, s, past_onset["year"].values)
             p_prior = _by_week(prior_onset, s, p_fc["week"].values)
-            prior_day = median_onset_day(p_prior, s, prior_onset)
+            prior_day, prior_mean = median_onset_day(p_prior, s, prior_onset), mean_onset_day(p_prior, s, prior_onset)
         if blend:
             p_fc = calibrated_onset_probability(p_fc, p_prior, calibration).where(p_fc.notnull())
-        forecast_day = median_onset_day(p_fc, s, prior_onset if blend else past_onset)
-        forecast_day = forecast_day.fillna(prior_day if blend else clim_day)
+        tail = prior_onset if blend else past_onset
+        forecast_day = median_onset_day(p_fc, s, tail).fillna(prior_day if blend else clim_day)
+        forecast_mean = mean_onset_day(p_fc, s, tail).fillna(prior_mean if blend else clim_mean)
         case = xr.Dataset({"observed": _days(observed), "forecast": forecast_day, "climatology": clim_day,
-                           "prior": prior_day, "prob_by_week": p_fc.transpose("week", "point"),
+                           "forecast_mean": forecast_mean, "climatology_mean": clim_mean,
+                           "prior": prior_day, "prior_mean": prior_mean, "prob_by_week": p_fc.transpose("week", "point"),
                            "clim_prob_by_week": p_clim.transpose("week", "point"),
                            "prior_prob_by_week": p_prior.transpose("week", "point")})
         rows.append(case.where(~started).expand_dims(start=[s]))
@@ -347,45 +354,6 @@ def calibrated_onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_tr
                        ocean=ocean, ocean_index=ocean_index)
 
 
-def median_onset_day(prob_by_week: xr.DataArray, start: pd.Timestamp, past_onset_doy: xr.DataArray) -> xr.DataArray:
-    """The median onset (days since 1970) of the distribution ``P(onset by the end of week k)``
-    (``(..., week)``, weeks 1..K, no onset by ``start``).
-
-    Where ``P`` reaches 1/2 by week K: the day it does, linear between the week ends (0 at the
-    start). Where ``P_K < 1/2``, the onsets of the forecast that did not come by the end of week
-    K, ``e``, follow climatology: the median is the ``(1/2 - P_K) / (1 - P_K)`` quantile of the
-    past years' onsets later than ``e`` (``past_onset_doy``, ``(..., year)``, day of year), or
-    ``e`` itself where no past onset came later. NaN where ``P`` is NaN (no member analysed).
-    """
-    p = prob_by_week.transpose(..., "week")
-    weeks = np.asarray(p["week"].values, np.float64)
-    values = np.asarray(p.values, np.float64)
-    cdf = np.concatenate([np.zeros(values.shape[:-1] + (1,)), values], axis=-1)
-    days = np.concatenate([[0.0], 7.0 * weeks])
-    reached = cdf >= 0.5
-    k = np.clip(np.argmax(reached, axis=-1), 1, cdf.shape[-1] - 1)
-    lo = np.take_along_axis(cdf, (k - 1)[..., None], -1)[..., 0]
-    hi = np.take_along_axis(cdf, k[..., None], -1)[..., 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(hi > lo, (0.5 - lo) / (hi - lo), 1.0)
-    lead = days[k - 1] + frac * (days[k] - days[k - 1])
-    end = pd.Timestamp(start) + pd.Timedelta(days=float(days[-1]))
-    end_doy = float(day_of_year([end])[0]) if end.year == pd.Timestamp(start).year else np.inf
-    past = past_onset_doy.transpose(*[d for d in p.dims if d != "week"], "year")
-    later = np.asarray(past.where(past > end_doy).values, np.float64)
-    p_end = cdf[..., -1]
-    level = np.clip((0.5 - p_end) / np.maximum(1.0 - p_end, 1e-12), 0.0, 1.0)
-    beyond = np.full(p_end.shape, np.nan)
-    for i in np.ndindex(p_end.shape):
-        if np.isfinite(p_end[i]) and p_end[i] < 0.5:
-            kept = later[i][np.isfinite(later[i])]
-            beyond[i] = np.quantile(kept, level[i]) - end_doy if kept.size else 0.0
-    start_day = _days_scalar(pd.Timestamp(start))
-    out = np.where(np.isnan(p_end), np.nan, np.where(reached.any(-1), start_day + lead,
-                                                        start_day + days[-1] + beyond))
-    return xr.DataArray(out, dims=p.dims[:-1], coords={c: v for c, v in p.coords.items() if "week" not in v.dims})
-
-
 def _season_of(seasons: xr.Dataset, year: int) -> xr.Dataset:
     """Season ``year`` (all NaN/NaT when the series did not reach its search window)."""
     return seasons.reindex(year=[year]).squeeze("year", drop=True)
@@ -408,8 +376,10 @@ def _days_of(year: int, doy: xr.DataArray) -> xr.DataArray:
 
 
 def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffix: str = "") -> None:
-    """Onset MAE/bias/hit rate (forecast beside the climatological baseline; the MAE's and the
-    bias's 90 % interval over the years, :mod:`sowcast.verify.resampling`; ``onset_mae_skill``,
+    """Onset MAE/bias/hit rate of the median date (forecast beside the climatological baseline;
+    the MAE's and the bias's 90 % interval over the years, :mod:`sowcast.verify.resampling`),
+    ``onset_mean_bias_days``, the bias of the mean date (beside the climatological mean's;
+    :mod:`sowcast.verify.onset_dates` says why a bias judges the mean), ``onset_mae_skill``,
     ``1 - MAE / MAE of the climatological date``, with its interval from the same cases) and the Brier
     score of onset by the end of each week, skill against the climatological probability."""
     valid = cases["observed"].notnull() | cases["forecast"].notnull()
@@ -423,9 +393,14 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffi
     error = (cases["forecast"] - cases["observed"]).where(valid)     # the pairs where both have an onset
     # the MAE's skill against the climatological date, paired case by case (both share the year's lateness)
     clim_error = (cases["climatology"] - cases["observed"]).where(valid & cases["forecast"].notnull())
+    # the bias of the distribution's mean date, the one date a reliable forecast has unbiased (onset_dates)
+    fm, cm = (onset_errors(cases[name].where(valid), cases["observed"].where(valid), tolerance_days,
+                           dims=dims, valid=valid) for name in ("forecast_mean", "climatology_mean"))
+    mean_error = (cases["forecast_mean"] - cases["observed"]).where(valid)
     for metric, value, reference, sums, skill in (
             ("onset_mae_days", f["mae"], c["mae"], year_sums(abs(error), None, dims), False),
             ("onset_bias_days", f["bias"], c["bias"], year_sums(error, None, dims), False),
+            ("onset_mean_bias_days", fm["bias"], cm["bias"], year_sums(mean_error, None, dims), False),
             ("onset_mae_skill", skill_from(float(f["mae"]), float(c["mae"])), np.nan,
              year_sums(abs(error), abs(clim_error), dims), True)):
         card.add(f"{metric}{suffix}", RAIN, "onset", float(value), float(reference), n=n,

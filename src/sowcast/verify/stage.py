@@ -112,7 +112,8 @@ def _score(options: VerifyOptions, inputs: _Inputs, rules):
                                        ocean_index=index)
         score_onset(card, cases, options.tolerance_days, suffix="_calibrated")
         if ocean is not None:   # what the ocean alone gives: the moved climatology's median onset
-            prior = cases.assign(forecast=cases["prior"], prob_by_week=cases["prior_prob_by_week"])
+            prior = cases.assign(forecast=cases["prior"], forecast_mean=cases["prior_mean"],
+                                 prob_by_week=cases["prior_prob_by_week"])
             score_onset(card, prior, options.tolerance_days, suffix="_ocean_climatology")
     return card, tables
 
@@ -161,9 +162,12 @@ def summarise(frame: pd.DataFrame, periods: xr.Dataset, rules_name: str, options
         onset_bias_days_calibrated=_value(frame, "onset_bias_days_calibrated"),
         onset_mae_days_ocean_climatology=_value(frame, "onset_mae_days_ocean_climatology"),
         onset_bias_days_ocean_climatology=_value(frame, "onset_bias_days_ocean_climatology"),
+        onset_mean_bias_days=_value(frame, "onset_mean_bias_days"),
+        onset_mean_bias_days_climatology=_value(frame, "onset_mean_bias_days", column="reference"),
+        onset_mean_bias_days_calibrated=_value(frame, "onset_mean_bias_days_calibrated"),
         weekly_rain_interval=_headline_interval(frame),
         onset_interval={f"{m}{suffix}": [_value(frame, f"onset_{m}{suffix}", column=c) for c in ("low", "high")]
-                        for m in ("mae_days", "bias_days", "mae_skill") for suffix in ("", "_calibrated")
+                        for m in ("mae_days", "bias_days", "mean_bias_days", "mae_skill") for suffix in ("", "_calibrated")
                         if not suffix or calibrated},
         weekly_rain_calibrated_interval=_headline_interval(frame, "_calibrated") if calibrated else {},
         held_out=None if check is None else check.held_out,

@@ -48,6 +48,11 @@ class ScorecardSummary:
     onset_bias_days_calibrated: float = math.nan
     onset_mae_days_ocean_climatology: float = math.nan   # the climatology moved by the ocean alone
     onset_bias_days_ocean_climatology: float = math.nan
+    # the bias of the onset distribution's mean date, the one a reliable forecast has unbiased
+    # (the dates above are medians, early on average; sowcast.verify.onset_dates)
+    onset_mean_bias_days: float = math.nan
+    onset_mean_bias_days_climatology: float = math.nan
+    onset_mean_bias_days_calibrated: float = math.nan
     # sowcast.verify.held_out: False when the model trained on, or its checkpoint was chosen on,
     # or the calibration was fitted on, years scored; None when the reforecasts do not say
     held_out: bool | None = None
@@ -55,7 +60,7 @@ class ScorecardSummary:
     # the headline skill scores' 90 % intervals over the years, [low, high] (sowcast.verify.resampling)
     weekly_rain_interval: dict[str, list[float]] = field(default_factory=dict)
     weekly_rain_calibrated_interval: dict[str, list[float]] = field(default_factory=dict)
-    # the onset's: "mae_days", "bias_days", "mae_skill" (1 - MAE / the climatological date's MAE),
+    # the onset's: "mae_days", "bias_days", "mean_bias_days", "mae_skill" (1 - MAE / the climatological date's MAE),
     # and each with "_calibrated" -> [low, high]
     onset_interval: dict[str, list[float]] = field(default_factory=dict)
     version: int = VERSION

@@ -163,9 +163,15 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
                          f"{_interval(card.onset_interval['bias_days'], 1)} days; the MAE's skill against the "
                          f"climatology's {1 - card.onset_mae_days / card.onset_mae_days_climatology:+.2f} "
                          f"({_interval(card.onset_interval.get('mae_skill'))}, paired case by case)")
+        if math.isfinite(card.onset_mean_bias_days):
+            lines.append(f"  {'onset bias of the mean date':<40} {card.onset_mean_bias_days:+.1f} days "
+                         f"({_interval(card.onset_interval.get('mean_bias_days'), 1)}), climatology "
+                         f"{card.onset_mean_bias_days_climatology:+.1f}   (the dates above are medians, early "
+                         "on average when the wait is skewed late)")
         if card.calibration is not None:
             lines.append(f"  {'onset MAE, calibrated':<40} {card.onset_mae_days_calibrated:.1f} days; bias "
-                         f"{card.onset_bias_days_calibrated:+.1f} days")
+                         f"{card.onset_bias_days_calibrated:+.1f} days, the mean date's "
+                         f"{card.onset_mean_bias_days_calibrated:+.1f}")
             if math.isfinite(card.onset_mae_days_ocean_climatology):
                 lines.append(f"  {'onset MAE, ocean-moved climatology':<40} "
                              f"{card.onset_mae_days_ocean_climatology:.1f} days; bias "
