@@ -93,7 +93,7 @@ def test_demo_chain_end_to_end_reuses_and_names_a_failing_step(sowcast_cli, tmp_
     assert "RPSS of weekly rain terciles" in first.stdout and "onset MAE" in first.stdout
     assert "raw member fractions as issued" in first.stdout
     assert "validation RMSE / persistence" in first.stdout and "spread / error of weekly rain" in first.stdout
-    assert "validation bias of daily rain (mm)" in first.stdout
+    assert "validation bias of daily rain (mm)" in first.stdout and "onset bias of the mean date" in first.stdout
     assert str(root / "scorecard/scores.csv") in first.stdout
 
     manifest_mtime = (root / "bundle/tiny/manifest.json").stat().st_mtime_ns

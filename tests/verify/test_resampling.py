@@ -109,7 +109,12 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
     assert len(skill_rows) > 20
     assert (np.isfinite(skill_rows.low) & np.isfinite(skill_rows.high)).all()
     assert ((skill_rows.low <= skill_rows.value + 1e-12) & (skill_rows.value <= skill_rows.high + 1e-12)).all()
-    assert frame[frame.metric == "rmse"].low.isna().all()          # no interval where none is computed
+    # the means and ratios of sums have theirs too (RMSE, bias, CRPS, spread/skill); a correlation none
+    means = frame[frame.metric.isin(["rmse", "bias", "crps", "spread_skill"]) & np.isfinite(frame.value)]
+    assert set(means.metric) == {"rmse", "bias", "crps", "spread_skill"} and len(means) >= 16
+    assert ((means.low <= means.value + 1e-9) & (means.value <= means.high + 1e-9)).all()
+    assert (means[means.metric != "bias"].low > 0).all()
+    assert frame[frame.metric == "acc"].low.isna().all()
     summary = json.loads((out / "summary.json").read_text())
     week1 = frame[(frame.metric == "rpss") & (frame.variable == "total_precipitation") & (frame.period == "week1")]
     np.testing.assert_allclose(summary["weekly_rain_interval"]["rpss week1"],
@@ -128,7 +133,8 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
     # each year's own figures: with two years the interval runs from the lower to the higher
     years = pd.read_csv(out / "scores_by_year.csv")
     assert set(years.year) == {2000, 2001}
-    for _, row in frame[frame.metric.str.startswith(("rpss", "bss", "onset_mae_skill", "onset_bias", "onset_mean_bias"))].iterrows():
+    for _, row in frame[frame.metric.str.startswith(("rpss", "bss", "onset_mae_skill", "onset_bias", "onset_mean_bias", "rmse",
+                                                        "bias", "crps", "spread_skill"))].iterrows():
         own = years[(years.metric == row.metric) & (years.variable == row.variable) & (years.period == row.period)]
         if np.isfinite(row.low):
             assert len(own) == 2
@@ -137,3 +143,40 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
     printed = capsys.readouterr().out
     assert f"week1 {week1.value.iloc[0]:+.3f} [{week1.low.iloc[0]:+.3f}, {week1.high.iloc[0]:+.3f}]" in printed
     assert f"the mean date's {summary['onset_mean_bias_days']:+.1f}" in printed
+
+
+def test_the_spread_skill_ratio_and_rmse_of_each_year_and_their_interval():
+    """The ratio-of-sums scores' year figures are the scores of each year's starts alone, and
+    with two years the interval runs between them (spread/skill through its square root)."""
+    from sowcast.verify.deterministic import rmse
+    from sowcast.verify.ensemble import spread_skill_ratio
+    from sowcast.verify.reforecasts import _add_mean_score
+    from sowcast.verify.scorecard import Scorecard
+
+    rng = np.random.default_rng(5)
+    starts = pd.to_datetime(["2009-05-01", "2009-05-15", "2010-05-01", "2010-05-15"])
+    coords = {"start": starts, "member": np.arange(3), "period": ["week1", "weeks3-4"], "lat": [0.0, 30.0, 60.0],
+              "lon": np.arange(4.0)}
+    f = xr.DataArray(rng.normal(size=(4, 3, 2, 3, 4)), dims=tuple(coords), coords=coords)
+    f = f * xr.DataArray([0.5, 0.5, 2.0, 2.0], dims="start", coords={"start": starts})   # 2010 spread wider
+    o = xr.DataArray(rng.normal(size=(4, 2, 3, 4)), dims=("start", "period", "lat", "lon"),
+                     coords={k: v for k, v in coords.items() if k != "member"})
+    error = f.mean("member") - o
+    card = Scorecard()
+    _add_mean_score(card, "spread_skill", "x", spread_skill_ratio(f, o, SPATIAL),
+                    year_sums(f.var("member", ddof=1), error ** 2, SPATIAL), lambda r: np.sqrt(4 / 3 * r),
+                    perfect=1.0)
+    _add_mean_score(card, "rmse", "x", rmse(f.mean("member"), o, SPATIAL), year_sums(error ** 2, None, SPATIAL),
+                    np.sqrt)
+    frame, years = card.to_frame(), card.by_year_frame()
+    for metric, score in (("spread_skill", lambda y: spread_skill_ratio(f.sel(start=y), o.sel(start=y), SPATIAL)),
+                          ("rmse", lambda y: rmse(f.sel(start=y).mean("member"), o.sel(start=y), SPATIAL))):
+        for year in ("2009", "2010"):
+            own = years[(years.metric == metric) & (years.year == int(year))].set_index("period")["value"]
+            np.testing.assert_allclose(own[["week1", "weeks3-4"]].values, score(year).values, rtol=1e-10)
+        rows = frame[frame.metric == metric].set_index("period")
+        both = years[years.metric == metric].groupby("period")["value"]
+        np.testing.assert_allclose(rows["low"].values, both.min()[rows.index].values, rtol=1e-10)
+        np.testing.assert_allclose(rows["high"].values, both.max()[rows.index].values, rtol=1e-10)
+    spread = frame[frame.metric == "spread_skill"]
+    assert (spread.high > spread.low * 1.5).all()      # the two years' spreads differ fourfold

@@ -12,6 +12,8 @@ variable and period, over every start and grid point (latitude-weighted):
 * ``acc`` of the ensemble-mean anomaly (against the model climatology) with the observed
   anomaly (against the observed climatology), WeatherBench 2;
 * ``crps`` (fair, Ferro 2014) and the ``spread_skill`` ratio (WeatherBench 2);
+* the 90 % interval over the years (:mod:`sowcast.verify.resampling`) of every one of these
+  but ``acc`` (a correlation is no ratio of two sums), and of the skill scores below;
 * terciles: forecast probabilities are member fractions against the **model** climatology's
   bounds at that lead, the observed category against the **observed** climatology's
   terciles (S2S practice: each against its own climate, which removes the mean bias; with
@@ -85,8 +87,9 @@ from sowcast.verify.deterministic import acc, bias, rmse
 from sowcast.verify.ensemble import crps_ensemble, spread_skill_ratio
 from sowcast.verify.onset_dates import mean_onset_day, median_onset_day
 from sowcast.verify.onset_scores import onset_errors
-from sowcast.verify.resampling import year_sums
+from sowcast.verify.resampling import YearSums, year_sums
 from sowcast.verify.scorecard import Scorecard, skill_from
+from sowcast.verify.weights import weighted_mean
 
 if TYPE_CHECKING:
     from sowcast.calibrate.onset_ocean import OceanPredictor
@@ -176,6 +179,17 @@ def _score_categories(card: Scorecard, name: str, prob: xr.DataArray, obs: xr.Da
     return reliability_table(prob.sel(category="above"), obs.sel(category="above"), bins=bins, dims=SPATIAL)
 
 
+def _add_mean_score(card: Scorecard, metric: str, name: str, value: xr.DataArray, sums: YearSums,
+                    transform=None, **keywords) -> None:
+    """A score that is ``transform(N / D)`` of area-weighted sums (a mean, an RMSE, the
+    spread/skill ratio) with its 90 % interval over the years and each year's own figure
+    (:mod:`sowcast.verify.resampling`; a monotone ``transform`` keeps the percentiles)."""
+    transform = transform or (lambda x: x)
+    low, high = sums.interval()
+    card.add_scores(metric, name, value, interval=(transform(low), transform(high)), **keywords)
+    card.add_by_year(metric, name, transform(sums.per_year()))
+
+
 def issued_points(clim: xr.Dataset, forecast: xr.DataArray, name: str, dry_mm_per_day: float) -> xr.DataArray | None:
     """True where the products issue terciles of ``name``: outside the climatological dry
     season for accumulated rain (:func:`sowcast.products.dry_season.dry_season_mask`); None
@@ -197,14 +211,23 @@ def score_periods(card: Scorecard, forecast: xr.Dataset, truth: xr.Dataset, clim
         o = truth[name].transpose(*[d for d in f.dims if d != "member"])
         mean = f.mean("member")
         o_clim = clim[f"observed_{name}_mean"].transpose(*o.dims)
-        card.add_scores("rmse", name, rmse(mean, o, SPATIAL), rmse(o_clim, o, SPATIAL))
-        card.add_scores("rmse_vs_persistence", name, rmse(mean, o, SPATIAL),
-                        rmse(persistence[name].transpose(*o.dims), o, SPATIAL))
+        error = mean - o
+        squared = year_sums(error ** 2, None, SPATIAL)
+        _add_mean_score(card, "rmse", name, rmse(mean, o, SPATIAL), squared, np.sqrt,
+                        reference=rmse(o_clim, o, SPATIAL))
+        _add_mean_score(card, "rmse_vs_persistence", name, rmse(mean, o, SPATIAL), squared, np.sqrt,
+                        reference=rmse(persistence[name].transpose(*o.dims), o, SPATIAL))
         # the drift of the weekly means, beside their variability (the climatology's RMSE)
-        card.add_scores("bias", name, bias(mean, o, SPATIAL), rmse(o_clim, o, SPATIAL), skill=False)
+        _add_mean_score(card, "bias", name, bias(mean, o, SPATIAL), year_sums(error, None, SPATIAL),
+                        reference=rmse(o_clim, o, SPATIAL), skill=False)
         card.add_scores("acc", name, acc(mean - clim[f"{name}_mean"], o - o_clim, 0.0, SPATIAL), perfect=1.0)
-        card.add_scores("crps", name, crps_ensemble(f, o, dims=SPATIAL))
-        card.add_scores("spread_skill", name, spread_skill_ratio(f, o, SPATIAL), perfect=1.0)
+        crps = crps_ensemble(f, o)                                      # per point
+        _add_mean_score(card, "crps", name, weighted_mean(crps, SPATIAL), year_sums(crps, None, SPATIAL))
+        m = f.sizes["member"]
+        valid = np.isfinite(f).all("member") & np.isfinite(o)
+        spread = year_sums(f.var("member", ddof=1).where(valid), (error ** 2).where(valid), SPATIAL)
+        _add_mean_score(card, "spread_skill", name, spread_skill_ratio(f, o, SPATIAL), spread,
+                        lambda ratio: np.sqrt((m + 1) / m * ratio), perfect=1.0)
 
         lower, upper = model_category_bounds(clim, name)
         prob = tercile_probabilities(f, lower, upper)

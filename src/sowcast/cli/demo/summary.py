@@ -57,8 +57,10 @@ def validation_ratios(run_dir: str | Path) -> dict[str, Any] | None:
     return {"step": step, "leads": leads, "rain_bias": rain_bias}
 
 
-def weekly_rain_scores(folder: str | Path, metric: str, variable: str = "total_precipitation") -> dict[str, float]:
-    """{period: value} of one metric of weekly rain (or ``variable``) in the scorecard's scores.csv."""
+def weekly_rain_scores(folder: str | Path, metric: str, variable: str = "total_precipitation",
+                       column: str = "value") -> dict[str, float]:
+    """{period: value} of one metric of weekly rain (or ``variable``) in the scorecard's
+    scores.csv (or of another ``column``: ``low``, ``high``, the 90 % interval's ends)."""
     import csv
 
     try:
@@ -66,8 +68,8 @@ def weekly_rain_scores(folder: str | Path, metric: str, variable: str = "total_p
             rows = list(csv.DictReader(f))
     except OSError:
         return {}
-    return {r["period"]: float(r["value"]) for r in rows
-            if r["metric"] == metric and r["variable"] == variable and r["value"] not in ("", "nan")}
+    return {r["period"]: float(r[column]) for r in rows
+            if r["metric"] == metric and r["variable"] == variable and r.get(column) not in (None, "", "nan")}
 
 
 def scorecard(folder: str | Path) -> ScorecardSummary | None:
@@ -145,6 +147,12 @@ def summary_lines(records: list[tuple[str, str, float]], d: DictConfig, plan: An
         if spread:
             cells = "  ".join(f"{p} {spread.get(p, float('nan')):.2f}" for p in PERIODS)
             lines.append(f"  {'spread / error of weekly rain':<40} {cells}   (1: the spread matches the error)")
+            low = weekly_rain_scores(d.verify.output, "spread_skill", column="low")
+            high = weekly_rain_scores(d.verify.output, "spread_skill", column="high")
+            if low and high:
+                cells = "  ".join(f"{p} {_interval([low.get(p, math.nan), high.get(p, math.nan)], sign='')}"
+                                  for p in PERIODS)
+                lines.append(f"  {'  90 % interval, years resampled':<40} {cells}")
         if card.weekly_rain_calibrated:
             cells = "  ".join(f"{p} {card.weekly_rain_calibrated.get(f'rpss {p}', float('nan')):+.2f}"
                               for p in PERIODS)
