@@ -114,7 +114,7 @@ def main() -> None:
     onset = scores[scores.period == "onset"].set_index("metric")
     print(f"\nonset ({summary['rules']}, {int(onset.loc['onset_mae_days', 'n'])} cases: grid point x start "
           f"before the observed onset)")
-    for metric in ("onset_mae_days", "onset_bias_days", "onset_hit_rate_7d"):
+    for metric in ("onset_mae_days", "onset_bias_days", "onset_mean_bias_days", "onset_hit_rate_7d"):
         for name in (metric, f"{metric}_calibrated"):
             if name in onset.index:
                 print(f"  {name:<31} forecast {onset.loc[name, 'value']:7.2f} {_interval(onset.loc[name])}  "
