@@ -52,6 +52,8 @@ def test_two_shards_merged_equal_one_run(chain, tmp_path, sowcast_cli):
     one = tmp_path / "one"
     r = sowcast_cli("hindcast", *common, f"hindcast.output={one}", "hindcast.threads=1", "progress=false")
     assert r.returncode == 0, r.stderr
+    # the model's drift on the hindcast years, by period, from the climatology it just built
+    assert "drift, model minus observed, total_precipitation (mm, area mean over 2000-2001): week1 " in r.stdout
 
     merged = tmp_path / "merged"
     args = [*common, f"hindcast.output={merged}"]
