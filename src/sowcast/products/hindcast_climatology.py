@@ -20,6 +20,7 @@ from sowcast.forecast.hindcast_options import HindcastOptions
 class HindcastClimatology:
     path: Path                  # <hindcast.output>/climatology.nc
     bundle_note: str | None     # what became of the bundle (added, or why not); None: not offered
+    drift: list[str]            # the model's drift on the hindcast years, lines to print (products.model_drift)
 
 
 def build_hindcast_climatology(options: HindcastOptions) -> HindcastClimatology:
@@ -29,6 +30,7 @@ def build_hindcast_climatology(options: HindcastOptions) -> HindcastClimatology:
     from sowcast.data.store import open_store
     from sowcast.products.climatology import build_climatology, write_climatology
     from sowcast.products.daily import store_daily
+    from sowcast.products.model_drift import drift_lines
     from sowcast.products.periods import observed_periods
 
     periods = open_hindcast(options.output, "periods")
@@ -42,4 +44,6 @@ def build_hindcast_climatology(options: HindcastOptions) -> HindcastClimatology:
     note = None
     if options.climatology.add_to_bundle:
         note = offer_file_to_bundle(options.bundle, path, "climatology", "products.climatology")
-    return HindcastClimatology(path, note)
+    years = str(clim.attrs.get("years", "")).split()
+    drift = drift_lines(clim, f" over {years[0]}-{years[-1]}" if years else "")
+    return HindcastClimatology(path, note, drift)

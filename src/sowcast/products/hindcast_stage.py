@@ -38,20 +38,8 @@ class HindcastStageResult:
                      f"({h.computed} computed now in {h.seconds:.1f} s{speed})"]
         if self.climatology is not None:
             lines.append(f"model climatology: {self.climatology.path}")
-            lines += self.climatology_drift()
+            lines += self.climatology.drift
         return lines
-
-    def climatology_drift(self) -> list[str]:
-        """The model's drift on the hindcast years, by lead period
-        (:mod:`sowcast.products.model_drift`): a training that drifts shows here."""
-        import xarray as xr
-
-        from sowcast.products.model_drift import drift_lines
-
-        with xr.open_dataset(self.climatology.path) as clim:
-            years = str(clim.attrs.get("years", "")).split()
-            span = f" over {years[0]}-{years[-1]}" if years else ""
-            return drift_lines(clim.load(), span)
 
     def notes(self) -> list[str]:
         """What it logs after: what to run when every shard is done; what became of the bundle."""

@@ -212,7 +212,8 @@ def score_periods(card: Scorecard, forecast: xr.Dataset, truth: xr.Dataset, clim
         mean = f.mean("member")
         o_clim = clim[f"observed_{name}_mean"].transpose(*o.dims)
         error = mean - o
-        squared = year_sums(error ** 2, None, SPATIAL)
+        error2 = error ** 2
+        squared = year_sums(error2, None, SPATIAL)
         _add_mean_score(card, "rmse", name, rmse(mean, o, SPATIAL), squared, np.sqrt,
                         reference=rmse(o_clim, o, SPATIAL))
         _add_mean_score(card, "rmse_vs_persistence", name, rmse(mean, o, SPATIAL), squared, np.sqrt,
@@ -225,7 +226,7 @@ def score_periods(card: Scorecard, forecast: xr.Dataset, truth: xr.Dataset, clim
         _add_mean_score(card, "crps", name, weighted_mean(crps, SPATIAL), year_sums(crps, None, SPATIAL))
         m = f.sizes["member"]
         valid = np.isfinite(f).all("member") & np.isfinite(o)
-        spread = year_sums(f.var("member", ddof=1).where(valid), (error ** 2).where(valid), SPATIAL)
+        spread = year_sums(f.var("member", ddof=1).where(valid), error2.where(valid), SPATIAL)
         _add_mean_score(card, "spread_skill", name, spread_skill_ratio(f, o, SPATIAL), spread,
                         lambda ratio: np.sqrt((m + 1) / m * ratio), perfect=1.0)
 
