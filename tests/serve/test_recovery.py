@@ -115,8 +115,20 @@ def test_kill9_during_forecast_and_products_then_resume(chain, tmp_path):
 
 
 def stopped(pid: int) -> bool:
-    """Whether process ``pid`` is stopped (SIGSTOP delivered)."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    """Whether every thread of process ``pid`` is stopped (SIGSTOP delivered to each).
+
+    The main thread's state alone is not enough: a thread still in a system call (a state
+    write at every step) stops only when the call returns, and while one thread runs, a
+    SIGTERM (the parent-death signal of a kill -9 of the service) is fatal at once rather
+    than pending (kernel ``complete_signal``: a stopped thread never "wants" a signal, a
+    running one does). CI lost the forecast to that race."""
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        except OSError:             # a thread that ended meanwhile
+            continue
+    return bool(states) and all(state == "T" for state in states)
 
 
 def start_and_hold_forecast(root: Path, log: Path, chain):
