@@ -421,3 +421,76 @@ def test_the_method_gives_the_skills_interval_over_the_years_and_warns_where_it_
     narrow = replace(skill, **({"rpss_calibrated_interval": {"week1": (0.05, 0.19), "week2": (0.01, 0.09)}}
                                if calibrated else {"rpss_interval": {"week1": (0.05, 0.19), "week2": (0.01, 0.09)}}))
     assert "range reaches zero" not in " ".join(method_text(Translator.load("en"), products, narrow, ["week1", "week2"]))
+
+
+def _onset_card(folder: Path, calibrated: bool, bias=(-3.6, -7.1, -0.7), skill=(0.05, 0.02, 0.08)) -> Path:
+    """A scorecard with the onset rows 'sowcast verify' writes: raw (worse than the usual
+    date, no clear bias), and ``calibrated`` ones with ``bias`` and ``skill`` (value, low, high)."""
+    card = Scorecard()
+    card.add("onset_mae_days", "total_precipitation", "onset", 13.8, 13.0, n=2542)
+    card.add("onset_bias_days", "total_precipitation", "onset", -1.2, -5.5, n=2542, interval=(-4.0, 1.5))
+    card.add("onset_mae_skill", "total_precipitation", "onset", -0.06, n=2542, skill=math.nan, interval=(-0.12, -0.01))
+    if calibrated:
+        card.add("onset_mae_days_calibrated", "total_precipitation", "onset", 12.3, 13.0, n=2542)
+        card.add("onset_bias_days_calibrated", "total_precipitation", "onset", bias[0], -5.5, n=2542,
+                 interval=bias[1:])
+        card.add("onset_mae_skill_calibrated", "total_precipitation", "onset", skill[0], n=2542, skill=math.nan,
+                 interval=skill[1:])
+    folder.mkdir(parents=True)
+    card.to_csv(folder / "scores.csv")
+    return folder
+
+
+def _method(made, skill) -> tuple[str, str]:
+    from sowcast.bulletin.document import method_text
+    from sowcast.bulletin.products_folder import read_products
+
+    products = read_products(made["products"])
+    return tuple(" ".join(method_text(Translator.load(lang), products, skill, ["week1"])) for lang in ("en", "fr"))
+
+
+def test_the_method_says_how_early_the_issued_onset_dates_came_and_whether_they_beat_the_usual_date(made, tmp_path):
+    """The issued (calibrated) onset's bias, with its interval and the usual date's, where the
+    interval excludes 0; no caution while its MAE's skill interval stays above 0."""
+    from sowcast.bulletin.skill import read_scorecard
+
+    skill = read_scorecard(_onset_card(tmp_path / "cal", calibrated=True), ["week1"])
+    onset = skill.onset_issued
+    assert onset.calibrated and (onset.bias, onset.bias_low, onset.bias_high) == (-3.6, -7.1, -0.7)
+    assert onset.bias_reference == -5.5 and (onset.mae_skill, onset.mae_skill_low) == (0.05, 0.02)
+    en, fr = _method(made, skill)
+    assert ("came on average 3.6 days before the rains started (90 % range over the years: 0.7 to 7.1 days "
+            "early). The usual (climatological) date came 5.5 days early in the same years.") in en
+    assert "en moyenne 3,6 jours avant le début réel" in fr and "de 0,7 à 7,1 jours d'avance" in fr
+    assert "the onset forecast was no better" not in en and "the onset forecast may be no better" not in en
+    assert "pas fait mieux" not in fr and "pourrait ne pas faire mieux" not in fr
+
+
+@pytest.mark.parametrize("case, bias_text, caution", [
+    # raw only: its bias interval reaches 0 (no bias sentence), its MAE worse than the usual date's
+    ("raw", None, "In those years the onset forecast was no better than the usual date."),
+    # calibrated, late and clear; the MAE's skill above 0 but its interval reaching it
+    ("late", "came on average 2.5 days after the rains started (90 % range over the years: 0.5 to 4.0 days late)",
+     "With so few years, the onset forecast may be no better than the usual date."),
+])
+def test_the_onset_caution_follows_the_issued_onsets_skill(made, tmp_path, case, bias_text, caution):
+    from sowcast.bulletin.skill import read_scorecard
+
+    folder = _onset_card(tmp_path / case, calibrated=case != "raw", bias=(2.5, 0.5, 4.0), skill=(0.03, -0.01, 0.07))
+    skill = read_scorecard(folder, ["week1"])
+    assert skill.onset_issued.calibrated == (case != "raw")
+    en, fr = _method(made, skill)
+    assert caution in en
+    assert ("days before the rains started" not in en) and (bias_text is None) == ("days after the rains" not in en)
+    if bias_text:
+        assert bias_text in en and "jours de retard" in fr
+    assert ("n'a pas fait mieux" in fr) == (case == "raw")
+
+
+def test_a_scorecard_without_onset_rows_adds_no_onset_sentence(made):
+    from sowcast.bulletin.skill import read_scorecard
+
+    skill = read_scorecard(made["root"] / "scorecard", ["week1"])
+    assert skill.onset_issued is None
+    en, _fr = _method(made, skill)
+    assert "rains started" not in en and "the onset forecast" not in en

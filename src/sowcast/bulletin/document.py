@@ -15,7 +15,7 @@ from sowcast.bulletin import charts, maps
 from sowcast.bulletin.ensemble_uncertainty import decision_threshold, wilson_interval
 from sowcast.bulletin.options import BulletinOptions
 from sowcast.bulletin.products_folder import CATEGORIES, DrySpellRule, Products
-from sowcast.bulletin.skill import Skill
+from sowcast.bulletin.skill import OnsetScores, Skill
 from sowcast.bulletin.translator import Translator
 from sowcast.data.ocean_anchor import ATL3_BOX
 from sowcast.errors import SowcastError
@@ -194,6 +194,11 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
             for p, (lo, hi) in issued.items())
         paragraphs.append(t("method.skill_interval", years=len(skill.years) or t("common.not_available"),
                             ranges=ranges))
+    # right after the range it names
+    if any(v <= 0 for v in skill.rpss.values()):
+        paragraphs.append(t("method.skill_caution"))
+    elif any(lo <= 0 for lo, _ in issued.values()):
+        paragraphs.append(t("method.skill_interval_caution"))
     if (skill.rpss or skill.rpss_calibrated) and skill.members and members and skill.members != members:
         # the scores are of another ensemble size than this forecast's (calibrated for its own size)
         paragraphs.append(t("method.skill_members", reforecast=skill.members, members=members))
@@ -202,11 +207,31 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
                             reference=t.decimal(skill.onset_reference, 1), n=skill.onset_cases))
     if math.isfinite(skill.onset_mae_calibrated):
         paragraphs.append(t("method.skill_onset_calibrated", mae=t.decimal(skill.onset_mae_calibrated, 1)))
-    if any(v <= 0 for v in skill.rpss.values()):
-        paragraphs.append(t("method.skill_caution"))
-    elif any(lo <= 0 for lo, _ in issued.values()):
-        paragraphs.append(t("method.skill_interval_caution"))
-    return paragraphs
+    return paragraphs + onset_honesty(t, skill.onset_issued)
+
+
+def onset_honesty(t: Translator, onset: OnsetScores | None) -> list[str]:
+    """What the reforecasts say about the onset dates as issued: a bias whose 90 % interval
+    over the years excludes 0 (with the usual date's in the same years: late years make every
+    date early), and a caution when the MAE was no better than the usual date's, or its
+    interval reaches 0."""
+    if onset is None:
+        return []
+    out = []
+    if onset.bias_is_clear:
+        way = "early" if onset.bias < 0 else "late"
+        sizes = sorted((abs(onset.bias_low), abs(onset.bias_high)))
+        text = t(f"method.skill_onset_{way}", days=t.decimal(abs(onset.bias), 1),
+                 low=t.decimal(sizes[0], 1), high=t.decimal(sizes[1], 1))
+        if math.isfinite(onset.bias_reference):
+            ref_way = "early" if onset.bias_reference < 0 else "late"
+            text += " " + t(f"method.skill_onset_usual_{ref_way}", days=t.decimal(abs(onset.bias_reference), 1))
+        out.append(text)
+    if math.isfinite(onset.mae_skill) and onset.mae_skill <= 0:
+        out.append(t("method.skill_onset_caution"))
+    elif math.isfinite(onset.mae_skill_low) and onset.mae_skill_low <= 0:
+        out.append(t("method.skill_onset_interval_caution"))
+    return out
 
 
 def provenance(t: Translator, products: Products) -> list[tuple[str, str]]:

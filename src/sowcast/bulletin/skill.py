@@ -8,6 +8,10 @@ season; reference the categories' climatological frequencies) for the bulletin's
 with its 90 % interval over the years where the scorecard has one (``low``,
 ``high``),
 and the mean absolute error of the onset date beside the climatological date (``onset_mae_days``).
+For the onset as issued (calibrated where the scorecard has calibrated rows, else raw) also its
+bias (``onset_bias_days``: the forecast's median date minus the observed one, the date the
+bulletin's planting week follows) and the MAE's skill against the usual date
+(``onset_mae_skill``), each with its 90 % interval over the years where there is one.
 A scorecard whose summary says its years are not held out (the model trained on them, its
 checkpoint was chosen on them or the calibration was fitted on them:
 :mod:`sowcast.verify.held_out`) is refused: its scores are a fit, not skill."""
@@ -42,6 +46,54 @@ class Skill:
     onset_reference: float = math.nan
     onset_cases: int = 0
     members: int | None = None   # the reforecasts' ensemble size (summary.json)
+    # the onset as issued: calibrated where the scorecard has it, else raw (module doc)
+    onset_issued: OnsetScores | None = None
+
+
+@dataclass(frozen=True)
+class OnsetScores:
+    """The onset's bias (days; below 0: the forecast date came before the observed one) and
+    its MAE's skill against the usual date (1 - MAE / MAE_usual), each with its 90 % interval
+    over the years (NaN where the scorecard has none); ``bias_reference`` is the usual date's bias."""
+    calibrated: bool
+    bias: float = math.nan
+    bias_low: float = math.nan
+    bias_high: float = math.nan
+    bias_reference: float = math.nan
+    mae_skill: float = math.nan
+    mae_skill_low: float = math.nan
+    mae_skill_high: float = math.nan
+
+    @property
+    def bias_is_clear(self) -> bool:
+        """Whether the bias's interval is known and excludes 0."""
+        return math.isfinite(self.bias_low) and math.isfinite(self.bias_high) and (
+            self.bias_high < 0 or self.bias_low > 0)
+
+
+def _row(frame: pd.DataFrame, metric: str) -> dict[str, float] | None:
+    """The first row of ``metric`` as numbers (value, reference, skill, low, high; NaN where
+    empty or absent), or None when the scorecard has no such row."""
+    rows = frame[frame.metric == metric]
+    if not len(rows):
+        return None
+    row = rows.iloc[0]
+    return {c: float(row[c]) if c in row and not pd.isna(row[c]) else math.nan
+            for c in ("value", "reference", "skill", *INTERVAL)}
+
+
+def _onset_scores(frame: pd.DataFrame) -> OnsetScores | None:
+    """The issued onset's :class:`OnsetScores` (module doc), or None without an onset bias row."""
+    for suffix, calibrated in (("_calibrated", True), ("", False)):
+        bias = _row(frame, f"onset_bias_days{suffix}")
+        if bias is None or not math.isfinite(bias["value"]):
+            continue
+        mae_skill = _row(frame, f"onset_mae_skill{suffix}") or {}
+        low, high = INTERVAL
+        return OnsetScores(calibrated, bias["value"], bias[low], bias[high], bias["reference"],
+                           mae_skill.get("value", math.nan), mae_skill.get(low, math.nan),
+                           mae_skill.get(high, math.nan))
+    return None
 
 
 def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
@@ -77,6 +129,7 @@ def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
         skill.onset_reference = float(onset["reference"].iloc[0])
         n = onset["n"].iloc[0]
         skill.onset_cases = 0 if pd.isna(n) else int(n)
+    skill.onset_issued = _onset_scores(frame)
     if (folder / SUMMARY_FILE).is_file():
         summary = read_summary(folder)
         if summary.held_out is False:   # a fit is not skill: the bulletin would tell readers otherwise
