@@ -12,6 +12,10 @@ busy machine:
   counted) against the machine's measured dense GEMM FLOP/s with the same threads (best of
   numpy and torch on a 2048^3 float32 matmul; every BLAS pool limited with threadpoolctl,
   torch with ``torch.set_num_threads``), as a percentage;
+* for 2 threads and more, the way the forecast uses them (``forecast.parallel: members``):
+  ``k`` calls at once, each with one intra-op thread, from one shared session; milliseconds
+  per member-step and the share of the ``k``-thread GEMM rate (the rows above give one call
+  with ``k`` intra-op threads, which the forecast runs only with ``parallel: intra_op``);
 * a real ``sowcast forecast`` run (46 days, 16 members by default, ``--threads``) in a
   subprocess: wall and CPU seconds, member-days per CPU-second and the peak resident memory.
 
@@ -21,9 +25,16 @@ cost), export the bundle. Or give ``--checkpoint`` (and ``--store``) of a traine
 ``--quick`` forecasts 8 members x 20 days with 3 timing repeats; ``--json PATH`` also
 writes the headline figures for ``benchmarks/run_all.py``.
 
+The forecast run uses this interpreter unless ``--python`` names another: give an edge
+install's to time what the box runs (``python3 -m venv /tmp/edge && /tmp/edge/bin/pip install
+-c constraints.txt '.[edge]'``). In a development install xarray imports dask.array and scipy
+on its first array, a fixed cost of about a second per command that the box, without dask,
+does not pay; the line above the run's figures says which kind of install ran it.
+
     .venv/bin/python benchmarks/edge_forecast.py                                   # demo grid, small model
     .venv/bin/python benchmarks/edge_forecast.py --quick --json /tmp/edge.json
     .venv/bin/python benchmarks/edge_forecast.py --grid global1.5 --mesh-level 5   # a larger one
+    .venv/bin/python benchmarks/edge_forecast.py --python /tmp/edge/bin/python      # the run in an edge install
     .venv/bin/python benchmarks/edge_forecast.py --checkpoint data/demo/checkpoints/small/checkpoints/step_00000300 \\
         --store data/demo/demo.zarr
 """
@@ -100,6 +111,15 @@ def gemm_flops(threads: int, n: int = 2048) -> tuple[float, str, float]:
     return best, who, best_cpu
 
 
+def install_kind(python: str) -> str:
+    """``edge install`` when ``python`` has neither torch nor dask (what the box runs), else
+    ``development install``: there xarray imports dask.array (and scipy) on its first array,
+    about a second the box does not pay (2026-12-07)."""
+    probe = "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ('torch', 'dask')))"
+    r = subprocess.run([python, "-c", probe], capture_output=True, check=False)
+    return "edge install" if r.returncode == 0 else "development install: torch or dask present"
+
+
 def _vm_hwm_kib(pid: int) -> int:
     """Peak resident memory of a running process (Linux /proc), in KiB; 0 once it is gone."""
     try:
@@ -134,6 +154,27 @@ def best_ms_in_turn(fns, repeats: int) -> list[tuple[float, float]]:
     return [(1000.0 * b, 1000.0 * c) for b, c in zip(best, best_cpu)]
 
 
+def side_by_side_rows(session, batches: dict, args) -> list[tuple[int, int, float]]:
+    """``(k, batch, best ms)`` of ``k`` calls at once on one 1-thread session from ``k`` Python
+    threads, for each thread count ``k`` >= 2 of ``--thread-counts``: how the forecast uses ``k``
+    cores (:mod:`sowcast.forecast.member_threads`), where the rows above time one call with
+    ``k`` intra-op threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sowcast.export import parity as P
+
+    rows = []
+    for k in sorted({t for t in args.thread_counts if t >= 2}):
+        with ThreadPoolExecutor(k) as pool:
+            for batch_size, batch in batches.items():
+                def at_once(b=batch):
+                    for f in [pool.submit(P.run_ort, session, b) for _ in range(k)]:
+                        f.result()
+                ((ms, _cpu),) = best_ms_in_turn([at_once], args.repeats)
+                rows.append((k, batch_size, ms))
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", choices=sorted(GRIDS), default="demo")
@@ -149,6 +190,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--forecast-option", action="append", default=[], metavar="KEY=VALUE",
                    help="an override of the forecast run, e.g. forecast.batch=1 (repeatable)")
+    p.add_argument("--python", default=sys.executable,
+                   help="the interpreter of the forecast run: an edge install's (module doc) to time what the "
+                        "box runs; default this one")
     p.add_argument("--workdir", default=None, help="keep intermediate files here (default: a temp folder)")
     p.add_argument("--quick", action="store_true",
                    help="smaller defaults: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))
@@ -211,12 +255,13 @@ def main() -> None:
                 [lambda b=batch: P.run_torch(torch_model, b), lambda b=batch: P.run_ort(session, b)], args.repeats)
             rows.append((threads, batch_size, torch_ms, ort_ms, flops[batch_size], torch_cpu, ort_cpu))
         peaks[threads] = gemm_flops(threads)
+    side_rows = side_by_side_rows(make_session(bundle.model_path("fp32"), threads=1), batches, args)
 
     # -- a real forecast: 46 days x 16 members by default ----------------------------------
     out = work / "forecast.zarr"
     cpu_before = _children_cpu()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "sowcast", "forecast", f"forecast.bundle={bundle_dir}",
+    proc = subprocess.Popen([args.python, "-m", "sowcast", "forecast", f"forecast.bundle={bundle_dir}",
                              f"forecast.init={store}", f"forecast.lead={args.lead}", f"forecast.members={args.members}",
                              f"forecast.threads={args.threads}", f"forecast.output={out}", "overwrite=true",
                              "progress=false", *args.forecast_option], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -248,7 +293,18 @@ def main() -> None:
     print("GEMM: best of numpy and torch, 2048^3 float32, BLAS pools and torch limited to the threads: "
           + ", ".join(f"{t} thread{'s' if t > 1 else ''} {p / 1e9:.1f} GFLOP/s ({who}; {c / 1e9:.1f} per CPU second)"
                       for t, (p, who, c) in peaks.items()))
-    print(f"\nforecast {args.members} members x {days:g} days ({args.threads} threads"
+    if side_rows:
+        print("\nmembers side by side, as the forecast runs them with 2+ threads (forecast.parallel=members): "
+              "k calls at once from one session, 1 intra-op thread each")
+        print(f"{'threads':>7} {'batch':>5} {'ms per k calls':>14} {'ms per member-step':>18} {'ORT GFLOP/s':>11} "
+              f"{'GEMM GFLOP/s':>12} {'% of GEMM':>9}")
+        for k, batch_size, ms in side_rows:
+            achieved = k * flops[batch_size] / (ms / 1000.0)
+            peak = peaks[k][0] if k in peaks else gemm_flops(k)[0]
+            print(f"{k:>7} {batch_size:>5} {ms:>14.1f} {ms / (k * batch_size):>18.2f} {achieved / 1e9:>11.2f} "
+                  f"{peak / 1e9:>12.1f} {100 * achieved / peak:>8.1f}%")
+    print(f"\nforecast run by {args.python} ({install_kind(args.python)})")
+    print(f"forecast {args.members} members x {days:g} days ({args.threads} threads"
           + "".join(f", {o}" for o in args.forecast_option) + f"): wall {wall:.1f} s, "
           f"CPU {cpu:.1f} s, {args.members * days / cpu:.1f} member-days per CPU-second, "
           f"peak RSS {hwm_kib / 1024:.0f} MiB")
@@ -257,7 +313,9 @@ def main() -> None:
                                   "ort_cpu_ms"), r)) for r in rows],
                "gemm_peak_flops": {str(t): p for t, (p, _who, _cpu) in peaks.items()},
                "forecast_wall_s": wall, "forecast_cpu_s": cpu, "member_days_per_cpu_s": args.members * days / cpu,
-               "peak_rss_mib": hwm_kib / 1024, "members": args.members, "lead_days": days, "threads": args.threads}
+               "peak_rss_mib": hwm_kib / 1024, "members": args.members, "lead_days": days, "threads": args.threads,
+               "python": args.python, "install": install_kind(args.python),
+               "side_by_side": [{"threads": k, "batch": b, "ms_per_k_calls": ms} for k, b, ms in side_rows]}
     print(json.dumps(summary))
     if args.json:
         figures = []
