@@ -110,6 +110,8 @@ bulletin:
   agency:
     name: National Meteorological Agency
     signature: NMA       # ends each SMS; keep it short
+  scorecard: null        # the 'sowcast verify' folder of held-out years that came with the bundle: the
+                         # bulletin then states the skill; without it, it says none was assessed
 YAML
     say "wrote $ETC/conf/site/agency.yaml: edit it for this agency"
 fi
