@@ -300,10 +300,11 @@ def main() -> None:
               f"{'GEMM GFLOP/s':>12} {'% of GEMM':>9}")
         for k, batch_size, ms in side_rows:
             achieved = k * flops[batch_size] / (ms / 1000.0)
-            peak = peaks[k][0] if k in peaks else gemm_flops(k)[0]
+            peak = peaks[k][0]   # k is one of --thread-counts: measured above
             print(f"{k:>7} {batch_size:>5} {ms:>14.1f} {ms / (k * batch_size):>18.2f} {achieved / 1e9:>11.2f} "
                   f"{peak / 1e9:>12.1f} {100 * achieved / peak:>8.1f}%")
-    print(f"\nforecast run by {args.python} ({install_kind(args.python)})")
+    install = install_kind(args.python)
+    print(f"\nforecast run by {args.python} ({install})")
     print(f"forecast {args.members} members x {days:g} days ({args.threads} threads"
           + "".join(f", {o}" for o in args.forecast_option) + f"): wall {wall:.1f} s, "
           f"CPU {cpu:.1f} s, {args.members * days / cpu:.1f} member-days per CPU-second, "
@@ -314,7 +315,7 @@ def main() -> None:
                "gemm_peak_flops": {str(t): p for t, (p, _who, _cpu) in peaks.items()},
                "forecast_wall_s": wall, "forecast_cpu_s": cpu, "member_days_per_cpu_s": args.members * days / cpu,
                "peak_rss_mib": hwm_kib / 1024, "members": args.members, "lead_days": days, "threads": args.threads,
-               "python": args.python, "install": install_kind(args.python),
+               "python": args.python, "install": install,
                "side_by_side": [{"threads": k, "batch": b, "ms_per_k_calls": ms} for k, b, ms in side_rows]}
     print(json.dumps(summary))
     if args.json:
