@@ -110,8 +110,9 @@ bulletin:
   agency:
     name: National Meteorological Agency
     signature: NMA       # ends each SMS; keep it short
-  scorecard: null        # the 'sowcast verify' folder of held-out years that came with the bundle: the
-                         # bulletin then states the skill; without it, it says none was assessed
+  scorecard: null        # null: the bundle's own held-out scorecard, where it has one (verify.bundle);
+                         # else the 'sowcast verify' folder of held-out years that came with the bundle.
+                         # Without either, the bulletin says the skill was never assessed
 YAML
     say "wrote $ETC/conf/site/agency.yaml: edit it for this agency"
 fi

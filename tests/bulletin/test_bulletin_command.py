@@ -221,6 +221,26 @@ def test_method_states_the_scorecard_skill_and_provenance(made):
     assert "sivakumar1988" not in en and "sivakumar1988" not in fr
 
 
+def test_bulletin_json_carries_the_skill_the_method_states(made):
+    """bulletin.json ``skill`` (the dashboard's and /api/skill's): the scorecard's numbers as
+    issued (raw here: the scorecard has no calibrated rows), and the very paragraphs of the
+    method section in each language."""
+    from sowcast.bulletin.document import skill_text
+    from sowcast.bulletin.skill import read_scorecard
+
+    skill = json.loads((made["out"] / "bulletin.json").read_text())["skill"]
+    assert skill["assessed"] is True and skill["years"] == [2002, 2003] and skill["members"] == 4
+    assert skill["rain_terciles"]["calibrated"] is False
+    assert {p: v["value"] for p, v in skill["rain_terciles"]["rpss"].items()} == pytest.approx(RPSS)
+    assert skill["onset"]["mae_days"] == 6.5 and skill["onset"]["usual_mae_days"] == 9.25
+    card = read_scorecard(made["root"] / "scorecard", list(RPSS))
+    members = json.loads((made["products"] / "products.json").read_text())["members"]
+    for lang in ("en", "fr"):
+        assert skill["statement"][lang] == skill_text(Translator.load(lang), card, list(RPSS), members)
+    _, en = parse(made["out"] / "bulletin_en.html")
+    assert all(p in en for p in skill["statement"]["en"])
+
+
 def test_sms_are_one_gsm7_message_per_location_and_language(made):
     with open(made["out"] / "sms.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

@@ -471,6 +471,32 @@ def test_add_calibration_beside_the_climatology(bundle_dir, tmp_path):
         load_bundle(bundle_dir)
 
 
+def test_a_scorecard_and_its_summary_arrive_in_one_manifest(bundle_dir, tmp_path):
+    """add_files_to_bundle: both files or neither (a refused second file leaves the bundle as it
+    was), one of each per bundle, and a second writer of the same bundle is refused."""
+    from sowcast.bundle import add_files_to_bundle
+    from sowcast.output_lock import output_lock
+
+    scores, summary = tmp_path / "scores.csv", tmp_path / "summary.json"
+    scores.write_text("metric,variable,period,value\n")
+    summary.write_text("{}\n")
+    before = (bundle_dir / "manifest.json").read_bytes()
+    with pytest.raises(SowcastError, match="missing"):
+        add_files_to_bundle(bundle_dir, [(scores, "scorecard", None), (tmp_path / "absent.json", "scorecard_summary", None)])
+    with pytest.raises(SowcastError, match="added twice"):
+        add_files_to_bundle(bundle_dir, [(scores, "scorecard", None), (summary, "scorecard", "other.csv")])
+    assert (bundle_dir / "manifest.json").read_bytes() == before and not (bundle_dir / "scorecard.csv").exists()
+
+    b = add_files_to_bundle(bundle_dir, [(scores, "scorecard", None), (summary, "scorecard_summary", None)])
+    assert (b.scorecard_path, b.scorecard_summary_path) == (bundle_dir / "scorecard.csv", bundle_dir / "scorecard.json")
+    assert {n: e["role"] for n, e in b.manifest["files"].items() if n.startswith("scorecard")} == {
+        "scorecard.csv": "scorecard", "scorecard.json": "scorecard_summary"}
+    assert (bundle_dir / "scorecard.csv").read_text() == scores.read_text()
+    with output_lock(bundle_dir), pytest.raises(SowcastError, match="locked|pid"):
+        add_files_to_bundle(bundle_dir, [(summary, "scorecard_summary", None)])
+    assert sorted(p.name for p in bundle_dir.parent.iterdir()) == ["bundle", "scores.csv", "summary.json"]
+
+
 def test_add_file_refuses_manifest_updates_the_reader_would_refuse(bundle_dir, tmp_path):
     note = tmp_path / "note.nc"
     note.write_bytes(b"x")

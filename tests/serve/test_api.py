@@ -76,6 +76,12 @@ def token_server(chain, tmp_path_factory):
     assert srv.stop() == 0
 
 
+def test_skill_is_404_where_the_bulletin_states_none(server):
+    """This run's bulletin.json has no ``skill`` (an older bulletin): no statement is made up."""
+    status, _h, body = server.request("GET", "/api/skill")
+    assert status == 404 and "states the forecasts' skill" in json.loads(body)["error"]
+
+
 def test_healthz_and_security_headers(server):
     status, headers, body = server.request("GET", "/healthz")
     assert status == 200 and json.loads(body) == {"status": "ok"}

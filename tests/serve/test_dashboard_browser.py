@@ -21,7 +21,7 @@ The dashboard tests run the real chain (tests/chain_helpers.make_chain gives the
 the store and the locations), start ``sowcast serve`` as a subprocess on a free port of
 127.0.0.1, and drive the page as an operator would: the empty service says "no forecast
 published yet", the page's own "Run now" queues a chain job, the service runs and
-publishes it, the page's auto-refresh shows the products and the bulletin; a row opens
+publishes it, the page's auto-refresh shows the products, the skill statement and the bulletin; a row opens
 its detail panel; the language toggles. Screenshots go to pytest's tmp_path, and to
 ``$SOWCAST_SCREENSHOT_DIR`` when it is set.
 """
@@ -410,6 +410,13 @@ def test_dashboard_from_empty_service_to_published_bulletin(tmp_path, chain, bro
         assert [src for src, _ in images] == [m for m in bulletin["maps"] if m.endswith("_en.png")], images
         assert images and all(ok for _, ok in images), images
         assert "#" + job_id in text(browser, "#runs tbody")
+        # the chain's bundle came with no held-out scorecard: the page warns that every chance on
+        # it is unverified, in the bulletin's own words (/api/skill), and shows no score
+        skill = server.get_json("/api/skill")
+        assert skill["assessed"] is False
+        assert "Skill not assessed" in text(browser, "#skill .notice.bad")
+        assert skill["statement"]["en"][0] in text(browser, "#skill")
+        assert browser.evaluate("document.querySelectorAll('#skill-table').length") == 0
         # a small laptop screen (1280 px wide): nothing sticks out sideways
         assert browser.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
@@ -437,6 +444,7 @@ def test_dashboard_from_empty_service_to_published_bulletin(tmp_path, chain, bro
         assert text(browser, "#loc-title") == "Perspectives de semis par localité"
         # French typography (a no-break space before ':') and the chain's step names translated
         assert "Date d’émission\u00a0:" in text(browser, "#bulletin"), text(browser, "#bulletin")
+        assert "Compétence non évaluée" in text(browser, "#skill") and skill["statement"]["fr"][0] in text(browser, "#skill")
         french_steps = {"forecast": "prévision", "products": "produits", "bulletin": "bulletin",
                         "publish": "publication"}
         assert job["step"] in french_steps, job
@@ -456,7 +464,7 @@ def test_dashboard_from_empty_service_to_published_bulletin(tmp_path, chain, bro
     assert seen.problems == [], (chromium_version(), seen.problems, seen.advisories)
     assert seen.outside == [], seen.outside
     paths = {urlsplit(u).path for u in seen.requests}
-    assert {"/api/locations", f"/api/locations/{first}", "/api/bulletins/latest"} <= paths, paths
+    assert {"/api/locations", f"/api/locations/{first}", "/api/bulletins/latest", "/api/skill"} <= paths, paths
     assert shot.stat().st_size > 20_000   # a rendered page, not a blank one
 
 

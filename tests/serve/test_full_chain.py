@@ -1,5 +1,6 @@
 """The full chain in the real server: forecast -> products -> bulletin -> published, and the
-bulletin's files served (HTML, PDF, PNG maps, SMS in French in the locations)."""
+bulletin's files served (HTML, PDF, PNG maps, SMS in French in the locations), and its skill
+statement at /api/skill."""
 
 from __future__ import annotations
 
@@ -35,5 +36,12 @@ def test_full_chain_publishes_the_bulletin(chain, tmp_path):
             assert status == 200 and headers["content-type"] == "image/png" and data.startswith(b"\x89PNG")
         locations = srv.get_json("/api/locations")["locations"]
         assert len(locations) == 11 and all(loc["advice_text"].get("fr") for loc in locations)
+        # the bundle came with no held-out scorecard: the service says the skill is unknown, in the
+        # bulletin's own words, and gives no score
+        skill = srv.get_json("/api/skill")
+        assert skill["issue_date"] == ISSUE_DATE and skill["assessed"] is False and "rain_terciles" not in skill
+        assert skill["statement"]["en"] == ["The skill of these forecasts has not yet been assessed against "
+                                            "observations: use them with care."]
+        assert skill["statement"]["fr"] and skill["statement"]["fr"] != skill["statement"]["en"]
     finally:
         assert srv.stop() == 0

@@ -6,6 +6,7 @@ summary.json, and the bulletin refuses a scorecard that is not held out."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from chain_helpers import write_bundle  # noqa: E402  (tests/forecast/forecast_helpers.py's)
+from chain_helpers import LOCATIONS, write_bundle  # noqa: E402  (tests/forecast/forecast_helpers.py's)
 
+from sowcast.bundle import load_bundle
 from sowcast.errors import SowcastError
 from sowcast.forecast.hindcast import model_period_attrs
 from sowcast.verify.held_out import check_held_out
@@ -85,7 +87,9 @@ def test_hindcasts_record_the_periods_of_the_bundles_provenance(provenance, expe
 
 
 def test_verify_says_which_scored_years_are_not_held_out_and_the_bulletin_refuses_them(chain, tmp_path):
-    """A real hindcast and verify: the bundle trained on 2000, reforecasts of 2000 and 2001."""
+    """A real hindcast and verify: the bundle trained on 2000, reforecasts of 2000 and 2001; only
+    2001's scorecard goes into the bundle (verify.bundle), and from there into the products and
+    the bulletin."""
     from sowcast.bulletin.skill import read_scorecard
     from sowcast.cli import hindcast_command, verify_command
     from sowcast.cli.main import compose
@@ -115,3 +119,43 @@ def test_verify_says_which_scored_years_are_not_held_out_and_the_bulletin_refuse
         read_scorecard(tmp_path / "scorecard_2000", ["week1"])
     assert "\n" not in str(info.value)
     assert read_scorecard(tmp_path / "scorecard_2001", ["week1"]).years == [2001]
+
+    # verify.bundle: only a held-out scorecard of the bundle's own model is added to it, before
+    # anything is written; then the products carry it and the bulletin states it by default
+    def card(year: int, out: Path, hindcast: Path | None = None) -> None:
+        verify_command.run(compose([
+            f"verify.hindcast={hindcast or tmp_path / str(year)}", f"verify.truth={chain['store']}",
+            f"verify.climatology={chain['hindcast'] / 'climatology.nc'}", f"verify.output={out}",
+            f"verify.bundle={bundle}"]))
+
+    before = (bundle / "manifest.json").read_bytes()
+    with pytest.raises(SowcastError, match=r"^verify\.bundle: the reforecasts .* are not held out"):
+        card(2000, tmp_path / "refused")
+    other = tmp_path / "other_model"
+    shutil.copytree(tmp_path / "2001", other)
+    meta = json.loads((other / "hindcast.json").read_text())
+    (other / "hindcast.json").write_text(json.dumps(meta | {"model_sha256": "0" * 64}))
+    with pytest.raises(SowcastError, match=r"were not made by the model of .*model_sha256 000000000000"):
+        card(2001, tmp_path / "refused", other)
+    assert not (tmp_path / "refused").exists() and (bundle / "manifest.json").read_bytes() == before
+    card(2001, tmp_path / "added")
+    assert load_bundle(bundle).scorecard_path.read_bytes() == (tmp_path / "added" / "scores.csv").read_bytes()
+
+    from sowcast.bulletin.options import BulletinOptions
+    from sowcast.bulletin.stage import run as bulletin
+    from sowcast.products.options import ProductsOptions
+    from sowcast.products.stage import run as products
+
+    products(ProductsOptions.from_config(compose([
+        f"products.forecast={chain['forecast']}", f"products.bundle={bundle}", f"products.observed={chain['store']}",
+        f"products.locations={LOCATIONS}", f"products.output={tmp_path / 'products'}",
+        "products.calibration=none"]).products))
+    assert (tmp_path / "products" / "scorecard" / "summary.json").read_bytes() == (
+        tmp_path / "added" / "summary.json").read_bytes()
+    bulletin(BulletinOptions.from_config(compose([
+        f"bulletin.products={tmp_path / 'products'}", f"bulletin.output={tmp_path / 'bulletin'}",
+        "bulletin.languages=[en]", "bulletin.formats=[html]"]).bulletin))
+    meta = json.loads((tmp_path / "bulletin" / "bulletin.json").read_text())
+    assert meta["provenance"]["scorecard"] == str((tmp_path / "products" / "scorecard").resolve())
+    assert meta["skill"]["assessed"] is True and meta["skill"]["years"] == [2001]
+    assert "2001" in meta["skill"]["statement"]["en"][0]

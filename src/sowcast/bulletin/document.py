@@ -172,9 +172,16 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
     if members:
         low, high = wilson_interval(0.5, members)
         paragraphs.append(t("method.uncertainty", members=members, low=t.percent(low), high=t.percent(high)))
+    return paragraphs + skill_text(t, skill, periods, members)
+
+
+def skill_text(t: Translator, skill: Skill | None, periods: list[str], members: int | None) -> list[str]:
+    """The skill statement (the method section's last paragraphs; bulletin.json's ``skill`` for
+    the dashboard): the tercile RPSS of ``periods`` with the interval of what is issued and its
+    cautions, the onset's error, bias and cautions; or that the skill is not yet assessed."""
+    paragraphs: list[str] = []
     if skill is None or (not skill.rpss and not math.isfinite(skill.onset_mae)):
-        paragraphs.append(t("method.skill_none"))
-        return paragraphs
+        return [t("method.skill_none")]
     if skill.rpss:
         scores = t("method.skill_separator").join(
             t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))

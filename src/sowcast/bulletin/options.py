@@ -47,7 +47,9 @@ class BulletinOptions:
 
     products: Path | None = option(Path("products"), "the folder written by 'sowcast products'")
     scorecard: Path | None = option(None, "a 'sowcast verify' folder (scores.csv, summary.json) for the skill "
-                                          "statement; null: the bulletin says the skill is not yet assessed")
+                                          "statement; null: the products' scorecard (the bundle's, 'sowcast verify "
+                                          "verify.bundle=...'), and without one the bulletin says the skill is not "
+                                          "yet assessed")
     languages: tuple[str, ...] = option(("en", "fr"), "catalogues under sowcast/bulletin/locales or catalogue_dir")
     agency: Agency = field(default_factory=Agency, metadata={"doc": "the issuing agency (or its name alone)",
                                                              "convert": _agency})

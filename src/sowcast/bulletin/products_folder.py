@@ -72,7 +72,9 @@ def _read_nc(path: Path, variables: list[str] | None = None) -> xr.Dataset:
     """The file's ``variables`` (those it has; all if None) with their coordinates, loaded."""
     try:
         with xr.open_dataset(path) as ds:
-            return (ds if variables is None else ds[[v for v in variables if v in ds.data_vars]]).load()
+            # every coordinate kept: with none of ``variables`` (terciles of products made without a
+            # climatology) ds[[]] would drop the periods' dates too
+            return (ds if variables is None else ds.drop_vars([v for v in ds.data_vars if v not in variables])).load()
     except (OSError, ValueError) as exc:
         raise SowcastError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
 

@@ -8,23 +8,28 @@ Output folder (replaced as a whole, atomically)::
                            (<= 160 characters) per location and language
     advice.csv             location,language,advice: the advice sentence of every location
     maps/*.png             the maps and the chart of each language, for the dashboard
-    bulletin.json          issue date, languages, files, page counts, provenance
+    bulletin.json          issue date, languages, files, page counts, provenance, and the skill
+                           (:func:`skill_json`: for the dashboard and ``/api/skill``)
 
 For each language (catalogues sowcast/bulletin/locales/<lang>/LC_MESSAGES/sowcast.po, and
 ``bulletin.catalogue_dir`` for more) the page and the PDF hold the headline advice, maps of
 the chance that the rains have started by weeks ``bulletin.map_weeks``, maps of the most likely
 rain tercile for ``bulletin.rain_periods``, the table of each location's onset chances,
 false-start and dry-spell risk, planting window and advice, a chart, the method and skill
-(``bulletin.scorecard``: a ``sowcast verify`` folder) and the provenance.
+(``bulletin.scorecard``: a ``sowcast verify`` folder; null: the products' own, which
+``sowcast products`` copies from the bundle where ``sowcast verify verify.bundle=...`` added
+one) and the provenance.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sowcast.bulletin.options import BulletinOptions
 from sowcast.bulletin.products_folder import Products
@@ -32,6 +37,9 @@ from sowcast.bulletin.translator import Translator
 from sowcast.errors import SowcastError
 from sowcast.log import get_logger
 from sowcast.output_lock import output_lock
+
+if TYPE_CHECKING:
+    from sowcast.bulletin.skill import Skill
 
 _LOG = get_logger("bulletin")
 
@@ -85,7 +93,7 @@ def write_advice_csv(path: Path, products: Products, translators: dict[str, Tran
 
 
 def _metadata(products: Products, options: BulletinOptions, result: BulletinResult,
-              translators: dict[str, Translator]) -> dict:
+              translators: dict[str, Translator], scorecard: Path | None, skill: Skill | None) -> dict:
     """bulletin.json."""
     import pandas as pd
 
@@ -101,15 +109,51 @@ def _metadata(products: Products, options: BulletinOptions, result: BulletinResu
         "missing_messages": {lang: t.missing for lang, t in translators.items()},
         "provenance": {
             "products": str(products.folder.resolve()),
-            "scorecard": None if options.scorecard is None else str(options.scorecard.resolve()),
+            "scorecard": None if scorecard is None else str(scorecard.resolve()),
             "bundle_sha256": meta.bundle_sha256 or meta.forecast_bundle_sha256,
             "init_time": meta.init_time, "products_sowcast_version": meta.sowcast_version,
             "rules": meta.rules, "rules_citation": rule_citation(products),
             "rules_source": meta.rules_source,
             "sowcast_version": sowcast.__version__,
         },
+        "skill": skill_json(skill, translators, list(options.rain_periods), meta.members),
         "created": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ}",
     }
+
+
+def _number(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def skill_json(skill: Skill | None, translators: dict[str, Translator], periods: list[str],
+               members: int | None) -> dict:
+    """bulletin.json's ``skill`` (the dashboard's and ``/api/skill``'s): whether the forecasts
+    were assessed on held-out years, the scores of what is issued (the calibrated terciles and
+    onset where the scorecard has them, else the raw ones) with their 90 % intervals over the
+    years, and the bulletin's own skill paragraphs in each of its languages."""
+    from sowcast.bulletin.document import skill_text
+
+    statement = {lang: skill_text(t, skill, periods, members) for lang, t in translators.items()}
+    if skill is None or (not skill.rpss and not math.isfinite(skill.onset_mae)):
+        return {"assessed": False, "statement": statement}
+    calibrated = bool(skill.rpss_calibrated)
+    values, intervals = ((skill.rpss_calibrated, skill.rpss_calibrated_interval) if calibrated
+                         else (skill.rpss, skill.rpss_interval))
+    rpss = {p: {"value": _number(values[p]), "low": _number(intervals.get(p, (math.nan,) * 2)[0]),
+                "high": _number(intervals.get(p, (math.nan,) * 2)[1])} for p in periods if p in values}
+    onset = skill.onset_issued
+    onset_json = None
+    if math.isfinite(skill.onset_mae):
+        issued_mae = skill.onset_mae_calibrated if onset is not None and onset.calibrated else skill.onset_mae
+        onset_json = {"calibrated": bool(onset is not None and onset.calibrated), "mae_days": _number(issued_mae),
+                      "usual_mae_days": _number(skill.onset_reference), "cases": skill.onset_cases}
+        if onset is not None:
+            onset_json |= {"bias_days": _number(onset.bias), "bias_low": _number(onset.bias_low),
+                           "bias_high": _number(onset.bias_high), "usual_bias_days": _number(onset.bias_reference),
+                           "mae_skill": _number(onset.mae_skill), "mae_skill_low": _number(onset.mae_skill_low),
+                           "mae_skill_high": _number(onset.mae_skill_high)}
+    return {"assessed": True, "years": list(skill.years), "members": skill.members,
+            "rain_terciles": {"calibrated": calibrated, "rpss": rpss}, "onset": onset_json, "statement": statement}
 
 
 def _write_language(tmp: Path, products: Products, lang: str, t: Translator, options: BulletinOptions, skill,
@@ -149,11 +193,13 @@ def run(options: BulletinOptions) -> BulletinResult:
     from sowcast.bulletin.products_folder import read_products
     from sowcast.bulletin.skill import read_scorecard
     from sowcast.bulletin.sms import write_sms_csv
+    from sowcast.products.folder import scorecard_folder
 
     translators = {lang: Translator.load(lang, options.catalogue_dir) for lang in options.languages}
     products = read_products(options.products)
     check_options(products, options)
-    skill = None if options.scorecard is None else read_scorecard(options.scorecard, list(options.rain_periods))
+    scorecard = options.scorecard or scorecard_folder(products.folder, products.meta)   # the bundle's, via the products
+    skill = None if scorecard is None else read_scorecard(scorecard, list(options.rain_periods))
     _check_writable(options.output)
     _warn_incomplete(translators)
 
@@ -173,7 +219,7 @@ def run(options: BulletinOptions) -> BulletinResult:
             files.append("advice.csv")
             result = BulletinResult(options.output, products.meta.issue_date, options.languages, tuple(files),
                                     pages, sizes, len(sms_all) if "sms" in options.formats else None)
-            meta = _metadata(products, options, result, translators)
+            meta = _metadata(products, options, result, translators, scorecard, skill)
             (tmp / "bulletin.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     except OSError as exc:
         raise SowcastError(f"cannot write the bulletin to {options.output}: {exc.strerror or exc}") from None

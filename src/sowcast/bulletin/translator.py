@@ -81,7 +81,10 @@ class Translator:
         if _missing(value):
             return self("common.not_available")
         pattern = "#,##0." + "0" * digits if digits else "#,##0"
-        return format_decimal(float(value), format=pattern, locale=self.locale)
+        text = format_decimal(float(value), format=pattern, locale=self.locale)
+        if not any(c in "123456789" for c in text):   # -0.004 at 2 digits: "0.00", not "-0.00"
+            text = format_decimal(0.0, format=pattern, locale=self.locale)
+        return text
 
 
 def _missing(value) -> bool:

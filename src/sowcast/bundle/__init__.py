@@ -13,6 +13,9 @@ One folder (or a ``.tar.gz`` of it, members ``<folder>/<file>``)::
     statistics.nc      per-channel mean, std, diff_mean, diff_std, min, max over ``channel``
     climatology.nc     optional: model climatology (added by ``sowcast hindcast``)
     calibration.nc     optional: calibration fitted on hindcasts (added by ``sowcast calibrate``)
+    scorecard.csv      optional: the held-out scorecard of this model and its summary
+    scorecard.json     (added by ``sowcast verify verify.bundle=...``); the products and the
+                       bulletin state the skill from them
     model_fp16.onnx    optional variants, kept only when their skill change was small
     model_int8.onnx
 
@@ -25,10 +28,11 @@ from sowcast.bundle.manifest import FORMAT, MANIFEST_FILE, Manifest, channel_inf
 from sowcast.bundle.reader import (
            Bundle,
            add_file_to_bundle,
+           add_files_to_bundle,
            load_bundle,
            safe_extract,
            write_archive,
 )
 
-__all__ = ["FORMAT", "MANIFEST_FILE", "Bundle", "Manifest", "add_file_to_bundle", "channel_info", "load_bundle",
+__all__ = ["FORMAT", "MANIFEST_FILE", "Bundle", "Manifest", "add_file_to_bundle", "add_files_to_bundle", "channel_info", "load_bundle",
            "parse_manifest", "safe_extract", "write_archive"]

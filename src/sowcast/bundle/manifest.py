@@ -78,12 +78,16 @@ STATIC_FILE = "static.nc"
 STATISTICS_FILE = "statistics.nc"
 CLIMATOLOGY_FILE = "climatology.nc"
 CALIBRATION_FILE = "calibration.nc"
+SCORECARD_FILE = "scorecard.csv"            # 'sowcast verify' scores.csv of held-out reforecasts of this model
+SCORECARD_SUMMARY_FILE = "scorecard.json"   # and its summary.json (years, members, held out)
 
 # The role of each file in ``files``; the reader looks files up by role.
-ROLES = ("model", "model_data", "model_variant", "static", "statistics", "climatology", "calibration", "other")
+ROLES = ("model", "model_data", "model_variant", "static", "statistics", "climatology", "calibration",
+         "scorecard", "scorecard_summary", "other")
 ONE_PER_BUNDLE = ("model", "static", "statistics")                 # exactly one each
-AT_MOST_ONE = ("model_data", "climatology", "calibration")         # zero or one each
-DEFAULT_NAMES = {"climatology": CLIMATOLOGY_FILE, "calibration": CALIBRATION_FILE}
+AT_MOST_ONE = ("model_data", "climatology", "calibration", "scorecard", "scorecard_summary")   # zero or one each
+DEFAULT_NAMES = {"climatology": CLIMATOLOGY_FILE, "calibration": CALIBRATION_FILE, "scorecard": SCORECARD_FILE,
+                 "scorecard_summary": SCORECARD_SUMMARY_FILE}
 PRECISIONS = ("fp32", "fp16", "int8")
 GRID_KINDS = ("regional", "global")
 

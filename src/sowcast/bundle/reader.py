@@ -25,8 +25,9 @@ An archive is extracted (atomically) into ``<extract_dir>/<name>-<archive sha256
 folder if that one is not writable). A later load of the same archive reuses the
 extraction, verified again like any folder.
 
-:func:`add_file_to_bundle` copies a file into a bundle folder (``sowcast hindcast`` adds
-``climatology.nc``, ``sowcast calibrate`` adds ``calibration.nc``) and rewrites the manifest
+:func:`add_files_to_bundle` copies files into a bundle folder (``sowcast hindcast`` adds
+``climatology.nc``, ``sowcast calibrate`` adds ``calibration.nc``, ``sowcast verify`` with
+``verify.bundle`` the held-out ``scorecard.csv`` and ``scorecard.json``) and rewrites the manifest
 with its checksums; the folder is replaced in one rename, so a reader sees the old bundle or
 the new one; a signature is dropped with the manifest it signed (sign again: ``sowcast
 export sign``). A refused archive leaves no extraction behind. Torch-free: the edge imports this.
@@ -39,7 +40,7 @@ import shutil
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -68,6 +69,7 @@ from sowcast.bundle.manifest import (
 )
 from sowcast.data.grid import Grid
 from sowcast.errors import SowcastError
+from sowcast.output_lock import output_lock
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 _EXTRACT_DIR = ".sowcast-bundles"
@@ -94,6 +96,10 @@ class Bundle:
     climatology_path: Path | None
     archive: Path | None = None         # the .tar.gz it came from, if any
     calibration_path: Path | None = None  # calibration.nc (role "calibration"), if added
+    # scorecard.csv and scorecard.json (roles "scorecard", "scorecard_summary"): the held-out
+    # scores of this model ('sowcast verify verify.bundle=...'), if added
+    scorecard_path: Path | None = None
+    scorecard_summary_path: Path | None = None
     signed_by: str | None = None        # fingerprint of the key whose manifest.sig verified; None: unsigned
 
     @property
@@ -216,6 +222,7 @@ def _open_folder(folder: Path, archive: Path | None = None, trusted: Mapping[str
     static_names = list(typed.static_names)
     static, static_ds = _read_static(folder, _one(by_role, "static"), static_names, grid)
     clim, calib = by_role.get("climatology", []), by_role.get("calibration", [])
+    card, card_summary = by_role.get("scorecard", []), by_role.get("scorecard_summary", [])
     return Bundle(path=folder, manifest=manifest, typed_manifest=typed, sha256=sha256_bytes(data), channels=channels,
                   channel_info=[c.to_json() for c in typed.channels],
                   forcing_names=list(typed.forcing_names), static_names=static_names,
@@ -223,6 +230,8 @@ def _open_folder(folder: Path, archive: Path | None = None, trusted: Mapping[str
                   static=static, static_dataset=static_ds, statistics=statistics,
                   climatology_path=folder / clim[0] if clim else None,
                   calibration_path=folder / calib[0] if calib else None, archive=archive,
+                  scorecard_path=folder / card[0] if card else None,
+                  scorecard_summary_path=folder / card_summary[0] if card_summary else None,
                   signed_by=signed_by)
 
 
@@ -425,51 +434,77 @@ def offer_file_to_bundle(bundle: str | os.PathLike, path: str | os.PathLike, rol
 def add_file_to_bundle(bundle_dir: str | os.PathLike, path: str | os.PathLike, role: str,
                        name: str | None = None, manifest_update: Mapping[str, Any] | None = None,
                        archive: bool | None = None) -> Bundle:
-    """Copy ``path`` into the bundle folder as ``name`` with ``role`` and rewrite the manifest.
+    """Copy ``path`` into the bundle folder as ``name`` with ``role`` and rewrite the manifest
+    (:func:`add_files_to_bundle` with one file)."""
+    return add_files_to_bundle(bundle_dir, [(path, role, name)], manifest_update, archive)
 
-    The bundle must verify first. ``name`` defaults to ``climatology.nc`` for the
-    ``climatology`` role, ``calibration.nc`` for ``calibration``, else to the file's own
+
+def add_files_to_bundle(bundle_dir: str | os.PathLike, added: Sequence[tuple[str | os.PathLike, str, str | None]],
+                        manifest_update: Mapping[str, Any] | None = None, archive: bool | None = None) -> Bundle:
+    """Copy each ``(path, role, name)`` of ``added`` into the bundle folder as ``name`` with
+    ``role`` and rewrite the manifest once (files that belong together, such as a scorecard and
+    its summary, arrive together or not at all).
+
+    The bundle must verify first. ``name`` (None: the default) is ``climatology.nc`` for the
+    ``climatology`` role, ``calibration.nc`` for ``calibration``, ``scorecard.csv`` and
+    ``scorecard.json`` for ``scorecard`` and ``scorecard_summary``, else the file's own
     name; a file of that name is replaced, and so is the earlier file of a one-per-bundle
-    role (climatology, calibration). ``manifest_update`` adds or replaces top-level manifest
+    role (:data:`~sowcast.bundle.manifest.AT_MOST_ONE`). ``manifest_update`` adds or replaces top-level manifest
     keys (e.g. ``{"climatology": {"period": ...}}``); the required keys cannot be replaced
     this way. The manifest is rewritten with its own checksum, and checked like any other. The folder is
     rebuilt beside the old one (hard links, so no copy of the model) and renamed into place,
-    without ``manifest.sig``: a signature of the old manifest would be a false claim.
+    under the bundle's lock (:mod:`sowcast.output_lock`), without ``manifest.sig``: a signature of the old manifest would be a false claim.
     ``archive``: rewrite ``<bundle>.tar.gz`` too (``None``: if one exists beside it).
     Returns the updated, verified bundle.
     """
-    bundle_dir, path = Path(bundle_dir), Path(path)
+    bundle_dir = Path(bundle_dir)
     if not bundle_dir.is_dir():
         raise SowcastError(f"{bundle_dir} is not a bundle folder (add files to the folder, then archive it)")
-    if role not in ROLES or role in ("model", "model_data"):
-        raise SowcastError(f"cannot add a file with role {role!r}; roles: {', '.join(r for r in ROLES if r not in ('model', 'model_data'))}")
-    if not path.is_file():
-        raise SowcastError(f"{path}: missing (nothing to add to the bundle)")
-    name = check_file_name(name or DEFAULT_NAMES.get(role, path.name), "bundle")
+    with output_lock(bundle_dir):   # one writer: two commands adding at once would each drop the other's file
+        return _add_files(bundle_dir, added, manifest_update, archive)
+
+
+def _add_files(bundle_dir: Path, added: Sequence[tuple[str | os.PathLike, str, str | None]],
+               manifest_update: Mapping[str, Any] | None, archive: bool | None) -> Bundle:
     current = load_bundle(bundle_dir)
-    if name in (current.typed_manifest.model.file, current.typed_manifest.model.data_file):
-        raise SowcastError(f"{name}: is the bundle's model; it cannot be replaced this way")
+    entries: list[tuple[Path, str, str]] = []
+    for path, role, name in added:
+        path = Path(path)
+        if role not in ROLES or role in ("model", "model_data"):
+            raise SowcastError(f"cannot add a file with role {role!r}; roles: "
+                               f"{', '.join(r for r in ROLES if r not in ('model', 'model_data'))}")
+        if not path.is_file():
+            raise SowcastError(f"{path}: missing (nothing to add to the bundle)")
+        name = check_file_name(name or DEFAULT_NAMES.get(role, path.name), "bundle")
+        if name in (current.typed_manifest.model.file, current.typed_manifest.model.data_file):
+            raise SowcastError(f"{name}: is the bundle's model; it cannot be replaced this way")
+        if any(name == n or (role == r and role in AT_MOST_ONE) for _p, r, n in entries):
+            raise SowcastError(f"{name}: added twice (or two files of the one-per-bundle role {role!r})")
+        entries.append((path, role, name))
     # The JSON as read, not Manifest.to_json(): the update changes only the keys it names, and
     # a bundle of an older exporter keeps its other bytes as they were.
     manifest = dict(current.manifest)
     files = dict(manifest["files"])
-    if role in AT_MOST_ONE:  # one climatology, one calibration per bundle
-        for other, entry in list(files.items()):
-            if entry["role"] == role and other != name:
-                del files[other]
+    names = {name for _p, _r, name in entries}
+    for _path, role, name in entries:
+        if role in AT_MOST_ONE:  # one climatology, one calibration, one scorecard per bundle
+            for other, entry in list(files.items()):
+                if entry["role"] == role and other != name:
+                    del files[other]
     for key in manifest_update or {}:
         if key in REQUIRED_KEYS or key == CHECKSUM_KEY:
             raise SowcastError(f"manifest_update cannot replace {key!r}")
     manifest.update(dict(manifest_update or {}))
     with atomic_path(bundle_dir, overwrite=True, directory=True) as tmp:
         for p in bundle_dir.iterdir():
-            if p.name in files and p.name != name and p.is_file():
+            if p.name in files and p.name not in names and p.is_file():
                 try:
                     os.link(p, tmp / p.name)
                 except OSError:  # a file system without hard links
                     shutil.copy2(p, tmp / p.name)
-        shutil.copyfile(path, tmp / name)
-        files[name] = file_entry(tmp / name, role)
+        for path, role, name in entries:
+            shutil.copyfile(path, tmp / name)
+            files[name] = file_entry(tmp / name, role)
         manifest["files"] = files
         data = manifest_bytes(manifest)
         parse_manifest(data)  # a manifest_update the reader would refuse is refused here, before the rename

@@ -18,6 +18,9 @@ The files beside it::
                       :data:`LOCATIONS_NC_ATTRIBUTES` among others
     locations.csv     one row per location: the key numbers (:data:`LOCATIONS_CSV_COLUMNS`,
                       ``onset_by_week<k>``) and the English advice
+    scorecard/        scores.csv and summary.json: the bundle's held-out scorecard (its
+                      scorecard.csv and scorecard.json), where it has one; listed in ``files``
+                      (:func:`scorecard_folder`)
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ WEEKLY_FILE = "weekly.nc"
 LOCATIONS_NC = "locations.nc"
 LOCATIONS_CSV = "locations.csv"
 PLANTING_MAP_FILE = "planting_map.nc"
+SCORECARD_DIR = "scorecard"
+SCORECARD_FILES = (f"{SCORECARD_DIR}/scores.csv", f"{SCORECARD_DIR}/summary.json")   # as 'sowcast verify' names them
 LOCATIONS_CSV_COLUMNS = ("location", "advice", "advice_probability", "false_start_risk", "dry_spell_risk",
                          "planting_window_start", "planting_window_end")   # and onset_by_week<k>
 LOCATIONS_NC_ATTRIBUTES = ("dry_spell_days", "dry_spell_lookahead_days")   # set by planting_outlook
@@ -174,3 +179,8 @@ def read_manifest(folder: str | os.PathLike) -> ProductsManifest:
         raise SowcastError(f"{path} lacks {', '.join(missing)}: {RERUN}")
     return _typed(meta, path)
 
+
+def scorecard_folder(folder: str | os.PathLike, manifest: ProductsManifest) -> Path | None:
+    """The products' held-out scorecard folder (a ``sowcast verify`` folder's scores.csv and
+    summary.json, from the bundle), or None where the products have none."""
+    return Path(folder) / SCORECARD_DIR if set(SCORECARD_FILES) <= set(manifest.files) else None

@@ -8,13 +8,16 @@ products folder (:mod:`sowcast.products.folder`), replaced as a whole and atomic
   (``products.calibration``) recalibrates the terciles and the daily rain;
 * the planting outlook (``products.rules``): the observed rain up to the issue date joined to
   each member's forecast; chance of onset by each coming week, false-start and dry-spell
-  risk, planting window and advice, per location and (gridded observations) as maps.
+  risk, planting window and advice, per location and (gridded observations) as maps;
+* the bundle's held-out scorecard, where it has one (``sowcast verify verify.bundle=...``),
+  copied as ``scorecard/``: the skill the bulletin, the dashboard and ``/api/skill`` state.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,8 @@ from sowcast.products.folder import (
     LOCATIONS_CSV,
     LOCATIONS_NC,
     PLANTING_MAP_FILE,
+    SCORECARD_DIR,
+    SCORECARD_FILES,
     WEEKLY_FILE,
     Place,
     ProductsManifest,
@@ -66,6 +71,7 @@ class _Sources:
     climatology: xr.Dataset | None
     calibration_path: Path | None
     calibration: xr.Dataset | None
+    scorecard: tuple[Path, Path] | None = None   # the bundle's scorecard.csv and scorecard.json, if it has them
 
 
 def open_forecast(path: Path) -> xr.Dataset:
@@ -148,7 +154,7 @@ def _sources(options: ProductsOptions) -> _Sources:
     locations = read_locations(options.locations, options.location_name_property)
     clim_path = options.climatology
     calibration_path = options.calibration if isinstance(options.calibration, Path) else None
-    bundle_sha = None
+    bundle_sha = scorecard = None
     if options.bundle is not None:
         from sowcast.bundle.reader import load_bundle
 
@@ -158,13 +164,15 @@ def _sources(options: ProductsOptions) -> _Sources:
             clim_path = Path(bundle.climatology_path)
         if calibration_path is None and options.calibration == "auto":
             calibration_path = getattr(bundle, "calibration_path", None)
+        if bundle.scorecard_path is not None and bundle.scorecard_summary_path is not None:
+            scorecard = (bundle.scorecard_path, bundle.scorecard_summary_path)
     climatology = read_climatology(clim_path, load=True) if clim_path is not None else None
     calibration = None
     if calibration_path is not None:
         from sowcast.calibrate.calibration import read_calibration
 
         calibration = read_calibration(calibration_path)
-    return _Sources(rules, locations, bundle_sha, clim_path, climatology, calibration_path, calibration)
+    return _Sources(rules, locations, bundle_sha, clim_path, climatology, calibration_path, calibration, scorecard)
 
 
 def _daily_rain(forecast: xr.Dataset, calibration: xr.Dataset | None, issue: pd.Timestamp) -> xr.DataArray:
@@ -272,7 +280,7 @@ def run(options: ProductsOptions) -> ProductsResult:
         combine_attrs="drop_conflicts"), PLANTING_MAP_FILE: outlook_map}
     datasets = {name: ds for name, ds in datasets.items() if ds is not None}
     table = None if outlook_loc is None else location_table(outlook_loc, weekly_loc, src.locations)
-    files = [*datasets, *([LOCATIONS_CSV] if table is not None else [])]
+    files = [*datasets, *([LOCATIONS_CSV] if table is not None else []), *(SCORECARD_FILES if src.scorecard else [])]
     manifest = _manifest(options, src, forecast, weekly, issue, files, outlook_loc)
     attrs = {"issue_date": manifest.issue_date,
              "bundle_sha256": str(src.bundle_sha or forecast.attrs.get("bundle_sha256", "")),
@@ -282,6 +290,10 @@ def run(options: ProductsOptions) -> ProductsResult:
             _to_netcdf(ds.copy().assign_attrs(attrs), tmp / name)
         if table is not None:
             table.to_csv(tmp / LOCATIONS_CSV, index=False)
+        if src.scorecard is not None:   # the bundle's held-out skill, for the bulletin, the dashboard and the API
+            (tmp / SCORECARD_DIR).mkdir()
+            for source, name in zip(src.scorecard, SCORECARD_FILES, strict=True):
+                shutil.copyfile(source, tmp / name)
         manifest.write(tmp)
     advice = () if table is None else tuple(zip(table["location"], table["advice_text"], strict=True))
     return ProductsResult(options.output, issue, tuple(files), advice)

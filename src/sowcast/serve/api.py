@@ -12,6 +12,7 @@ OpenAPI document in :mod:`sowcast.serve.openapi` describes each one).
     GET  /api/locations           the latest planting advice per location
     GET  /api/locations/{name}    one location (case-insensitive) with its weekly rain terciles
     GET  /api/bulletins/latest    the latest bulletin's files and maps
+    GET  /api/skill               how good the forecasts were in held-out years, as the bulletin says
     GET  /files/latest/{path}     a file of the latest published run
 
 Every handler reads the published run through one resolution of ``latest`` per request
@@ -255,6 +256,15 @@ def bulletin_latest(ctx: Context, req: Request, params: dict) -> Response:
     return json_response(index)
 
 
+def skill(ctx: Context, req: Request, params: dict) -> Response:
+    latest = _latest_or_404(ctx)
+    found = results.skill(latest)
+    if found is None:
+        raise HttpError(404, "The latest published run has no bulletin that states the forecasts' skill "
+                             "(the bulletin step writes it).")
+    return json_response({"issue_date": results.issue_date(latest), **found})
+
+
 def files_latest(ctx: Context, req: Request, params: dict) -> Response:
     return file_response(confined_file(_latest_or_404(ctx), params["path"]))
 
@@ -296,6 +306,7 @@ ROUTES = (
     Route("GET", "/api/locations", locations),
     Route("GET", "/api/locations/{name}", location_get),
     Route("GET", "/api/bulletins/latest", bulletin_latest),
+    Route("GET", "/api/skill", skill),
     Route("GET", "/files/latest/{path}", files_latest),
 )
 

@@ -13,6 +13,28 @@ _NULL_STR = {"type": ["string", "null"]}
 _PROB = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 
 
+_NULL_NUM = {"type": ["number", "null"]}
+_SCORE = {"type": "object", "properties": {"value": _NULL_NUM, "low": _NULL_NUM, "high": _NULL_NUM},
+          "description": "a score and its 90 % interval when the years are resampled"}
+_SKILL = {"type": "object", "required": ["issue_date", "assessed", "statement"], "properties": {
+    "issue_date": _NULL_STR,
+    "assessed": {"type": "boolean", "description": "false: no held-out scorecard came with the bundle; the "
+                                                   "forecasts' skill is unknown"},
+    "years": {"type": "array", "items": {"type": "integer"}, "description": "the held-out years scored"},
+    "members": {"type": ["integer", "null"], "description": "the reforecasts' ensemble size"},
+    "rain_terciles": {"type": "object", "properties": {
+        "calibrated": {"type": "boolean", "description": "the scores of the calibrated probabilities (as issued)"},
+        "rpss": {"type": "object", "additionalProperties": _SCORE,
+                 "description": "period (week1, week2, weeks3-4, weeks5-6) -> ranked probability skill score "
+                                "against climatology (0: no better, 1: perfect)"}}},
+    "onset": {"type": ["object", "null"], "description": "the onset date as issued: mean absolute error (days) "
+                                                        "beside the usual date's, bias (days; below 0: early) and "
+                                                        "the error's skill against the usual date, with intervals",
+              "additionalProperties": {"type": ["number", "integer", "boolean", "null"]}},
+    "statement": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                  "description": "language -> the bulletin's skill paragraphs, cautions included"}}}
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -159,6 +181,11 @@ _PATHS: dict[str, Any] = {
                                           "maps": {"type": "array", "items": {"type": "string"}}}}, "bulletin"),
                                           "401": _err("token missing or wrong"),
                                           "404": _err("nothing published, or no bulletin")}}},
+    "/api/skill": {"get": {"operationId": "skill", "summary": "how good the forecasts were in held-out years "
+                                                            "(reforecasts of years the model never saw), as the "
+                                                            "latest bulletin states it",
+                           "responses": {"200": _json(_SKILL, "the skill"), "401": _err("token missing or wrong"),
+                                         "404": _err("nothing published, or no bulletin that states the skill")}}},
     "/files/latest/{path}": {"get": {"operationId": "latestFile", "summary": "a file of the latest published run "
                                                                             "(products/..., bulletin/...)",
                                      "parameters": [_PATH_PARAM],

@@ -14,6 +14,7 @@ probabilities (:func:`rain_terciles`, for the detail only) from ``locations.nc``
 ``rain_<period>_below/above`` columns of the CSV (near = 1 - below - above). Which periods
 are climatologically dry, with no tercile chance to show (:func:`rain_dry_season`), from
 ``weekly_total_precipitation_dry_season`` there, else the ``rain_<period>_dry_season`` columns.
+The skill (:func:`skill`) from ``bulletin/bulletin.json``, as the bulletin states it.
 NaN becomes null. A published folder never changes once in place, so what is read is
 cached by the folder and its files' inode and mtime.
 """
@@ -242,3 +243,15 @@ def bulletin_index(folder: Path, url_prefix: str = "/files/latest") -> dict[str,
         if (bdir / "maps").is_dir() else []
     return {"issue_date": meta.get("issue_date") or issue_date(folder), "languages": languages,
             "files": files, "maps": maps}
+
+
+def skill(folder: Path) -> dict[str, Any] | None:
+    """The published bulletin's skill (bulletin.json ``skill``: whether the forecasts were assessed
+    on held-out years, the scores of what is issued and the bulletin's skill paragraphs per
+    language; :func:`sowcast.bulletin.stage.skill_json`); None without a bulletin that has one."""
+    try:
+        meta = json.loads((folder / "bulletin" / "bulletin.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    out = meta.get("skill") if isinstance(meta, dict) else None
+    return out if isinstance(out, dict) else None

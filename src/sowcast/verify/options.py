@@ -60,6 +60,9 @@ class VerifyOptions:
         DRY_SEASON_MM_PER_DAY, "rain terciles scored where the products issue them: outside the period's "
                                "climatological dry season (the products' threshold); 0: everywhere",
         convert=_dry_threshold)
+    bundle: Path | None = option(None, "a bundle folder of the reforecasts' model: the scorecard is added to it "
+                                       "(scorecard.csv, scorecard.json), so every box that runs it states the skill; "
+                                       "refused unless the years are held out")
     output: Path = option(Path("scorecard"), "folder: scores.csv, summary.json, reliability.png, "
                                              "skill_by_lead.png (replaced as a whole)")
 
@@ -71,7 +74,7 @@ class VerifyOptions:
         for key, what in REQUIRED.items():
             if getattr(options, key) is None:
                 raise SowcastError(f"{GROUP}.{key} is not set: give {what}")
-        for key in (*REQUIRED, "calibration"):
+        for key in (*REQUIRED, "calibration", "bundle"):
             path = getattr(options, key)
             if path is not None and not path.exists():
                 raise SowcastError(f"{GROUP}.{key}: no such file or folder {path}")

@@ -13,6 +13,7 @@ summary.json (:mod:`sowcast.verify.summary`), reliability.png and skill_by_lead.
 output folder, replaced as a whole and atomically. Years the
 model trained on, its checkpoint was chosen on or the calibration was fitted on are scored
 with a warning, and the summary says they are not held out (:mod:`sowcast.verify.held_out`).
+With ``verify.bundle`` the scorecard is also added to that bundle (:mod:`sowcast.verify.bundle_scorecard`).
 """
 
 from __future__ import annotations
@@ -186,6 +187,10 @@ def run(options: VerifyOptions) -> VerifyResult:
     check = held_out_check(inputs)
     for line in check.warnings():
         _LOG.warning(line)
+    if options.bundle is not None:
+        from sowcast.verify.bundle_scorecard import check_bundle
+
+        check_bundle(options.bundle, options.hindcast, check.held_out)
     card, tables = _score(options, inputs, rules)
     frame = card.to_frame()
     summary = summarise(frame, inputs.periods, rules.name, options, check)
@@ -201,4 +206,8 @@ def run(options: VerifyOptions) -> VerifyResult:
         if f"{RAIN}_calibrated" in tables:
             plot_reliability(tables[f"{RAIN}_calibrated"].sel(period="weeks3-4"),
                              tmp / "reliability_calibrated.png", title="Above-normal rain, weeks 3-4 (calibrated)")
+    if options.bundle is not None:
+        from sowcast.verify.bundle_scorecard import add_to_bundle
+
+        _LOG.info(add_to_bundle(options.bundle, options.output))
     return VerifyResult(options.output, summary)
