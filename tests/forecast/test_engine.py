@@ -20,6 +20,7 @@ from forecast_helpers import (
     write_bundle,
 )
 
+from sowcast.bundle.checksums import sha256_file
 from sowcast.bundle.reader import load_bundle
 from sowcast.data.forcings import FORCING_NAMES, compute_forcings
 from sowcast.errors import SowcastError
@@ -97,6 +98,7 @@ def test_output_is_cf_with_provenance(forecast_data, tmp_path):
             assert ds["lat"].attrs["units"] == "degrees_north" and ds["level"].attrs["units"] == "hPa"
             a = ds.attrs
             assert a["bundle_sha256"] == bundle.sha256
+            assert a["model_sha256"] == sha256_file(bundle.model_path())   # the model run, whatever is added later
             assert a["init_time"] == f"{ic.init_time:%Y-%m-%dT%H:%M:%S}"
             assert a["sowcast_version"] and a["onnxruntime_version"]
             assert a["precipitation_accumulation"] == "period_beginning"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import xarray as xr
+import zarr
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
@@ -86,7 +87,7 @@ def test_hindcasts_record_the_periods_of_the_bundles_provenance(provenance, expe
     assert model_period_attrs(provenance) == expected
 
 
-def test_verify_says_which_scored_years_are_not_held_out_and_the_bulletin_refuses_them(chain, tmp_path):
+def test_verify_says_which_scored_years_are_not_held_out_and_the_bulletin_refuses_them(chain, tmp_path, caplog):
     """A real hindcast and verify: the bundle trained on 2000, reforecasts of 2000 and 2001; only
     2001's scorecard goes into the bundle (verify.bundle), and from there into the products and
     the bulletin."""
@@ -152,6 +153,16 @@ def test_verify_says_which_scored_years_are_not_held_out_and_the_bulletin_refuse
         "products.calibration=none"]).products))
     assert (tmp_path / "products" / "scorecard" / "summary.json").read_bytes() == (
         tmp_path / "added" / "summary.json").read_bytes()
+    # a forecast of another model (its model_sha256) does not get this model's scorecard
+    other_forecast = tmp_path / "other_forecast.zarr"
+    shutil.copytree(chain["forecast"], other_forecast)
+    zarr.open_group(other_forecast, mode="r+").attrs["model_sha256"] = "f" * 64
+    products(ProductsOptions.from_config(compose([
+        f"products.forecast={other_forecast}", f"products.bundle={bundle}", f"products.observed={chain['store']}",
+        f"products.locations={LOCATIONS}", f"products.output={tmp_path / 'products_other'}",
+        "products.calibration=none"]).products))
+    assert not (tmp_path / "products_other" / "scorecard").exists()
+    assert "scores another model than the forecast's (ffffffffffff)" in caplog.text
     bulletin(BulletinOptions.from_config(compose([
         f"bulletin.products={tmp_path / 'products'}", f"bulletin.output={tmp_path / 'bulletin'}",
         "bulletin.languages=[en]", "bulletin.formats=[html]"]).bulletin))

@@ -302,6 +302,7 @@ def _provenance(options: ForecastOptions, bundle: Any, ic: InitialConditions, fi
         "sowcast_version": sowcast.__version__,
         "onnxruntime_version": onnxruntime.__version__,
         "model_precision": options.precision,
+        "model_sha256": str(bundle.manifest["files"][bundle.model_path(options.precision).name]["sha256"]),
         "precipitation_accumulation": PRECIPITATION_ACCUMULATION,
         "ensemble_members": n_members,
         "members_per_start": options.members,

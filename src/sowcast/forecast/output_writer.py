@@ -15,7 +15,8 @@ Variable names, units, ``standard_name`` are the canonical store's (units and st
 names from the bundle). ``total_precipitation`` at ``valid_time`` v is the amount over
 ``[v, v + time_step)`` (period-beginning, as in the canonical store; ``cell_methods: time:
 sum``). The analysis itself (lead 0) is not written. Global attributes carry provenance:
-``bundle_sha256``, ``init_time``, ``sowcast_version``, ``onnxruntime_version``,
+``bundle_sha256``, ``model_sha256`` (the ONNX file run: the bundle's id changes when files are
+added to it, the model's does not), ``init_time``, ``sowcast_version``, ``onnxruntime_version``,
 ``forecast_config`` (the command's config as JSON), ``config_fingerprint`` and more.
 
 Writing: the rollout writes into a zarr store whose arrays are created full size up front

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,7 @@ class _Sources:
     calibration_path: Path | None
     calibration: xr.Dataset | None
     scorecard: tuple[Path, Path] | None = None   # the bundle's scorecard.csv and scorecard.json, if it has them
+    models: frozenset[str] = frozenset()         # sha256 of the bundle's model files (the scorecard's models)
 
 
 def open_forecast(path: Path) -> xr.Dataset:
@@ -155,6 +156,7 @@ def _sources(options: ProductsOptions) -> _Sources:
     clim_path = options.climatology
     calibration_path = options.calibration if isinstance(options.calibration, Path) else None
     bundle_sha = scorecard = None
+    models: frozenset[str] = frozenset()
     if options.bundle is not None:
         from sowcast.bundle.reader import load_bundle
 
@@ -166,13 +168,16 @@ def _sources(options: ProductsOptions) -> _Sources:
             calibration_path = getattr(bundle, "calibration_path", None)
         if bundle.scorecard_path is not None and bundle.scorecard_summary_path is not None:
             scorecard = (bundle.scorecard_path, bundle.scorecard_summary_path)
+            models = frozenset(e.sha256 for e in bundle.typed_manifest.files.values()
+                               if e.role in ("model", "model_variant"))
     climatology = read_climatology(clim_path, load=True) if clim_path is not None else None
     calibration = None
     if calibration_path is not None:
         from sowcast.calibrate.calibration import read_calibration
 
         calibration = read_calibration(calibration_path)
-    return _Sources(rules, locations, bundle_sha, clim_path, climatology, calibration_path, calibration, scorecard)
+    return _Sources(rules, locations, bundle_sha, clim_path, climatology, calibration_path, calibration, scorecard,
+                    models)
 
 
 def _daily_rain(forecast: xr.Dataset, calibration: xr.Dataset | None, issue: pd.Timestamp) -> xr.DataArray:
@@ -266,6 +271,11 @@ def run(options: ProductsOptions) -> ProductsResult:
         _log(f"note: the forecast was made with bundle {str(forecast.attrs.get('bundle_sha256'))[:12]}, "
              f"products.bundle is {src.bundle_sha[:12]} (its climatology.nc was added later, or another bundle)")
     issue = pd.Timestamp(forecast["init_time"].values).floor("D")
+    model = forecast.attrs.get("model_sha256")
+    if src.scorecard is not None and model is not None and model not in src.models:
+        _log(f"the bundle's scorecard scores another model than the forecast's ({str(model)[:12]}): not carried, "
+             f"so the bulletin will not state a skill that is not this forecast's", logging.WARNING)
+        src = replace(src, scorecard=None)
     if src.climatology is None:
         _log("no climatology (run 'sowcast hindcast'): weekly totals only, no anomalies or terciles", logging.WARNING)
     if src.calibration is not None and src.climatology is None:
