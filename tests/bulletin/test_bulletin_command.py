@@ -469,6 +469,33 @@ def _method(made, skill) -> tuple[str, str]:
     return tuple(" ".join(method_text(Translator.load(lang), products, skill, ["week1"])) for lang in ("en", "fr"))
 
 
+def test_the_method_gives_the_skill_of_the_chances_of_onset_by_week_as_issued(made, tmp_path):
+    """The Brier skill of "onset by week k" (the planting table's chances): the calibrated rows
+    where the scorecard has them, with a caution where one is 0 or below; none without rows."""
+    from dataclasses import replace
+
+    from sowcast.bulletin.skill import read_scorecard
+
+    card = Scorecard()
+    card.add("onset_mae_days", "total_precipitation", "onset", 13.8, 13.0, n=100)
+    for week, raw, calibrated in (("week1", 0.080, 0.070), ("week2", 0.150, 0.100), ("week3", 0.140, 0.160)):
+        card.add("onset_by_week_brier", "total_precipitation", week, raw, 0.140, n=100)
+        card.add("onset_by_week_brier_calibrated", "total_precipitation", week, calibrated, 0.140, n=100)
+    (tmp_path / "card").mkdir()
+    card.to_csv(tmp_path / "card" / "scores.csv")
+    skill = read_scorecard(tmp_path / "card", ["week1"])
+    assert skill.onset_by_week == pytest.approx({"week1": 0.5, "week2": 2 / 7, "week3": -1 / 7})
+    en, fr = _method(made, skill)
+    assert ("Skill of the chance that the rains have started by the end of each week (the table's figures) in "
+            "those years (Brier skill score against the usual dates' chances; 0: no better, 1: perfect): "
+            "Week 1 0.50; Week 2 0.29; Week 3 -0.14.") in en
+    assert "Where that score is 0 or below, those chances were no better than the usual dates'." in en
+    assert "Semaine 1 0,50\u202f; Semaine 2 0,29\u202f; Semaine 3 -0,14." in fr and "nul ou négatif" in fr
+    good = replace(skill, onset_by_week={"week1": 0.5, "week2": 0.29})
+    assert "no better than the usual dates'" not in _method(made, good)[0]
+    assert "Brier" not in _method(made, replace(skill, onset_by_week={}))[0]
+
+
 def test_the_method_says_how_early_the_issued_onset_dates_came_and_whether_they_beat_the_usual_date(made, tmp_path):
     """The issued (calibrated) onset's bias, with its interval and the usual date's, where the
     interval excludes 0; no caution while its MAE's skill interval stays above 0."""

@@ -214,7 +214,20 @@ def skill_text(t: Translator, skill: Skill | None, periods: list[str], members: 
                             reference=t.decimal(skill.onset_reference, 1), n=skill.onset_cases))
     if math.isfinite(skill.onset_mae_calibrated):
         paragraphs.append(t("method.skill_onset_calibrated", mae=t.decimal(skill.onset_mae_calibrated, 1)))
-    return paragraphs + onset_honesty(t, skill.onset_issued)
+    return paragraphs + onset_honesty(t, skill.onset_issued) + onset_by_week_text(t, skill.onset_by_week)
+
+
+def onset_by_week_text(t: Translator, by_week: dict[str, float]) -> list[str]:
+    """The Brier skill of the chance of onset by each week (what the planting table shows), and
+    a caution where it was 0 or below."""
+    if not by_week:
+        return []
+    scores = t("method.skill_separator").join(
+        t("method.skill_item", period=period_label(t, w), value=t.decimal(v, 2)) for w, v in by_week.items())
+    out = [t("method.skill_onset_by_week", scores=scores)]
+    if any(v <= 0 for v in by_week.values()):
+        out.append(t("method.skill_onset_by_week_caution"))
+    return out
 
 
 def onset_honesty(t: Translator, onset: OnsetScores | None) -> list[str]:

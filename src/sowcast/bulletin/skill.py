@@ -11,7 +11,9 @@ and the mean absolute error of the onset date beside the climatological date (``
 For the onset as issued (calibrated where the scorecard has calibrated rows, else raw) also its
 bias (``onset_bias_days``: the forecast's median date minus the observed one, the date the
 bulletin's planting week follows) and the MAE's skill against the usual date
-(``onset_mae_skill``), each with its 90 % interval over the years where there is one.
+(``onset_mae_skill``), each with its 90 % interval over the years where there is one, and
+the Brier skill of its chance of onset by each week (``onset_by_week_brier``'s skill: the
+chances the planting table shows, against the usual dates' chances).
 A scorecard whose summary says its years are not held out (the model trained on them, its
 checkpoint was chosen on them or the calibration was fitted on them:
 :mod:`sowcast.verify.held_out`) is refused: its scores are a fit, not skill."""
@@ -48,6 +50,9 @@ class Skill:
     members: int | None = None   # the reforecasts' ensemble size (summary.json)
     # the onset as issued: calibrated where the scorecard has it, else raw (module doc)
     onset_issued: OnsetScores | None = None
+    # the chance of onset by each week as issued (calibrated where the scorecard has it): week ->
+    # Brier skill score against the usual dates' chances (onset_by_week_brier's skill)
+    onset_by_week: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,16 @@ def _onset_scores(frame: pd.DataFrame) -> OnsetScores | None:
     return None
 
 
+def _onset_by_week(frame: pd.DataFrame) -> dict[str, float]:
+    """Week -> the Brier skill of the issued chance of onset by that week (calibrated rows where
+    the scorecard has them, else raw); empty without such rows."""
+    for metric in ("onset_by_week_brier_calibrated", "onset_by_week_brier"):
+        rows = frame[(frame.metric == metric) & frame["skill"].notna()]
+        if len(rows):
+            return {str(p): float(v) for p, v in zip(rows["period"], rows["skill"], strict=True)}
+    return {}
+
+
 def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
     """The scorecard's numbers for ``periods``; a one-line error if it is not a scorecard."""
     folder = Path(os.path.expanduser(str(folder)))
@@ -130,6 +145,7 @@ def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
         n = onset["n"].iloc[0]
         skill.onset_cases = 0 if pd.isna(n) else int(n)
     skill.onset_issued = _onset_scores(frame)
+    skill.onset_by_week = _onset_by_week(frame)
     if (folder / SUMMARY_FILE).is_file():
         summary = read_summary(folder)
         if summary.held_out is False:   # a fit is not skill: the bulletin would tell readers otherwise

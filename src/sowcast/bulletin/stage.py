@@ -152,6 +152,8 @@ def skill_json(skill: Skill | None, translators: dict[str, Translator], periods:
                            "bias_high": _number(onset.bias_high), "usual_bias_days": _number(onset.bias_reference),
                            "mae_skill": _number(onset.mae_skill), "mae_skill_low": _number(onset.mae_skill_low),
                            "mae_skill_high": _number(onset.mae_skill_high)}
+        if skill.onset_by_week:   # the chances the planting table shows: Brier skill against the usual dates'
+            onset_json["by_week_brier_skill"] = {w: _number(v) for w, v in skill.onset_by_week.items()}
     return {"assessed": True, "years": list(skill.years), "members": skill.members,
             "rain_terciles": {"calibrated": calibrated, "rpss": rpss}, "onset": onset_json, "statement": statement}
 

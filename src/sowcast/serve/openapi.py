@@ -29,8 +29,9 @@ _SKILL = {"type": "object", "required": ["issue_date", "assessed", "statement"],
                                 "against climatology (0: no better, 1: perfect)"}}},
     "onset": {"type": ["object", "null"], "description": "the onset date as issued: mean absolute error (days) "
                                                         "beside the usual date's, bias (days; below 0: early) and "
-                                                        "the error's skill against the usual date, with intervals",
-              "additionalProperties": {"type": ["number", "integer", "boolean", "null"]}},
+                                                        "the error's skill against the usual date, with intervals; "
+                                                        "by_week_brier_skill: week -> Brier skill of the chance of "
+                                                        "onset by that week against the usual dates' chances"},
     "statement": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
                   "description": "language -> the bulletin's skill paragraphs, cautions included"}}}
 
