@@ -15,8 +15,8 @@ from sowcast.cli.demo.torchrun import failure_cause
 from sowcast.errors import SowcastError
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ["synthesise", "ingest", "train", "export", "hindcast", "calibrate", "forecast", "products", "reforecast",
-         "verify", "bulletin"]
+STEPS = ["synthesise", "ingest", "train", "export", "hindcast", "calibrate", "reforecast", "verify", "forecast",
+         "products", "bulletin"]
 
 
 def small(root: Path, **changes: object) -> list[str]:
@@ -89,6 +89,12 @@ def test_demo_chain_end_to_end_reuses_and_names_a_failing_step(sowcast_cli, tmp_
     assert "rpss_as_issued_calibrated" not in set(scores["metric"])     # calibrated ones are plain already
     summary = json.loads((root / "scorecard/summary.json").read_text())
     assert summary["years"] == [2002]
+    # the scorecard went into the bundle, the products carried it, the bulletin states it
+    assert load_bundle(root / "bundle/tiny").scorecard_summary_path.read_bytes() == \
+        (root / "scorecard/summary.json").read_bytes()
+    assert (root / "products/scorecard/scores.csv").read_bytes() == (root / "scorecard/scores.csv").read_bytes()
+    skill = json.loads((root / "bulletin/bulletin.json").read_text())["skill"]
+    assert skill["assessed"] is True and skill["years"] == [2002]
     # The summary on stdout: where things are and the skill figures.
     assert "RPSS of weekly rain terciles" in first.stdout and "onset MAE" in first.stdout
     assert "raw member fractions as issued" in first.stdout
@@ -102,11 +108,12 @@ def test_demo_chain_end_to_end_reuses_and_names_a_failing_step(sowcast_cli, tmp_
     assert states(again.stderr) == dict.fromkeys(STEPS, "reused")
     assert (root / "bundle/tiny/manifest.json").stat().st_mtime_ns == manifest_mtime
 
-    # A change redoes that step and the steps that read its output, nothing else.
+    # A change redoes that step and the steps that read its output, nothing else (the new
+    # scorecard goes into the bundle: the products carry it; the forecast's model is the same).
     changed = sowcast_cli("demo", *small(root, **{"demo.reforecast.members": 3}), cwd=tmp_path)
     assert changed.returncode == 0, changed.stderr[-3000:]
     ran = {k for k, v in states(changed.stderr).items() if v == "ran"}
-    assert ran == {"reforecast", "verify", "bulletin"}
+    assert ran == {"reforecast", "verify", "products", "bulletin"}
     assert json.loads((root / "scorecard/summary.json").read_text())["members"] == 3
 
     # A failure inside the torchrun ranks: one line naming the step, exit 2, earlier outputs kept.

@@ -1,7 +1,8 @@
 """``sowcast demo``: the whole chain on the embedded synthetic data.
 
     synthesise -> ingest -> train (torchrun, 2 processes) -> export -> hindcast (climatology)
-    -> calibrate -> forecast -> products -> reforecasts -> verify -> bulletin
+    -> calibrate -> reforecasts -> verify (the scorecard, into the bundle) -> forecast
+    -> products (carrying the scorecard) -> bulletin
 
 The stages, what each runs and the option patches it applies (the sizes and paths of the
 ``demo:`` block, every output under ``demo.root``) are the table of
@@ -58,8 +59,9 @@ def _run_stage(stage, c: DictConfig) -> None:
 def run(cfg: DictConfig) -> int:
     """Run the demo chain on the embedded synthetic data: a synthetic West
     African monsoon -> canonical store -> 2-process torchrun training on CPU -> ONNX bundle ->
-    model climatology from hindcasts -> 46-day ensemble forecast on onnxruntime -> planting
-    products -> reforecasts of held-out years and their scorecard -> bulletins (en, fr).
+    model climatology from hindcasts -> reforecasts of held-out years and their scorecard
+    (added to the bundle) -> 46-day ensemble forecast on onnxruntime -> planting products ->
+    bulletins (en, fr) that state the skill.
 
         sowcast demo                                  (outputs under data/demo)
         sowcast demo demo.train.max_steps=600 model=tiny demo.root=/tmp/demo

@@ -113,10 +113,11 @@ REFORECAST = Patch("hindcast", lambda d, p: {"years": list(p.reforecast_years)},
 
 
 def _verify_inputs(d: DictConfig, p: Plan) -> dict:
-    """The reforecasts (their own patch), the truth, the calibration and the model climatology."""
+    """The reforecasts (their own patch), the truth, the calibration and the model climatology;
+    the scorecard goes into the bundle (demo.verify.bundle=null: not)."""
     reforecasts = patched(d, (REFORECAST,), p).hindcast.output
     return {"hindcast": str(reforecasts), "truth": _store(d), "calibration": str(d.calibrate.output),
-            "climatology": str(Path(str(d.hindcast.output)) / "climatology.nc")}
+            "climatology": str(Path(str(d.hindcast.output)) / "climatology.nc"), "bundle": _bundle(d)}
 
 
 # Stage(name, what it runs, patches: Patch(group, values derived from the plan and the stages above;
@@ -142,6 +143,10 @@ STAGES: tuple[Stage, ...] = (
           typed=HINDCAST),
     Stage("calibrate", fit_calibration, (Patch("calibrate", _calibration_inputs),),
           typed=Typed("calibrate", CalibrateOptions, calibrate_command.finish, _overwrite)),
+    # the scorecard before the forecast: verify adds it to the bundle, the products carry it
+    Stage("reforecast", hindcast, own=(REFORECAST,), typed=HINDCAST),
+    Stage("verify", verify, (Patch("verify", _verify_inputs),),
+          typed=Typed("verify", VerifyOptions, verify_command.finish)),
     Stage("forecast", run_forecast,
           (Patch("forecast", lambda d, p: {"bundle": _bundle(d), "init": _store(d),
                                            "init_time": f"{p.forecast_init:%Y-%m-%d}"}),),
@@ -150,11 +155,10 @@ STAGES: tuple[Stage, ...] = (
           (Patch("products", lambda d, p: {"forecast": str(d.forecast.output), "bundle": _bundle(d),
                                            "observed": _store(d)}),),
           typed=Typed("products", ProductsOptions, products_command.finish)),
-    Stage("reforecast", hindcast, own=(REFORECAST,), typed=HINDCAST),
-    Stage("verify", verify, (Patch("verify", _verify_inputs),),
-          typed=Typed("verify", VerifyOptions, verify_command.finish)),
     Stage("bulletin", make_bulletin,
-          (Patch("bulletin", lambda d, p: {"products": str(d.products.output), "scorecard": str(d.verify.output)}),),
+          (Patch("bulletin", lambda d, p: {"products": str(d.products.output),
+                                           # the products' own (the bundle's), else the verify folder
+                                           "scorecard": None if d.verify.bundle else str(d.verify.output)}),),
           typed=Typed("bulletin", BulletinOptions, bulletin_command.finish)),
 )
 

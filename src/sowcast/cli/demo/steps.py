@@ -125,12 +125,15 @@ TRACKING: dict[str, Tracking] = {
         ("verify",), inputs=lambda c: {"reforecasts": tree_identity(c.verify.hindcast),
                                        "climatology": tree_identity(c.verify.climatology),
                                        "calibration": tree_identity(c.verify.calibration),
-                                       "store": tree_identity(_store(c))},
-        outputs=lambda c: [_path("verify.output")(c) / "summary.json"],
+                                       "store": tree_identity(_store(c)),
+                                       "model": model_identity(c.verify.bundle) if c.verify.bundle else None},
+        outputs=lambda c: [_path("verify.output")(c) / "summary.json",
+                           *([Path(str(c.verify.bundle)) / "scorecard.json"] if c.verify.bundle else [])],
         describe=lambda c: f"scorecard of the reforecasts against the synthetic truth -> {c.verify.output}"),
     "bulletin": Tracking(
         ("bulletin",), inputs=lambda c: {"products": tree_identity(c.bulletin.products),
-                                         "scorecard": tree_identity(c.bulletin.scorecard)},
+                                         "scorecard": tree_identity(c.bulletin.scorecard)
+                                         if c.bulletin.scorecard else None},
         outputs=lambda c: [_path("bulletin.output")(c) / "bulletin.json"],
         describe=lambda c: (f"bulletins ({', '.join(map(str, c.bulletin.languages))}: HTML, PDF, SMS) "
                             f"-> {c.bulletin.output}")),
