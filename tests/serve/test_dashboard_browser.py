@@ -490,3 +490,73 @@ def test_dashboard_asks_for_the_token_once_and_keeps_it(tmp_path, chain, browser
     # The one refusal the browser itself logs: the first /api/status, before the token was known.
     assert len(seen.problems) == 1 and "401" in seen.problems[0] and "/api/status" in seen.problems[0], seen.problems
     assert seen.outside == []
+
+
+# rpss of the issued rain categories (value, low, high), as 'sowcast verify' writes them
+SKILL = {"week1": (0.21, 0.10, 0.30), "week2": (0.05, -0.02, 0.12), "weeks3-4": (-0.03, float("nan"), float("nan"))}
+
+
+@needs_chromium
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_dashboard_states_the_held_out_skill_beside_the_chances(tmp_path, chain, browser):
+    """A published run whose bulletin had a scorecard: the skill section's table (grey where the
+    range reaches 0 or the score is 0 or below) and the bulletin's own paragraphs, and a skill
+    column beside the location's tercile chances; in French too."""
+    from sowcast.bulletin.options import BulletinOptions
+    from sowcast.bulletin.stage import run as make_bulletin
+    from sowcast.cli.main import compose
+    from sowcast.serve.publish import publish
+    from sowcast.verify.scorecard import Scorecard
+    from sowcast.verify.summary import ScorecardSummary
+
+    card = Scorecard()
+    for period, (value, low, high) in SKILL.items():
+        card.add("rpss", "total_precipitation", period, value, perfect=1.0, interval=(low, high))
+    card.add("onset_mae_days", "total_precipitation", "onset", 6.5, 9.25, n=40)
+    (tmp_path / "scorecard").mkdir()
+    card.to_csv(tmp_path / "scorecard" / "scores.csv")
+    headline = {f"rpss {p}": v for p, (v, _, _) in SKILL.items()}
+    ScorecardSummary(starts=20, members=4, years=[2002, 2003], rules="sivakumar1988", weekly_rain=headline,
+                     weekly_rain_all_points=headline, onset_mae_days=6.5, onset_mae_days_climatology=9.25,
+                     onset_cases=40, onset_bias_days=-1.0, onset_bias_days_climatology=0.5,
+                     dry_season_mm_per_day=1.0).write(tmp_path / "scorecard")
+    root, run = tmp_path / "root", tmp_path / "root" / "runs" / "000001"
+    shutil.copytree(chain["products"], run / "products")
+    make_bulletin(BulletinOptions.from_config(compose([
+        f"bulletin.products={run / 'products'}", f"bulletin.output={run / 'bulletin'}",
+        f"bulletin.scorecard={tmp_path / 'scorecard'}", "bulletin.formats=[html]"]).bulletin))
+    (root / "published").mkdir()
+    publish(root, "000001", run, keep=5)
+    server = start_server(tmp_path / "serve.log", base_overrides(root, chain))
+    try:
+        browser.goto(f"http://127.0.0.1:{server.port}/", ready=READY)
+        browser.wait_for("document.querySelectorAll('#skill-table tbody tr').length === 3", timeout=40)
+        cells = "[...document.querySelectorAll('#skill-table tbody tr')].map(r => [...r.cells].map(c => c.textContent))"
+        assert browser.evaluate(cells) == [["week 1", "0.21", "0.10 … 0.30"], ["week 2", "0.05", "-0.02 … 0.12"],
+                                           ["weeks 3–4", "-0.03", "–"]]
+        grey = "[...document.querySelectorAll('#skill-table tbody tr')].map(r => r.classList.contains('uncertain'))"
+        assert browser.evaluate(grey) == [False, True, True]
+        assert "Reforecasts of 2002–2003" in text(browser, "#skill")
+        statement = server.get_json("/api/skill")["statement"]
+        assert statement["en"][0] in text(browser, "#skill") and not text(browser, "#skill .notice.bad")
+
+        browser.evaluate("document.querySelector('#locations tbody tr').click()")
+        browser.wait_for("document.querySelectorAll('#detail-body th.skill-col').length === 1")
+        detail = ("[...document.querySelectorAll('#detail-body table')[1].tBodies[0].rows]"
+                  ".map(r => [r.cells[0].textContent, r.lastElementChild.textContent, "
+                  "r.lastElementChild.classList.contains('uncertain')])")
+        shown = {period: (value, weak) for period, value, weak in browser.evaluate(detail)}
+        assert shown["week 1"] == ("0.21", False) and shown["week 2"] == ("0.05", True)
+        assert shown["weeks 3–4"] == ("-0.03", True) and shown["week 4"] == ("–", False)
+        browser.screenshot(tmp_path / "dashboard_skill.png")
+        keep_screenshot(tmp_path / "dashboard_skill.png")
+
+        browser.evaluate("document.querySelector('#lang button[data-lang=fr]').click()")
+        assert browser.evaluate(cells)[0] == ["semaine 1", "0,21", "0,10 … 0,30"]
+        assert statement["fr"][0] in text(browser, "#skill")
+        browser.wait_network_idle()   # the French maps, before the service stops
+    finally:
+        assert server.stop() == 0
+    seen = record(browser.events)
+    assert seen.problems == [] and seen.outside == [], (seen.problems, seen.outside)
