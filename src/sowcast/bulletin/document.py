@@ -178,20 +178,19 @@ def method_text(t: Translator, products: Products, skill: Skill | None, periods:
 def skill_text(t: Translator, skill: Skill | None, periods: list[str], members: int | None) -> list[str]:
     """The skill statement (the method section's last paragraphs; bulletin.json's ``skill`` for
     the dashboard): the tercile RPSS of ``periods`` with the interval of what is issued and its
-    cautions, the onset's error, bias and cautions; or that the skill is not yet assessed."""
-    paragraphs: list[str] = []
+    cautions, the onset's error, bias and cautions; or that the skill is not yet assessed. The
+    skill may hold more periods than ``periods`` (the dashboard shows them all); they are left out."""
     if skill is None or (not skill.rpss and not math.isfinite(skill.onset_mae)):
         return [t("method.skill_none")]
-    if skill.rpss:
-        scores = t("method.skill_separator").join(
-            t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
-            for p, v in skill.rpss.items() if p in periods)
-        paragraphs.append(t("method.skill_rain", years=_years(skill.years, t), scores=scores))
-    if skill.rpss_calibrated:
-        scores = t("method.skill_separator").join(
-            t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2))
-            for p, v in skill.rpss_calibrated.items() if p in periods)
-        paragraphs.append(t("method.skill_rain_calibrated", scores=scores))
+    paragraphs: list[str] = []
+    rpss = {p: v for p, v in skill.rpss.items() if p in periods}
+    calibrated = {p: v for p, v in skill.rpss_calibrated.items() if p in periods}
+    for values, key, extra in ((rpss, "method.skill_rain", {"years": _years(skill.years, t)}),
+                               (calibrated, "method.skill_rain_calibrated", {})):
+        if values:
+            scores = t("method.skill_separator").join(
+                t("method.skill_item", period=period_label(t, p), value=t.decimal(v, 2)) for p, v in values.items())
+            paragraphs.append(t(key, scores=scores, **extra))
     # the interval of what is issued: the calibrated probabilities where there are, else the raw ones
     issued = (skill.rpss_calibrated_interval if skill.rpss_calibrated else skill.rpss_interval)
     issued = {p: v for p, v in issued.items() if p in periods}
@@ -202,11 +201,11 @@ def skill_text(t: Translator, skill: Skill | None, periods: list[str], members: 
         paragraphs.append(t("method.skill_interval", years=len(skill.years) or t("common.not_available"),
                             ranges=ranges))
     # right after the range it names
-    if any(v <= 0 for v in skill.rpss.values()):
+    if any(v <= 0 for v in rpss.values()):
         paragraphs.append(t("method.skill_caution"))
     elif any(lo <= 0 for lo, _ in issued.values()):
         paragraphs.append(t("method.skill_interval_caution"))
-    if (skill.rpss or skill.rpss_calibrated) and skill.members and members and skill.members != members:
+    if (rpss or calibrated) and skill.members and members and skill.members != members:
         # the scores are of another ensemble size than this forecast's (calibrated for its own size)
         paragraphs.append(t("method.skill_members", reforecast=skill.members, members=members))
     if math.isfinite(skill.onset_mae):

@@ -99,7 +99,6 @@ def _metadata(products: Products, options: BulletinOptions, result: BulletinResu
 
     import sowcast
     from sowcast.bulletin.document import rule_citation
-    from sowcast.bulletin.skill import read_scorecard
 
     meta = products.meta
     return {
@@ -117,8 +116,7 @@ def _metadata(products: Products, options: BulletinOptions, result: BulletinResu
             "rules_source": meta.rules_source,
             "sowcast_version": sowcast.__version__,
         },
-        "skill": skill_json(skill, translators, list(options.rain_periods), meta.members,
-                            None if scorecard is None else read_scorecard(scorecard, list(products.periods.index))),
+        "skill": skill_json(skill, translators, list(options.rain_periods), meta.members),
         "created": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M:%SZ}",
     }
 
@@ -128,25 +126,22 @@ def _number(value: float) -> float | None:
 
 
 def skill_json(skill: Skill | None, translators: dict[str, Translator], periods: list[str],
-               members: int | None, every_period: Skill | None = None) -> dict:
+               members: int | None) -> dict:
     """bulletin.json's ``skill`` (the dashboard's and ``/api/skill``'s): whether the forecasts
     were assessed on held-out years, the scores of what is issued (the calibrated terciles and
     onset where the scorecard has them, else the raw ones) with their 90 % intervals over the
-    years, and the bulletin's own skill paragraphs in each of its languages. The tercile scores
-    are ``every_period``'s (the scorecard read for every period of the products, the dashboard's
-    detail shows them all) where given, else those of ``periods``."""
+    years, and the bulletin's own skill paragraphs (of ``periods``) in each of its languages. The
+    tercile scores are those of every period ``skill`` holds (the dashboard's detail shows them all)."""
     from sowcast.bulletin.document import skill_text
 
     statement = {lang: skill_text(t, skill, periods, members) for lang, t in translators.items()}
     if skill is None or (not skill.rpss and not math.isfinite(skill.onset_mae)):
         return {"assessed": False, "statement": statement}
     calibrated = bool(skill.rpss_calibrated)
-    scores = every_period or skill
-    values, intervals = ((scores.rpss_calibrated, scores.rpss_calibrated_interval) if calibrated
-                         else (scores.rpss, scores.rpss_interval))
+    values, intervals = ((skill.rpss_calibrated, skill.rpss_calibrated_interval) if calibrated
+                         else (skill.rpss, skill.rpss_interval))
     rpss = {p: {"value": _number(v), "low": _number(intervals.get(p, (math.nan,) * 2)[0]),
-                "high": _number(intervals.get(p, (math.nan,) * 2)[1])}
-            for p, v in values.items() if every_period is not None or p in periods}
+                "high": _number(intervals.get(p, (math.nan,) * 2)[1])} for p, v in values.items()}
     onset = skill.onset_issued
     onset_json = None
     if math.isfinite(skill.onset_mae):
@@ -207,7 +202,8 @@ def run(options: BulletinOptions) -> BulletinResult:
     products = read_products(options.products)
     check_options(products, options)
     scorecard = options.scorecard or scorecard_folder(products.folder, products.meta)   # the bundle's, via the products
-    skill = None if scorecard is None else read_scorecard(scorecard, list(options.rain_periods))
+    # every period of the products: bulletin.json gives them all, the document those of rain_periods
+    skill = None if scorecard is None else read_scorecard(scorecard, list(products.periods.index))
     _check_writable(options.output)
     _warn_incomplete(translators)
 

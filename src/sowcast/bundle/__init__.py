@@ -34,5 +34,5 @@ from sowcast.bundle.reader import (
            write_archive,
 )
 
-__all__ = ["FORMAT", "MANIFEST_FILE", "Bundle", "Manifest", "add_file_to_bundle", "add_files_to_bundle", "channel_info", "load_bundle",
-           "parse_manifest", "safe_extract", "write_archive"]
+__all__ = ["FORMAT", "MANIFEST_FILE", "Bundle", "Manifest", "add_file_to_bundle", "add_files_to_bundle", "channel_info",
+           "load_bundle", "parse_manifest", "safe_extract", "write_archive"]

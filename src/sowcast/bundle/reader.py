@@ -107,6 +107,11 @@ class Bundle:
         return self.sha256
 
     @property
+    def model_digests(self) -> frozenset[str]:
+        """sha256 of each of its model files (fp32 and the kept variants): the models it runs."""
+        return frozenset(e.sha256 for e in self.typed_manifest.files.values() if e.role in ("model", "model_variant"))
+
+    @property
     def grid_kind(self) -> str:
         return self.typed_manifest.grid.kind
 
@@ -423,11 +428,18 @@ def offer_file_to_bundle(bundle: str | os.PathLike, path: str | os.PathLike, rol
     if is_archive(bundle):
         return (f"the bundle {bundle} is an archive: {name} was not added to it "
                 f"(give the bundle folder, or pass {products_key}={path})")
+    return added_to_bundle_line(bundle, [(path, role, None)])
+
+
+def added_to_bundle_line(bundle: str | os.PathLike, added: Sequence[tuple[str | os.PathLike, str, str | None]]) -> str:
+    """Add ``added`` to the bundle folder (:func:`add_files_to_bundle`); the line that says so,
+    and that a signature was dropped with the manifest it signed."""
     signed = (Path(bundle) / SIGNATURE_FILE).exists()
-    add_file_to_bundle(bundle, path, role=role)
+    add_files_to_bundle(bundle, added)
+    names = ", ".join(name or DEFAULT_NAMES.get(role, Path(path).name) for path, role, name in added)
     if not signed:
-        return f"added {name} to the bundle {bundle}"
-    return (f"added {name} to the bundle {bundle}; its signature was dropped with the manifest it signed: "
+        return f"added {names} to the bundle {bundle}"
+    return (f"added {names} to the bundle {bundle}; its signature was dropped with the manifest it signed: "
             f"sign it again with sowcast export sign export.output={bundle} export.sign_key=KEY")
 
 
@@ -453,7 +465,8 @@ def add_files_to_bundle(bundle_dir: str | os.PathLike, added: Sequence[tuple[str
     keys (e.g. ``{"climatology": {"period": ...}}``); the required keys cannot be replaced
     this way. The manifest is rewritten with its own checksum, and checked like any other. The folder is
     rebuilt beside the old one (hard links, so no copy of the model) and renamed into place,
-    under the bundle's lock (:mod:`sowcast.output_lock`), without ``manifest.sig``: a signature of the old manifest would be a false claim.
+    under the bundle's lock (:mod:`sowcast.output_lock`), without ``manifest.sig``: a signature
+    of the old manifest would be a false claim.
     ``archive``: rewrite ``<bundle>.tar.gz`` too (``None``: if one exists beside it).
     Returns the updated, verified bundle.
     """

@@ -168,8 +168,7 @@ def _sources(options: ProductsOptions) -> _Sources:
             calibration_path = getattr(bundle, "calibration_path", None)
         if bundle.scorecard_path is not None and bundle.scorecard_summary_path is not None:
             scorecard = (bundle.scorecard_path, bundle.scorecard_summary_path)
-            models = frozenset(e.sha256 for e in bundle.typed_manifest.files.values()
-                               if e.role in ("model", "model_variant"))
+            models = bundle.model_digests
     climatology = read_climatology(clim_path, load=True) if clim_path is not None else None
     calibration = None
     if calibration_path is not None:

@@ -32,8 +32,7 @@ def check_bundle(bundle: Path, hindcast: Path, held_out: bool | None) -> None:
 
     if is_archive(bundle) or not bundle.is_dir():
         raise SowcastError(f"{KEY}: {bundle} is not a bundle folder (add the scorecard to the folder, then archive it)")
-    models = {entry.sha256 for entry in load_bundle(bundle).typed_manifest.files.values()
-              if entry.role in ("model", "model_variant")}
+    models = load_bundle(bundle).model_digests
     try:
         recorded = json.loads((hindcast / OPTIONS_FILE).read_text()).get("model_sha256")
     except (OSError, ValueError, AttributeError):
@@ -50,15 +49,8 @@ def check_bundle(bundle: Path, hindcast: Path, held_out: bool | None) -> None:
 
 def add_to_bundle(bundle: Path, scorecard: Path) -> str:
     """Add ``scorecard``'s scores.csv and summary.json to ``bundle``; the line that says so."""
-    from sowcast.bundle.manifest import SIGNATURE_FILE
-    from sowcast.bundle.reader import add_files_to_bundle
+    from sowcast.bundle.reader import added_to_bundle_line
     from sowcast.verify.summary import SUMMARY_FILE
 
-    signed = (bundle / SIGNATURE_FILE).exists()
-    add_files_to_bundle(bundle, [(scorecard / "scores.csv", "scorecard", None),
-                                 (scorecard / SUMMARY_FILE, "scorecard_summary", None)])
-    line = f"added the scorecard to the bundle {bundle} (scorecard.csv, scorecard.json)"
-    if signed:
-        line += (f"; its signature was dropped with the manifest it signed: sign it again with sowcast export sign "
-                 f"export.output={bundle} export.sign_key=KEY")
-    return line
+    return added_to_bundle_line(bundle, [(scorecard / "scores.csv", "scorecard", None),
+                                         (scorecard / SUMMARY_FILE, "scorecard_summary", None)])
