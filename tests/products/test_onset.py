@@ -66,6 +66,23 @@ def test_onset_window_end_and_first_wet_day():
     assert first["onset"] == day("2001-06-10") and first["onset_doy"] == 161
 
 
+def test_onset_day_of_year_is_the_same_calendar_date_in_a_leap_year():
+    """Past years' days of year make a climatology, so 12 June is 163 in 2004 as in 2001 (a
+    365-day calendar), and the verification turns that day back into 12 June of any year."""
+    from sowcast.products.climatology import day_of_year_in
+
+    def shifted(y: int) -> dict[str, float]:
+        return {f"{y}{d[4:]}": mm for d, mm in SEASON.items()}
+
+    rain = series({**SEASON, **shifted(2004)}, "2001-01-01", "2004-12-31")
+    seasons = analyse_seasons(rain, rules())
+    assert seasons["onset"].sel(year=2004).values == day("2004-06-12")
+    assert seasons["onset_doy"].sel(year=2004) == seasons["onset_doy"].sel(year=2001) == 163
+    for y in (2004, 2010):
+        back = np.datetime64("1970-01-01") + np.timedelta64(int(day_of_year_in(y, 163)), "D")
+        assert back == np.datetime64(f"{y}-06-12")
+
+
 def test_first_day_wet_and_min_wet_days_and_amount():
     # Without a wet first day the window 9-11 June (0 + 10 + 10) already qualifies.
     loose = year(analyse_seasons(series(SEASON), rules(onset__first_day_wet=False)))

@@ -156,6 +156,6 @@ def test_matches_rpicsa_start_rains(rain):
     got = {}
     for st, y in expected:
         d = float(doy.sel(station=st, year=y))
-        got[st, y] = d + (1 if y % 4 and d >= 60 else 0)
+        got[st, y] = d + (1 if d >= 60 else 0)   # sowcast's 365-day calendar: 1 March = 60 in every year
     assert got == {k: float(v) for k, v in expected.items()}
     assert np.isnan(float(doy.sel(station="Agades", year=1948)))  # no row for it in the README either

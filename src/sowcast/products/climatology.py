@@ -63,6 +63,16 @@ def day_of_year(times: Any) -> np.ndarray:
     return (_CUMDAYS[t.month - 1] + day).astype(np.int32)
 
 
+def day_of_year_in(year: int, doy: Any) -> np.ndarray:
+    """The inverse of :func:`day_of_year` in ``year``: days since 1970-01-01 of day ``doy``
+    (fractions kept) of the 365-day calendar; in a leap year days from 1 March (60) on fall one
+    day later, so the same calendar date comes back."""
+    doy = np.asarray(doy, np.float64)
+    jan1 = (np.datetime64(f"{int(year)}-01-01", "D") - np.datetime64("1970-01-01", "D")).astype(np.int64)
+    leap = pd.Timestamp(year=int(year), month=1, day=1).is_leap_year
+    return jan1 + doy - 1.0 + np.where(leap & (doy >= _CUMDAYS[2] + 1), 1.0, 0.0)
+
+
 def circular_distance(a: Any, b: Any, period: int = YEAR_DAYS) -> np.ndarray:
     """Distance in days between days of year on a circle of ``period`` days."""
     d = np.abs(np.asarray(a, np.int64) - np.asarray(b, np.int64)) % period

@@ -9,7 +9,9 @@ status) and :mod:`.cessation` (water balance); every series is analysed at once 
 
 Variables (dtype): ``onset``, ``censored_date``, ``rain_condition_date``,
 ``false_start_date``, ``cessation`` (datetime64[ns], NaT); ``onset_doy``, ``cessation_doy``
-(float64 day of year counted from 1 January of the season year, NaN); ``onset_status``
+(float64 day of year counted from 1 January of the season year on a 365-day calendar,
+29 February counting as 28 February, so that the same calendar date has the same day in
+every year and a climatology of past years' days compares like with like; NaN); ``onset_status``
 (int8 flags: onset censored none not_yet missing); ``censor_reason`` (int8 flags:
 not_censored series_end missing_days); ``cessation_status`` (int8 flags: ended censored
 no_onset missing none); ``false_start``, ``dry_spell_risk`` (bool); ``days_unchecked``,
@@ -28,6 +30,7 @@ import xarray as xr
 from sowcast.data.schema import infer_time_step
 from sowcast.errors import SowcastError
 from sowcast.products.cessation import CESSATION_STATUS, ENDED, detect_cessation
+from sowcast.products.climatology import YEAR_DAYS, day_of_year
 from sowcast.products.onset import CENSOR_REASONS, ONSET_STATUS, detect_onsets
 from sowcast.products.season_rules import SeasonRules, load_rules
 
@@ -80,20 +83,23 @@ def analyse_seasons(rain: xr.DataArray | xr.Dataset, rules: SeasonRules | str) -
     on, ce = _analyse(flat, dates, rules)
     years = on["years"]
     t0 = dates[0].to_datetime64().astype("datetime64[D]")
-    jan1 = np.array([np.datetime64(f"{y}-01-01") for y in years], dtype="datetime64[D]")
 
     def when(idx):
         return np.where(idx >= 0, t0 + idx.astype("timedelta64[D]"), np.datetime64("NaT")).astype("datetime64[ns]")
 
-    def doy(idx):
-        return np.where(idx >= 0, (t0 + idx.astype("timedelta64[D]") - jan1).astype(np.int64) + 1.0, np.nan)
+    def doy(idx):   # 365-day calendar (29 February counts as 28 February), from 1 January of the season year
+        known = idx >= 0
+        date = t0 + np.where(known, idx, 0).astype("timedelta64[D]")
+        years_on = date.astype("datetime64[Y]").astype(np.int64) + 1970 - np.asarray(years, np.int64)
+        day = day_of_year(date.ravel()).reshape(date.shape)
+        return np.where(known, day + YEAR_DAYS * years_on, np.nan)
 
     ended = ce["status"] == ENDED
     conv = rules.onset.date_convention
     days = {"units": "days"}
     fields = {
         "onset": (when(on["onset"]), {"long_name": "onset of the rainy season", "comment": f"date convention {conv}"}),
-        "onset_doy": (doy(on["onset"]), {"long_name": "day of year of the onset (1 January = 1)", "units": "1"}),
+        "onset_doy": (doy(on["onset"]), {"long_name": "day of year of the onset (1 January = 1; 365-day calendar, 29 February counts as 28 February)", "units": "1"}),
         "onset_status": (on["status"], _flags(ONSET_STATUS, "onset status")),
         "censored_date": (when(on["censored"]), {"long_name": "candidate onset whose dry-spell check is incomplete"}),
         "censor_reason": (on["censor_reason"], _flags(CENSOR_REASONS, "why the dry-spell check is incomplete")),
@@ -110,7 +116,7 @@ def analyse_seasons(rain: xr.DataArray | xr.Dataset, rules: SeasonRules | str) -
             "long_name": f"a dry spell longer than {rules.dry_spell_risk.days} days followed the onset"}),
         "cessation": (when(ce["cessation"]), {"long_name": "end of the rainy season (water balance)"}),
         "cessation_doy": (doy(ce["cessation"]), {"long_name": "day of year of the cessation (1 January of "
-                                                              "the season year = 1)", "units": "1"}),
+                                                              "the season year = 1; 365-day calendar)", "units": "1"}),
         "cessation_status": (ce["status"], _flags(CESSATION_STATUS, "cessation status")),
         "season_length": (np.where(ended, ce["cessation"] - on["onset"], np.nan).astype(np.float64),
                           {"long_name": "days from onset to cessation", **days}),

@@ -63,7 +63,7 @@ import pandas as pd
 import xarray as xr
 
 from sowcast.errors import SowcastError
-from sowcast.products.climatology import climatology_for, day_of_year
+from sowcast.products.climatology import climatology_for, day_of_year, day_of_year_in
 from sowcast.products.onset_climatology import onset_by_week_climatology
 from sowcast.products.periods import observed_periods
 from sowcast.products.dry_season import DRY_SEASON_MM_PER_DAY, dry_season_mask, period_days
@@ -390,13 +390,9 @@ def _days(t: xr.DataArray) -> xr.DataArray:
     return xr.DataArray(out, dims=t.dims, coords={k: c for k, c in t.coords.items() if set(c.dims) <= set(t.dims)})
 
 
-def _days_scalar(t: pd.Timestamp) -> float:
-    return float((pd.Timestamp(t) - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1))
-
-
 def _days_of(year: int, doy: xr.DataArray) -> xr.DataArray:
-    """Day of year (365-day calendar) of ``year`` -> days since 1970."""
-    return doy + (_days_scalar(pd.Timestamp(year=year, month=1, day=1)) - 1)
+    """Day of year (365-day calendar, as ``onset_doy``) of ``year`` -> days since 1970."""
+    return doy.copy(data=day_of_year_in(year, doy.values))
 
 
 def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffix: str = "") -> None:
