@@ -101,7 +101,7 @@ def main() -> int:
 
     # 2. The hindcasts' cases.
     starts = pd.DatetimeIndex(inputs.daily["start"].values)
-    past = stage._past_rain(rain, inputs.climatology, starts.min())
+    past = stage.onset_history(rain, starts)
     held = rain.sel(time=rain.time.dt.year.isin(sorted(set(starts.year))))
     cases = onset_cases(inputs.daily, held, past, OnsetSetup(rules, tuple(args.region)), land=inputs.land)
     df = cases[["observed", "forecast", "climatology"]].to_dataframe().reset_index()

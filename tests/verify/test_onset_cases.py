@@ -133,3 +133,19 @@ def test_verification_of_an_ocean_calibration_needs_the_ocean_index(chain):
     with pytest.raises(SowcastError, match="ocean index"):
         calibrated_onset_cases(daily, truth.sel(time=slice("2009", None)), truth.sel(time=slice(None, "2008")),
                                OnsetSetup(RULES), cal)
+
+
+def test_the_scored_year_never_enters_its_own_onset_climatology(chain):
+    """Cross-validated (WMO's SVS for long-range forecasts): a history holding the scored year
+    2009 gives the cases of a history without it, and any other year, before or after, counts."""
+    truth, daily, _ = chain
+    held_out = truth.sel(time=slice("2009", None))
+    without = onset_cases(daily, held_out, truth.sel(time=slice(None, "2008")), OnsetSetup(RULES))
+    holding = onset_cases(daily, held_out, truth, OnsetSetup(RULES))
+    xr.testing.assert_identical(holding, without)
+    # a later year (2010, here 2007's rain three years on) is another year: it changes the climatology
+    later = truth.sel(time=slice("2007", "2007")).assign_coords(time=pd.date_range("2010-01-01", "2010-12-31"))
+    more = onset_cases(daily, held_out, xr.concat([truth, later], "time"), OnsetSetup(RULES))
+    open_cases = (without["observed"].notnull() | without["forecast"].notnull()).values
+    assert not np.allclose(more["clim_prob_by_week"].values[..., open_cases[0]],
+                           without["clim_prob_by_week"].values[..., open_cases[0]])

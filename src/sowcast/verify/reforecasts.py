@@ -39,8 +39,11 @@ climatological chance that the unknown days bring no disqualifying dry spell), c
 as the products calibrate it; the forecast onset date is the median of that distribution
 (:func:`median_onset_day`: inside the six weeks where the chance reaches 1/2, else the
 climatology of the onsets later than the sixth week; :mod:`sowcast.verify.onset_dates`).
-The baseline is the climatological median of the training years' onsets later than the start
-(the climatology knows that the season has not started yet) and, by week, the fraction of
+The baseline is the climatological median of the past years' onsets later than the start
+(the climatology knows that the season has not started yet; the past years are every year of
+the truth but the start's own, cross-validated as WMO's SVS for long-range forecasts asks: the
+planting outlook, issued in real time, takes every observed year before it, which is the same
+thing for a forecast of this year) and, by week, the fraction of
 training years with an onset by then among those later than the start. Scores: MAE, bias and
 hit rate within ``tolerance_days`` of the median date; the bias of the distribution's mean
 date (``onset_mean_bias_days``, beside the climatological mean's: the median of a reliable
@@ -290,7 +293,10 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
                 ocean_index: xr.DataArray | None = None) -> xr.Dataset:
     """Per (start, point): observed, forecast and climatological onset (days since 1970) and
     the probabilities of onset by the end of weeks 1..6 (module doc). Cases where the
-    observations up to the start already show an onset are NaN. With ``calibration`` holding
+    observations up to the start already show an onset are NaN. The past onsets of a start
+    are those of ``past_truth_daily``'s years but the start's own (cross-validated: WMO's
+    Standardised Verification System for long-range forecasts, WMO-No. 485, Attachment II.8,
+    builds a hindcast's climatology without the year forecast); a start with none is left out. With ``calibration`` holding
     the onset blend, the forecast probability is blended with climatology as the products
     blend it (:func:`sowcast.calibrate.onset_blend.calibrated_onset_probability`).
 
@@ -307,12 +313,13 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
     obs_pts = _points(truth_daily, mask).load()
     past_pts = _points(past_truth_daily, mask).load()
     past = analyse_seasons(past_pts, setup.rules)
-    past_onset = past["onset_doy"].where(past["onset_status"] == 0)             # (point, year)
+    history = past["onset_doy"].where(past["onset_status"] == 0)                # (point, year)
     truth_seasons = analyse_seasons(obs_pts, setup.rules)
     rows = []
     for s in pd.DatetimeIndex(daily["start"].values):
         year = s.year
-        if year not in truth_seasons["year"].values:
+        past_onset = history.sel(year=history["year"] != year)                 # cross-validated: every other year
+        if year not in truth_seasons["year"].values or past_onset.sizes["year"] == 0:
             continue
         observed = truth_seasons["onset"].sel(year=year)                       # (point,)
         before = obs_pts.sel(time=slice(pd.Timestamp(year=year, month=1, day=1), s))
@@ -344,7 +351,7 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
                            "prior_prob_by_week": p_prior.transpose("week", "point")})
         rows.append(case.where(~started).expand_dims(start=[s]))
     if not rows:
-        raise SowcastError("no reforecast start lies in a year of the truth; cannot score the onset")
+        raise SowcastError("no reforecast start lies in a year of the truth with another year beside it; cannot score the onset")
     return xr.concat(rows, dim="start", coords="minimal", compat="override")
 
 

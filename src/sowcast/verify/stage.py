@@ -7,8 +7,8 @@ beside climatology and persistence, ACC, fair CRPS, spread-skill, RPSS of tercil
 skill of the outer terciles against the categories' climatological frequencies (rain where the
 products issue terciles, and over every point), ROC area, a reliability diagram; onset of the
 rains: MAE, bias, hit rate and the Brier score of "onset by week k" beside the climatological
-onset of the training years; calibrated scores beside the raw ones with a calibration.nc.
-Writes scores.csv, scores_by_year.csv (each year's own RPSS, BSS and onset figures),
+onset of the truth's other years (cross-validated); calibrated scores beside the raw ones
+with a calibration.nc. Writes scores.csv, scores_by_year.csv (each year's own RPSS, BSS and onset figures),
 summary.json (:mod:`sowcast.verify.summary`), reliability.png and skill_by_lead.png into the
 output folder, replaced as a whole and atomically. Years the
 model trained on, its checkpoint was chosen on or the calibration was fitted on are scored
@@ -74,16 +74,13 @@ def _read_inputs(options: VerifyOptions) -> _Inputs:
     return _Inputs(periods, daily, climatology, calibration, truth_daily, land, names)
 
 
-def _past_rain(rain: xr.DataArray, climatology: xr.Dataset, first_start: pd.Timestamp) -> xr.DataArray:
-    """The truth's rain of the climatology's years (else every year before the reforecasts):
-    the onset climatology."""
-    if "first_year" in climatology.attrs and "last_year" in climatology.attrs:
-        past = rain.sel(time=slice(f"{int(climatology.attrs['first_year'])}", f"{int(climatology.attrs['last_year'])}"))
-    else:
-        past = rain.sel(time=rain.time.dt.year < first_start.year)
-    if past.sizes["time"] < 365:
-        raise SowcastError("the truth holds no full year before the reforecasts for the onset climatology")
-    return past
+def onset_history(rain: xr.DataArray, starts: pd.DatetimeIndex) -> xr.DataArray:
+    """The truth's rain of every year but those of the starts alone: the onset climatology, each
+    start taking every year but its own (cross-validated, as WMO's SVS for long-range forecasts
+    asks of a hindcast's climatology)."""
+    if len(set(rain.time.dt.year.values.tolist()) - {int(starts.min().year)}) == 0:
+        raise SowcastError(f"the truth holds no year but {starts.min().year} for the onset climatology")
+    return rain
 
 
 def _score(options: VerifyOptions, inputs: _Inputs, rules):
@@ -102,7 +99,7 @@ def _score(options: VerifyOptions, inputs: _Inputs, rules):
     card, tables = verify_reforecasts(inputs.periods, inputs.truth_daily, inputs.climatology, inputs.names,
                                       inputs.calibration, options.dry_season_mm_per_day)
     rain = inputs.truth_daily[RAIN]
-    past = _past_rain(rain, inputs.climatology, starts.min())
+    past = onset_history(rain, starts)
     held_out = rain.sel(time=rain.time.dt.year.isin(sorted(set(starts.year))))
     setup = OnsetSetup(rules, options.onset_region, options.tolerance_days)
     score_onset(card, onset_cases(inputs.daily, held_out, past, setup, land=inputs.land), options.tolerance_days)
