@@ -227,7 +227,8 @@ def fit_ocean(rain_truth: xr.DataArray, index: xr.DataArray, land, starts: pd.Da
 
 def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: CalibrateOptions, rules,
               ocean_index: xr.DataArray | str | None = None) -> xr.Dataset:
-    """The onset part: cases of every training year, climatology from the other years; with
+    """The onset part: cases of every training year, climatology from the truth's other years up
+    to the last of them (every earlier year too, as the planting outlook takes them); with
     ``ocean_index`` (the store's daily ocean index; text: why there is none), the ocean
     predictor first, and the blend fitted against the climatology it moves."""
     from sowcast.calibrate.onset_blend import fit_onset_blend
@@ -248,9 +249,11 @@ def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: Calibr
     for y in years:
         these = daily.sel(start=starts[starts.year == y].values)
         truth_y = rain_truth.sel(time=rain_truth.time.dt.year == y)
-        # the other years; year y blanked (a missing season), so the series stays regular
-        span = rain_truth.sel(time=rain_truth.time.dt.year.isin(list(range(years[0], years[-1] + 1))))
-        past = span.where(span.time.dt.year != y)
+        # the other years of the record up to the last hindcast year (later ones may be held out),
+        # as the products' and the verification's onset climatology; year y blanked (a missing
+        # season), so the series stays regular
+        record = rain_truth.sel(time=rain_truth.time.dt.year <= years[-1])
+        past = record.where(record.time.dt.year != y)
         parts.append(onset_cases(these, truth_y, past, setup, land=land, ocean=ocean, ocean_index=ocean_index))
     cases = xr.concat(parts, dim="start", coords="minimal", compat="override", join="outer")
     out = fit_onset_blend(cases)
