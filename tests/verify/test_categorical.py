@@ -186,6 +186,31 @@ def test_roc_without_events_or_non_events_is_nan():
     np.testing.assert_allclose(roc(p, o, dims="x").roc_area, [1.0, np.nan])
 
 
+@pytest.mark.parametrize("thresholds", [None, [i / 100 for i in range(1, 100)]])
+def test_roc_counts_equal_the_definition_threshold_by_threshold(thresholds):
+    """Hits and false alarms at every threshold, by the definition's loop, on member fractions
+    with ties, continuous values and missing points, pooled over two of three dims."""
+    rng = np.random.default_rng(5)
+    fractions = rng.integers(0, 9, (3, 4, 50)) / 8
+    p = np.where(rng.random((3, 4, 50)) < 0.5, fractions, rng.random((3, 4, 50)))
+    p[rng.random(p.shape) < 0.1] = np.nan
+    o = (rng.random(p.shape) < p).astype(float)
+    o[0] = 0                                                      # period "a": no events, H is NaN
+    prob = xr.DataArray(p, dims=("period", "lat", "lon"), coords={"period": ["a", "b", "c"]})
+    event = xr.DataArray(o, dims=prob.dims, coords=prob.coords)
+    r = roc(prob, event, thresholds, dims=("lat", "lon"))
+    ts = np.unique(p[np.isfinite(p)]) if thresholds is None else np.asarray(thresholds)
+    for i in range(3):
+        pi, oi = p[i][np.isfinite(p[i])], o[i][np.isfinite(p[i])]
+        for j, t in enumerate(ts):
+            hit = ((pi >= t) & (oi == 1)).sum() / (oi == 1).sum() if (oi == 1).any() else np.nan
+            false = ((pi >= t) & (oi == 0)).sum() / (oi == 0).sum()
+            np.testing.assert_allclose(r.hit_rate.isel(period=i, threshold=j), hit)
+            np.testing.assert_allclose(r.false_alarm_rate.isel(period=i, threshold=j), false)
+    assert r.hit_rate.dims == ("period", "threshold") and list(r.period.values) == ["a", "b", "c"]
+    assert int(r.n_events.sel(period="b")) == int((o[1][np.isfinite(p[1])] == 1).sum())
+
+
 def test_roc_area_matches_scores():
     scores = pytest.importorskip("scores")
     rng = np.random.default_rng(7)

@@ -264,17 +264,37 @@ def roc(prob: xr.DataArray, event: xr.DataArray, thresholds: Sequence[float] | N
     thresholds = np.unique(np.asarray(thresholds, dtype=float))
     if thresholds.size == 0:
         raise SowcastError("ROC: no thresholds (no finite forecast probabilities to take them from)")
-    events, non_events = o == 1, o == 0
-    n_events, n_non_events = events.sum(dims), non_events.sum(dims)
-    hits, false_alarms = [], []
-    for t in thresholds:
-        yes = p >= t
-        hits.append((yes & events).sum(dims) / n_events.where(n_events > 0))
-        false_alarms.append((yes & non_events).sum(dims) / n_non_events.where(n_non_events > 0))
-    index = pd.Index(thresholds, name="threshold")
-    hit_rate = xr.concat(hits, dim=index, coords="minimal").transpose(..., "threshold")
-    false_alarm_rate = xr.concat(false_alarms, dim=index, coords="minimal").transpose(..., "threshold")
+    kept = [d for d in p.dims if d not in dims]
+    flat_p = p.transpose(*kept, *dims).values.reshape(-1, int(np.prod([p.sizes[d] for d in dims])))
+    flat_o = o.transpose(*kept, *dims).values.reshape(flat_p.shape)
+    n_events, n_non_events = ((flat_o == v).sum(-1) for v in (1, 0))
+    hits, false_alarms = (_counts_at_or_above(flat_p, flat_o == v, thresholds) for v in (1, 0))
+    shape = [p.sizes[d] for d in kept]
+    coords = {k: c for k, c in p.coords.items() if set(c.dims) <= set(kept)}
+
+    def rate(count: np.ndarray, total: np.ndarray) -> xr.DataArray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = np.where(total[:, None] > 0, count / total[:, None], np.nan)
+        return xr.DataArray(value.reshape(*shape, len(thresholds)), dims=(*kept, "threshold"), coords=coords)
+
+    def total(n: np.ndarray) -> xr.DataArray:
+        return xr.DataArray(n.reshape(shape), dims=kept, coords=coords)
+
+    hit_rate = rate(hits, n_events).assign_coords(threshold=thresholds)
+    false_alarm_rate = rate(false_alarms, n_non_events).assign_coords(threshold=thresholds)
     area = xr.apply_ufunc(_area_under, false_alarm_rate, hit_rate,
                           input_core_dims=[["threshold"], ["threshold"]])
     return xr.Dataset({"hit_rate": hit_rate, "false_alarm_rate": false_alarm_rate, "roc_area": area,
-                       "n_events": n_events, "n_non_events": n_non_events})
+                       "n_events": total(n_events), "n_non_events": total(n_non_events)})
+
+
+def _counts_at_or_above(p: np.ndarray, outcome: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """``[rows, T]``: per row, how many columns with ``outcome`` have ``p >= thresholds[j]``
+    (NaN p never): each p counted once in the bin of the thresholds it reaches, then summed
+    from the top threshold down."""
+    rows, n = p.shape[0], len(thresholds)
+    reached = np.searchsorted(thresholds, np.where(np.isnan(p), -np.inf, p), side="right")   # 0..n
+    which = np.flatnonzero(outcome.ravel())
+    bins = np.bincount(np.repeat(np.arange(rows), p.shape[1])[which] * (n + 1) + reached.ravel()[which],
+                       minlength=rows * (n + 1)).reshape(rows, n + 1)
+    return np.cumsum(bins[:, ::-1], axis=1)[:, ::-1][:, 1:]
