@@ -94,6 +94,13 @@ def test_the_index_is_the_latitude_weighted_mean_over_the_box():
     got = index_series(ds, OceanPredictor("sea_surface_temperature"))
     w0, w2 = 1.0, np.cos(np.deg2rad(2.0))
     np.testing.assert_allclose(got.values, (w0 * 1.0 + w2 * 3.0) / (w0 + w2))
+    assert got.sizes["time"] == 3 and (got.time.values == time.values).all()
+    # 6-hourly states: one daily mean per day, at midnight
+    six = ds.interp(time=pd.date_range("2000-01-01", periods=8, freq="6h")) + xr.DataArray(
+        np.arange(8.0), dims="time", coords={"time": pd.date_range("2000-01-01", periods=8, freq="6h")})
+    daily = index_series(six, OceanPredictor("sea_surface_temperature"))
+    assert list(daily.time.values) == list(time.values[:2])
+    np.testing.assert_allclose(daily.values, (w0 * 1.0 + w2 * 3.0) / (w0 + w2) + np.array([1.5, 5.5]))
     with pytest.raises(SowcastError, match="no 'ocean_index'"):
         index_series(ds, OceanPredictor("ocean_index"))
     with pytest.raises(SowcastError, match="holds no grid point"):

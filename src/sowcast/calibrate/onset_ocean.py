@@ -73,7 +73,11 @@ def index_series(data: xr.Dataset, predictor: OceanPredictor, what: str = "the s
     daily = inside.weighted(weights).mean(["lat", "lon"])
     if "time" not in daily.dims:
         raise SowcastError(f"{what}'s {predictor.variable!r} has no time dimension")
-    return daily.resample(time="1D").mean().load().assign_attrs(variable=predictor.variable)
+    daily = daily.load()
+    times = daily["time"].values
+    if not (np.all(times == times.astype("datetime64[D]")) and np.all(np.diff(times) == np.timedelta64(1, "D"))):
+        daily = daily.resample(time="1D").mean()      # already daily at midnight: the same, without the groups
+    return daily.assign_attrs(variable=predictor.variable)
 
 
 def read_index(store_path, predictor: OceanPredictor, what: str, until=None) -> xr.DataArray:
