@@ -99,7 +99,8 @@ def analyse_seasons(rain: xr.DataArray | xr.Dataset, rules: SeasonRules | str) -
     days = {"units": "days"}
     fields = {
         "onset": (when(on["onset"]), {"long_name": "onset of the rainy season", "comment": f"date convention {conv}"}),
-        "onset_doy": (doy(on["onset"]), {"long_name": "day of year of the onset (1 January = 1; 365-day calendar, 29 February counts as 28 February)", "units": "1"}),
+        "onset_doy": (doy(on["onset"]), {"long_name": "day of year of the onset (1 January = 1; 365-day "
+                                                      "calendar, 29 February counts as 28 February)", "units": "1"}),
         "onset_status": (on["status"], _flags(ONSET_STATUS, "onset status")),
         "censored_date": (when(on["censored"]), {"long_name": "candidate onset whose dry-spell check is incomplete"}),
         "censor_reason": (on["censor_reason"], _flags(CENSOR_REASONS, "why the dry-spell check is incomplete")),

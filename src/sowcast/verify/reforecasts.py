@@ -296,9 +296,9 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
     observations up to the start already show an onset are NaN. The past onsets of a start
     are those of ``past_truth_daily``'s years but the start's own (cross-validated: WMO's
     Standardised Verification System for long-range forecasts, WMO-No. 485, Attachment II.8,
-    builds a hindcast's climatology without the year forecast); a start with none is left out. With ``calibration`` holding
-    the onset blend, the forecast probability is blended with climatology as the products
-    blend it (:func:`sowcast.calibrate.onset_blend.calibrated_onset_probability`).
+    builds a hindcast's climatology without the year forecast); a start with none is left out.
+    With ``calibration`` holding the onset blend, the forecast probability is blended with
+    climatology as the products blend it (:func:`sowcast.calibrate.onset_blend.calibrated_onset_probability`).
 
     With ``ocean`` (and its daily ``ocean_index``), the climatology the blend leans on is the
     past onsets moved to each start's ocean (:mod:`sowcast.calibrate.onset_ocean`):
@@ -351,7 +351,8 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
                            "prior_prob_by_week": p_prior.transpose("week", "point")})
         rows.append(case.where(~started).expand_dims(start=[s]))
     if not rows:
-        raise SowcastError("no reforecast start lies in a year of the truth with another year beside it; cannot score the onset")
+        raise SowcastError("no reforecast start lies in a year of the truth with another year beside it; "
+                           "cannot score the onset")
     return xr.concat(rows, dim="start", coords="minimal", compat="override")
 
 
