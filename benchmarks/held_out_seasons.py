@@ -83,22 +83,17 @@ def make_truth(root: Path, work: Path, last_year: int) -> Path:
 
 
 def truth_lateness(truth: Path, region, rules_name: str, years: list[int]) -> pd.Series:
-    """Per scored year, the mean onset day over the region's land points minus the other years'
-    mean (days; > 0: late)."""
-    import xarray as xr
-
-    from sowcast.products.season import analyse_seasons
+    """Per scored year, the mean onset day over the region's land points (the verification's
+    points) minus the other years' mean (days; > 0: late)."""
+    from sowcast.products.daily import read_truth_daily
+    from sowcast.products.onset_climatology import past_onset_doy
     from sowcast.products.season_rules import load_rules
+    from sowcast.verify.reforecasts import _points, _region_mask
 
-    ds = xr.open_zarr(truth)
-    lat0, lat1, lon0, lon1 = region
-    lat = ds.lat.values
-    box = ds[RAIN].sel(lat=slice(lat0, lat1) if lat[0] < lat[-1] else slice(lat1, lat0), lon=slice(lon0, lon1))
-    if "land_sea_mask" in ds:
-        box = box.where(ds["land_sea_mask"].sel(lat=box.lat, lon=box.lon) > 0.5)
-    seasons = analyse_seasons(box.load(), load_rules(rules_name))
-    onset = seasons["onset_doy"].where(seasons["onset_status"] == 0)
-    by_year = onset.mean([d for d in onset.dims if d != "year"]).to_series()
+    rain, land = read_truth_daily(truth, [RAIN])
+    rain = rain[RAIN]
+    points = _points(rain, _region_mask(rain.lat.values, rain.lon.values, region, land)).load()
+    by_year = past_onset_doy(points, load_rules(rules_name)).mean("point").to_series()
     return pd.Series({y: by_year[y] - by_year.drop(y).mean() for y in years})
 
 

@@ -245,15 +245,14 @@ def fit_onset(daily: xr.Dataset, rain_truth: xr.DataArray, land, options: Calibr
         ocean = ocean if ocean is not None and ocean.days_per_k else None
     if ocean is None:
         _LOG.info(f"onset ocean predictor: {ocean_fields.attrs['onset_ocean']}")
+    # the record up to the last hindcast year (later ones may be held out), as the products' and
+    # the verification's onset climatology; each year's cases take its other years
+    record = rain_truth.sel(time=rain_truth.time.dt.year <= years[-1])
     parts = []
     for y in years:
         these = daily.sel(start=starts[starts.year == y].values)
         truth_y = rain_truth.sel(time=rain_truth.time.dt.year == y)
-        # the other years of the record up to the last hindcast year (later ones may be held out),
-        # as the products' and the verification's onset climatology; year y blanked (a missing
-        # season), so the series stays regular
-        record = rain_truth.sel(time=rain_truth.time.dt.year <= years[-1])
-        past = record.where(record.time.dt.year != y)
+        past = record.where(record.time.dt.year != y)   # year y blanked (a missing season): the series stays regular
         parts.append(onset_cases(these, truth_y, past, setup, land=land, ocean=ocean, ocean_index=ocean_index))
     cases = xr.concat(parts, dim="start", coords="minimal", compat="override", join="outer")
     out = fit_onset_blend(cases)

@@ -75,8 +75,9 @@ def index_series(data: xr.Dataset, predictor: OceanPredictor, what: str = "the s
         raise SowcastError(f"{what}'s {predictor.variable!r} has no time dimension")
     daily = daily.load()
     times = daily["time"].values
+    # states already daily at midnight are their own daily means: no resample (slow: a group per day)
     if not (np.all(times == times.astype("datetime64[D]")) and np.all(np.diff(times) == np.timedelta64(1, "D"))):
-        daily = daily.resample(time="1D").mean()      # already daily at midnight: the same, without the groups
+        daily = daily.resample(time="1D").mean()
     return daily.assign_attrs(variable=predictor.variable)
 
 

@@ -44,7 +44,7 @@ The baseline is the climatological median of the past years' onsets later than t
 the truth but the start's own, cross-validated as WMO's SVS for long-range forecasts asks: the
 planting outlook, issued in real time, takes every observed year before it, which is the same
 thing for a forecast of this year) and, by week, the fraction of
-training years with an onset by then among those later than the start. Scores: MAE, bias and
+those past years with an onset by then among those later than the start. Scores: MAE, bias and
 hit rate within ``tolerance_days`` of the median date; the bias of the distribution's mean
 date (``onset_mean_bias_days``, beside the climatological mean's: the median of a reliable
 forecast is early on average, since the wait for the rains is skewed late); and the Brier
@@ -298,7 +298,8 @@ def onset_cases(daily: xr.Dataset, truth_daily: xr.DataArray, past_truth_daily: 
     Standardised Verification System for long-range forecasts, WMO-No. 485, Attachment II.8,
     builds a hindcast's climatology without the year forecast); a start with none is left out.
     With ``calibration`` holding the onset blend, the forecast probability is blended with
-    climatology as the products blend it (:func:`sowcast.calibrate.onset_blend.calibrated_onset_probability`).
+    climatology as the products blend it
+    (:func:`sowcast.calibrate.onset_blend.calibrated_onset_probability`).
 
     With ``ocean`` (and its daily ``ocean_index``), the climatology the blend leans on is the
     past onsets moved to each start's ocean (:mod:`sowcast.calibrate.onset_ocean`):

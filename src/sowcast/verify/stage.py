@@ -75,9 +75,9 @@ def _read_inputs(options: VerifyOptions) -> _Inputs:
 
 
 def onset_history(rain: xr.DataArray, starts: pd.DatetimeIndex) -> xr.DataArray:
-    """The truth's rain of every year but those of the starts alone: the onset climatology, each
-    start taking every year but its own (cross-validated, as WMO's SVS for long-range forecasts
-    asks of a hindcast's climatology)."""
+    """The truth's rain as the onset climatology's record: :func:`onset_cases` takes every year
+    of it but each start's own (cross-validated, as WMO's SVS for long-range forecasts asks of a
+    hindcast's climatology); a one-line error when it holds no other year."""
     if len(set(rain.time.dt.year.values.tolist()) - {int(starts.min().year)}) == 0:
         raise SowcastError(f"the truth holds no year but {starts.min().year} for the onset climatology")
     return rain
