@@ -28,8 +28,12 @@ $(VENV)/.dev-installed: $(VENV)/bin/python pyproject.toml constraints.txt
 demo: $(VENV)/.demo-installed
 	$(VENV)/bin/sowcast demo $(ARGS)
 
+# The suite runs on one pytest-xdist worker per core (auto: psutil's physical cores), each test
+# module on one worker (--dist loadscope: a module's shared chain is built once, its tests run
+# in file order). TEST_WORKERS=0 runs it in this process, one test at a time.
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev-installed
-	$(VENV)/bin/python -m pytest $(ARGS)
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(ARGS)
 
 clean-demo:
 	rm -rf data/demo

@@ -16,6 +16,9 @@ busy machine:
   ``k`` calls at once, each with one intra-op thread, from one shared session; milliseconds
   per member-step and the share of the ``k``-thread GEMM rate (the rows above give one call
   with ``k`` intra-op threads, which the forecast runs only with ``parallel: intra_op``);
+* the GEMM-only floor: the step's matrix products alone at the 1-thread GEMM rate, in CPU
+  milliseconds per member-step, and the member-days per CPU-second it caps (a roofline:
+  what the model could reach on this machine were every other operator free);
 * a real ``sowcast forecast`` run (46 days, 16 members by default, ``--threads``) in a
   subprocess: wall and CPU seconds, member-days per CPU-second and the peak resident memory.
 
@@ -209,6 +212,7 @@ def main() -> None:
     from sowcast.bundle.reader import load_bundle
     from sowcast.export import parity as P
     from sowcast.export.bundle_writer import export_bundle
+    from sowcast.errors import SowcastError
     from sowcast.export.onnx_export import load_model
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="sowcast-edge-bench-"))
@@ -223,8 +227,11 @@ def main() -> None:
     else:
         checkpoint, store = chain(work, args.grid, args.model, args.mesh_level)
     bundle_dir = work / "bundle"
-    export_bundle(checkpoint, bundle_dir, archive=False, store=store, overwrite=True, threads=args.threads,
-                  log=lambda m: None)
+    try:
+        export_bundle(checkpoint, bundle_dir, archive=False, store=store, overwrite=True, threads=args.threads,
+                      log=lambda m: None)
+    except SowcastError as exc:  # a wrong --checkpoint or --store: one line, as every command
+        sys.exit(f"edge_forecast.py: {exc}")
     bundle = load_bundle(bundle_dir)
     torch_model = load_model(checkpoint).model
     n_params = sum(p.numel() for p in torch_model.parameters())
@@ -293,6 +300,7 @@ def main() -> None:
     print("GEMM: best of numpy and torch, 2048^3 float32, BLAS pools and torch limited to the threads: "
           + ", ".join(f"{t} thread{'s' if t > 1 else ''} {p / 1e9:.1f} GFLOP/s ({who}; {c / 1e9:.1f} per CPU second)"
                       for t, (p, who, c) in peaks.items()))
+    print(ceiling_text(rows, peaks))
     if side_rows:
         print("\nmembers side by side, as the forecast runs them with 2+ threads (forecast.parallel=members): "
               "k calls at once from one session, 1 intra-op thread each")
@@ -335,6 +343,24 @@ def main() -> None:
         ]
         atomic_write_text(args.json, json.dumps({"benchmark": "edge_forecast", "figures": figures,
                                                  "details": summary}, indent=1))
+
+
+def ceiling_text(rows: list[tuple], peaks: dict[int, tuple[float, str, float]]) -> str:
+    """What the matrix products alone cost: the step's GEMM FLOPs at the machine's dense GEMM
+    rate per CPU-second (the roofline of a step made of nothing else), per batch of the
+    1-thread rows, beside the CPU the onnxruntime step took. ``1000 / floor`` is the most
+    member-days per CPU-second this model could reach on this machine were every Gather,
+    Add, LayerNorm and sum free."""
+    parts = []
+    for threads, batch_size, _torch_ms, _ort_ms, n_flops, _torch_cpu, ort_cpu in rows:
+        if threads != 1:
+            continue
+        floor_ms = 1000.0 * n_flops / batch_size / peaks[threads][2]
+        parts.append(f"batch {batch_size}: {floor_ms:.1f} ms per member-step of CPU (the step took "
+                     f"{ort_cpu / batch_size:.1f}), at most {1000.0 / floor_ms:.0f} member-days per CPU-second")
+    if not parts:
+        return "GEMM-only floor: needs a 1-thread row (--thread-counts 1)"
+    return "GEMM-only floor, the matrix products alone at the 1-thread GEMM rate: " + "; ".join(parts)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -241,9 +242,18 @@ def test_chunked_body_is_refused(server):
 
 
 def test_refusals_queued_nothing_and_each_request_logged(server):
+    """Its own requests (not the other tests': under pytest-xdist they may run on another
+    worker, with another server): each is logged with its status, and a refusal queues nothing."""
+    assert server.request("GET", "/healthz")[0] == 200
+    assert server.request("POST", "/api/runs", b"x" * 4096, JSON)[0] == 413
+    assert server.request("DELETE", "/api/runs")[0] == 405
     assert server.get_json("/api/runs") == {"runs": []}
+    wanted = ("GET /healthz 200 ", "POST /api/runs 413 ", "DELETE /api/runs 405 ")
+    deadline = time.monotonic() + 10  # a handler thread writes its line after its response
+    while not all(w in server.log() for w in wanted) and time.monotonic() < deadline:
+        time.sleep(0.05)
     log = server.log()
-    assert "GET /healthz 200 " in log and "POST /api/runs 413 " in log and "DELETE /api/runs 405 " in log
+    assert all(w in log for w in wanted), log
 
 
 def test_token(token_server):
