@@ -496,6 +496,40 @@ def test_the_method_gives_the_skill_of_the_chances_of_onset_by_week_as_issued(ma
     assert "Brier" not in _method(made, replace(skill, onset_by_week={}))[0]
 
 
+def test_the_chances_of_onset_by_week_come_with_their_range_and_a_caution_where_it_reaches_zero(made, tmp_path):
+    """A scorecard's ``onset_by_week_bss`` rows give the skill and its 90 % range over the years:
+    both are stated, with a caution where a range reaches 0 though every skill is above it (none
+    where every range stays above 0); bulletin.json carries the ranges."""
+    from dataclasses import replace
+
+    from sowcast.bulletin.skill import read_scorecard
+    from sowcast.bulletin.stage import skill_json
+
+    card = Scorecard()
+    card.add("onset_mae_days", "total_precipitation", "onset", 13.8, 13.0, n=100)
+    for week, bss, low, high in (("week1", 0.12, 0.05, 0.20), ("week2", 0.08, -0.03, 0.15)):
+        card.add("onset_by_week_brier_calibrated", "total_precipitation", week, 0.1, 0.2, n=100)  # skill 0.5
+        card.add("onset_by_week_bss_calibrated", "total_precipitation", week, bss, n=100, skill=bss,
+                 interval=(low, high))
+    (tmp_path / "card").mkdir()
+    card.to_csv(tmp_path / "card" / "scores.csv")
+    skill = read_scorecard(tmp_path / "card", ["week1"])
+    assert skill.onset_by_week == {"week1": 0.12, "week2": 0.08}
+    assert skill.onset_by_week_interval == {"week1": (0.05, 0.20), "week2": (-0.03, 0.15)}
+    en, fr = _method(made, skill)
+    assert "(Brier skill score against the usual dates' chances; 0: no better, 1: perfect): Week 1 0.12; Week 2 0.08." in en
+    assert "Their 90 % ranges over the years, resampling the years: Week 1 0.05 to 0.20; Week 2 -0.03 to 0.15." in en
+    assert "Where that range reaches zero, those chances may be no better than the usual dates'." in en
+    assert "0 or below" not in en
+    assert "Semaine 1 de 0,05 à 0,20" in fr and "ne font peut-être pas mieux que celles des dates habituelles" in fr
+    sure = replace(skill, onset_by_week_interval={"week1": (0.05, 0.20), "week2": (0.01, 0.15)})
+    assert "may be no better than the usual dates'" not in _method(made, sure)[0]
+    onset = skill_json(skill, {"en": Translator.load("en")}, ["week1"], None)["onset"]
+    assert onset["by_week_brier_skill"] == {"week1": 0.12, "week2": 0.08}
+    assert (onset["by_week_brier_skill_low"], onset["by_week_brier_skill_high"]) == (
+        {"week1": 0.05, "week2": -0.03}, {"week1": 0.20, "week2": 0.15})
+
+
 def test_the_method_says_how_early_the_issued_onset_dates_came_and_whether_they_beat_the_usual_date(made, tmp_path):
     """The issued (calibrated) onset's bias, with its interval and the usual date's, where the
     interval excludes 0; no caution while its MAE's skill interval stays above 0."""

@@ -130,6 +130,14 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
     assert low <= skill + 1e-9 and skill <= high + 1e-9
     row = frame[frame.metric == "onset_mae_skill"].iloc[0]
     assert row.value == pytest.approx(skill) and row.low == low
+    # the chance of onset by each week: its Brier skill as its own row, with an interval that holds it
+    bss = frame[frame.metric == "onset_by_week_bss"].set_index("period")
+    brier = frame[frame.metric == "onset_by_week_brier"].set_index("period")
+    assert len(bss) >= 1 and list(bss.index) == list(brier.index)
+    np.testing.assert_allclose(bss.value, brier.skill, rtol=1e-12)
+    sure = bss[np.isfinite(bss.value)]
+    assert len(sure) >= 1 and (np.isfinite(sure.low) & np.isfinite(sure.high)).all()
+    assert ((sure.low <= sure.value + 1e-9) & (sure.value <= sure.high + 1e-9)).all()
     # each year's own figures: with two years the interval runs from the lower to the higher
     years = pd.read_csv(out / "scores_by_year.csv")
     assert set(years.year) == {2000, 2001}
@@ -140,6 +148,13 @@ def test_verify_writes_each_skill_scores_interval_over_the_years(chain, tmp_path
             assert len(own) == 2
             assert row.low == pytest.approx(own.value.min(), rel=1e-9, abs=1e-12)
             assert row.high == pytest.approx(own.value.max(), rel=1e-9, abs=1e-12)
+    # the weeks whose usual chances missed in both years (a year whose usual chances were perfect
+    # has no skill of its own, and the pooled draw then lies outside the other year's)
+    for week, row in sure.iterrows():
+        own = years[(years.metric == "onset_by_week_bss") & (years.period == week)]
+        assert len(own) == 2
+        if np.isfinite(own.value).all():
+            assert (row.low, row.high) == pytest.approx((own.value.min(), own.value.max()), rel=1e-9, abs=1e-12)
     printed = capsys.readouterr().out
     assert f"week1 {week1.value.iloc[0]:+.3f} [{week1.low.iloc[0]:+.3f}, {week1.high.iloc[0]:+.3f}]" in printed
     assert f"the mean date's {summary['onset_mean_bias_days']:+.1f}" in printed

@@ -213,19 +213,29 @@ def skill_text(t: Translator, skill: Skill | None, periods: list[str], members: 
                             reference=t.decimal(skill.onset_reference, 1), n=skill.onset_cases))
     if math.isfinite(skill.onset_mae_calibrated):
         paragraphs.append(t("method.skill_onset_calibrated", mae=t.decimal(skill.onset_mae_calibrated, 1)))
-    return paragraphs + onset_honesty(t, skill.onset_issued) + onset_by_week_text(t, skill.onset_by_week)
+    return paragraphs + onset_honesty(t, skill.onset_issued) + onset_by_week_text(t, skill.onset_by_week,
+                                                                                  skill.onset_by_week_interval)
 
 
-def onset_by_week_text(t: Translator, by_week: dict[str, float]) -> list[str]:
-    """The Brier skill of the chance of onset by each week (what the planting table shows), and
-    a caution where it was 0 or below."""
+def onset_by_week_text(t: Translator, by_week: dict[str, float],
+                       intervals: dict[str, tuple[float, float]] | None = None) -> list[str]:
+    """The Brier skill of the chance of onset by each week (what the planting table shows), its
+    90 % range over the years where the scorecard has one, and a caution where the skill was 0
+    or below, or else where a range reaches 0."""
     if not by_week:
         return []
     scores = t("method.skill_separator").join(
         t("method.skill_item", period=period_label(t, w), value=t.decimal(v, 2)) for w, v in by_week.items())
     out = [t("method.skill_onset_by_week", scores=scores)]
+    ranges = {w: intervals[w] for w in by_week if intervals and w in intervals}
+    if ranges:
+        out.append(t("method.skill_onset_by_week_interval", ranges=t("method.skill_separator").join(
+            t("method.skill_range_item", period=period_label(t, w), low=t.decimal(lo, 2), high=t.decimal(hi, 2))
+            for w, (lo, hi) in ranges.items())))
     if any(v <= 0 for v in by_week.values()):
         out.append(t("method.skill_onset_by_week_caution"))
+    elif any(lo <= 0 for lo, _ in ranges.values()):
+        out.append(t("method.skill_onset_by_week_interval_caution"))
     return out
 
 

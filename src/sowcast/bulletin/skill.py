@@ -12,8 +12,9 @@ For the onset as issued (calibrated where the scorecard has calibrated rows, els
 bias (``onset_bias_days``: the forecast's median date minus the observed one, the date the
 bulletin's planting week follows) and the MAE's skill against the usual date
 (``onset_mae_skill``), each with its 90 % interval over the years where there is one, and
-the Brier skill of its chance of onset by each week (``onset_by_week_brier``'s skill: the
-chances the planting table shows, against the usual dates' chances).
+the Brier skill of its chance of onset by each week (``onset_by_week_bss``, with its 90 %
+interval over the years; in scorecards made before it, ``onset_by_week_brier``'s skill and no
+interval: the chances the planting table shows, against the usual dates' chances).
 A scorecard whose summary says its years are not held out (the model trained on them, its
 checkpoint was chosen on them or the calibration was fitted on them:
 :mod:`sowcast.verify.held_out`) is refused: its scores are a fit, not skill."""
@@ -51,8 +52,10 @@ class Skill:
     # the onset as issued: calibrated where the scorecard has it, else raw (module doc)
     onset_issued: OnsetScores | None = None
     # the chance of onset by each week as issued (calibrated where the scorecard has it): week ->
-    # Brier skill score against the usual dates' chances (onset_by_week_brier's skill)
+    # Brier skill score against the usual dates' chances (onset_by_week_bss), and its 90 %
+    # interval over the years where the scorecard has one
     onset_by_week: dict[str, float] = field(default_factory=dict)
+    onset_by_week_interval: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,14 +104,24 @@ def _onset_scores(frame: pd.DataFrame) -> OnsetScores | None:
     return None
 
 
-def _onset_by_week(frame: pd.DataFrame) -> dict[str, float]:
+def _onset_by_week(frame: pd.DataFrame) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
     """Week -> the Brier skill of the issued chance of onset by that week (calibrated rows where
-    the scorecard has them, else raw); empty without such rows."""
-    for metric in ("onset_by_week_brier_calibrated", "onset_by_week_brier"):
-        rows = frame[(frame.metric == metric) & frame["skill"].notna()]
+    the scorecard has them, else raw), and week -> its 90 % interval over the years where the
+    scorecard has one (``onset_by_week_bss``; the ``onset_by_week_brier`` rows of older
+    scorecards give the skill alone); empty without such rows."""
+    low, high = INTERVAL
+    for suffix in ("_calibrated", ""):
+        rows = frame[(frame.metric == f"onset_by_week_bss{suffix}") & frame["value"].notna()]
         if len(rows):
-            return {str(p): float(v) for p, v in zip(rows["period"], rows["skill"], strict=True)}
-    return {}
+            values = {str(p): float(v) for p, v in zip(rows["period"], rows["value"], strict=True)}
+            intervals = {str(p): (float(lo), float(hi)) for p, lo, hi in zip(rows["period"], rows[low], rows[high],
+                                                                             strict=True)
+                         if math.isfinite(float(lo)) and math.isfinite(float(hi))}
+            return values, intervals
+        rows = frame[(frame.metric == f"onset_by_week_brier{suffix}") & frame["skill"].notna()]
+        if len(rows):
+            return {str(p): float(v) for p, v in zip(rows["period"], rows["skill"], strict=True)}, {}
+    return {}, {}
 
 
 def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
@@ -145,7 +158,7 @@ def read_scorecard(folder: str | os.PathLike, periods: list[str]) -> Skill:
         n = onset["n"].iloc[0]
         skill.onset_cases = 0 if pd.isna(n) else int(n)
     skill.onset_issued = _onset_scores(frame)
-    skill.onset_by_week = _onset_by_week(frame)
+    skill.onset_by_week, skill.onset_by_week_interval = _onset_by_week(frame)
     if (folder / SUMMARY_FILE).is_file():
         summary = read_summary(folder)
         if summary.held_out is False:   # a fit is not skill: the bulletin would tell readers otherwise

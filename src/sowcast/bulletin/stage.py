@@ -155,6 +155,11 @@ def skill_json(skill: Skill | None, translators: dict[str, Translator], periods:
                            "mae_skill_high": _number(onset.mae_skill_high)}
         if skill.onset_by_week:   # the chances the planting table shows: Brier skill against the usual dates'
             onset_json["by_week_brier_skill"] = {w: _number(v) for w, v in skill.onset_by_week.items()}
+            nan = (math.nan, math.nan)   # its 90 % interval over the years (null in older scorecards)
+            onset_json["by_week_brier_skill_low"] = {w: _number(skill.onset_by_week_interval.get(w, nan)[0])
+                                                     for w in skill.onset_by_week}
+            onset_json["by_week_brier_skill_high"] = {w: _number(skill.onset_by_week_interval.get(w, nan)[1])
+                                                      for w in skill.onset_by_week}
     return {"assessed": True, "years": list(skill.years), "members": skill.members,
             "rain_terciles": {"calibrated": calibrated, "rpss": rpss}, "onset": onset_json, "statement": statement}
 

@@ -31,7 +31,9 @@ _SKILL = {"type": "object", "required": ["issue_date", "assessed", "statement"],
                                                         "beside the usual date's, bias (days; below 0: early) and "
                                                         "the error's skill against the usual date, with intervals; "
                                                         "by_week_brier_skill: week -> Brier skill of the chance of "
-                                                        "onset by that week against the usual dates' chances"},
+                                                        "onset by that week against the usual dates' chances, "
+                                                        "by_week_brier_skill_low/_high: its 90 % interval over "
+                                                        "the years (null where the scorecard has none)"},
     "statement": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
                   "description": "language -> the bulletin's skill paragraphs, cautions included"}}}
 

@@ -410,7 +410,8 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffi
     ``onset_mean_bias_days``, the bias of the mean date (beside the climatological mean's;
     :mod:`sowcast.verify.onset_dates` says why a bias judges the mean), ``onset_mae_skill``,
     ``1 - MAE / MAE of the climatological date``, with its interval from the same cases) and the Brier
-    score of onset by the end of each week, skill against the climatological probability."""
+    score of onset by the end of each week, skill against the climatological probability
+    (``onset_by_week_bss``: that skill as its own row, with its interval over the years)."""
     valid = cases["observed"].notnull() | cases["forecast"].notnull()
     valid = valid & cases["climatology"].notnull()
     f = onset_errors(cases["forecast"].where(valid), cases["observed"].where(valid), tolerance_days,
@@ -448,6 +449,14 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffi
         dims = list(bs.dims)
         card.add(f"onset_by_week_brier{suffix}", RAIN, f"week{k}", float(bs.mean(dims)), float(bsc.mean(dims)),
                  n=int(ok.sum()))
+        # the Brier skill itself, with its 90 % interval over the years (the chances the planting
+        # table issues: how sure the scorecard is that they beat the usual dates')
+        sums = year_sums(bs, bsc, dims)
+        bss = skill_from(float(bs.mean(dims)), float(bsc.mean(dims)))
+        card.add(f"onset_by_week_bss{suffix}", RAIN, f"week{k}", bss, n=int(ok.sum()), skill=bss,
+                 interval=tuple(float(v) for v in sums.interval(skill=True)))
+        card.add_by_year(f"onset_by_week_bss{suffix}", RAIN,
+                         sums.per_year(skill=True).expand_dims(period=[f"week{k}"], axis=-1))
 
 
 def verify_reforecasts(periods: xr.Dataset, truth_daily: xr.Dataset, climatology: xr.Dataset,
