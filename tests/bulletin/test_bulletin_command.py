@@ -518,7 +518,7 @@ def test_the_chances_of_onset_by_week_come_with_their_range_and_a_caution_where_
     assert skill.onset_by_week_interval == {"week1": (0.05, 0.20), "week2": (-0.03, 0.15)}
     en, fr = _method(made, skill)
     assert "(Brier skill score against the usual dates' chances; 0: no better, 1: perfect): Week 1 0.12; Week 2 0.08." in en
-    assert "Their 90 % ranges over the years, resampling the years: Week 1 0.05 to 0.20; Week 2 -0.03 to 0.15." in en
+    assert "Their 90 % ranges when the years are resampled: Week 1 0.05 to 0.20; Week 2 -0.03 to 0.15." in en
     assert "Where that range reaches zero, those chances may be no better than the usual dates'." in en
     assert "0 or below" not in en
     assert "Semaine 1 de 0,05 à 0,20" in fr and "ne font peut-être pas mieux que celles des dates habituelles" in fr
