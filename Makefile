@@ -28,10 +28,11 @@ $(VENV)/.dev-installed: $(VENV)/bin/python pyproject.toml constraints.txt
 demo: $(VENV)/.demo-installed
 	$(VENV)/bin/sowcast demo $(ARGS)
 
-# The suite runs on one pytest-xdist worker per core (auto: psutil's physical cores), each test
-# module on one worker (--dist loadscope: a module's shared chain is built once, its tests run
-# in file order). TEST_WORKERS=0 runs it in this process, one test at a time.
-TEST_WORKERS ?= auto
+# The suite runs on one pytest-xdist worker per core this process may use (nproc: its CPU
+# affinity, so a container pinned to 2 cores of a large host gets 2; at most 8, for memory),
+# each test module on one worker (--dist loadscope: a module's shared chain is built once, its
+# tests run in file order). TEST_WORKERS=0 runs it in this process, one test at a time.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 8 ] && n=8; echo $$n)
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(ARGS)
 
