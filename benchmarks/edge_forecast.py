@@ -210,9 +210,9 @@ def main() -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
     from sowcast.bundle.reader import load_bundle
+    from sowcast.errors import SowcastError
     from sowcast.export import parity as P
     from sowcast.export.bundle_writer import export_bundle
-    from sowcast.errors import SowcastError
     from sowcast.export.onnx_export import load_model
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="sowcast-edge-bench-"))

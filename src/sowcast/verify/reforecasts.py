@@ -446,14 +446,14 @@ def score_onset(card: Scorecard, cases: xr.Dataset, tolerance_days: float, suffi
         ok = p.notnull() & pc.notnull()
         e = event.where(ok)
         bs, bsc = brier_score(p.where(ok), e), brier_score(pc.where(ok), e)
-        dims = list(bs.dims)
-        card.add(f"onset_by_week_brier{suffix}", RAIN, f"week{k}", float(bs.mean(dims)), float(bsc.mean(dims)),
-                 n=int(ok.sum()))
+        dims, n_ok = list(bs.dims), int(ok.sum())
+        score, reference = float(bs.mean(dims)), float(bsc.mean(dims))
+        card.add(f"onset_by_week_brier{suffix}", RAIN, f"week{k}", score, reference, n=n_ok)
         # the Brier skill itself, with its 90 % interval over the years (the chances the planting
         # table issues: how sure the scorecard is that they beat the usual dates')
         sums = year_sums(bs, bsc, dims)
-        bss = skill_from(float(bs.mean(dims)), float(bsc.mean(dims)))
-        card.add(f"onset_by_week_bss{suffix}", RAIN, f"week{k}", bss, n=int(ok.sum()), skill=bss,
+        bss = skill_from(score, reference)
+        card.add(f"onset_by_week_bss{suffix}", RAIN, f"week{k}", bss, n=n_ok, skill=bss,
                  interval=tuple(float(v) for v in sums.interval(skill=True)))
         card.add_by_year(f"onset_by_week_bss{suffix}", RAIN,
                          sums.per_year(skill=True).expand_dims(period=[f"week{k}"], axis=-1))
